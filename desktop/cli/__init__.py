@@ -1,0 +1,77 @@
+"""The ``tokendesk`` command line. Importing this package imports no Qt.
+
+``tokendesk`` with no subcommand (or ``python -m desktop``) starts the GUI; every
+subcommand lives in a module of this package that exposes ``register(subparsers)``.
+Errors go to stderr with a non-zero exit code (see ``desktop.cli.common``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from desktop import __version__
+from desktop.cli.common import EXIT_ERROR, EXIT_USAGE, CliError, ContextFactory, default_context_factory
+
+#: modules that contribute subcommands, in the order --help lists them
+COMMAND_MODULES = [
+    "desktop.cli.config_commands",
+    "desktop.cli.oauth_commands",
+    "desktop.cli.backup_commands",
+    "desktop.cli.usage_commands",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tokendesk",
+        description="OAuth2 token administration for the desktop. Without a command, the window opens.",
+        epilog="Exit codes: 0 success, 1 error, 2 usage error, 3 not found, "
+        "4 interactive re-authorization needed, 5 network or provider error.",
+    )
+    parser.add_argument("--version", action="version", version=f"tokendesk {__version__}")
+    parser.add_argument("--minimized", action="store_true", help="start the window hidden in the system tray")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens to stderr (never secrets)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # that capability is not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, context_factory: ContextFactory | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not args.command:
+        from desktop.app import run_gui  # Qt only on this path
+
+        return run_gui(minimized=args.minimized)
+    factory = context_factory or default_context_factory
+    try:
+        return int(args.handler(args, factory) or 0)
+    except CliError as exc:
+        print(f"tokendesk: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("tokendesk: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except SystemExit:
+        raise
+    except Exception as exc:  # last resort: one plain line, no traceback unless -v
+        logging.getLogger("desktop.cli").debug("unexpected error", exc_info=True)
+        print(f"tokendesk: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+__all__ = ["main", "build_parser", "EXIT_USAGE"]

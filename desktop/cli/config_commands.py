@@ -1,0 +1,411 @@
+"""Configuration commands: list, templates, show, add, delete, settings, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from desktop.cli.common import EXIT_NOT_FOUND, EXIT_USAGE, CliError, ContextFactory, print_json, print_table
+from desktop.models.config import (
+    AUTHORIZATION_CODE,
+    BROWSER_EMBEDDED,
+    BROWSER_SYSTEM,
+    TOKEN_BY_AUTHORIZATION_CODE,
+    TOKEN_BY_CLIENT_CREDENTIALS,
+    TOKEN_BY_REFRESH_TOKEN,
+    TOKEN_REVOCATION,
+    VALIDITY_LABELS,
+    TokenConfiguration,
+)
+from desktop.models.settings import SETTINGS, spec_for
+from desktop.models.status import format_local, refresh_status, token_status
+from desktop.models.templates import TemplateError
+from desktop.models.token import TokenState, utcnow
+from desktop.services import InUseError, ValidationFailed
+from desktop.store.repository import DuplicateNameError, NotFoundError
+from desktop.store.secrets import SecretStoreError
+
+VALIDITY_BY_LABEL = {label: vid for vid, label in VALIDITY_LABELS.items()}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("list", help="list token configurations and their status")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_list)
+
+    p = sub.add_parser("templates", help="list the provider templates")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_templates)
+
+    p = sub.add_parser("show", help="show one configuration (never its secrets)")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_show)
+
+    p = sub.add_parser("add", help="add a configuration from a template")
+    p.add_argument("--template", "-t", required=True, help="template name (see 'tokendesk templates')")
+    p.add_argument("--name", "-n", required=True)
+    p.add_argument("--client-id", required=True)
+    p.add_argument("--client-secret-file", metavar="FILE|-",
+                   help="read the client secret from FILE, or from stdin with '-' (never as an argument)")
+    _add_field_options(p)
+    p.set_defaults(handler=cmd_add)
+
+    p = sub.add_parser("delete", help="delete a configuration with its token and secrets")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_delete)
+
+    p = sub.add_parser("settings", help="read or change settings")
+    ssub = p.add_subparsers(dest="settings_command", metavar="ACTION")
+    g = ssub.add_parser("get", help="print one setting, or all")
+    g.add_argument("key", nargs="?")
+    g.add_argument("--json", action="store_true")
+    s = ssub.add_parser("set", help="change a setting (lists: comma-separated)")
+    s.add_argument("key")
+    s.add_argument("value")
+    r = ssub.add_parser("reset", help="back to the default")
+    r.add_argument("key")
+    p.set_defaults(handler=cmd_settings)
+
+    p = sub.add_parser("doctor", help="check keyring, tray, QtWebEngine and the data directory")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_doctor)
+
+
+def _add_field_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scope", help="space-separated scopes (default: the template's)")
+    p.add_argument("--auth-url", help="authorization endpoint")
+    p.add_argument("--token-url", help="token endpoint (authorization code)")
+    p.add_argument("--refresh-url", help="token refresh endpoint (default: the token endpoint)")
+    p.add_argument("--client-credentials-url", help="token endpoint of a client-credentials template")
+    p.add_argument("--revocation-url", help="RFC 7009 revocation endpoint")
+    p.add_argument("--validity", choices=list(VALIDITY_BY_LABEL), help="default: valid")
+    p.add_argument("--browser", choices=[BROWSER_EMBEDDED, BROWSER_SYSTEM], help="where the login runs")
+    p.add_argument("--redirect-uri", help="override the redirect URI built from the settings")
+    p.add_argument("--no-pkce", action="store_true", help="do not send PKCE (only for providers that reject it)")
+    p.add_argument("--notify-expired-token", choices=["on", "off"])
+    p.add_argument("--notify-expired-refresh-token", choices=["on", "off"])
+
+
+def _apply_field_options(cfg: TokenConfiguration, args: argparse.Namespace) -> None:
+    if args.scope is not None:
+        cfg.scope = args.scope
+    if args.auth_url:
+        cfg.set_endpoint(AUTHORIZATION_CODE, args.auth_url)
+    if args.token_url:
+        cfg.set_endpoint(TOKEN_BY_AUTHORIZATION_CODE, args.token_url)
+        if not args.refresh_url and not cfg.refresh_url:
+            cfg.set_endpoint(TOKEN_BY_REFRESH_TOKEN, args.token_url)
+    if args.refresh_url:
+        cfg.set_endpoint(TOKEN_BY_REFRESH_TOKEN, args.refresh_url)
+    if args.client_credentials_url:
+        cfg.set_endpoint(TOKEN_BY_CLIENT_CREDENTIALS, args.client_credentials_url)
+    if args.revocation_url:
+        cfg.set_endpoint(TOKEN_REVOCATION, args.revocation_url)
+    if args.validity:
+        cfg.valid_id = VALIDITY_BY_LABEL[args.validity]
+    if args.browser:
+        cfg.browser_mode = args.browser
+    if args.redirect_uri:
+        cfg.redirect_url_override = args.redirect_uri
+    if args.no_pkce:
+        cfg.pkce_enabled = False
+    if args.notify_expired_token:
+        cfg.notify_on_expired_token = args.notify_expired_token == "on"
+    if args.notify_expired_refresh_token:
+        cfg.notify_on_expired_refresh_token = args.notify_expired_refresh_token == "on"
+
+
+def read_secret_file(spec: str) -> str:
+    if spec == "-":
+        data = sys.stdin.read()
+    else:
+        try:
+            data = Path(spec).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"cannot read the client secret file {spec}: {exc.strerror}") from None
+    secret = data.strip("\r\n")
+    if not secret.strip():
+        raise CliError("the client secret file is empty")
+    return secret
+
+
+# ---- summaries shared by list and show
+def state_summary(cfg: TokenConfiguration, state: TokenState) -> dict[str, Any]:
+    now = utcnow()
+    lead = timedelta(minutes=cfg.notification_lead_time_minutes)
+    ts = token_status(state, now, lead)
+    rs = refresh_status(state, now, lead)
+    return {
+        "token_status": ts.kind.value,
+        "token_status_text": ts.text,
+        "refresh_token_status": rs.kind.value,
+        "refresh_token_status_text": rs.text,
+        "token_expires_at": state.token_expires_at.isoformat() if state.token_expires_at else None,
+        "refresh_token_expires_at": state.refresh_token_expires_at.isoformat() if state.refresh_token_expires_at else None,
+        "last_requested_at": state.last_requested_at.isoformat() if state.last_requested_at else None,
+        "last_refreshed_at": state.last_refreshed_at.isoformat() if state.last_refreshed_at else None,
+        "last_used_at": state.last_used_at.isoformat() if state.last_used_at else None,
+        "error": state.error_text if state.has_error else None,
+        "reauthorization_needed": state.reauthorization_needed,
+    }
+
+
+def cmd_list(args: argparse.Namespace, factory: ContextFactory) -> int:
+    ctx = factory()
+    rows = ctx.store.list_with_state()
+    if args.json:
+        print_json([
+            {"name": cfg.name, "template": cfg.template_name, "validity": cfg.validity_label, **state_summary(cfg, st)}
+            for cfg, st in rows
+        ])
+        return 0
+    if not rows:
+        print("No token configurations yet. Add one with 'tokendesk add --template ... ' or in the window.")
+        return 0
+    table = []
+    for cfg, st in rows:
+        s = state_summary(cfg, st)
+        table.append([cfg.name, cfg.template_name, s["token_status_text"], s["refresh_token_status_text"], cfg.validity_label])
+    print_table(["NAME", "TEMPLATE", "TOKEN", "REFRESH TOKEN", "VALIDITY"], table)
+    return 0
+
+
+def cmd_templates(args: argparse.Namespace, factory: ContextFactory) -> int:
+    from desktop.models.templates import load_templates
+
+    catalog = load_templates()
+    for problem in catalog.problems:
+        print(f"tokendesk: warning: template skipped: {problem}", file=sys.stderr)
+    if args.json:
+        print_json([
+            {"name": t.name, "description": t.description, "file": str(t.path) if t.path else None,
+             "auth_flow": t.config.get("AuthFlow", "AuthorizationCode")}
+            for t in catalog.templates
+        ])
+        return 0
+    print_table(["TEMPLATE", "DESCRIPTION"], [[t.name, t.description] for t in catalog.templates])
+    return 0
+
+
+def configuration_details(cfg: TokenConfiguration) -> dict[str, Any]:
+    """Everything about a configuration that is not a secret."""
+    return {
+        "name": cfg.name,
+        "template": cfg.template_name,
+        "auth_flow": cfg.auth_flow,
+        "validity": cfg.validity_label,
+        "client_id": cfg.client_id,
+        "client_secret": "stored" if cfg.has_client_secret else "missing",
+        "scope": cfg.scope,
+        "endpoints": {
+            "authorization": cfg.authorization_url or None,
+            "token": cfg.token_url or None,
+            "refresh": cfg.refresh_url or None,
+            "client_credentials": cfg.client_credentials_url or None,
+            "revocation": cfg.revocation_url or None,
+        },
+        "pkce": cfg.pkce_enabled,
+        "browser": cfg.browser_mode,
+        "redirect_uri_override": cfg.redirect_url_override or None,
+        "notifications": {
+            "expired_token": cfg.notify_on_expired_token,
+            "expired_refresh_token": cfg.notify_on_expired_refresh_token,
+            "before_token_expiry": cfg.notify_before_token_expiry,
+            "before_refresh_token_expiry": cfg.notify_before_refresh_token_expiry,
+            "lead_time_minutes": cfg.notification_lead_time_minutes,
+        },
+        "created": cfg.create_time,
+        "changed": cfg.change_time,
+    }
+
+
+def cmd_show(args: argparse.Namespace, factory: ContextFactory) -> int:
+    ctx = factory()
+    cfg = _get(ctx, args.name)
+    assert cfg.id is not None
+    state = ctx.store.get_state(cfg.id)
+    data = configuration_details(cfg)
+    data["token"] = state_summary(cfg, state)
+    if args.json:
+        print_json(data)
+        return 0
+    _print_mapping(data)
+    return 0
+
+
+def _print_mapping(data: dict[str, Any], indent: int = 0) -> None:
+    for key, value in data.items():
+        label = key.replace("_", " ")
+        if isinstance(value, dict):
+            print(" " * indent + f"{label}:")
+            _print_mapping(value, indent + 2)
+        else:
+            shown = "-" if value is None else ("yes" if value is True else "no" if value is False else str(value))
+            print(" " * indent + f"{label}: {shown}")
+
+
+def _get(ctx: Any, name: str) -> TokenConfiguration:
+    try:
+        return ctx.store.get(name)
+    except NotFoundError as exc:
+        raise CliError(str(exc), EXIT_NOT_FOUND) from None
+
+
+def cmd_add(args: argparse.Namespace, factory: ContextFactory) -> int:
+    ctx = factory()
+    try:
+        template = ctx.templates.require(args.template)
+    except TemplateError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    cfg = template.new_configuration(args.name)
+    cfg.client_id = args.client_id
+    _apply_field_options(cfg, args)
+    secret = read_secret_file(args.client_secret_file) if args.client_secret_file else None
+    try:
+        saved = ctx.configurations.add(cfg, secret)
+    except ValidationFailed as exc:
+        lines = "\n".join(f"  {e.field}: {e.message}" for e in exc.errors)
+        raise CliError(f"the configuration was not saved:\n{lines}", EXIT_USAGE) from None
+    except DuplicateNameError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    except SecretStoreError as exc:
+        raise CliError(f"the configuration was not saved: {exc}") from None
+    print(f"Added '{saved.name}' (template {saved.template_name}); secrets in the {ctx.secrets.description}.")
+    if not secret:
+        print("No client secret was given: add one with Edit in the window if the provider requires it.")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace, factory: ContextFactory) -> int:
+    ctx = factory()
+    cfg = _get(ctx, args.name)
+    try:
+        ctx.configurations.delete(cfg.name)
+    except InUseError as exc:
+        raise CliError(str(exc)) from None
+    except SecretStoreError as exc:
+        raise CliError(f"'{cfg.name}' was not deleted: {exc}") from None
+    print(f"Deleted '{cfg.name}' with its token and secrets.")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace, factory: ContextFactory) -> int:
+    ctx = factory()
+    action = args.settings_command or "get"
+    try:
+        if action == "get":
+            values = ctx.store.settings()
+            if getattr(args, "key", None):
+                spec = spec_for(args.key)
+                value = values[args.key]
+                if args.json:
+                    print_json(value)
+                else:
+                    print(spec.format(value))
+                return 0
+            if getattr(args, "json", False):
+                print_json(values)
+                return 0
+            rows = [[s.key, s.format(values[s.key]), s.znuny or "", s.help] for s in SETTINGS if not s.key.startswith("ui.")]
+            print_table(["SETTING", "VALUE", "ZNUNY NAME", "MEANING"], rows)
+            from desktop.models.settings import redirect_uri
+
+            print(f"\nRedirect URI: {redirect_uri(values)}")
+            return 0
+        spec = spec_for(args.key)
+        if action == "set":
+            value = spec.parse(args.value)
+            if spec.key.startswith("redirect."):
+                _check_redirect(ctx.store.settings() | {spec.key: value})
+            ctx.store.set_setting(spec.key, value)
+            print(f"{spec.key} = {spec.format(value)}")
+            return 0
+        if action == "reset":
+            ctx.store.set_setting(spec.key, spec.default)
+            print(f"{spec.key} = {spec.format(spec.default)} (default)")
+            return 0
+    except (KeyError, ValueError) as exc:
+        raise CliError(str(exc.args[0] if exc.args else exc), EXIT_USAGE) from None
+    raise CliError(f"unknown settings action '{action}'", EXIT_USAGE)
+
+
+def _check_redirect(values: dict[str, Any]) -> None:
+    from desktop.models.settings import redirect_uri
+    from desktop.models.validation import check_url
+
+    uri = redirect_uri(values)
+    problem = check_url(uri)
+    if problem:
+        raise ValueError(f"the redirect URI would be {uri}, which {problem}")
+
+
+# ---- doctor
+def _qt_probe(code: str, timeout: float = 30.0) -> tuple[bool, str]:
+    """Run a Qt check in a child process, so a missing display or library cannot crash us."""
+    import subprocess
+
+    env = dict(os.environ)
+    env.setdefault("QT_QPA_PLATFORM", os.environ.get("QT_QPA_PLATFORM") or ("xcb" if os.environ.get("DISPLAY") else "offscreen"))
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return False, "the check did not finish in time"
+    out = (proc.stdout.strip().splitlines() or [""])[-1]
+    if proc.returncode != 0:
+        err = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        return False, (err[-1] if err else f"exit code {proc.returncode}")[:300]
+    return True, out
+
+
+def doctor_report(ctx: Any) -> list[dict[str, Any]]:
+    from desktop import paths
+    from desktop.store.database import SCHEMA_VERSION, schema_version
+    from desktop.store.secrets import probe_keyring
+
+    checks: list[dict[str, Any]] = []
+    probe = probe_keyring()
+    if probe.usable:
+        checks.append({"check": "keyring", "ok": True, "detail": f"{probe.backend}; secrets are stored there"})
+    else:
+        checks.append({"check": "keyring", "ok": False,
+                       "detail": f"{probe.backend}: {probe.reason}. Secrets: {ctx.secrets.description}"})
+    home = paths.data_dir()
+    db = ctx.store.path
+    mode = stat.S_IMODE(db.stat().st_mode) if db and db.exists() else None
+    writable = os.access(home, os.W_OK)
+    detail = f"{home} ({'writable' if writable else 'NOT writable'}); database {db}"
+    if mode is not None:
+        detail += f" mode {mode:o}"
+    detail += f"; schema {schema_version(ctx.store.conn)}/{SCHEMA_VERSION}; {ctx.store.count()} configurations"
+    checks.append({"check": "data directory", "ok": writable and (mode is None or not mode & 0o077), "detail": detail})
+    ok, out = _qt_probe(
+        "import sys;from PySide6.QtWidgets import QApplication,QSystemTrayIcon;"
+        "app=QApplication([sys.argv[0] or 'tokendesk']);"
+        "print(app.platformName()+(' with a system tray' if QSystemTrayIcon.isSystemTrayAvailable() else ' without a system tray'))"
+    )
+    tray_ok = ok and "without" not in out
+    checks.append({"check": "tray", "ok": tray_ok,
+                   "detail": (f"{out}" if ok else f"Qt cannot start: {out}")
+                   + ("" if tray_ok else "; notifications go to the window bar (and D-Bus where available)")})
+    ok, out = _qt_probe("import PySide6.QtWebEngineWidgets as w, PySide6; print('QtWebEngine ' + PySide6.__version__)")
+    checks.append({"check": "QtWebEngine", "ok": ok,
+                   "detail": out if ok else f"not usable ({out}); use the system browser for logins"})
+    return checks
+
+
+def cmd_doctor(args: argparse.Namespace, factory: ContextFactory) -> int:
+    ctx = factory()
+    checks = doctor_report(ctx)
+    if args.json:
+        print_json(checks)
+    else:
+        for c in checks:
+            print(f"[{'ok' if c['ok'] else '!!'}] {c['check']}: {c['detail']}")
+    # a missing tray or keyring is a warning, not a failure: the app still works
+    return 0

@@ -1,0 +1,304 @@
+"""Token configuration: Znuny's data model, kept as Znuny's ``Config`` mapping.
+
+The configuration is stored as the Znuny-shaped ``Config`` mapping itself, so unknown keys
+from an imported file survive untouched and are exported again. Typed accessors give the
+rest of the code what it needs. The client secret is *not* part of ``config``: it lives in
+the secret store (see ``desktop.store.secrets``) and is only carried transiently by an
+import or an add command.
+
+Tokendesk's own additions live in the ``Config.Tokendesk`` mapping (PKCE switch, browser
+mode, redirect URI override, refresh-token lifetime), in ``Config.Requests.TokenRevocation``
+(RFC 7009 endpoint) and in ``Config.Notifications`` (``NotifyBeforeTokenExpiry``,
+``NotifyBeforeRefreshTokenExpiry``, ``NotificationLeadTimeMinutes``).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+# ---- ValidID (Znuny)
+VALID = 1
+INVALID = 2
+INVALID_TEMPORARILY = 3
+VALIDITY_LABELS: dict[int, str] = {VALID: "valid", INVALID: "invalid", INVALID_TEMPORARILY: "invalid-temporarily"}
+
+# ---- Requests keys (Znuny + Tokendesk)
+AUTHORIZATION_CODE = "AuthorizationCode"
+TOKEN_BY_AUTHORIZATION_CODE = "TokenByAuthorizationCode"
+TOKEN_BY_REFRESH_TOKEN = "TokenByRefreshToken"
+TOKEN_BY_CLIENT_CREDENTIALS = "TokenByClientCredentials"
+TOKEN_REVOCATION = "TokenRevocation"  # Tokendesk
+REQUEST_KEYS = (
+    AUTHORIZATION_CODE,
+    TOKEN_BY_AUTHORIZATION_CODE,
+    TOKEN_BY_REFRESH_TOKEN,
+    TOKEN_BY_CLIENT_CREDENTIALS,
+    TOKEN_REVOCATION,
+)
+
+# ---- AuthFlow (Znuny 7.1+; absent means AuthorizationCode)
+FLOW_AUTHORIZATION_CODE = "AuthorizationCode"
+FLOW_CLIENT_CREDENTIALS = "ClientCredentials"
+
+# ---- Values allowed in AutofilledParametersMapping / ParametersMapping
+AUTOFILL_SOURCES = ("ClientID", "ClientSecret", "Scope", "AuthorizationCode", "RefreshToken", "State", "RedirectURL")
+RESPONSE_TARGETS = (
+    "Token",
+    "TokenExpirationDate",
+    "RefreshToken",
+    "RefreshTokenExpirationDate",
+    "ErrorMessage",
+    "ErrorDescription",
+    "ErrorCode",
+    "AuthorizationCode",
+    "State",
+)
+
+BROWSER_EMBEDDED = "embedded"
+BROWSER_SYSTEM = "system"
+
+DEFAULT_LEAD_TIME_MINUTES = 60 * 24  # warn a day ahead unless the configuration says otherwise
+
+
+def _flag(value: Any, default: bool = False) -> bool:
+    """Znuny writes booleans as 0/1 (sometimes as strings)."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off")
+    return bool(value)
+
+
+@dataclass
+class TokenConfiguration:
+    """One provider application registration (a Znuny "token configuration")."""
+
+    name: str
+    config: dict[str, Any] = field(default_factory=dict)
+    valid_id: int = VALID
+    id: int | None = None
+    create_time: str | None = None
+    change_time: str | None = None
+    create_by: int | None = None
+    change_by: int | None = None
+    #: top-level record keys other than Name/Config/ValidID/Create*/Change* (kept for export)
+    extra: dict[str, Any] = field(default_factory=dict)
+    #: whether the secret store holds a client secret for it (stored configurations only)
+    has_client_secret: bool = False
+
+    def copy(self) -> TokenConfiguration:
+        return copy.deepcopy(self)
+
+    # ---- identity and top-level fields
+    @property
+    def template_name(self) -> str:
+        return str(self.config.get("TemplateName") or "")
+
+    @template_name.setter
+    def template_name(self, value: str) -> None:
+        self.config["TemplateName"] = value
+
+    @property
+    def auth_flow(self) -> str:
+        return str(self.config.get("AuthFlow") or FLOW_AUTHORIZATION_CODE)
+
+    @property
+    def client_id(self) -> str:
+        return str(self.config.get("ClientID") or "")
+
+    @client_id.setter
+    def client_id(self, value: str) -> None:
+        self.config["ClientID"] = value
+
+    @property
+    def scope(self) -> str:
+        return str(self.config.get("Scope") or "")
+
+    @scope.setter
+    def scope(self, value: str) -> None:
+        self.config["Scope"] = value
+
+    @property
+    def is_valid(self) -> bool:
+        return self.valid_id == VALID
+
+    @property
+    def validity_label(self) -> str:
+        return VALIDITY_LABELS.get(self.valid_id, f"unknown ({self.valid_id})")
+
+    # ---- requests
+    def request(self, key: str) -> dict[str, Any]:
+        """The ``Requests.<key>`` mapping (empty when absent); read-only view semantics."""
+        requests = self.config.get("Requests") or {}
+        value = requests.get(key) if isinstance(requests, dict) else None
+        return value if isinstance(value, dict) else {}
+
+    def _request_part(self, key: str, part: str) -> dict[str, Any]:
+        req = self.request(key).get(part)
+        return req if isinstance(req, dict) else {}
+
+    def endpoint(self, key: str) -> str:
+        return str(self._request_part(key, "Request").get("URL") or "")
+
+    def set_endpoint(self, key: str, url: str) -> None:
+        requests = self.config.setdefault("Requests", {})
+        entry = requests.setdefault(key, {})
+        request = entry.setdefault("Request", {})
+        request["URL"] = url
+
+    def static_parameters(self, key: str) -> dict[str, str]:
+        params = self._request_part(key, "Request").get("Parameters") or {}
+        return {str(k): "" if v is None else str(v) for k, v in params.items()} if isinstance(params, dict) else {}
+
+    def autofilled_parameters(self, key: str) -> dict[str, str]:
+        params = self._request_part(key, "Request").get("AutofilledParametersMapping") or {}
+        return {str(k): str(v) for k, v in params.items()} if isinstance(params, dict) else {}
+
+    def response_mapping(self, key: str) -> dict[str, str]:
+        mapping = self._request_part(key, "Response").get("ParametersMapping") or {}
+        return {str(k): str(v) for k, v in mapping.items()} if isinstance(mapping, dict) else {}
+
+    @property
+    def authorization_url(self) -> str:
+        return self.endpoint(AUTHORIZATION_CODE)
+
+    @property
+    def token_url(self) -> str:
+        return self.endpoint(TOKEN_BY_AUTHORIZATION_CODE)
+
+    @property
+    def refresh_url(self) -> str:
+        return self.endpoint(TOKEN_BY_REFRESH_TOKEN)
+
+    @property
+    def client_credentials_url(self) -> str:
+        return self.endpoint(TOKEN_BY_CLIENT_CREDENTIALS)
+
+    @property
+    def revocation_url(self) -> str:
+        return self.endpoint(TOKEN_REVOCATION)
+
+    def endpoints_in_use(self) -> dict[str, str]:
+        """The endpoints this configuration's flow needs, keyed by request key."""
+        if self.auth_flow == FLOW_CLIENT_CREDENTIALS:
+            keys: tuple[str, ...] = (TOKEN_BY_CLIENT_CREDENTIALS,)
+        else:
+            keys = (AUTHORIZATION_CODE, TOKEN_BY_AUTHORIZATION_CODE, TOKEN_BY_REFRESH_TOKEN)
+        return {k: self.endpoint(k) for k in keys}
+
+    # ---- notifications
+    def _notifications(self) -> dict[str, Any]:
+        value = self.config.get("Notifications")
+        return value if isinstance(value, dict) else {}
+
+    def _set_notification(self, key: str, value: Any) -> None:
+        notes = self.config.get("Notifications")
+        if not isinstance(notes, dict):
+            notes = self.config["Notifications"] = {}
+        notes[key] = value
+
+    @property
+    def notify_on_expired_token(self) -> bool:
+        return _flag(self._notifications().get("NotifyOnExpiredToken"), False)
+
+    @notify_on_expired_token.setter
+    def notify_on_expired_token(self, value: bool) -> None:
+        self._set_notification("NotifyOnExpiredToken", int(bool(value)))
+
+    @property
+    def notify_on_expired_refresh_token(self) -> bool:
+        return _flag(self._notifications().get("NotifyOnExpiredRefreshToken"), True)
+
+    @notify_on_expired_refresh_token.setter
+    def notify_on_expired_refresh_token(self, value: bool) -> None:
+        self._set_notification("NotifyOnExpiredRefreshToken", int(bool(value)))
+
+    @property
+    def notify_before_token_expiry(self) -> bool:
+        return _flag(self._notifications().get("NotifyBeforeTokenExpiry"), False)
+
+    @notify_before_token_expiry.setter
+    def notify_before_token_expiry(self, value: bool) -> None:
+        self._set_notification("NotifyBeforeTokenExpiry", int(bool(value)))
+
+    @property
+    def notify_before_refresh_token_expiry(self) -> bool:
+        return _flag(self._notifications().get("NotifyBeforeRefreshTokenExpiry"), True)
+
+    @notify_before_refresh_token_expiry.setter
+    def notify_before_refresh_token_expiry(self, value: bool) -> None:
+        self._set_notification("NotifyBeforeRefreshTokenExpiry", int(bool(value)))
+
+    @property
+    def notification_lead_time_minutes(self) -> int:
+        try:
+            return max(0, int(self._notifications().get("NotificationLeadTimeMinutes", DEFAULT_LEAD_TIME_MINUTES)))
+        except (TypeError, ValueError):
+            return DEFAULT_LEAD_TIME_MINUTES
+
+    @notification_lead_time_minutes.setter
+    def notification_lead_time_minutes(self, value: int) -> None:
+        self._set_notification("NotificationLeadTimeMinutes", int(value))
+
+    # ---- Tokendesk additions
+    def _tokendesk(self) -> dict[str, Any]:
+        value = self.config.get("Tokendesk")
+        return value if isinstance(value, dict) else {}
+
+    def _set_tokendesk(self, key: str, value: Any) -> None:
+        td = self.config.get("Tokendesk")
+        if not isinstance(td, dict):
+            td = self.config["Tokendesk"] = {}
+        if value is None:
+            td.pop(key, None)
+        else:
+            td[key] = value
+
+    @property
+    def pkce_enabled(self) -> bool:
+        return _flag(self._tokendesk().get("PKCE"), True)
+
+    @pkce_enabled.setter
+    def pkce_enabled(self, value: bool) -> None:
+        self._set_tokendesk("PKCE", int(bool(value)))
+
+    @property
+    def browser_mode(self) -> str:
+        mode = str(self._tokendesk().get("Browser") or BROWSER_EMBEDDED)
+        return mode if mode in (BROWSER_EMBEDDED, BROWSER_SYSTEM) else BROWSER_EMBEDDED
+
+    @browser_mode.setter
+    def browser_mode(self, value: str) -> None:
+        self._set_tokendesk("Browser", value)
+
+    @property
+    def redirect_url_override(self) -> str:
+        return str(self._tokendesk().get("RedirectURL") or "")
+
+    @redirect_url_override.setter
+    def redirect_url_override(self, value: str) -> None:
+        self._set_tokendesk("RedirectURL", value or None)
+
+    @property
+    def refresh_token_lifetime_days(self) -> int | None:
+        """Known refresh-token lifetime when the provider does not send one (None: unlimited)."""
+        value = self._tokendesk().get("RefreshTokenLifetimeDays")
+        try:
+            return int(value) if value not in (None, "", 0, "0") else None
+        except (TypeError, ValueError):
+            return None
+
+    @refresh_token_lifetime_days.setter
+    def refresh_token_lifetime_days(self, value: int | None) -> None:
+        self._set_tokendesk("RefreshTokenLifetimeDays", value)
+
+    @property
+    def refresh_token_lifetime_rolling(self) -> bool:
+        """True when every refresh renews the refresh token's lifetime (Microsoft)."""
+        return _flag(self._tokendesk().get("RefreshTokenLifetimeRolling"), True)
+
+    @property
+    def discovery_url(self) -> str:
+        return str(self._tokendesk().get("DiscoveryURL") or "")

@@ -1,0 +1,131 @@
+"""Provider templates: one YAML file per provider, in Znuny's template shape.
+
+A template file is a mapping::
+
+    Name: Google Mail                 # shown in the picker, becomes Config.TemplateName
+    Description: one line for the picker
+    Help: |                           # shown in the add dialog (setup mistakes to avoid)
+      ...
+    Discovery: 0|1                    # 1 shows "Discover" (OpenID Connect .well-known)
+    Config:                           # the token configuration's Config, as in an export
+      ClientID: ''
+      Scope: ...
+      Notifications: {...}
+      Requests: {...}
+
+A new provider is a new file; no code changes. Files that do not parse are reported by
+``load_templates`` (with the file and the reason) and skipped, never fatal.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from desktop.models.config import TokenConfiguration
+
+
+class TemplateError(ValueError):
+    pass
+
+
+@dataclass
+class ProviderTemplate:
+    name: str
+    config: dict[str, Any]
+    description: str = ""
+    help: str = ""
+    discovery: bool = False
+    path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def new_configuration(self, name: str = "") -> TokenConfiguration:
+        config = copy.deepcopy(self.config)
+        config.pop("ClientSecret", None)
+        config["TemplateName"] = self.name
+        return TokenConfiguration(name=name, config=config)
+
+
+def parse_template(data: Any, source: str = "<template>") -> ProviderTemplate:
+    if not isinstance(data, dict):
+        raise TemplateError(f"{source}: a template must be a YAML mapping with Name and Config")
+    name = data.get("Name")
+    if not isinstance(name, str) or not name.strip():
+        raise TemplateError(f"{source}: 'Name' is missing or empty")
+    config = data.get("Config")
+    if not isinstance(config, dict):
+        raise TemplateError(f"{source}: 'Config' must be a mapping")
+    requests = config.get("Requests", {})
+    if not isinstance(requests, dict):
+        raise TemplateError(f"{source}: 'Config.Requests' must be a mapping")
+    known = {"Name", "Config", "Description", "Help", "Discovery"}
+    return ProviderTemplate(
+        name=name.strip(),
+        config=config,
+        description=str(data.get("Description") or ""),
+        help=str(data.get("Help") or ""),
+        discovery=bool(data.get("Discovery")),
+        extra={k: v for k, v in data.items() if k not in known},
+    )
+
+
+def load_template_file(path: Path) -> ProviderTemplate:
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise TemplateError(f"{path.name}: cannot be read as YAML ({exc.__class__.__name__})") from None
+    template = parse_template(data, path.name)
+    template.path = path
+    return template
+
+
+@dataclass
+class TemplateCatalog:
+    templates: list[ProviderTemplate]
+    problems: list[str]
+
+    def names(self) -> list[str]:
+        return [t.name for t in self.templates]
+
+    def get(self, name: str) -> ProviderTemplate | None:
+        for template in self.templates:
+            if template.name == name:
+                return template
+        lowered = name.strip().lower()
+        for template in self.templates:
+            if template.name.lower() == lowered or (template.path and template.path.stem.lower() == lowered):
+                return template
+        return None
+
+    def require(self, name: str) -> ProviderTemplate:
+        template = self.get(name)
+        if template is None:
+            known = ", ".join(self.names()) or "none"
+            raise TemplateError(f"unknown template '{name}' (known templates: {known})")
+        return template
+
+
+def load_templates(dirs: list[Path] | None = None) -> TemplateCatalog:
+    """Load every ``*.yml``/``*.yaml`` file; later directories override same-name templates."""
+    if dirs is None:
+        from desktop.paths import extra_template_dirs, provider_templates_dir
+
+        dirs = [provider_templates_dir(), *extra_template_dirs()]
+    by_name: dict[str, ProviderTemplate] = {}
+    problems: list[str] = []
+    for directory in dirs:
+        if not directory.is_dir():
+            continue
+        for path in sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")]):
+            try:
+                template = load_template_file(path)
+            except TemplateError as exc:
+                problems.append(str(exc))
+                continue
+            by_name[template.name] = template
+    return TemplateCatalog(templates=list(by_name.values()), problems=problems)

@@ -1,0 +1,63 @@
+"""Token state: the non-secret facts about a configuration's token.
+
+The access and refresh tokens themselves are secrets (see ``desktop.store.secrets``); the
+database holds only whether they exist, their expiries, the last error and timestamps.
+All datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class TokenState:
+    config_id: int
+    has_access_token: bool = False
+    has_refresh_token: bool = False
+    token_expires_at: datetime | None = None
+    refresh_token_expires_at: datetime | None = None
+    error_message: str | None = None
+    error_description: str | None = None
+    error_code: str | None = None
+    last_requested_at: datetime | None = None
+    last_refreshed_at: datetime | None = None
+    last_used_at: datetime | None = None
+    #: set by invalid_grant: automatic refresh stops until the admin requests a new token
+    reauthorization_needed: bool = False
+
+    @property
+    def has_error(self) -> bool:
+        return bool(self.error_message or self.error_code or self.error_description)
+
+    @property
+    def error_text(self) -> str:
+        """Znuny's form: ``<error> (error code <codes>): <description>``."""
+        return format_error_text(self.error_message, self.error_code, self.error_description)
+
+    def never_requested(self) -> bool:
+        return not self.has_access_token and self.last_requested_at is None and not self.has_error
+
+    def token_expired(self, now: datetime) -> bool:
+        if not self.has_access_token:
+            return True
+        return self.token_expires_at is not None and self.token_expires_at <= now
+
+    def refresh_token_expired(self, now: datetime) -> bool:
+        if not self.has_refresh_token:
+            return True
+        return self.refresh_token_expires_at is not None and self.refresh_token_expires_at <= now
+
+
+def format_error_text(message: str | None, code: str | None, description: str | None) -> str:
+    text = message or "error"
+    if code:
+        text += f" (error code {code})"
+    if description:
+        text += f": {description}"
+    return text

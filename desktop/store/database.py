@@ -1,0 +1,125 @@
+"""The SQLite database: connection set-up (WAL, foreign keys), schema version, migrations.
+
+``PRAGMA user_version`` holds the schema version. Each migration is a list of SQL
+statements applied in one transaction; a database newer than this program is refused
+with a clear message rather than touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+class DatabaseError(RuntimeError):
+    """A database problem explained in plain words (what happened, what to do)."""
+
+
+MIGRATIONS: list[list[str]] = [
+    # 1: configurations, token state, settings, fallback secrets, store identity
+    [
+        """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+        """CREATE TABLE token_config (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL UNIQUE,
+            valid_id INTEGER NOT NULL DEFAULT 1,
+            config_json TEXT NOT NULL,
+            extra_json TEXT NOT NULL DEFAULT '{}',
+            has_client_secret INTEGER NOT NULL DEFAULT 0,
+            create_time TEXT NOT NULL,
+            change_time TEXT NOT NULL,
+            create_by INTEGER,
+            change_by INTEGER
+        )""",
+        """CREATE TABLE token_state (
+            config_id INTEGER PRIMARY KEY REFERENCES token_config(id) ON DELETE CASCADE,
+            has_access_token INTEGER NOT NULL DEFAULT 0,
+            has_refresh_token INTEGER NOT NULL DEFAULT 0,
+            token_expires_at TEXT,
+            refresh_token_expires_at TEXT,
+            error_message TEXT,
+            error_description TEXT,
+            error_code TEXT,
+            last_requested_at TEXT,
+            last_refreshed_at TEXT,
+            last_used_at TEXT,
+            reauthorization_needed INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE setting (key TEXT PRIMARY KEY, value_json TEXT NOT NULL)""",
+        """CREATE TABLE fallback_secret (name TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate the database at ``path``."""
+    is_memory = str(path) == ":memory:"
+    if not is_memory:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            # create it private before SQLite writes anything into it
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+            os.close(fd)
+    try:
+        conn = sqlite3.connect(str(path), timeout=10.0, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not is_memory:
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA busy_timeout = 10000")
+        migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(
+            f"The database {path} cannot be opened ({exc}). If it is damaged, move it away and restore "
+            "a YAML backup with 'tokendesk import'."
+        ) from None
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    current = schema_version(conn)
+    if current > SCHEMA_VERSION:
+        raise DatabaseError(
+            f"The database has schema version {current}, but this Tokendesk knows only up to {SCHEMA_VERSION}. "
+            "Update Tokendesk; the database was not changed."
+        )
+    for version in range(current, SCHEMA_VERSION):
+        with transaction(conn):
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            if version == 0:
+                conn.execute("INSERT INTO meta(key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+        logger.info("database migrated to schema version %d", version + 1)
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction (``BEGIN IMMEDIATE``); nested use joins the outer one."""
+    if conn.in_transaction:
+        yield conn
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")

@@ -1,0 +1,282 @@
+"""The repository: token configurations, their token state and settings in SQLite.
+
+Every change is one transaction. Names are unique case-insensitively (``name_key``);
+a clash raises ``DuplicateNameError`` with a message that names the configuration.
+This module knows nothing about secrets: ``desktop.services.TokenService`` combines the
+repository and the secret store into transactional operations.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from desktop.models.config import TokenConfiguration
+from desktop.models.settings import SETTINGS, spec_for
+from desktop.models.token import TokenState
+from desktop.store import database
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+class DuplicateNameError(StoreError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"A configuration named '{name}' already exists; choose another name.")
+        self.name = name
+
+
+class NotFoundError(StoreError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"No configuration named '{name}'. 'tokendesk list' shows the names.")
+        self.name = name
+
+
+def znuny_time(dt: datetime | None = None) -> str:
+    """Znuny's timestamp form, ``YYYY-MM-DD HH:MM:SS`` (UTC here)."""
+    return (dt or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def to_db_time(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def from_db_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    dt = datetime.fromisoformat(text)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+_STATE_TIME_FIELDS = ("token_expires_at", "refresh_token_expires_at", "last_requested_at", "last_refreshed_at", "last_used_at")
+_STATE_BOOL_FIELDS = ("has_access_token", "has_refresh_token", "reauthorization_needed")
+_STATE_TEXT_FIELDS = ("error_message", "error_description", "error_code")
+STATE_FIELDS = _STATE_BOOL_FIELDS + _STATE_TIME_FIELDS + _STATE_TEXT_FIELDS
+
+_CONFIG_COLUMNS = "c.id, c.name, c.valid_id, c.config_json, c.extra_json, c.has_client_secret, " \
+    "c.create_time, c.change_time, c.create_by, c.change_by"
+_STATE_COLUMNS = ", ".join(f"s.{f}" for f in STATE_FIELDS)
+
+
+class Store:
+    def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
+        self.conn = conn
+        self.path = path
+        row = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+        self.store_id: str = row[0]
+
+    @classmethod
+    def open(cls, path: Path | str | None = None) -> Store:
+        if path is None:
+            from desktop.paths import database_path
+
+            path = database_path()
+        conn = database.connect(path)
+        return cls(conn, None if str(path) == ":memory:" else Path(path))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with database.transaction(self.conn) as conn:
+            yield conn
+
+    def data_version(self) -> int:
+        """Changes when another connection (another process) committed; cheap to call."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    # ---- configurations
+    @staticmethod
+    def _config_from_row(row: sqlite3.Row) -> TokenConfiguration:
+        cfg = TokenConfiguration(
+            name=row["name"],
+            config=json.loads(row["config_json"]),
+            valid_id=row["valid_id"],
+            id=row["id"],
+            create_time=row["create_time"],
+            change_time=row["change_time"],
+            create_by=row["create_by"],
+            change_by=row["change_by"],
+            extra=json.loads(row["extra_json"]),
+        )
+        cfg.has_client_secret = bool(row["has_client_secret"])
+        return cfg
+
+    @staticmethod
+    def _state_from_row(row: sqlite3.Row | dict[str, Any], config_id: int) -> TokenState:
+        values: dict[str, Any] = {}
+        for f in _STATE_BOOL_FIELDS:
+            values[f] = bool(row[f]) if row[f] is not None else False
+        for f in _STATE_TIME_FIELDS:
+            values[f] = from_db_time(row[f])
+        for f in _STATE_TEXT_FIELDS:
+            values[f] = row[f]
+        return TokenState(config_id=config_id, **values)
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM token_config").fetchone()[0])
+
+    def names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM token_config ORDER BY name_key")]
+
+    def list_configurations(self) -> list[TokenConfiguration]:
+        rows = self.conn.execute(f"SELECT {_CONFIG_COLUMNS} FROM token_config c ORDER BY c.name_key")
+        return [self._config_from_row(r) for r in rows]
+
+    def list_with_state(self) -> list[tuple[TokenConfiguration, TokenState]]:
+        rows = self.conn.execute(
+            f"SELECT {_CONFIG_COLUMNS}, {_STATE_COLUMNS} FROM token_config c "
+            "LEFT JOIN token_state s ON s.config_id = c.id ORDER BY c.name_key"
+        )
+        return [(self._config_from_row(r), self._state_from_row(r, r["id"])) for r in rows]
+
+    def find(self, name: str) -> TokenConfiguration | None:
+        row = self.conn.execute(
+            f"SELECT {_CONFIG_COLUMNS} FROM token_config c WHERE c.name_key = ?", (name.casefold(),)
+        ).fetchone()
+        return None if row is None else self._config_from_row(row)
+
+    def get(self, name: str) -> TokenConfiguration:
+        cfg = self.find(name)
+        if cfg is None:
+            raise NotFoundError(name)
+        return cfg
+
+    def get_by_id(self, config_id: int) -> TokenConfiguration | None:
+        row = self.conn.execute(f"SELECT {_CONFIG_COLUMNS} FROM token_config c WHERE c.id = ?", (config_id,)).fetchone()
+        return None if row is None else self._config_from_row(row)
+
+    def insert(self, cfg: TokenConfiguration, *, has_client_secret: bool = False) -> TokenConfiguration:
+        """Insert ``cfg`` (and an empty token state); returns it with ``id`` and times set."""
+        now = znuny_time()
+        cfg = cfg.copy()
+        cfg.create_time = cfg.create_time or now
+        cfg.change_time = cfg.change_time or now
+        cfg.config.pop("ClientSecret", None)
+        with self.transaction():
+            try:
+                cur = self.conn.execute(
+                    "INSERT INTO token_config(name, name_key, valid_id, config_json, extra_json, has_client_secret, "
+                    "create_time, change_time, create_by, change_by) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (cfg.name, cfg.name.casefold(), cfg.valid_id, json.dumps(cfg.config), json.dumps(cfg.extra),
+                     int(has_client_secret), cfg.create_time, cfg.change_time, cfg.create_by, cfg.change_by),
+                )
+            except sqlite3.IntegrityError:
+                raise DuplicateNameError(cfg.name) from None
+            cfg.id = int(cur.lastrowid or 0)
+            self.conn.execute("INSERT INTO token_state(config_id) VALUES (?)", (cfg.id,))
+        cfg.has_client_secret = has_client_secret
+        return cfg
+
+    def update(self, cfg: TokenConfiguration, *, has_client_secret: bool | None = None) -> TokenConfiguration:
+        """Write ``cfg`` over the stored row with the same id. TemplateName stays as stored."""
+        if cfg.id is None:
+            raise StoreError("cannot update a configuration that was never saved")
+        cfg = cfg.copy()
+        cfg.config.pop("ClientSecret", None)
+        with self.transaction():
+            current = self.get_by_id(cfg.id)
+            if current is None:
+                raise NotFoundError(cfg.name)
+            if current.template_name:
+                cfg.config["TemplateName"] = current.template_name  # permanent once saved
+            cfg.change_time = znuny_time()
+            try:
+                self.conn.execute(
+                    "UPDATE token_config SET name = ?, name_key = ?, valid_id = ?, config_json = ?, extra_json = ?, "
+                    "change_time = ?, change_by = ?"
+                    + (", has_client_secret = ?" if has_client_secret is not None else "")
+                    + " WHERE id = ?",
+                    (cfg.name, cfg.name.casefold(), cfg.valid_id, json.dumps(cfg.config), json.dumps(cfg.extra),
+                     cfg.change_time, cfg.change_by)
+                    + ((int(has_client_secret),) if has_client_secret is not None else ())
+                    + (cfg.id,),
+                )
+            except sqlite3.IntegrityError:
+                raise DuplicateNameError(cfg.name) from None
+        return cfg
+
+    def set_has_client_secret(self, config_id: int, value: bool) -> None:
+        with self.transaction():
+            self.conn.execute("UPDATE token_config SET has_client_secret = ? WHERE id = ?", (int(value), config_id))
+
+    def delete(self, config_id: int) -> None:
+        with self.transaction():
+            self.conn.execute("DELETE FROM token_config WHERE id = ?", (config_id,))
+
+    # ---- token state
+    def get_state(self, config_id: int) -> TokenState:
+        row = self.conn.execute(f"SELECT {_STATE_COLUMNS} FROM token_state s WHERE s.config_id = ?", (config_id,)).fetchone()
+        if row is None:
+            return TokenState(config_id=config_id)
+        return self._state_from_row(row, config_id)
+
+    def update_state(self, config_id: int, **changes: Any) -> TokenState:
+        """Set the given state fields (others unchanged) in one transaction; returns the new state."""
+        unknown = set(changes) - set(STATE_FIELDS)
+        if unknown:
+            raise StoreError(f"unknown token state fields: {', '.join(sorted(unknown))}")
+        values: list[Any] = []
+        for key, value in changes.items():
+            if key in _STATE_TIME_FIELDS:
+                values.append(to_db_time(value))
+            elif key in _STATE_BOOL_FIELDS:
+                values.append(int(bool(value)))
+            else:
+                values.append(value)
+        with self.transaction():
+            self.conn.execute("INSERT OR IGNORE INTO token_state(config_id) VALUES (?)", (config_id,))
+            if changes:
+                assignments = ", ".join(f"{k} = ?" for k in changes)
+                self.conn.execute(f"UPDATE token_state SET {assignments} WHERE config_id = ?", (*values, config_id))
+        return self.get_state(config_id)
+
+    # ---- settings
+    def settings(self) -> dict[str, Any]:
+        values = {spec.key: spec.default for spec in SETTINGS}
+        for key, value_json in self.conn.execute("SELECT key, value_json FROM setting"):
+            if key in values:
+                try:
+                    values[key] = spec_for(key).check(json.loads(value_json))
+                except ValueError:
+                    pass  # a damaged value falls back to the default
+        return values
+
+    def get_setting(self, key: str) -> Any:
+        spec = spec_for(key)
+        row = self.conn.execute("SELECT value_json FROM setting WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return spec.default
+        try:
+            return spec.check(json.loads(row[0]))
+        except ValueError:
+            return spec.default
+
+    def set_setting(self, key: str, value: Any) -> None:
+        spec = spec_for(key)
+        value = spec.check(value)
+        with self.transaction():
+            if value == spec.default:
+                self.conn.execute("DELETE FROM setting WHERE key = ?", (key,))
+            else:
+                self.conn.execute(
+                    "INSERT INTO setting(key, value_json) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value_json = excluded.value_json",
+                    (key, json.dumps(value)),
+                )
+
+    def set_settings(self, values: Iterable[tuple[str, Any]]) -> None:
+        with self.transaction():
+            for key, value in values:
+                self.set_setting(key, value)

@@ -1,0 +1,74 @@
+"""Shared fixtures: offscreen Qt, a private TOKENDESK_HOME, an in-memory keyring.
+
+Every test runs with ``TOKENDESK_HOME`` pointing at its own temporary directory and the
+``keyring`` library switched to an in-memory backend, so nothing touches the developer's
+real data or keyring. The real Secret Service lane (marker ``secretservice``) undoes the
+keyring switch.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if os.geteuid() == 0:  # Chromium refuses to run as root with its sandbox (PLATFORM.md)
+    os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+os.environ.setdefault("TOKENDESK_TEST", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(autouse=True)
+def tokendesk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("TOKENDESK_HOME", str(home))
+    return home
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring(request: pytest.FixtureRequest):
+    """Switch ``keyring`` to memory unless the test needs the real Secret Service."""
+    if request.node.get_closest_marker("secretservice"):
+        yield None
+        return
+    import keyring
+
+    from tests.support.memory_keyring import MemoryKeyring
+
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def ctx(tokendesk_home: Path, memory_keyring):
+    """A Context on a fresh database in TOKENDESK_HOME with the in-memory keyring."""
+    from desktop.services import open_context
+
+    context = open_context()
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def make_config(ctx):
+    """Factory: add a configuration from a template with sensible test values."""
+
+    def factory(name: str = "Support mailbox", template: str = "Microsoft Exchange Online", secret: str | None = "s3cret",
+                **endpoints: str):
+        cfg = ctx.templates.require(template).new_configuration(name)
+        cfg.client_id = f"client-{name}"
+        for key, url in endpoints.items():
+            cfg.set_endpoint(key, url)
+        return ctx.configurations.add(cfg, secret)
+
+    return factory
