@@ -56,6 +56,48 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE setting (key TEXT PRIMARY KEY, value_json TEXT NOT NULL)""",
         """CREATE TABLE fallback_secret (name TEXT PRIMARY KEY, value TEXT NOT NULL)""",
     ],
+    # 2: usage - mail accounts and web-service invokers (owned by desktop/usage/)
+    [
+        """CREATE TABLE mail_account (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL UNIQUE,
+            protocol TEXT NOT NULL,
+            host TEXT NOT NULL,
+            port INTEGER NOT NULL,
+            login TEXT NOT NULL,
+            config_id INTEGER NOT NULL REFERENCES token_config(id) ON DELETE RESTRICT,
+            mechanism TEXT NOT NULL DEFAULT 'XOAUTH2',
+            ca_file TEXT,
+            options_json TEXT NOT NULL DEFAULT '{}',
+            create_time TEXT NOT NULL,
+            change_time TEXT NOT NULL
+        )""",
+        """CREATE TABLE web_invoker (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL UNIQUE,
+            method TEXT NOT NULL,
+            url TEXT NOT NULL,
+            headers_json TEXT NOT NULL DEFAULT '{}',
+            body TEXT,
+            config_id INTEGER NOT NULL REFERENCES token_config(id) ON DELETE RESTRICT,
+            ca_file TEXT,
+            options_json TEXT NOT NULL DEFAULT '{}',
+            create_time TEXT NOT NULL,
+            change_time TEXT NOT NULL
+        )""",
+    ],
+    # 3: notifications - which due events were already announced (owned by desktop/notify/)
+    [
+        """CREATE TABLE notification_log (
+            config_id INTEGER NOT NULL REFERENCES token_config(id) ON DELETE CASCADE,
+            event TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            notified_at TEXT NOT NULL,
+            PRIMARY KEY (config_id, event, due_at)
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

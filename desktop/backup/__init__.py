@@ -1,0 +1,1 @@
+"""Backup and migration: Znuny-compatible YAML export and import (no Qt)."""

@@ -1,0 +1,1 @@
+"""Notifications: the pure scheduler of due events and what was already announced (no Qt)."""

@@ -1,0 +1,1 @@
+"""Token usage: SASL strings, mail-server connection tests, web-service invokers (no Qt)."""
