@@ -67,7 +67,9 @@ class Context:
 def open_context(db_path: Path | str | None = None, secrets: SecretStore | None = None) -> Context:
     store = Store.open(db_path)
     if secrets is None:
-        secrets = choose_secret_store(store.conn, store.store_id, bool(store.get_setting("secrets.allow_file_fallback")))
+        secrets = choose_secret_store(
+            lambda: store.conn, store.store_id, bool(store.get_setting("secrets.allow_file_fallback"))
+        )
     ctx = Context(store=store, secrets=secrets)
     _install_default_guards(ctx)
     return ctx

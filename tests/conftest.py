@@ -19,6 +19,12 @@ if os.geteuid() == 0:  # Chromium refuses to run as root with its sandbox (PLATF
     os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 os.environ.setdefault("TOKENDESK_TEST", "1")
 
+# Lets QtWebEngine be imported lazily (only when a login dialog opens) after the
+# QApplication exists, exactly as desktop/app.py does at start-up.
+from PySide6.QtCore import QCoreApplication, Qt  # noqa: E402
+
+QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

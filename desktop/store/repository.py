@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -69,11 +70,29 @@ _STATE_COLUMNS = ", ".join(f"s.{f}" for f in STATE_FIELDS)
 
 
 class Store:
+    """The repository. ``conn`` is per thread: worker threads get their own connection to the
+    same file, so one thread's transaction never swallows another thread's writes."""
+
     def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
-        self.conn = conn
         self.path = path
+        self._local = threading.local()
+        self._local.conn = conn
+        self._all_conns: list[sqlite3.Connection] = [conn]
+        self._lock = threading.Lock()
         row = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
         self.store_id: str = row[0]
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.path is None:
+                raise StoreError("an in-memory store cannot be used from another thread")
+            conn = database.connect(self.path)
+            self._local.conn = conn
+            with self._lock:
+                self._all_conns.append(conn)
+        return conn
 
     @classmethod
     def open(cls, path: Path | str | None = None) -> Store:
@@ -85,7 +104,14 @@ class Store:
         return cls(conn, None if str(path) == ":memory:" else Path(path))
 
     def close(self) -> None:
-        self.conn.close()
+        with self._lock:
+            for conn in self._all_conns:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all_conns.clear()
+        self._local = threading.local()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
@@ -164,9 +165,15 @@ class DatabaseSecrets(SecretStore):
 
     kind = "file"
 
-    def __init__(self, conn: sqlite3.Connection, reason: str = "") -> None:
-        self._conn = conn
+    def __init__(self, conn: sqlite3.Connection | Callable[[], sqlite3.Connection], reason: str = "") -> None:
+        # a callable gives the calling thread's connection (Store.conn is per thread)
+        self._conn_source = conn
         self.reason = reason
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        source = self._conn_source
+        return source if isinstance(source, sqlite3.Connection) else source()
 
     @property
     def description(self) -> str:
@@ -239,7 +246,9 @@ class MemorySecrets(SecretStore):
         self.values.pop(name, None)
 
 
-def choose_secret_store(conn: sqlite3.Connection, store_id: str, allow_file_fallback: bool) -> SecretStore:
+def choose_secret_store(
+    conn: sqlite3.Connection | Callable[[], sqlite3.Connection], store_id: str, allow_file_fallback: bool
+) -> SecretStore:
     probe = probe_keyring(f"tokendesk:{store_id}")
     if probe.usable:
         logger.info("secrets: system keyring %s", probe.backend)

@@ -1,0 +1,1 @@
+"""Widgets: windows, dialogs, tray. The only package that builds widgets."""

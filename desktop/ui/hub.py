@@ -1,0 +1,18 @@
+"""The application-wide signal hub: cross-window events go through here (Vorta's app signals)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+
+class Hub(QObject):
+    #: configurations were added, changed, deleted or imported (reload the table)
+    configurations_changed = Signal()
+    #: the token state of one configuration changed (refresh, request, revoke, error)
+    token_changed = Signal(int)
+    #: open the window with this configuration selected and an action ready ("refresh", "request" or "")
+    open_configuration = Signal(str, str)
+    #: the scheduler says: refresh this configuration's token now (handled by the oauth feature)
+    refresh_due = Signal(int)
+    #: the secret store strategy changed (e.g. the admin allowed the local fallback)
+    secrets_changed = Signal()
