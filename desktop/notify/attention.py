@@ -1,0 +1,125 @@
+"""What needs attention now: one entry per configuration, in plain words, with the fix.
+
+The bar in the window and the tray menu list these; tray messages and desktop notifications
+use the same title and text, so the admin reads the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from desktop.models.status import format_local, relative_time
+from desktop.notify.events import ACTION_REFRESH, SEVERITY, DueEvent, EventKind
+
+ACTION_LABELS = {ACTION_REFRESH: "Refresh", "request": "Request new token"}
+
+
+@dataclass(frozen=True)
+class AttentionItem:
+    config_id: int
+    name: str
+    kind: EventKind
+    title: str
+    message: str
+    #: "refresh" or "request"
+    action: str
+    due_at: datetime
+
+    @property
+    def action_label(self) -> str:
+        return ACTION_LABELS.get(self.action, "Open")
+
+    @property
+    def severity(self) -> int:
+        return SEVERITY[self.kind]
+
+
+def _when(dt: datetime | None, now: datetime, verb: str) -> str:
+    if dt is None:
+        return verb
+    return f"{verb} on {format_local(dt)} ({relative_time(dt, now)})"
+
+
+def describe(event: DueEvent, now: datetime) -> tuple[str, str]:
+    """(title, message) for one event; the message ends with what to do next."""
+    name = event.name
+    kind = event.kind
+    if event.reason == "never_requested":
+        title, text = "No token yet", f"No token has been requested for '{name}' yet."
+    elif kind is EventKind.REFRESH_EXPIRED and event.reason == "rejected":
+        title, text = "Sign-in needed", f"The provider rejected the refresh token of '{name}'."
+    elif kind is EventKind.REFRESH_EXPIRED and event.reason == "no_refresh_token":
+        title = "No refresh token"
+        text = f"'{name}' has no refresh token, so its access token cannot be renewed automatically."
+    elif kind is EventKind.REFRESH_EXPIRED:
+        title = "Refresh token expired"
+        text = f"The refresh token of '{name}' {_when(event.expires_at, now, 'expired')}."
+    elif kind is EventKind.REFRESH_EXPIRING:
+        title = "Refresh token expires soon"
+        text = f"The refresh token of '{name}' {_when(event.expires_at, now, 'expires')}."
+    elif kind is EventKind.TOKEN_EXPIRED and event.expires_at is None:
+        title, text = "Token missing", f"'{name}' has no valid access token."
+    elif kind is EventKind.TOKEN_EXPIRED:
+        title, text = "Token expired", f"The access token of '{name}' {_when(event.expires_at, now, 'expired')}."
+    elif kind is EventKind.TOKEN_EXPIRING:
+        title, text = "Token expires soon", f"The access token of '{name}' {_when(event.expires_at, now, 'expires')}."
+    else:
+        title, text = "Refresh due", f"The access token of '{name}' is due for a refresh."
+    if event.action == ACTION_REFRESH:
+        text += " Refresh it now."
+    else:
+        text += " Request a new token (sign in again)."
+    return title, text
+
+
+def attention_item(event: DueEvent, now: datetime) -> AttentionItem:
+    title, message = describe(event, now)
+    return AttentionItem(event.config_id, event.name, event.kind, title, message, event.action, event.due_at)
+
+
+def most_urgent_per_configuration(events: Iterable[DueEvent]) -> list[DueEvent]:
+    """Keep the most severe notification event of each configuration (earliest due on a tie)."""
+    best: dict[int, DueEvent] = {}
+    for event in events:
+        if not event.kind.is_notification:
+            continue
+        current = best.get(event.config_id)
+        if current is None or (SEVERITY[event.kind], -event.due_at.timestamp()) > (
+            SEVERITY[current.kind], -current.due_at.timestamp()
+        ):
+            best[event.config_id] = event
+    return list(best.values())
+
+
+def attention_list(active_events: Iterable[DueEvent], now: datetime) -> list[AttentionItem]:
+    """The entries for the bar and the tray menu: most urgent first, then by name."""
+    chosen = most_urgent_per_configuration(active_events)
+    chosen.sort(key=lambda e: (-SEVERITY[e.kind], e.name.casefold()))
+    return [attention_item(e, now) for e in chosen]
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """One tray message / desktop notification. ``name`` and ``action`` say what a click opens."""
+
+    title: str
+    message: str
+    name: str
+    action: str
+    #: how many configurations it speaks for (more than one: a summary)
+    count: int = 1
+
+
+def announcement_for(item: AttentionItem) -> Announcement:
+    return Announcement(item.title, item.message, item.name, item.action)
+
+
+def summary_announcement(items: list[AttentionItem], shown_names: int = 3) -> Announcement:
+    """One message for many: '5 tokens need attention' + the first names; a click opens the first."""
+    first = items[0]
+    parts = [f"{i.name}: {i.title.lower()}" for i in items[:shown_names]]
+    more = len(items) - shown_names
+    body = "; ".join(parts) + (f"; and {more} more" if more > 0 else "") + "."
+    return Announcement(f"{len(items)} tokens need attention", body, first.name, first.action, count=len(items))

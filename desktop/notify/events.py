@@ -1,0 +1,249 @@
+"""Due events of one token configuration: pure functions of (configuration, token state, now).
+
+An event is something that becomes true at a known instant and stays true for a window:
+
+* ``TOKEN_EXPIRING`` - "expires within N" (``NotifyBeforeTokenExpiry``, lead time
+  ``NotificationLeadTimeMinutes``), due at expiry minus the lead time, until the expiry.
+* ``TOKEN_EXPIRED`` - Znuny's ``NotifyOnExpiredToken``, due at the expiry, no end.
+* ``REFRESH_EXPIRING`` - "expires within N" for the refresh token (``NotifyBeforeRefreshTokenExpiry``).
+* ``REFRESH_EXPIRED`` - Znuny's ``NotifyOnExpiredRefreshToken``; also when the provider rejected
+  the refresh token (``invalid_grant``, re-authorization needed) or none is stored.
+* ``REFRESH_DUE`` - automatic refresh: token expiry minus the ``refresh.lead_time_seconds``
+  setting, only while a refresh token exists, works and re-authorization is not needed.
+  Not a notification: the GUI emits ``hub.refresh_due`` for it.
+
+Znuny's rules: only valid configurations (``ValidID`` 1) produce events; a configuration whose
+token was never requested counts as expired (token and refresh token) but produces an event
+only where that notification type is switched on.
+
+Every event has a stable identity ``(config_id, kind, due_at)`` so the announcement log can say
+"already shown" across restarts. When there is no timestamp to anchor an event on (never
+requested, no refresh token, refresh token rejected), the anchor is the last request for a
+token or, failing that, the configuration's creation time: both change only when the admin
+does something, so the event is announced once per situation.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from desktop.models.config import FLOW_CLIENT_CREDENTIALS, TokenConfiguration
+from desktop.models.token import TokenState
+
+ACTION_REFRESH = "refresh"
+ACTION_REQUEST = "request"
+
+#: the epoch, used as anchor when a configuration carries no creation time at all
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class EventKind(enum.Enum):
+    TOKEN_EXPIRING = "token_expiring"
+    TOKEN_EXPIRED = "token_expired"
+    REFRESH_EXPIRING = "refresh_token_expiring"
+    REFRESH_EXPIRED = "refresh_token_expired"
+    REFRESH_DUE = "refresh_due"
+
+    @property
+    def is_notification(self) -> bool:
+        return self is not EventKind.REFRESH_DUE
+
+
+#: most urgent first; the attention list shows one entry per configuration, the most urgent
+SEVERITY: dict[EventKind, int] = {
+    EventKind.REFRESH_EXPIRED: 4,
+    EventKind.TOKEN_EXPIRED: 3,
+    EventKind.REFRESH_EXPIRING: 2,
+    EventKind.TOKEN_EXPIRING: 1,
+    EventKind.REFRESH_DUE: 0,
+}
+
+
+@dataclass(frozen=True)
+class DueEvent:
+    config_id: int
+    name: str
+    kind: EventKind
+    due_at: datetime
+    #: the event stops being true at this instant (None: until something changes)
+    until: datetime | None = None
+    #: the expiry the event is about (token or refresh token), when one is known
+    expires_at: datetime | None = None
+    #: why, for the message: "never_requested", "no_refresh_token", "rejected" or ""
+    reason: str = ""
+    #: what fixes it: "refresh" (a refresh token works) or "request" (sign in again)
+    action: str = ACTION_REQUEST
+
+    @property
+    def key(self) -> tuple[int, str, str]:
+        """Identity for the announcement log: ``(config_id, kind, due_at as ISO text)``."""
+        return (self.config_id, self.kind.value, iso(self.due_at))
+
+    def active(self, now: datetime) -> bool:
+        return self.due_at <= now and (self.until is None or now < self.until)
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def created_at(cfg: TokenConfiguration) -> datetime:
+    """The configuration's creation time (Znuny's ``YYYY-MM-DD HH:MM:SS``, UTC), else the epoch."""
+    text = cfg.create_time
+    if text:
+        try:
+            return _utc(datetime.fromisoformat(str(text).replace(" ", "T"))) or _EPOCH
+        except ValueError:
+            pass
+    return _EPOCH
+
+
+def anchor_time(cfg: TokenConfiguration, state: TokenState) -> datetime:
+    """A stable instant for events that have no expiry to hang on (see the module docstring)."""
+    return _utc(state.last_requested_at) or created_at(cfg)
+
+
+# ---- refresh-token lifetime
+
+#: the refresh-token lifetimes an admin can pick when the provider does not send one
+#: (``Config.Tokendesk.RefreshTokenLifetimeDays``; rolling = renewed by every refresh)
+REFRESH_TOKEN_LIFETIME_CHOICES: tuple[tuple[int | None, bool, str], ...] = (
+    (None, False, "Unlimited or unknown (Google, published app)"),
+    (7, False, "7 days from sign-in (Google app in \"Testing\" status)"),
+    (90, True, "90 days, renewed by every refresh (Microsoft)"),
+)
+GOOGLE_TESTING_LIFETIME_DAYS = 7
+
+
+def refresh_token_expiry(cfg: TokenConfiguration, state: TokenState) -> datetime | None:
+    """When the refresh token dies: the provider's word, else the configured lifetime.
+
+    The provider's ``refresh_token_expires_in`` (stored as ``refresh_token_expires_at``) wins.
+    Otherwise ``Config.Tokendesk.RefreshTokenLifetimeDays`` counts from the last refresh when the
+    lifetime is rolling (Microsoft: every refresh issues a new 90-day token), else from the
+    sign-in that issued it (Google "Testing" apps: 7 days after consent). None when unknown.
+    """
+    if not state.has_refresh_token:
+        return None
+    stored = _utc(state.refresh_token_expires_at)
+    if stored is not None:
+        return stored
+    days = cfg.refresh_token_lifetime_days
+    if not days:
+        return None
+    requested = _utc(state.last_requested_at)
+    refreshed = _utc(state.last_refreshed_at)
+    if cfg.refresh_token_lifetime_rolling:
+        candidates = [t for t in (requested, refreshed) if t is not None]
+        base = max(candidates) if candidates else None
+    else:
+        base = requested
+    return None if base is None else base + timedelta(days=days)
+
+
+def refresh_token_works(cfg: TokenConfiguration, state: TokenState, now: datetime) -> bool:
+    """A refresh could succeed: a refresh token is stored, not rejected and not known to be expired."""
+    if not state.has_refresh_token or state.reauthorization_needed:
+        return False
+    expiry = refresh_token_expiry(cfg, state)
+    return expiry is None or expiry > now
+
+
+# ---- events of one configuration
+
+
+def configuration_events(
+    cfg: TokenConfiguration,
+    state: TokenState | None,
+    now: datetime,
+    *,
+    refresh_lead_seconds: int = 300,
+) -> list[DueEvent]:
+    """Every event of ``cfg`` that is true now or will become true later (none of the past)."""
+    if cfg.id is None or not cfg.is_valid:
+        return []
+    state = state or TokenState(config_id=cfg.id)
+    cid, name = cfg.id, cfg.name
+    events: list[DueEvent] = []
+    anchor = anchor_time(cfg, state)
+    never = state.never_requested()
+    client_credentials = cfg.auth_flow == FLOW_CLIENT_CREDENTIALS
+    rt_expiry = refresh_token_expiry(cfg, state)
+    rt_works = refresh_token_works(cfg, state, now)
+    fix = ACTION_REFRESH if rt_works else ACTION_REQUEST
+    lead = timedelta(minutes=cfg.notification_lead_time_minutes)
+    token_exp = _utc(state.token_expires_at)
+
+    def add(event: DueEvent) -> None:
+        if event.until is None or event.until > now:  # still true now, or later
+            events.append(event)
+
+    # ---- access token
+    if not state.has_access_token:
+        if cfg.notify_on_expired_token:
+            add(DueEvent(cid, name, EventKind.TOKEN_EXPIRED, anchor, reason="never_requested" if never else "",
+                         action=fix))
+    elif token_exp is not None:
+        if cfg.notify_before_token_expiry and lead:
+            add(DueEvent(cid, name, EventKind.TOKEN_EXPIRING, token_exp - lead, until=token_exp,
+                         expires_at=token_exp, action=fix))
+        if cfg.notify_on_expired_token:
+            add(DueEvent(cid, name, EventKind.TOKEN_EXPIRED, token_exp, expires_at=token_exp, action=fix))
+
+    # ---- refresh token (client credentials have none: a new token needs only the client secret)
+    if not client_credentials:
+        rolling = cfg.refresh_token_lifetime_rolling and state.refresh_token_expires_at is None
+        if state.reauthorization_needed:
+            if cfg.notify_on_expired_refresh_token:
+                add(DueEvent(cid, name, EventKind.REFRESH_EXPIRED, anchor, reason="rejected"))
+        elif not state.has_refresh_token:
+            if cfg.notify_on_expired_refresh_token:
+                reason = "never_requested" if never else "no_refresh_token"
+                add(DueEvent(cid, name, EventKind.REFRESH_EXPIRED, anchor, reason=reason))
+        elif rt_expiry is not None:
+            if cfg.notify_before_refresh_token_expiry and lead:
+                # a rolling lifetime is renewed by a refresh; a fixed one only by signing in again
+                add(DueEvent(cid, name, EventKind.REFRESH_EXPIRING, rt_expiry - lead, until=rt_expiry,
+                             expires_at=rt_expiry, action=ACTION_REFRESH if rolling and rt_works else ACTION_REQUEST))
+            if cfg.notify_on_expired_refresh_token:
+                add(DueEvent(cid, name, EventKind.REFRESH_EXPIRED, rt_expiry, expires_at=rt_expiry))
+
+        # ---- automatic refresh
+        if state.has_refresh_token and not state.reauthorization_needed and not (rt_expiry and rt_expiry <= now):
+            if not state.has_access_token:
+                due: datetime | None = anchor
+            elif token_exp is not None:
+                due = token_exp - timedelta(seconds=max(0, refresh_lead_seconds))
+            else:
+                due = None  # no expiry given: nothing to refresh ahead of
+            if due is not None and (rt_expiry is None or due < rt_expiry):
+                add(DueEvent(cid, name, EventKind.REFRESH_DUE, due, until=rt_expiry, expires_at=token_exp,
+                             action=ACTION_REFRESH))
+    return events
+
+
+def all_events(
+    pairs: Iterable[tuple[TokenConfiguration, TokenState | None]],
+    now: datetime,
+    *,
+    refresh_lead_seconds: int = 300,
+) -> list[DueEvent]:
+    events: list[DueEvent] = []
+    for cfg, state in pairs:
+        events.extend(configuration_events(cfg, state, now, refresh_lead_seconds=refresh_lead_seconds))
+    return events
+
+
+def next_change(events: Iterable[DueEvent], now: datetime) -> datetime | None:
+    """The next instant after ``now`` at which an event becomes due or stops being true."""
+    future = [t for e in events for t in (e.due_at, e.until) if t is not None and t > now]
+    return min(future) if future else None

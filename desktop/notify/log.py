@@ -1,0 +1,98 @@
+"""The announcement log: which events were already shown, so each notifies once, across restarts.
+
+A row ``(config_id, event, due_at)`` in the ``notification_log`` table (schema slot 3) means
+"announced". Rows of deleted configurations go with them (``ON DELETE CASCADE``); rows of
+events that are no longer true are pruned when the GUI starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Protocol
+
+from desktop.notify.events import iso
+
+logger = logging.getLogger(__name__)
+
+Key = tuple[int, str, str]
+
+
+class AnnouncementLog(Protocol):
+    def announced(self, keys: Iterable[Key]) -> set[Key]:
+        """The subset of ``keys`` that was announced before."""
+        ...
+
+    def record(self, keys: Iterable[Key], now: datetime) -> None: ...
+
+    def prune(self, keep: set[Key]) -> int:
+        """Forget every key not in ``keep``; returns how many rows went."""
+        ...
+
+
+class MemoryLog:
+    """For tests and benchmarks: the same contract, in a set."""
+
+    def __init__(self) -> None:
+        self.keys: dict[Key, str] = {}
+
+    def announced(self, keys: Iterable[Key]) -> set[Key]:
+        return {k for k in keys if k in self.keys}
+
+    def record(self, keys: Iterable[Key], now: datetime) -> None:
+        for key in keys:
+            self.keys.setdefault(key, iso(now))
+
+    def prune(self, keep: set[Key]) -> int:
+        gone = [k for k in self.keys if k not in keep]
+        for key in gone:
+            del self.keys[key]
+        return len(gone)
+
+
+class SqliteLog:
+    """The ``notification_log`` table of a ``desktop.store.repository.Store``'s connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def _all(self) -> set[Key]:
+        rows = self.conn.execute("SELECT config_id, event, due_at FROM notification_log")
+        return {(int(r[0]), str(r[1]), str(r[2])) for r in rows}
+
+    def announced(self, keys: Iterable[Key]) -> set[Key]:
+        wanted = set(keys)
+        if not wanted:
+            return set()
+        return wanted & self._all()
+
+    def record(self, keys: Iterable[Key], now: datetime) -> None:
+        from desktop.store.database import transaction
+
+        keys = list(keys)
+        if not keys:
+            return
+        with transaction(self.conn):
+            for config_id, event, due_at in keys:
+                try:
+                    self.conn.execute(
+                        "INSERT OR IGNORE INTO notification_log(config_id, event, due_at, notified_at) "
+                        "VALUES (?,?,?,?)",
+                        (config_id, event, due_at, iso(now)),
+                    )
+                except sqlite3.IntegrityError:
+                    # the configuration was deleted meanwhile: nothing to remember
+                    logger.debug("not logging an event of deleted configuration %s", config_id)
+
+    def prune(self, keep: set[Key]) -> int:
+        from desktop.store.database import transaction
+
+        gone = self._all() - keep
+        if gone:
+            with transaction(self.conn):
+                self.conn.executemany(
+                    "DELETE FROM notification_log WHERE config_id = ? AND event = ? AND due_at = ?", list(gone)
+                )
+        return len(gone)
