@@ -23,7 +23,7 @@ from desktop.models.config import (
     TokenConfiguration,
 )
 from desktop.models.settings import SETTINGS, spec_for
-from desktop.models.status import format_local, refresh_status, token_status
+from desktop.models.status import refresh_status, token_status
 from desktop.models.templates import TemplateError
 from desktop.models.token import TokenState, utcnow
 from desktop.services import InUseError, ValidationFailed

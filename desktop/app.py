@@ -1,0 +1,107 @@
+"""The composition root of the GUI: builds the context, hub, task runner, window and features.
+
+Nothing else constructs services for the GUI. Start-up stays lean: QtWebEngine is not
+imported here (``AA_ShareOpenGLContexts`` lets the login dialog import it on first use).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtWidgets import QApplication
+
+from desktop import APP_NAME, __version__
+from desktop.services import Context, open_context
+from desktop.ui.hub import Hub
+from desktop.ui.main_window import MainWindow
+from desktop.ui.tasks import TaskRunner
+
+logger = logging.getLogger(__name__)
+
+#: feature modules, each with ``install(app)``; absent ones are skipped
+FEATURES: list[str] = [
+    "desktop.ui.features.oauth",
+    "desktop.ui.features.notify",
+    "desktop.ui.features.backup",
+    "desktop.ui.features.usage",
+]
+
+
+def prepare_qt() -> None:
+    """Process-wide Qt settings that must precede the QApplication."""
+    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+    if os.geteuid() == 0 and "QTWEBENGINE_DISABLE_SANDBOX" not in os.environ:
+        # Chromium refuses to start as root with its sandbox; only then is it turned off
+        os.environ["QTWEBENGINE_DISABLE_SANDBOX"] = "1"
+
+
+class Application:
+    def __init__(
+        self,
+        qapp: QApplication,
+        ctx: Context,
+        tasks: TaskRunner | None = None,
+        features: Sequence[str] = FEATURES,
+        minimized: bool = False,
+    ) -> None:
+        self.qapp = qapp
+        self.ctx = ctx
+        self.hub = Hub()
+        self.tasks = tasks or TaskRunner()
+        self.minimized = minimized
+        self.window = MainWindow(ctx, self.hub, self.tasks)
+        self.features: dict[str, object] = {}
+        for name in features:
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name == name:
+                    continue
+                raise
+            try:
+                self.features[name.rsplit(".", 1)[-1]] = module.install(self)
+            except Exception:
+                logger.exception("feature %s failed to install; the rest of the app continues", name)
+
+    def tray_available(self) -> bool:
+        tray = self.features.get("notify")
+        return bool(getattr(tray, "tray_available", lambda: False)())
+
+    def show(self) -> None:
+        if self.minimized and self.tray_available():
+            return  # the tray icon is the way in
+        self.window.show()
+
+    def shutdown(self) -> None:
+        self.tasks.wait(5000)
+        self.ctx.close()
+
+
+def run_gui(minimized: bool = False, argv: Sequence[str] | None = None) -> int:
+    prepare_qt()
+    qapp = QApplication.instance() or QApplication(list(argv or sys.argv[:1] or ["tokendesk"]))
+    qapp.setApplicationName(APP_NAME)
+    qapp.setApplicationVersion(__version__)
+    qapp.setOrganizationName("Tokendesk")
+    qapp.setDesktopFileName("tokendesk")
+    from desktop.ui.icons import app_icon
+
+    qapp.setWindowIcon(app_icon())
+    try:
+        ctx = open_context()
+    except Exception as exc:  # the database cannot be opened: say so in a window, not a traceback
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.critical(None, APP_NAME, f"Tokendesk cannot start:\n\n{exc}")
+        return 1
+    app = Application(qapp, ctx, minimized=minimized)
+    qapp.setQuitOnLastWindowClosed(not app.tray_available())
+    app.show()
+    code = qapp.exec()
+    app.shutdown()
+    return int(code)

@@ -1,0 +1,107 @@
+"""Settings dialog, built from the setting specs in desktop/models/settings.py (data, not code)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.models.settings import SETTINGS, SettingSpec, redirect_uri
+from desktop.models.validation import check_url
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, values: dict[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings - Tokendesk")
+        self.setMinimumWidth(620)
+        self.values = dict(values)
+        self.editors: dict[str, QWidget] = {}
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        layout.addLayout(form)
+        for spec in SETTINGS:
+            if spec.key.startswith("ui."):
+                continue
+            editor = self._editor(spec, values.get(spec.key, spec.default))
+            editor.setToolTip(spec.help + (f" (Znuny: {spec.znuny})" if spec.znuny else ""))
+            self.editors[spec.key] = editor
+            label = spec.help.split(" (")[0]
+            form.addRow(label + ":", editor)
+        self.redirect_label = QLabel()
+        self.redirect_label.setWordWrap(True)
+        form.addRow("Redirect URI:", self.redirect_label)
+        self.error = QLabel()
+        self.error.setStyleSheet("color:#b00020;")
+        self.error.setWordWrap(True)
+        layout.addWidget(self.error)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self._on_save)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self._update()
+
+    def _editor(self, spec: SettingSpec, value: Any) -> QWidget:
+        if spec.kind is bool:
+            check = QCheckBox()
+            check.setChecked(bool(value))
+            check.toggled.connect(self._update)
+            return check
+        if spec.kind is int:
+            spin = QSpinBox()
+            spin.setRange(0, 10**6)
+            spin.setValue(int(value))
+            spin.setSuffix(" s" if spec.key.endswith("seconds") else "")
+            spin.valueChanged.connect(self._update)
+            return spin
+        if spec.choices:
+            combo = QComboBox()
+            combo.addItems(list(spec.choices))
+            combo.setCurrentText(str(value))
+            combo.currentTextChanged.connect(self._update)
+            return combo
+        edit = QLineEdit(spec.format(value))
+        edit.textChanged.connect(self._update)
+        return edit
+
+    def collected(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for spec in SETTINGS:
+            editor = self.editors.get(spec.key)
+            if editor is None:
+                continue
+            if isinstance(editor, QCheckBox):
+                out[spec.key] = editor.isChecked()
+            elif isinstance(editor, QSpinBox):
+                out[spec.key] = editor.value()
+            elif isinstance(editor, QComboBox):
+                out[spec.key] = editor.currentText()
+            elif isinstance(editor, QLineEdit):
+                out[spec.key] = spec.parse(editor.text())
+        return out
+
+    def _update(self) -> None:
+        values = self.values | self.collected()
+        uri = redirect_uri(values)
+        problem = check_url(uri)
+        self.redirect_label.setText(uri)
+        ok = problem is None
+        self.error.setText("" if ok else f"The redirect URI {uri} {problem}.")
+        self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(ok)
+
+    def _on_save(self) -> None:
+        self._update()
+        if self.buttons.button(QDialogButtonBox.StandardButton.Save).isEnabled():
+            self.accept()

@@ -1,0 +1,410 @@
+"""Add/Edit dialog of a token configuration, with validation while typing.
+
+The dialog edits a copy of the configuration. Save stays disabled, and the line beside it
+says why, until the form is valid. Saving goes through ``save_fn`` (the window passes the
+service call); if it fails (a name taken meanwhile, a locked keyring) the dialog stays open
+with the message and nothing typed is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.models.config import (
+    AUTHORIZATION_CODE,
+    BROWSER_EMBEDDED,
+    BROWSER_SYSTEM,
+    FLOW_CLIENT_CREDENTIALS,
+    INVALID,
+    INVALID_TEMPORARILY,
+    TOKEN_BY_AUTHORIZATION_CODE,
+    TOKEN_BY_CLIENT_CREDENTIALS,
+    TOKEN_BY_REFRESH_TOKEN,
+    TOKEN_REVOCATION,
+    VALID,
+    TokenConfiguration,
+)
+from desktop.models.templates import ProviderTemplate
+from desktop.models.validation import ENDPOINT_LABELS, FieldError, validate_configuration
+from desktop.ui.widgets import SecretEdit
+
+SaveFn = Callable[[TokenConfiguration, "str | None"], TokenConfiguration]
+DiscoverFn = Callable[[str], object]
+
+_ERROR_STYLE = "color:#b00020;"
+
+
+class _Field:
+    """A form row: the editor plus an error line under it."""
+
+    def __init__(self, key: str, editor: QWidget) -> None:
+        self.key = key
+        self.editor = editor
+        self.error = QLabel()
+        self.error.setStyleSheet(_ERROR_STYLE)
+        self.error.setWordWrap(True)
+        self.error.hide()
+        self.container = QWidget()
+        box = QVBoxLayout(self.container)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(2)
+        box.addWidget(editor)
+        box.addWidget(self.error)
+        self.touched = False
+
+    def show_error(self, message: str | None) -> None:
+        if message and self.touched:
+            self.error.setText(message)
+            self.error.show()
+        else:
+            self.error.hide()
+
+
+class TokenDialog(QDialog):
+    def __init__(
+        self,
+        config: TokenConfiguration,
+        *,
+        template: ProviderTemplate | None = None,
+        existing_names: set[str] | None = None,
+        client_secret_stored: bool = False,
+        save_fn: SaveFn | None = None,
+        discover_fn: DiscoverFn | None = None,
+        redirect_uri: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.original = config
+        self.config = config.copy()
+        self.template = template
+        self.is_new = config.id is None
+        self.existing_names = existing_names or set()
+        self.client_secret_stored = client_secret_stored
+        self.save_fn = save_fn
+        self.discover_fn = discover_fn
+        self.saved: TokenConfiguration | None = None
+        self.errors: list[FieldError] = []
+        self.fields: dict[str, _Field] = {}
+        self.setWindowTitle(("Add token configuration" if self.is_new else f"Edit '{config.name}'") + " - Tokendesk")
+        self.setMinimumWidth(640)
+        self._build(redirect_uri)
+        self._load()
+        self._connect()
+        self.revalidate()
+
+    # ---- construction
+    def _build(self, redirect_uri: str) -> None:
+        outer = QVBoxLayout(self)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        scroll.setWidget(body)
+        outer.addWidget(scroll, 1)
+
+        help_text = self.template.help.strip() if self.template else ""
+        if help_text:
+            help_label = QLabel(help_text)
+            help_label.setWordWrap(True)
+            help_label.setStyleSheet("background:#eef4fb; border:1px solid #c5d9f1; border-radius:4px; padding:8px;")
+            help_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            layout.addWidget(help_label)
+
+        form_box = QGroupBox("Provider application")
+        form = QFormLayout(form_box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        layout.addWidget(form_box)
+
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("e.g. Support mailbox (unique)")
+        self._add_row(form, "&Name:", "Name", self.name_edit)
+
+        self.template_label = QLabel(self.config.template_name or "-")
+        self.template_label.setToolTip("The template is set when the configuration is created and cannot be changed.")
+        form.addRow("Template:", self.template_label)
+
+        self.validity_combo = QComboBox()
+        self.validity_combo.addItem("valid", VALID)
+        self.validity_combo.addItem("invalid", INVALID)
+        self.validity_combo.addItem("invalid-temporarily", INVALID_TEMPORARILY)
+        self._add_row(form, "&Validity:", "Validity", self.validity_combo)
+
+        self.client_id_edit = QLineEdit()
+        self.client_id_edit.setPlaceholderText("the application (client) ID from the provider's console")
+        self._add_row(form, "Client &ID:", "Client ID", self.client_id_edit)
+
+        self.secret_edit = SecretEdit()
+        if self.client_secret_stored:
+            self.secret_edit.setPlaceholderText("stored in the keyring - leave empty to keep it")
+        else:
+            self.secret_edit.setPlaceholderText("the client secret (leave empty for a public client)")
+        self._add_row(form, "Client &secret:", "Client secret", self.secret_edit)
+
+        self.is_client_credentials = self.config.auth_flow == FLOW_CLIENT_CREDENTIALS
+        show_discovery = bool(self.template and self.template.discovery) or bool(self.config.discovery_url)
+        self.issuer_edit = QLineEdit()
+        self.discover_button = QPushButton("&Discover")
+        self.discover_button.setToolTip("Read the issuer's .well-known/openid-configuration and fill in the endpoints")
+        self.discover_status = QLabel()
+        self.discover_status.setWordWrap(True)
+        if show_discovery:
+            row = QWidget()
+            row_layout = QHBoxLayout(row)
+            row_layout.setContentsMargins(0, 0, 0, 0)
+            row_layout.addWidget(self.issuer_edit, 1)
+            row_layout.addWidget(self.discover_button)
+            self.issuer_edit.setPlaceholderText("https://login.example.com/realms/main")
+            form.addRow("Iss&uer:", row)
+            form.addRow("", self.discover_status)
+
+        self.endpoint_edits: dict[str, QLineEdit] = {}
+        keys = (
+            (TOKEN_BY_CLIENT_CREDENTIALS,)
+            if self.is_client_credentials
+            else (AUTHORIZATION_CODE, TOKEN_BY_AUTHORIZATION_CODE, TOKEN_BY_REFRESH_TOKEN)
+        )
+        for key in keys:
+            edit = QLineEdit()
+            edit.setPlaceholderText("https://...")
+            self.endpoint_edits[key] = edit
+            self._add_row(form, ENDPOINT_LABELS[key] + ":", ENDPOINT_LABELS[key], edit)
+
+        self.scope_edit = QLineEdit()
+        self.scope_edit.setPlaceholderText("space-separated scopes")
+        self._add_row(form, "Sc&ope:", "Scope", self.scope_edit)
+
+        notes = QGroupBox("Notifications")
+        notes_layout = QFormLayout(notes)
+        self.notify_expired = QCheckBox("when the access token has expired")
+        self.notify_refresh_expired = QCheckBox("when the refresh token has expired")
+        self.notify_before_token = QCheckBox("before the access token expires")
+        self.notify_before_refresh = QCheckBox("before the refresh token expires")
+        self.lead_hours = QSpinBox()
+        self.lead_hours.setRange(0, 24 * 90)
+        self.lead_hours.setSuffix(" hours")
+        self.lead_hours.setToolTip("How long before the expiry the 'before ... expires' warnings appear")
+        notes_layout.addRow(self.notify_expired)
+        notes_layout.addRow(self.notify_refresh_expired)
+        notes_layout.addRow(self.notify_before_token)
+        notes_layout.addRow(self.notify_before_refresh)
+        notes_layout.addRow("Warn this long before expiry:", self.lead_hours)
+        layout.addWidget(notes)
+
+        advanced = QGroupBox("Advanced")
+        adv = QFormLayout(advanced)
+        adv.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.revocation_edit = QLineEdit()
+        self.revocation_edit.setPlaceholderText("optional: RFC 7009 revocation endpoint")
+        self._add_row(adv, "Revocation endpoint:", ENDPOINT_LABELS[TOKEN_REVOCATION], self.revocation_edit)
+        self.pkce_check = QCheckBox("Use PKCE (S256) - turn off only if the provider rejects it")
+        self.browser_combo = QComboBox()
+        self.browser_combo.addItem("Embedded browser (inside Tokendesk)", BROWSER_EMBEDDED)
+        self.browser_combo.addItem("System browser (required by Google)", BROWSER_SYSTEM)
+        self.redirect_edit = QLineEdit()
+        self.redirect_edit.setPlaceholderText(f"default: {redirect_uri}" if redirect_uri else "default from Settings")
+        self.lifetime_spin = QSpinBox()
+        self.lifetime_spin.setRange(0, 3650)
+        self.lifetime_spin.setSpecialValueText("unknown / unlimited")
+        self.lifetime_spin.setSuffix(" days")
+        self.lifetime_spin.setToolTip(
+            "How long a refresh token lives when the provider does not say: Microsoft 90 (renewed on every refresh), "
+            "Google apps in 'Testing' status 7."
+        )
+        if not self.is_client_credentials:
+            adv.addRow(self.pkce_check)
+            adv.addRow("Log in with:", self.browser_combo)
+            self._add_row(adv, "Redirect URI:", "Redirect URI", self.redirect_edit)
+            adv.addRow("Refresh-token lifetime:", self.lifetime_spin)
+        layout.addWidget(advanced)
+        layout.addStretch(1)
+
+        bottom = QHBoxLayout()
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setStyleSheet(_ERROR_STYLE)
+        bottom.addWidget(self.summary, 1)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.save_button.setToolTip("Save (Ctrl+S)")
+        bottom.addWidget(self.buttons)
+        outer.addLayout(bottom)
+        QShortcut(QKeySequence.StandardKey.Save, self, activated=self._on_save)
+
+    def _add_row(self, form: QFormLayout, label: str, key: str, editor: QWidget) -> None:
+        field = _Field(key, editor)
+        self.fields[key] = field
+        form.addRow(label, field.container)
+
+    # ---- values
+    def _load(self) -> None:
+        c = self.config
+        self.name_edit.setText(c.name)
+        self.validity_combo.setCurrentIndex(max(0, self.validity_combo.findData(c.valid_id)))
+        self.client_id_edit.setText(c.client_id)
+        for key, edit in self.endpoint_edits.items():
+            edit.setText(c.endpoint(key))
+        self.scope_edit.setText(c.scope)
+        self.notify_expired.setChecked(c.notify_on_expired_token)
+        self.notify_refresh_expired.setChecked(c.notify_on_expired_refresh_token)
+        self.notify_before_token.setChecked(c.notify_before_token_expiry)
+        self.notify_before_refresh.setChecked(c.notify_before_refresh_token_expiry)
+        self.lead_hours.setValue(round(c.notification_lead_time_minutes / 60))
+        self.revocation_edit.setText(c.revocation_url)
+        self.pkce_check.setChecked(c.pkce_enabled)
+        self.browser_combo.setCurrentIndex(max(0, self.browser_combo.findData(c.browser_mode)))
+        self.redirect_edit.setText(c.redirect_url_override)
+        self.lifetime_spin.setValue(c.refresh_token_lifetime_days or 0)
+        self.issuer_edit.setText(c.discovery_url)
+
+    def _collect(self) -> TokenConfiguration:
+        c = self.config.copy()
+        c.name = self.name_edit.text()
+        c.valid_id = int(self.validity_combo.currentData())
+        c.client_id = self.client_id_edit.text().strip()
+        for key, edit in self.endpoint_edits.items():
+            c.set_endpoint(key, edit.text().strip())
+        c.scope = " ".join(self.scope_edit.text().split())
+        c.notify_on_expired_token = self.notify_expired.isChecked()
+        c.notify_on_expired_refresh_token = self.notify_refresh_expired.isChecked()
+        c.notify_before_token_expiry = self.notify_before_token.isChecked()
+        c.notify_before_refresh_token_expiry = self.notify_before_refresh.isChecked()
+        c.notification_lead_time_minutes = self.lead_hours.value() * 60
+        revocation = self.revocation_edit.text().strip()
+        if revocation or c.revocation_url:
+            c.set_endpoint(TOKEN_REVOCATION, revocation)
+        if not self.is_client_credentials:
+            c.pkce_enabled = self.pkce_check.isChecked()
+            c.browser_mode = str(self.browser_combo.currentData())
+            c.redirect_url_override = self.redirect_edit.text().strip()
+            c.refresh_token_lifetime_days = self.lifetime_spin.value() or None
+        issuer = self.issuer_edit.text().strip()
+        if issuer or c.discovery_url:
+            c._set_tokendesk("DiscoveryURL", issuer or None)
+        return c
+
+    def client_secret(self) -> str | None:
+        """The secret typed, or None to keep the stored one (edit with the field left empty)."""
+        text = self.secret_edit.text()
+        if not text and not self.is_new:
+            return None
+        return text
+
+    # ---- validation
+    def _connect(self) -> None:
+        self.buttons.accepted.connect(self._on_save)
+        self.buttons.rejected.connect(self.reject)
+        self.discover_button.clicked.connect(self._on_discover)
+        self.issuer_edit.returnPressed.connect(self._on_discover)
+        watched: list[tuple[str, QWidget]] = [
+            ("Name", self.name_edit),
+            ("Client ID", self.client_id_edit),
+            ("Scope", self.scope_edit),
+            (ENDPOINT_LABELS[TOKEN_REVOCATION], self.revocation_edit),
+            ("Redirect URI", self.redirect_edit),
+        ]
+        watched += [(ENDPOINT_LABELS[k], e) for k, e in self.endpoint_edits.items()]
+        for key, edit in watched:
+            edit.textChanged.connect(lambda _t, k=key: self._touch(k))
+        self.secret_edit.textChanged.connect(lambda _t: self._touch("Client secret"))
+        self.validity_combo.currentIndexChanged.connect(lambda _i: self.revalidate())
+
+    def _touch(self, key: str) -> None:
+        if key in self.fields:
+            self.fields[key].touched = True
+        self.revalidate()
+
+    @Slot()
+    def revalidate(self) -> list[FieldError]:
+        cfg = self._collect()
+        own = self.original.name if not self.is_new else None
+        self.errors = validate_configuration(cfg, existing_names=self.existing_names, own_name=own)
+        by_field: dict[str, str] = {}
+        for err in self.errors:
+            by_field.setdefault(err.field, err.message)
+        for key, field in self.fields.items():
+            field.show_error(by_field.get(key))
+        self.save_button.setEnabled(not self.errors)
+        if self.errors:
+            first = self.errors[0]
+            more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
+            self.summary.setText(f"Cannot save yet: {first.field} {first.message}{more}.")
+        else:
+            self.summary.setText("")
+        return self.errors
+
+    def touch_all(self) -> None:
+        for field in self.fields.values():
+            field.touched = True
+        self.revalidate()
+
+    # ---- actions
+    @Slot()
+    def _on_save(self) -> None:
+        self.touch_all()
+        if self.errors:
+            return
+        cfg = self._collect()
+        if self.save_fn is None:
+            self.saved = cfg
+            self.accept()
+            return
+        try:
+            self.saved = self.save_fn(cfg, self.client_secret())
+        except Exception as exc:  # shown, nothing lost: the dialog stays open
+            self.summary.setText(f"Not saved: {exc}")
+            return
+        self.accept()
+
+    @Slot()
+    def _on_discover(self) -> None:
+        issuer = self.issuer_edit.text().strip()
+        if not issuer or self.discover_fn is None:
+            self.discover_status.setText("Enter the issuer URL first.")
+            return
+        self.discover_button.setEnabled(False)
+        self.discover_status.setStyleSheet("")
+        self.discover_status.setText(f"Reading {issuer}/.well-known/openid-configuration ...")
+        self.discover_fn(issuer)
+
+    def apply_discovery(self, endpoints: object) -> None:
+        """Fill the endpoints from a ``DiscoveredEndpoints`` (called on the GUI thread)."""
+        self.discover_button.setEnabled(True)
+        auth = getattr(endpoints, "authorization_endpoint", "")
+        token = getattr(endpoints, "token_endpoint", "")
+        revocation = getattr(endpoints, "revocation_endpoint", "")
+        if AUTHORIZATION_CODE in self.endpoint_edits:
+            self.endpoint_edits[AUTHORIZATION_CODE].setText(auth)
+            self.endpoint_edits[TOKEN_BY_AUTHORIZATION_CODE].setText(token)
+            self.endpoint_edits[TOKEN_BY_REFRESH_TOKEN].setText(token)
+        elif TOKEN_BY_CLIENT_CREDENTIALS in self.endpoint_edits:
+            self.endpoint_edits[TOKEN_BY_CLIENT_CREDENTIALS].setText(token)
+        if revocation:
+            self.revocation_edit.setText(revocation)
+        self.discover_status.setStyleSheet("color:#1b5e20;")
+        self.discover_status.setText("Endpoints filled in from the discovery document. Check them, then save.")
+        self.touch_all()
+
+    def discovery_failed(self, message: str) -> None:
+        self.discover_button.setEnabled(True)
+        self.discover_status.setStyleSheet(_ERROR_STYLE)
+        self.discover_status.setText(message)
