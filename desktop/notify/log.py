@@ -11,7 +11,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from desktop.notify.events import iso
 
@@ -53,10 +53,14 @@ class MemoryLog:
 
 
 class SqliteLog:
-    """The ``notification_log`` table of a ``desktop.store.repository.Store``'s connection."""
+    """The ``notification_log`` table, through a ``Store`` (its per-thread connection) or a connection."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, source: Any) -> None:
+        self.source = source
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.source if isinstance(self.source, sqlite3.Connection) else self.source.conn
 
     def _all(self) -> set[Key]:
         rows = self.conn.execute("SELECT config_id, event, due_at FROM notification_log")

@@ -126,7 +126,7 @@ def test_restart_shows_missed_events_once_as_one_summary_and_never_again(ctx, ma
     }
     pairs = _store_pairs(ctx, states)
 
-    first_run = Scheduler(SqliteLog(ctx.store.conn))
+    first_run = Scheduler(SqliteLog(ctx.store))
     plan = first_run.plan(pairs, T0)
     assert len(plan.announcements) == 1
     summary = plan.announcements[0]
@@ -142,7 +142,7 @@ def test_restart_shows_missed_events_once_as_one_summary_and_never_again(ctx, ma
     assert rows == 5
 
     # restart: a new scheduler on the same database shows nothing again, but the bar still lists all
-    second_run = Scheduler(SqliteLog(ctx.store.conn))
+    second_run = Scheduler(SqliteLog(ctx.store))
     plan2 = second_run.plan(_store_pairs(ctx, {}), T0 + 2 * H)
     assert plan2.announcements == []
     assert len(plan2.attention) == 5
@@ -154,7 +154,7 @@ def test_restart_with_few_missed_events_shows_each(ctx, make_config):
     old = T0 - 100 * D
     states = {n: dict(has_access_token=True, has_refresh_token=True, token_expires_at=old + H, last_requested_at=old)
               for n in ("A", "B")}
-    plan = Scheduler(SqliteLog(ctx.store.conn)).plan(_store_pairs(ctx, states), T0)
+    plan = Scheduler(SqliteLog(ctx.store)).plan(_store_pairs(ctx, states), T0)
     assert [(a.name, a.title) for a in plan.announcements] == [("A", "Refresh token expired"),
                                                                ("B", "Refresh token expired")]
 
@@ -162,7 +162,7 @@ def test_restart_with_few_missed_events_shows_each(ctx, make_config):
 def test_start_forgets_announcements_of_situations_that_are_over(ctx, make_config):
     cfg = make_config("A")
     now = datetime.now(UTC)  # the configuration's creation time is real
-    log = SqliteLog(ctx.store.conn)
+    log = SqliteLog(ctx.store)
     Scheduler(log).plan(_store_pairs(ctx, {}), now)  # never requested: announced
     assert ctx.store.conn.execute("SELECT event FROM notification_log").fetchall()[0][0] == "refresh_token_expired"
     # the admin signs in; on the next start the old entry is pruned
@@ -175,7 +175,7 @@ def test_start_forgets_announcements_of_situations_that_are_over(ctx, make_confi
 
 def test_deleting_a_configuration_drops_its_log_rows_and_a_late_record_is_harmless(ctx, make_config):
     cfg = make_config("A")
-    log = SqliteLog(ctx.store.conn)
+    log = SqliteLog(ctx.store)
     Scheduler(log).plan(_store_pairs(ctx, {}), datetime.now(UTC))
     assert ctx.store.conn.execute("SELECT COUNT(*) FROM notification_log").fetchone()[0] == 1
     ctx.configurations.delete("A")
