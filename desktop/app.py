@@ -73,9 +73,22 @@ class Application:
         return bool(getattr(tray, "tray_available", lambda: False)())
 
     def show(self) -> None:
-        if self.minimized and self.tray_available():
-            return  # the tray icon is the way in
-        self.window.show()
+        if not (self.minimized and self.tray_available()):
+            self.window.show()  # else the tray icon is the way in
+        self.resolve_secrets()
+
+    def resolve_secrets(self) -> None:
+        """Probe the keyring on a worker once the window is up; the window updates its bar then."""
+        resolve = getattr(self.ctx.secrets, "resolve", None)
+        if resolve is None or getattr(self.ctx.secrets, "resolved", True):
+            return
+        from PySide6.QtCore import QTimer
+
+        def start() -> None:
+            self.tasks.run(resolve, on_done=lambda _store: self.hub.secrets_changed.emit(),
+                           on_error=lambda _exc: self.hub.secrets_changed.emit(), busy_text="Checking the keyring ...")
+
+        QTimer.singleShot(0, start)  # after the first paint
 
     def shutdown(self) -> None:
         self.tasks.wait(5000)
@@ -93,7 +106,7 @@ def run_gui(minimized: bool = False, argv: Sequence[str] | None = None) -> int:
 
     qapp.setWindowIcon(app_icon())
     try:
-        ctx = open_context()
+        ctx = open_context(defer_secrets=True)
     except Exception as exc:  # the database cannot be opened: say so in a window, not a traceback
         from PySide6.QtWidgets import QMessageBox
 
@@ -102,6 +115,18 @@ def run_gui(minimized: bool = False, argv: Sequence[str] | None = None) -> int:
     app = Application(qapp, ctx, minimized=minimized)
     qapp.setQuitOnLastWindowClosed(not app.tray_available())
     app.show()
+    if os.environ.get("TOKENDESK_EXIT_WHEN_SHOWN"):  # bench/bench_startup.py: measure start-up, then leave
+        from PySide6.QtCore import QTimer
+
+        def report() -> None:
+            import resource
+
+            rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            webengine = "PySide6.QtWebEngineWidgets" in sys.modules
+            print(f"SHOWN rows={app.window.model.rowCount()} maxrss_mb={rss_mb:.0f} webengine={webengine}", flush=True)
+            qapp.quit()
+
+        QTimer.singleShot(0, report)
     code = qapp.exec()
     app.shutdown()
     return int(code)

@@ -14,13 +14,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop.models.config import TokenConfiguration
-from desktop.models.templates import TemplateCatalog, load_templates
 from desktop.models.validation import FieldError, validate_configuration
 from desktop.store.repository import NotFoundError, Store
-from desktop.store.secrets import CLIENT_SECRET, SecretStore, SecretStoreError, choose_secret_store
+from desktop.store.secrets import CLIENT_SECRET, DeferredSecrets, SecretStore, SecretStoreError, choose_secret_store
+
+if TYPE_CHECKING:
+    from desktop.models.templates import TemplateCatalog
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +45,15 @@ DeleteGuard = Callable[["Context", TokenConfiguration], list[str]]
 class Context:
     store: Store
     secrets: SecretStore
-    _templates: TemplateCatalog | None = None
+    _templates: Any = None
     delete_guards: list[DeleteGuard] = field(default_factory=list)
 
     @property
     def templates(self) -> TemplateCatalog:
+        """Provider templates, loaded (YAML) on first use."""
         if self._templates is None:
+            from desktop.models.templates import load_templates
+
             self._templates = load_templates()
         return self._templates
 
@@ -64,24 +69,36 @@ class Context:
         return ConfigurationService(self)
 
 
-def open_context(db_path: Path | str | None = None, secrets: SecretStore | None = None) -> Context:
+def open_context(
+    db_path: Path | str | None = None, secrets: SecretStore | None = None, *, defer_secrets: bool = False
+) -> Context:
+    """Open the store and choose the secret store (``defer_secrets``: on first use, see DeferredSecrets)."""
     store = Store.open(db_path)
     if secrets is None:
-        secrets = choose_secret_store(
-            lambda: store.conn, store.store_id, bool(store.get_setting("secrets.allow_file_fallback"))
-        )
+        allow = bool(store.get_setting("secrets.allow_file_fallback"))
+
+        def choose() -> SecretStore:
+            return choose_secret_store(lambda: store.conn, store.store_id, allow)
+
+        secrets = DeferredSecrets(choose) if defer_secrets else choose()
     ctx = Context(store=store, secrets=secrets)
     _install_default_guards(ctx)
     return ctx
 
 
 def _install_default_guards(ctx: Context) -> None:
-    """Usage modules register their delete guards here (kept import-light)."""
-    try:
-        from desktop.usage.guards import usage_delete_guard
-    except ImportError:
+    """Usage modules register their delete guards here; imported on first delete (lean start-up)."""
+    import importlib.util
+
+    if importlib.util.find_spec("desktop.usage.guards") is None:
         return
-    ctx.delete_guards.append(usage_delete_guard)
+
+    def usage_guard(context: Context, cfg: TokenConfiguration) -> list[str]:
+        from desktop.usage.guards import usage_delete_guard
+
+        return usage_delete_guard(context, cfg)
+
+    ctx.delete_guards.append(usage_guard)
 
 
 class ConfigurationService:

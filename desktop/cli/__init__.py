@@ -47,9 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_GUI_FLAGS = {"--minimized", "-v", "--verbose"}
+
+
 def main(argv: Sequence[str] | None = None, context_factory: ContextFactory | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if set(arguments) <= _GUI_FLAGS:
+        # the GUI start: skip importing every subcommand module (start-up time, see bench/)
+        verbose = bool({"-v", "--verbose"} & set(arguments))
+        logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
+        from desktop.app import run_gui  # Qt only on this path
+
+        return run_gui(minimized="--minimized" in arguments)
     parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(arguments)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from desktop.services import Context
+if TYPE_CHECKING:
+    from desktop.services import Context
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -16,7 +17,7 @@ EXIT_NOT_FOUND = 3
 EXIT_REAUTH = 4  # interactive re-authorization needed (tokendesk token / refresh)
 EXIT_NETWORK = 5  # provider unreachable, time-out or 5xx
 
-ContextFactory = Callable[[], Context]
+ContextFactory = Callable[[], "Context"]
 
 
 class CliError(Exception):
@@ -25,7 +26,7 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
-def default_context_factory() -> Context:
+def default_context_factory() -> Context:  # noqa: F821
     from desktop.services import open_context
 
     return open_context()

