@@ -26,6 +26,19 @@ class AttentionItem:
     #: "refresh" or "request"
     action: str
     due_at: datetime
+    #: "never_requested", "no_refresh_token", "rejected" or ""
+    reason: str = ""
+
+    @property
+    def status_kind(self) -> str:
+        """The status icon that fits (``desktop.ui.icons.status_icon`` names)."""
+        if self.reason == "never_requested":
+            return "none"
+        if self.reason == "rejected":
+            return "reauth"
+        if self.kind in (EventKind.TOKEN_EXPIRING, EventKind.REFRESH_EXPIRING):
+            return "expiring"
+        return "expired"
 
     @property
     def action_label(self) -> str:
@@ -76,7 +89,8 @@ def describe(event: DueEvent, now: datetime) -> tuple[str, str]:
 
 def attention_item(event: DueEvent, now: datetime) -> AttentionItem:
     title, message = describe(event, now)
-    return AttentionItem(event.config_id, event.name, event.kind, title, message, event.action, event.due_at)
+    return AttentionItem(event.config_id, event.name, event.kind, title, message, event.action, event.due_at,
+                         event.reason)
 
 
 def most_urgent_per_configuration(events: Iterable[DueEvent]) -> list[DueEvent]:

@@ -178,10 +178,13 @@ def configuration_events(
     never = state.never_requested()
     client_credentials = cfg.auth_flow == FLOW_CLIENT_CREDENTIALS
     rt_expiry = refresh_token_expiry(cfg, state)
-    rt_works = refresh_token_works(cfg, state, now)
-    fix = ACTION_REFRESH if rt_works else ACTION_REQUEST
     lead = timedelta(minutes=cfg.notification_lead_time_minutes)
     token_exp = _utc(state.token_expires_at)
+
+    def fix_at(moment: datetime) -> str:
+        """What will fix it at ``moment``: a refresh while the refresh token still works, else a sign-in."""
+        usable = state.has_refresh_token and not state.reauthorization_needed
+        return ACTION_REFRESH if usable and (rt_expiry is None or rt_expiry > moment) else ACTION_REQUEST
 
     def add(event: DueEvent) -> None:
         if event.until is None or event.until > now:  # still true now, or later
@@ -191,13 +194,13 @@ def configuration_events(
     if not state.has_access_token:
         if cfg.notify_on_expired_token:
             add(DueEvent(cid, name, EventKind.TOKEN_EXPIRED, anchor, reason="never_requested" if never else "",
-                         action=fix))
+                         action=fix_at(max(anchor, now))))
     elif token_exp is not None:
         if cfg.notify_before_token_expiry and lead:
             add(DueEvent(cid, name, EventKind.TOKEN_EXPIRING, token_exp - lead, until=token_exp,
-                         expires_at=token_exp, action=fix))
+                         expires_at=token_exp, action=fix_at(token_exp - lead)))
         if cfg.notify_on_expired_token:
-            add(DueEvent(cid, name, EventKind.TOKEN_EXPIRED, token_exp, expires_at=token_exp, action=fix))
+            add(DueEvent(cid, name, EventKind.TOKEN_EXPIRED, token_exp, expires_at=token_exp, action=fix_at(token_exp)))
 
     # ---- refresh token (client credentials have none: a new token needs only the client secret)
     if not client_credentials:
@@ -213,7 +216,7 @@ def configuration_events(
             if cfg.notify_before_refresh_token_expiry and lead:
                 # a rolling lifetime is renewed by a refresh; a fixed one only by signing in again
                 add(DueEvent(cid, name, EventKind.REFRESH_EXPIRING, rt_expiry - lead, until=rt_expiry,
-                             expires_at=rt_expiry, action=ACTION_REFRESH if rolling and rt_works else ACTION_REQUEST))
+                             expires_at=rt_expiry, action=fix_at(rt_expiry - lead) if rolling else ACTION_REQUEST))
             if cfg.notify_on_expired_refresh_token:
                 add(DueEvent(cid, name, EventKind.REFRESH_EXPIRED, rt_expiry, expires_at=rt_expiry))
 

@@ -248,3 +248,30 @@ def test_tolerance_treats_a_slightly_early_timer_as_on_time():
     scheduler.plan([(cfg, state)], T0)
     plan = scheduler.plan([(cfg, state)], T0 + H - timedelta(milliseconds=400))
     assert [a.title for a in plan.announcements] == ["Token expired"]
+
+
+def test_update_of_one_configuration_reports_its_next_change_or_now():
+    a, b = config("A", cid=1), config("B", cid=2)
+    scheduler = Scheduler(MemoryLog())
+    scheduler.load([(a, fresh_token(1, at=T0)), (b, fresh_token(2, at=T0 + 10 * MIN))], T0)
+    assert scheduler.next_wake(T0) == T0 + 55 * MIN
+    # B refreshed: its next change is later, the overall next wake is still A's
+    assert scheduler.update(b, fresh_token(2, at=T0, refreshed=T0 + 20 * MIN), T0 + 20 * MIN) == T0 + 75 * MIN
+    assert scheduler.next_wake(T0 + 20 * MIN) == T0 + 55 * MIN
+    # A's refresh token is rejected: something is due now (the bar and a notification)
+    rejected = fresh_token(1, at=T0)
+    rejected.reauthorization_needed = True
+    assert scheduler.update(a, rejected, T0 + 21 * MIN) == T0 + 21 * MIN
+    plan = scheduler.plan(None, T0 + 21 * MIN)
+    assert [(n.name, n.title) for n in plan.announcements] == [("A", "Sign-in needed")]
+    scheduler.remove(1)
+    assert scheduler.plan(None, T0 + 22 * MIN).attention == []
+    assert scheduler.next_wake(T0 + 22 * MIN) == T0 + 75 * MIN
+
+
+def test_due_now_counts_what_became_true_or_ended_at_this_instant():
+    cfg = config(NotifyBeforeTokenExpiry=1, NotifyOnExpiredToken=1, NotificationLeadTimeMinutes=5)
+    scheduler = Scheduler(MemoryLog())
+    plan = scheduler.plan([(cfg, fresh_token(at=T0))], T0 + 55 * MIN)  # refresh due and warning at once
+    assert plan.due_now == 2
+    assert [e.config_id for e in plan.refresh_due] == [1]
