@@ -285,7 +285,8 @@ service.on("beforeIntrospect", (response, req) => {
   }
   response.body = {
     active: true,
-    token_type: accessTokens.has(token) ? "access_token" : "refresh_token",
+    // RFC 7662 2.2: token_type as in RFC 6749 5.1 ("Bearer"); Dovecot's passdb oauth2 rejects anything else
+    token_type: accessTokens.has(token) ? "Bearer" : "refresh_token",
     client_id: record.client_id,
     scope: record.scope,
     sub: record.user,

@@ -1,0 +1,516 @@
+"""Mail-server connection tests: authenticate with the token, run a follow-up command.
+
+``test_mail_account`` gets a fresh token, connects (TLS verified, always), authenticates
+with XOAUTH2 or OAUTHBEARER and runs a follow-up command, because some servers (Microsoft)
+report a successful login for a token that belongs to another user:
+
+* IMAP: ``EXAMINE INBOX`` (read-only) and the message count;
+* POP3: ``STAT`` (message count and size); hosts in the ``pop3.split_hosts`` setting get
+  ``AUTH XOAUTH2`` and, after the server's ``+``, the base64 string alone on the next line;
+* SMTP: ``NOOP`` after ``235``.
+
+The result carries a transcript of the conversation in which the token and the SASL
+strings (plain and base64) are replaced by markers. The stdlib clients (imaplib, poplib,
+smtplib) do the talking; small subclasses record each line they send and receive.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import imaplib
+import logging
+import poplib
+import smtplib
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from desktop.usage.accounts import (
+    FAMILY_IMAP,
+    FAMILY_POP3,
+    FAMILY_SMTP,
+    MECH_OAUTHBEARER,
+    TLS_IMPLICIT,
+    TLS_STARTTLS,
+    MailAccount,
+    plaintext_warning,
+)
+from desktop.usage.redact import Redactor
+from desktop.usage.sasl import oauthbearer_string, xoauth2_string
+from desktop.usage.tokens import TokenUnavailable
+
+logger = logging.getLogger(__name__)
+
+# ---- stages, for the result and for what to do next
+STAGE_TOKEN = "token"
+STAGE_CONNECT = "connect"
+STAGE_TLS = "tls"
+STAGE_AUTH = "authenticate"
+STAGE_COMMAND = "command"
+STAGE_DONE = "done"
+
+MAX_TRANSCRIPT_LINES = 400
+MAX_LINE_CHARS = 1000
+EHLO_NAME = "localhost"  # never socket.getfqdn(): a DNS wait on machines without one
+
+
+@dataclass
+class TranscriptLine:
+    direction: str  # "C" client, "S" server, "*" note from Tokendesk
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.direction}: {self.text}"
+
+
+class Transcript:
+    """Redacted lines of one conversation (bounded)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self.lines: list[TranscriptLine] = []
+        self._dropped = 0
+
+    def _add(self, direction: str, text: str) -> None:
+        text = self.redactor.redact(text.rstrip("\r\n"))
+        if len(text) > MAX_LINE_CHARS:
+            text = text[:MAX_LINE_CHARS] + f" ... ({len(text) - MAX_LINE_CHARS} more characters)"
+        if len(self.lines) >= MAX_TRANSCRIPT_LINES:
+            self._dropped += 1
+            return
+        self.lines.append(TranscriptLine(direction, text))
+
+    def client(self, data: bytes | str) -> None:
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        for line in text.rstrip("\r\n").split("\r\n"):
+            self._add("C", line)
+
+    def server(self, data: bytes | str) -> None:
+        self._add("S", data.decode("utf-8", "replace") if isinstance(data, bytes) else data)
+
+    def note(self, text: str) -> None:
+        self._add("*", text)
+
+    def finish(self) -> list[TranscriptLine]:
+        if self._dropped:
+            self.lines.append(TranscriptLine("*", f"({self._dropped} more lines not shown)"))
+            self._dropped = 0
+        return self.lines
+
+
+@dataclass
+class ConnectionResult:
+    account: str
+    ok: bool
+    summary: str
+    stage: str
+    transcript: list[TranscriptLine] = field(default_factory=list)
+    elapsed_seconds: float = 0.0
+    message_count: int | None = None
+    mailbox_size: int | None = None
+    #: what to do next, in plain words ('' when fine)
+    hint: str = ""
+    #: "reauth" / "network" / "token" when the token could not be had ('' otherwise)
+    token_problem: str = ""
+
+    def transcript_text(self) -> str:
+        return "\n".join(str(line) for line in self.transcript)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["transcript"] = [str(line) for line in self.transcript]
+        return data
+
+
+class AuthRejected(Exception):
+    """The server said no to the token (the message is the server's, already redacted)."""
+
+
+# ---- recording clients: mixins record each line the stdlib client sends and receives
+class _IMAPRecorder:
+    _transcript: Transcript
+
+    def send(self, data: bytes) -> None:
+        if data != b"\r\n":  # imaplib sends the CRLF after a continuation answer separately
+            self._transcript.client(data)
+        super().send(data)  # type: ignore[misc]
+
+    def readline(self) -> bytes:
+        line: bytes = super().readline()  # type: ignore[misc]
+        if line:
+            self._transcript.server(line)
+        return line
+
+
+class _RecordingIMAP(_IMAPRecorder, imaplib.IMAP4):
+    def __init__(self, transcript: Transcript, host: str, port: int, timeout: float) -> None:
+        self._transcript = transcript
+        super().__init__(host, port, timeout=timeout)
+
+
+class _RecordingIMAPS(_IMAPRecorder, imaplib.IMAP4_SSL):
+    def __init__(self, transcript: Transcript, host: str, port: int, timeout: float,
+                 context: ssl.SSLContext) -> None:
+        self._transcript = transcript
+        super().__init__(host, port, ssl_context=context, timeout=timeout)
+
+
+class _POP3Recorder:
+    _transcript: Transcript
+
+    def _putline(self, line: bytes) -> None:
+        self._transcript.client(line)
+        super()._putline(line)  # type: ignore[misc]
+
+    def _getline(self) -> tuple[bytes, int]:
+        line, octets = super()._getline()  # type: ignore[misc]
+        self._transcript.server(line)
+        return line, octets
+
+
+class _RecordingPOP3(_POP3Recorder, poplib.POP3):
+    def __init__(self, transcript: Transcript, host: str, port: int, timeout: float) -> None:
+        self._transcript = transcript
+        super().__init__(host, port, timeout=timeout)
+
+
+class _RecordingPOP3S(_POP3Recorder, poplib.POP3_SSL):
+    def __init__(self, transcript: Transcript, host: str, port: int, timeout: float,
+                 context: ssl.SSLContext) -> None:
+        self._transcript = transcript
+        super().__init__(host, port, timeout=timeout, context=context)
+
+
+class _SMTPRecorder:
+    _transcript: Transcript
+
+    def send(self, s: bytes | str) -> None:
+        self._transcript.client(s)
+        super().send(s)  # type: ignore[misc]
+
+    def getreply(self) -> tuple[int, bytes]:
+        code, msg = super().getreply()  # type: ignore[misc]
+        lines = msg.split(b"\n") if msg else [b""]
+        for i, line in enumerate(lines):
+            self._transcript.server(f"{code}{'-' if i < len(lines) - 1 else ' '}".encode() + line)
+        return code, msg
+
+
+class _RecordingSMTP(_SMTPRecorder, smtplib.SMTP):
+    def __init__(self, transcript: Transcript, host: str, port: int, timeout: float) -> None:
+        self._transcript = transcript
+        super().__init__(host, port, local_hostname=EHLO_NAME, timeout=timeout)
+
+
+class _RecordingSMTPS(_SMTPRecorder, smtplib.SMTP_SSL):
+    def __init__(self, transcript: Transcript, host: str, port: int, timeout: float,
+                 context: ssl.SSLContext) -> None:
+        self._transcript = transcript
+        super().__init__(host, port, local_hostname=EHLO_NAME, timeout=timeout, context=context)
+
+
+# ---- TLS
+def tls_context(ca_file: str = "") -> ssl.SSLContext:
+    """A verifying context: the system CAs, or only ``ca_file`` when the account names one.
+
+    Certificate and host-name checks are always on; there is no switch to turn them off.
+    """
+    import os
+
+    context = ssl.create_default_context(cafile=os.path.expanduser(ca_file) if ca_file else None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+# ---- the test
+def check_mail_account(
+    account: MailAccount,
+    token: Callable[[], str],
+    *,
+    split_hosts: list[str] | tuple[str, ...] = (),
+    timeout: float = 20.0,
+) -> ConnectionResult:
+    """Run the connection test for ``account``; ``token()`` returns a fresh access token.
+
+    Never raises for what a server or the network does: every outcome is a result.
+    """
+    redactor = Redactor()
+    transcript = Transcript(redactor)
+    started = time.monotonic()
+
+    def result(ok: bool, summary: str, stage: str, **extra: Any) -> ConnectionResult:
+        return ConnectionResult(
+            account=account.name, ok=ok, summary=redactor.redact(summary), stage=stage,
+            transcript=transcript.finish(), elapsed_seconds=round(time.monotonic() - started, 3), **extra,
+        )
+
+    transcript.note(f"Getting a fresh token from '{account.config_name}'")
+    try:
+        access_token = token()
+    except TokenUnavailable as exc:
+        transcript.note(str(exc))
+        hint = ("Request a new token for this configuration, then test again." if exc.kind == "reauth"
+                else "Check the network connection and the provider, then test again.")
+        return result(False, str(exc), STAGE_TOKEN, hint=hint, token_problem=exc.kind)
+    redactor.add_token(access_token)
+    host, port = account.host, account.effective_port
+    raw, mech = _sasl(account, access_token)
+    b64 = base64.b64encode(raw.encode("utf-8")).decode("ascii")
+    redactor.add_sasl(mech, raw, b64)
+    transcript.note(f"Token received. Connecting to {account.describe()}")
+    warning = plaintext_warning(account)
+    if warning:
+        transcript.note("Warning: " + warning)
+
+    context: ssl.SSLContext | None = None
+    if account.spec.tls in (TLS_IMPLICIT, TLS_STARTTLS):
+        try:
+            context = tls_context(account.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            msg = f"The CA file {account.ca_file} cannot be used: {exc}"
+            transcript.note(msg)
+            return result(False, msg, STAGE_TLS, hint="Give a PEM file with the server's CA certificate.")
+
+    conversation = {FAMILY_IMAP: _imap, FAMILY_POP3: _pop3, FAMILY_SMTP: _smtp}[account.family]
+    progress = {"stage": STAGE_CONNECT}
+    try:
+        details = conversation(account, transcript, context, mech, raw, b64, split_hosts, timeout, progress)
+    except AuthRejected as exc:
+        text = redactor.redact(str(exc))
+        transcript.note(f"Authentication failed: {text}")
+        return result(False, f"The server rejected the token: {text}", STAGE_AUTH, hint=_auth_hint(account))
+    except ssl.SSLCertVerificationError as exc:
+        reason = exc.verify_message or str(exc)
+        transcript.note(f"TLS certificate not accepted: {reason}")
+        hint = ("If the server uses a certificate from its own CA, set the CA file on the account. "
+                "Tokendesk never turns verification off.") if not account.ca_file else (
+                f"The certificate is not signed by the CA in {account.ca_file}, or it is not made out to {host}.")
+        return result(False, f"The certificate of {host} is not trusted: {reason}", STAGE_TLS, hint=hint)
+    except ssl.SSLError as exc:
+        transcript.note(f"TLS failed: {exc}")
+        return result(False, f"TLS with {host}:{port} failed ({exc.reason or exc}).", STAGE_TLS,
+                      hint=f"Check that {host}:{port} speaks {account.protocol}: TLS from the start (IMAPS 993, "
+                           "POP3S 995, SMTPS 465) or STARTTLS (IMAP 143, POP3 110, SMTP 587).")
+    except TimeoutError:
+        transcript.note(f"No answer within {timeout:g} seconds")
+        return result(False, f"{host}:{port} did not answer within {timeout:g} seconds.", progress["stage"],
+                      hint="Check host, port and firewall; the time-out is the network.timeout_seconds setting.")
+    except socket.gaierror as exc:
+        transcript.note(f"Host name lookup failed: {exc.strerror or exc}")
+        return result(False, f"The host name {host} cannot be resolved.", STAGE_CONNECT,
+                      hint="Check the host name and the network connection.")
+    except ConnectionRefusedError:
+        transcript.note("Connection refused")
+        return result(False, f"Nothing accepts connections on {host}:{port}.", STAGE_CONNECT,
+                      hint="Check the host, the port and that the server runs.")
+    except (imaplib.IMAP4.error, poplib.error_proto, smtplib.SMTPException) as exc:
+        text = redactor.redact(_exc_text(exc))
+        transcript.note(f"Server error: {text}")
+        return result(False, f"The server answered with an error: {text}", progress["stage"],
+                      hint="See the transcript for the server's words.")
+    except (OSError, EOFError, UnicodeError, ValueError) as exc:
+        text = redactor.redact(_exc_text(exc))
+        transcript.note(f"Connection failed: {text}")
+        return result(False, f"The connection to {host}:{port} failed: {text}", progress["stage"],
+                      hint="Check host, port and protocol.")
+    transcript.note(details["summary"])
+    return result(True, details.pop("summary"), STAGE_DONE, **details)
+
+
+def _exc_text(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        error = exc.smtp_error
+        return f"{exc.smtp_code} {error.decode('utf-8', 'replace') if isinstance(error, bytes) else error}"
+    parts = [a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a) for a in exc.args]
+    return " ".join(parts) or type(exc).__name__
+
+
+def _auth_hint(account: MailAccount) -> str:
+    return (
+        f"Check that the login '{account.login}' is the account that signed in when the token was requested, "
+        f"that the configuration's scope grants {account.family} access, and that {account.mechanism} is enabled "
+        "for the mailbox; request a new token if it was revoked."
+    )
+
+
+def _sasl(account: MailAccount, token: str) -> tuple[str, str]:
+    if account.mechanism == MECH_OAUTHBEARER:
+        return oauthbearer_string(account.login, token, account.host, account.effective_port), MECH_OAUTHBEARER
+    return xoauth2_string(account.login, token), "XOAUTH2"
+
+
+def _decode_challenge(data: bytes | str) -> str:
+    """Servers answer a bad token with a base64 JSON challenge; show it decoded."""
+    text = data.decode("ascii", "replace") if isinstance(data, bytes) else data
+    text = text.strip()
+    if not text:
+        return ""
+    try:
+        return base64.b64decode(text, validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return text
+
+
+# ---- IMAP
+def _imap(account: MailAccount, transcript: Transcript, context: ssl.SSLContext | None, mech: str, raw: str,
+          b64: str, split_hosts: Any, timeout: float, progress: dict[str, str]) -> dict[str, Any]:
+    host, port = account.host, account.effective_port
+    if account.spec.tls == TLS_IMPLICIT:
+        progress["stage"] = STAGE_TLS
+        assert context is not None
+        client: imaplib.IMAP4 = _RecordingIMAPS(transcript, host, port, timeout, context)
+    else:
+        client = _RecordingIMAP(transcript, host, port, timeout)
+    try:
+        if account.spec.tls == TLS_STARTTLS:
+            progress["stage"] = STAGE_TLS
+            client.starttls(ssl_context=context)
+            transcript.note("TLS established (certificate verified)")
+        elif account.spec.tls == TLS_IMPLICIT:
+            transcript.note("TLS established (certificate verified)")
+        progress["stage"] = STAGE_AUTH
+        if f"AUTH={mech}" not in client.capabilities:
+            transcript.note(f"The server does not announce AUTH={mech}; trying anyway")
+        challenges: list[str] = []
+
+        def respond(challenge: bytes) -> bytes | str:
+            if not challenges and not challenge:
+                challenges.append("")
+                return raw
+            challenges.append(challenge.decode("utf-8", "replace"))  # imaplib has decoded the base64
+            return b""  # an error challenge: answer empty so the server sends its final NO
+
+        try:
+            client.authenticate(mech, respond)
+        except imaplib.IMAP4.error as exc:
+            detail = _exc_text(exc)
+            extra = [c for c in challenges if c]
+            raise AuthRejected(detail + (f" ({extra[-1]})" if extra else "")) from None
+        progress["stage"] = STAGE_COMMAND
+        typ, data = client.select("INBOX", readonly=True)
+        if typ != "OK":
+            raise imaplib.IMAP4.error(f"EXAMINE INBOX failed: {_exc_text(imaplib.IMAP4.error(*data))}")
+        count = int(data[0] or 0)
+        try:
+            client.logout()
+        except (OSError, imaplib.IMAP4.error):
+            pass
+    except BaseException:
+        _quietly(client.shutdown)
+        raise
+    noun = "message" if count == 1 else "messages"
+    return {"summary": f"Signed in as {account.login}; INBOX holds {count} {noun}.", "message_count": count}
+
+
+# ---- POP3
+def _pop3(account: MailAccount, transcript: Transcript, context: ssl.SSLContext | None, mech: str, raw: str,
+          b64: str, split_hosts: Any, timeout: float, progress: dict[str, str]) -> dict[str, Any]:
+    host, port = account.host, account.effective_port
+    if account.spec.tls == TLS_IMPLICIT:
+        progress["stage"] = STAGE_TLS
+        assert context is not None
+        client: poplib.POP3 = _RecordingPOP3S(transcript, host, port, timeout, context)
+    else:
+        client = _RecordingPOP3(transcript, host, port, timeout)
+    try:
+        if account.spec.tls == TLS_STARTTLS:
+            progress["stage"] = STAGE_TLS
+            client.stls(context=context)
+            transcript.note("TLS established (certificate verified)")
+        elif account.spec.tls == TLS_IMPLICIT:
+            transcript.note("TLS established (certificate verified)")
+        progress["stage"] = STAGE_AUTH
+        split = host.casefold() in {h.strip().casefold() for h in split_hosts}
+        if split:
+            transcript.note(f"{host} is in pop3.split_hosts: method and token on separate lines")
+            client._putcmd(f"AUTH {mech}")
+            line, _ = client._getline()
+            if not line.startswith(b"+") or line.startswith(b"+OK"):
+                raise AuthRejected(line.decode("utf-8", "replace"))
+            client._putcmd(b64)
+        else:
+            client._putcmd(f"AUTH {mech} {b64}")
+        line, _ = client._getline()
+        if line.startswith(b"+ ") or line == b"+":
+            challenge = _decode_challenge(line[1:])
+            client._putcmd("")  # the server wants an empty answer before its final -ERR
+            final, _ = client._getline()
+            raise AuthRejected(final.decode("utf-8", "replace") + (f" ({challenge})" if challenge else ""))
+        if not line.startswith(b"+OK"):
+            raise AuthRejected(line.decode("utf-8", "replace"))
+        progress["stage"] = STAGE_COMMAND
+        count, size = client.stat()
+        try:
+            client.quit()
+        except (OSError, poplib.error_proto):
+            pass
+    except BaseException:
+        _quietly(client.close)
+        raise
+    noun = "message" if count == 1 else "messages"
+    return {"summary": f"Signed in as {account.login}; the mailbox holds {count} {noun} ({size} bytes).",
+            "message_count": count, "mailbox_size": size}
+
+
+# ---- SMTP
+def _smtp(account: MailAccount, transcript: Transcript, context: ssl.SSLContext | None, mech: str, raw: str,
+          b64: str, split_hosts: Any, timeout: float, progress: dict[str, str]) -> dict[str, Any]:
+    host, port = account.host, account.effective_port
+    if account.spec.tls == TLS_IMPLICIT:
+        progress["stage"] = STAGE_TLS
+        assert context is not None
+        client: smtplib.SMTP = _RecordingSMTPS(transcript, host, port, timeout, context)
+    else:
+        client = _RecordingSMTP(transcript, host, port, timeout)
+    try:
+        client.ehlo(EHLO_NAME)
+        if account.spec.tls == TLS_STARTTLS:
+            progress["stage"] = STAGE_TLS
+            if not client.has_extn("starttls"):
+                raise smtplib.SMTPNotSupportedError(
+                    f"{host}:{port} does not offer STARTTLS; the token is not sent without TLS")
+            client.starttls(context=context)
+            transcript.note("TLS established (certificate verified)")
+            client.ehlo(EHLO_NAME)
+        elif account.spec.tls == TLS_IMPLICIT:
+            transcript.note("TLS established (certificate verified)")
+        progress["stage"] = STAGE_AUTH
+        offered = (client.esmtp_features.get("auth") or "").upper().split()
+        if mech not in offered:
+            transcript.note(f"The server offers AUTH {' '.join(offered) or '(nothing)'}; trying {mech} anyway")
+        challenges: list[str] = []
+
+        def respond(challenge: bytes | None = None) -> str:
+            if challenge is None:
+                return raw
+            challenges.append(challenge.decode("utf-8", "replace"))  # smtplib has decoded the base64
+            return ""
+
+        try:
+            code, _msg = client.auth(mech, respond, initial_response_ok=True)
+        except smtplib.SMTPAuthenticationError as exc:
+            extra = [c for c in challenges if c]
+            raise AuthRejected(_exc_text(exc) + (f" ({extra[-1]})" if extra else "")) from None
+        progress["stage"] = STAGE_COMMAND
+        code, msg = client.noop()
+        if code != 250:
+            raise smtplib.SMTPResponseException(code, msg)
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+    except BaseException:
+        _quietly(client.close)
+        raise
+    return {"summary": f"Signed in as {account.login} (235); NOOP answered 250."}
+
+
+def _quietly(fn: Callable[[], Any]) -> None:
+    try:
+        fn()
+    except Exception:  # closing after a failure must not hide the failure
+        pass
