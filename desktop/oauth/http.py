@@ -1,0 +1,129 @@
+"""HTTP to the provider through authlib's httpx client, with the network time-out setting.
+
+Imported only when a request is needed (``tokendesk token`` with a valid stored token never
+imports authlib or httpx). Answers come back as ``HttpAnswer`` (status + JSON object or None);
+connection problems and time-outs raise ``NetworkError`` with a plain hint. Bodies are never
+logged: a token endpoint's answer can contain tokens even when it is malformed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import authlib.deprecate  # noqa: F401 - installs authlib's own "always" filter first, so ours below wins
+import httpx
+
+with warnings.catch_warnings():
+    # authlib 1.9 prefers the httpx2 package and warns when it falls back to httpx (which is what we ship)
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import OAuth2Client
+
+from desktop import __version__
+from desktop.oauth.errors import NetworkError, timeout_hint, unreachable_hint
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = f"Tokendesk/{__version__}"
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    payload: dict[str, Any] | None
+    content_type: str
+    reason: str = ""
+
+    @property
+    def is_json_object(self) -> bool:
+        return self.payload is not None
+
+
+class ConnectFailed(NetworkError):
+    """The request never reached the server (safe to retry, even for a code exchange)."""
+
+
+class TimedOut(NetworkError):
+    pass
+
+
+class ConnectionLost(NetworkError):
+    pass
+
+
+def host_of(url: str) -> str:
+    try:
+        return urlsplit(url).netloc or url
+    except ValueError:
+        return url
+
+
+def _client(timeout: float, client_id: str | None = None, client_secret: str | None = None,
+            auth_method: str | None = None) -> OAuth2Client:
+    return OAuth2Client(
+        client_id=client_id,
+        client_secret=client_secret,
+        revocation_endpoint_auth_method=auth_method,
+        timeout=httpx.Timeout(timeout),
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        follow_redirects=False,
+        trust_env=True,
+    )
+
+
+def _answer(response: httpx.Response) -> HttpAnswer:
+    content_type = response.headers.get("content-type", "")
+    payload: dict[str, Any] | None = None
+    try:
+        data = json.loads(response.content or b"null")
+        if isinstance(data, dict):
+            payload = data
+    except (ValueError, UnicodeDecodeError):
+        payload = None
+    return HttpAnswer(response.status_code, payload, content_type, response.reason_phrase or "")
+
+
+def _network_error(exc: httpx.HTTPError, url: str, timeout: float) -> NetworkError:
+    host = host_of(url)
+    if isinstance(exc, httpx.ConnectTimeout):
+        return ConnectFailed(f"{host} did not accept the connection within {timeout:g} s.", timeout_hint(host, timeout),
+                             error="timeout", description=f"connection to {host} timed out")
+    if isinstance(exc, httpx.TimeoutException):
+        return TimedOut(f"{host} did not answer within {timeout:g} s.", timeout_hint(host, timeout),
+                        error="timeout", description=f"no answer from {host} within {timeout:g} s")
+    if isinstance(exc, httpx.ConnectError):
+        reason = str(exc).split("]")[-1].strip() or exc.__class__.__name__
+        return ConnectFailed(f"Could not connect to {host} ({reason}).", unreachable_hint(host),
+                             error="unreachable", description=f"could not connect to {host}: {reason}")
+    reason = exc.__class__.__name__
+    return ConnectionLost(f"The connection to {host} failed ({reason}).", unreachable_hint(host),
+                          error="unreachable", description=f"connection to {host} failed: {reason}")
+
+
+def post_form(url: str, params: dict[str, str], *, timeout: float) -> HttpAnswer:
+    """POST ``params`` form-encoded (the body carries the client credentials, Znuny style)."""
+    logger.debug("POST %s (%s)", url, ", ".join(sorted(params)))
+    with _client(timeout) as client:
+        try:
+            response = client.request("POST", url, data=params, withhold_token=True)
+        except httpx.HTTPError as exc:
+            raise _network_error(exc, url, timeout) from None
+    answer = _answer(response)
+    logger.debug("POST %s -> HTTP %d", url, answer.status)
+    return answer
+
+
+def revoke(url: str, token: str, token_type_hint: str, *, client_id: str, client_secret: str | None,
+           timeout: float) -> HttpAnswer:
+    """RFC 7009 revocation through authlib (client credentials in the body, or client_id only)."""
+    method = "client_secret_post" if client_secret else "none"
+    with _client(timeout, client_id, client_secret or None, method) as client:
+        try:
+            response = client.revoke_token(url, token=token, token_type_hint=token_type_hint)
+        except httpx.HTTPError as exc:
+            raise _network_error(exc, url, timeout) from None
+    return _answer(response)

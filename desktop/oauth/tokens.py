@@ -1,0 +1,540 @@
+"""TokenService: valid access tokens on demand, code exchange, refresh, client credentials, revoke, forget.
+
+The one place that talks to token endpoints and writes token secrets and token state:
+
+* ``access_token(name)`` returns a valid access token, refreshing first when it expires within
+  the ``refresh.lead_time_seconds`` setting (client-credentials configurations request a new
+  one). The fast path (a valid stored token) imports neither authlib nor httpx.
+* Never two refreshes of one token at once, across threads and processes
+  (``desktop.oauth.locks``): whoever waited re-reads the state and uses the other's result.
+* A rotated refresh token is stored before anything else; a response field that is absent
+  keeps the stored value (Znuny); ``invalid_grant`` sets ``reauthorization_needed`` and stops
+  further refresh attempts until the admin signs in again; connection failures, time-outs and
+  5xx answers are retried with a bounded backoff (a code exchange only when the request never
+  reached the server, because a code is single use).
+* Failures are stored on the token in Znuny's form (ErrorMessage, ErrorDescription, ErrorCode)
+  and raised as ``TokenError`` subclasses whose ``hint`` says what to do next.
+
+Secrets go through ``ctx.secrets``; non-secret facts through ``ctx.store.update_state``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from desktop.models.config import (
+    FLOW_CLIENT_CREDENTIALS,
+    TOKEN_BY_AUTHORIZATION_CODE,
+    TOKEN_BY_CLIENT_CREDENTIALS,
+    TOKEN_BY_REFRESH_TOKEN,
+    TokenConfiguration,
+)
+from desktop.models.token import TokenState, utcnow
+from desktop.oauth.errors import (
+    MALFORMED_HINT,
+    NO_REFRESH_TOKEN_HINT,
+    Cancelled,
+    ConfigurationProblem,
+    NetworkError,
+    ProviderError,
+    ReauthorizationNeeded,
+    StateMismatch,
+    TokenError,
+    hint_for,
+    http_error_hint,
+)
+from desktop.store.secrets import ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN
+
+if TYPE_CHECKING:
+    from desktop.oauth.flow import AuthorizationRequest
+    from desktop.oauth.http import HttpAnswer
+    from desktop.oauth.mapping import MappedResponse
+    from desktop.services import Context
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "TokenService",
+    "TokenError",
+    "ReauthorizationNeeded",
+    "ProviderError",
+    "NetworkError",
+    "ConfigurationProblem",
+    "StateMismatch",
+    "Cancelled",
+]
+
+#: "last used" is written at most this often per token (every ``tokendesk token`` call would otherwise write)
+USED_WRITE_INTERVAL = timedelta(seconds=60)
+
+STAGE_EXCHANGE = "exchange"
+STAGE_REFRESH = "refresh"
+STAGE_CLIENT_CREDENTIALS = "client_credentials"
+
+
+def fingerprint(secret: str | None) -> str:
+    """Last four characters, for logs ('' when absent)."""
+    return f"...{secret[-4:]}" if secret and len(secret) > 8 else ""
+
+
+class TokenService:
+    """Token operations for one Context. Safe to use from worker threads (the store is per thread)."""
+
+    def __init__(self, ctx: Context, *, clock: Callable[[], datetime] = utcnow,
+                 sleep: Callable[[float], None] = time.sleep, max_attempts: int = 3,
+                 backoff: Sequence[float] = (0.5, 1.5)) -> None:
+        self.ctx = ctx
+        self.clock = clock
+        self.sleep = sleep
+        self.max_attempts = max(1, max_attempts)
+        self.backoff = tuple(backoff)
+
+    # ---- settings
+    @property
+    def timeout(self) -> float:
+        return float(self.ctx.store.get_setting("network.timeout_seconds") or 20)
+
+    @property
+    def lead_time(self) -> timedelta:
+        return timedelta(seconds=int(self.ctx.store.get_setting("refresh.lead_time_seconds") or 0))
+
+    def _lock_timeout(self) -> float:
+        # long enough for the other holder's whole retry sequence
+        return self.timeout * self.max_attempts + sum(self.backoff) + 5.0
+
+    # ---- lookups
+    def configuration(self, name: str) -> TokenConfiguration:
+        return self.ctx.store.get(name)
+
+    def _by_id(self, config_id: int) -> TokenConfiguration:
+        cfg = self.ctx.store.get_by_id(config_id)
+        if cfg is None:
+            raise ConfigurationProblem("The configuration was deleted meanwhile.", "Reload the list.")
+        return cfg
+
+    def state(self, name: str) -> TokenState:
+        cfg = self.configuration(name)
+        assert cfg.id is not None
+        return self.ctx.store.get_state(cfg.id)
+
+    @staticmethod
+    def _fresh(state: TokenState, now: datetime, lead: timedelta) -> bool:
+        """A stored access token that is not inside the lead time (no expiry given counts as fresh)."""
+        if not state.has_access_token:
+            return False
+        return state.token_expires_at is None or state.token_expires_at - lead > now
+
+    @staticmethod
+    def _usable(state: TokenState, now: datetime) -> bool:
+        return state.has_access_token and not state.token_expired(now)
+
+    def _check_usable_configuration(self, cfg: TokenConfiguration) -> None:
+        if not cfg.is_valid:
+            raise ConfigurationProblem(
+                f"'{cfg.name}' is marked {cfg.validity_label}, so Tokendesk does not hand out or renew its token.",
+                "Set it to valid in Edit (or with the window) to use it again.",
+            )
+
+    # ---- the public entry points
+    def access_token(self, name: str, *, mark_used: bool = True) -> str:
+        """A valid access token for ``name``, renewed first when it expires within the lead time."""
+        return self.access_token_and_state(name, mark_used=mark_used)[0]
+
+    def access_token_and_state(self, name: str, *, mark_used: bool = True) -> tuple[str, TokenState]:
+        cfg = self.configuration(name)
+        assert cfg.id is not None
+        self._check_usable_configuration(cfg)
+        store, secrets = self.ctx.store, self.ctx.secrets
+        state = store.get_state(cfg.id)
+        now = self.clock()
+        lead = self.lead_time
+        if self._fresh(state, now, lead):
+            token = secrets.get_for(cfg.id, ACCESS_TOKEN)
+            if token:
+                return token, self._mark_used(cfg.id, state, now, mark_used)
+        try:
+            state = self._renew(cfg, seen=state, force=False)
+        except (NetworkError, ReauthorizationNeeded) as exc:
+            # the stored token still works for a while: hand it out, the failure is recorded on the token
+            if self._usable(state, now):
+                token = secrets.get_for(cfg.id, ACCESS_TOKEN)
+                if token:
+                    logger.warning("'%s': renewing the token failed (%s); the current token is still valid until %s",
+                                   cfg.name, exc, state.token_expires_at)
+                    return token, self._mark_used(cfg.id, state, now, mark_used)
+            raise
+        token = secrets.get_for(cfg.id, ACCESS_TOKEN)
+        if not token:
+            raise ReauthorizationNeeded(f"No access token is stored for '{cfg.name}'.",
+                                        "Request a new token (tokendesk authorize, or the window).")
+        return token, self._mark_used(cfg.id, state, self.clock(), mark_used)
+
+    def refresh(self, name: str) -> TokenState:
+        """Renew now (refresh token, or a new client-credentials token), unless another process just did."""
+        cfg = self.configuration(name)
+        assert cfg.id is not None
+        self._check_usable_configuration(cfg)
+        return self._renew(cfg, seen=self.ctx.store.get_state(cfg.id), force=True)
+
+    def refresh_by_id(self, config_id: int, *, only_if_due: bool = False) -> TokenState:
+        """For the GUI scheduler: renew ``config_id``; with ``only_if_due`` skip tokens outside the lead time."""
+        cfg = self._by_id(config_id)
+        self._check_usable_configuration(cfg)
+        state = self.ctx.store.get_state(config_id)
+        if only_if_due and self._fresh(state, self.clock(), self.lead_time):
+            return state
+        return self._renew(cfg, seen=state, force=not only_if_due)
+
+    def revoke(self, name: str) -> None:
+        """RFC 7009 at the configuration's revocation endpoint, then forget the tokens locally."""
+        cfg = self.configuration(name)
+        assert cfg.id is not None
+        url = cfg.revocation_url
+        if not url:
+            raise ConfigurationProblem(
+                f"'{cfg.name}' has no revocation endpoint.",
+                "Use \"Forget token\" to delete it here, and remove the app's access in the provider's account "
+                "settings (Microsoft has no revocation endpoint).",
+            )
+        from desktop.oauth.flow import check_endpoint
+
+        check_endpoint(url, "Revocation endpoint")
+        with self._lock(cfg.id):
+            secrets = self.ctx.secrets
+            refresh_token = secrets.get_for(cfg.id, REFRESH_TOKEN)
+            access_token = secrets.get_for(cfg.id, ACCESS_TOKEN)
+            pairs = [(t, h) for t, h in ((refresh_token, "refresh_token"), (access_token, "access_token")) if t]
+            for index, (token, hint) in enumerate(pairs):
+                try:
+                    self._revoke_one(cfg, url, token, hint)
+                except TokenError:
+                    if index == 0:
+                        raise
+                    # the refresh token is revoked (which takes the grant's access tokens with it at RFC 7009
+                    # servers); a failure revoking the access token as well is not worth keeping it for
+                    logger.warning("'%s': revoking the access token as well failed", cfg.name, exc_info=True)
+            self._forget_locked(cfg.id)
+        logger.info("'%s': token revoked and forgotten", cfg.name)
+
+    def forget(self, name: str) -> None:
+        """Delete the stored access and refresh token (no network). The configuration stays."""
+        cfg = self.configuration(name)
+        assert cfg.id is not None
+        with self._lock(cfg.id):
+            self._forget_locked(cfg.id)
+        logger.info("'%s': token forgotten", cfg.name)
+
+    # ---- authorization code
+    def begin_authorization(self, name: str, *, redirect_uri: str | None = None) -> AuthorizationRequest:
+        """A new single-use request (URL with state and PKCE). ``redirect_uri`` None: from the settings."""
+        from desktop.oauth.flow import build_authorization_request, configured_redirect_uri, endpoint_for
+
+        cfg = self.configuration(name)
+        self._check_usable_configuration(cfg)
+        uri = redirect_uri or configured_redirect_uri(cfg, self.ctx.store.settings())
+        endpoint_for(cfg, TOKEN_BY_AUTHORIZATION_CODE)  # fail before the sign-in, not after it
+        request = build_authorization_request(cfg, uri)
+        logger.info("'%s': authorization request prepared (redirect %s, PKCE %s)", cfg.name, uri,
+                    "on" if request.code_verifier else "off")
+        return request
+
+    def complete_authorization(self, request: AuthorizationRequest, callback_url: str) -> TokenState:
+        """Check the redirect (state, single use), exchange the code and store the tokens."""
+        from desktop.oauth.flow import parse_callback
+
+        cfg = self._by_id(request.config_id)
+        try:
+            callback = parse_callback(cfg, request, callback_url)
+        except StateMismatch:
+            logger.warning("'%s': redirect refused (state mismatch or reused request); nothing stored", cfg.name)
+            raise
+        except ProviderError as exc:
+            self._store_error(cfg.id, exc)
+            raise
+        assert callback.code is not None
+        return self.exchange_code(request, callback.code)
+
+    def exchange_code(self, request: AuthorizationRequest, code: str) -> TokenState:
+        cfg = self._by_id(request.config_id)
+        assert cfg.id is not None
+        values = self._values(cfg, AuthorizationCode=code, RedirectURL=request.redirect_uri)
+        extra = {"code_verifier": request.code_verifier} if request.code_verifier else {}
+        with self._lock(cfg.id):
+            mapped = self._token_request(cfg, TOKEN_BY_AUTHORIZATION_CODE, values, STAGE_EXCHANGE, extra,
+                                         redirect_uri=request.redirect_uri)
+            state = self._store_tokens(cfg, mapped, STAGE_EXCHANGE)
+        logger.info("'%s': new token stored (expires %s, refresh token %s)", cfg.name, state.token_expires_at,
+                    "yes" if state.has_refresh_token else "no")
+        return state
+
+    # ---- internals: renewal
+    def _lock(self, config_id: int):  # noqa: ANN202 - a context manager
+        from desktop.oauth.locks import token_lock
+
+        return token_lock(self.ctx.store.store_id, config_id, self._lock_timeout())
+
+    def _renew(self, cfg: TokenConfiguration, *, seen: TokenState, force: bool) -> TokenState:
+        assert cfg.id is not None
+        with self._lock(cfg.id):
+            current = self.ctx.store.get_state(cfg.id)
+            now = self.clock()
+            # someone else renewed it between our look at the state and getting the lock
+            if self._fresh(current, now, self.lead_time) and (not force or _changed(seen, current)):
+                logger.info("'%s': token was renewed meanwhile by another refresh; using it", cfg.name)
+                return current
+            if cfg.auth_flow == FLOW_CLIENT_CREDENTIALS:
+                mapped = self._token_request(cfg, TOKEN_BY_CLIENT_CREDENTIALS, self._values(cfg),
+                                             STAGE_CLIENT_CREDENTIALS)
+                return self._store_tokens(cfg, mapped, STAGE_CLIENT_CREDENTIALS)
+            if current.reauthorization_needed:
+                raise ReauthorizationNeeded(
+                    f"'{cfg.name}' needs a new sign-in: {current.error_text}",
+                    hint_for(current.error_message, current.error_code, current.error_description, stage="refresh")
+                    or "Request a new token to sign in again.",
+                    error=current.error_message, code=current.error_code, description=current.error_description,
+                )
+            refresh_token = self.ctx.secrets.get_for(cfg.id, REFRESH_TOKEN) if current.has_refresh_token else None
+            if not refresh_token:
+                if current.has_access_token or current.last_requested_at:
+                    raise ReauthorizationNeeded(f"'{cfg.name}' has no refresh token, so its token cannot be renewed.",
+                                                NO_REFRESH_TOKEN_HINT)
+                raise ReauthorizationNeeded(f"No token has been requested for '{cfg.name}' yet.",
+                                            "Request a new token (tokendesk authorize, or the window).")
+            logger.info("'%s': refreshing (refresh token %s)", cfg.name, fingerprint(refresh_token))
+            mapped = self._token_request(cfg, TOKEN_BY_REFRESH_TOKEN, self._values(cfg, RefreshToken=refresh_token),
+                                         STAGE_REFRESH)
+            return self._store_tokens(cfg, mapped, STAGE_REFRESH)
+
+    def _values(self, cfg: TokenConfiguration, **extra: str | None) -> dict[str, str | None]:
+        assert cfg.id is not None
+        secret = self.ctx.secrets.get_for(cfg.id, CLIENT_SECRET) if cfg.has_client_secret else None
+        return {"ClientID": cfg.client_id, "ClientSecret": secret, "Scope": cfg.scope, **extra}
+
+    def _token_request(self, cfg: TokenConfiguration, key: str, values: dict[str, str | None], stage: str,
+                       extra: dict[str, str] | None = None, *, redirect_uri: str | None = None) -> MappedResponse:
+        from desktop.oauth import http
+        from desktop.oauth.flow import endpoint_for
+        from desktop.oauth.mapping import build_parameters
+
+        assert cfg.id is not None
+        try:
+            url = endpoint_for(cfg, key)
+        except ConfigurationProblem as exc:
+            self._store_error(cfg.id, exc, error="configuration")
+            raise
+        params = build_parameters(cfg.static_parameters(key), cfg.autofilled_parameters(key), values)
+        if stage == STAGE_REFRESH and "grant_type" not in params:
+            params["grant_type"] = "refresh_token"
+        params.update(extra or {})
+        timeout = self.timeout
+        answer: HttpAnswer | None = None
+        last_error: NetworkError | None = None
+        for attempt in range(self.max_attempts):
+            if attempt:
+                delay = self.backoff[min(attempt - 1, len(self.backoff) - 1)] if self.backoff else 0.0
+                logger.info("'%s': retrying the token request in %.1f s (attempt %d of %d)", cfg.name, delay,
+                            attempt + 1, self.max_attempts)
+                self.sleep(delay)
+            try:
+                answer = http.post_form(url, params, timeout=timeout)
+            except http.ConnectFailed as exc:
+                last_error, answer = exc, None
+                continue
+            except NetworkError as exc:
+                last_error, answer = exc, None
+                if stage == STAGE_EXCHANGE:
+                    break  # the code may be spent: do not send it twice
+                continue
+            if answer.status >= 500 and stage != STAGE_EXCHANGE:
+                last_error = None
+                continue
+            break
+        if answer is None:
+            assert last_error is not None
+            self._store_error(cfg.id, last_error)
+            raise last_error
+        return self._interpret(cfg, answer, stage, url, redirect_uri)
+
+    def _interpret(self, cfg: TokenConfiguration, answer: HttpAnswer, stage: str, url: str,
+                   redirect_uri: str | None) -> MappedResponse:
+        from desktop.oauth.http import host_of
+        from desktop.oauth.mapping import DEFAULT_TOKEN_MAPPING, map_response
+
+        assert cfg.id is not None
+        key = {STAGE_EXCHANGE: TOKEN_BY_AUTHORIZATION_CODE, STAGE_REFRESH: TOKEN_BY_REFRESH_TOKEN,
+               STAGE_CLIENT_CREDENTIALS: TOKEN_BY_CLIENT_CREDENTIALS}[stage]
+        mapping = cfg.response_mapping(key)
+        if stage == STAGE_REFRESH and not mapping:
+            mapping = cfg.response_mapping(TOKEN_BY_AUTHORIZATION_CODE)
+        host = host_of(url)
+        if answer.payload is None:
+            if answer.status >= 500:
+                exc: TokenError = NetworkError(
+                    f"{host} answered HTTP {answer.status} ({answer.reason or 'server error'}).",
+                    http_error_hint(answer.status), error="server_error",
+                    description=f"HTTP {answer.status} from the token endpoint")
+            elif answer.status >= 400:
+                exc = ProviderError(f"{host} answered HTTP {answer.status} ({answer.reason}) without an OAuth2 error.",
+                                    http_error_hint(answer.status), error="http_error",
+                                    description=f"HTTP {answer.status} from the token endpoint")
+            else:
+                exc = ProviderError(f"{host} did not answer with JSON (HTTP {answer.status}).", MALFORMED_HINT,
+                                    error="invalid_response", description="the token endpoint's answer is not JSON")
+            self._store_error(cfg.id, exc)
+            raise exc
+        mapped = map_response(mapping, answer.payload, DEFAULT_TOKEN_MAPPING)
+        if mapped.is_error or answer.status >= 400:
+            error = mapped.error or ("server_error" if answer.status >= 500 else "invalid_request")
+            hint = hint_for(error, mapped.error_code, mapped.error_description, stage=stage, redirect_uri=redirect_uri)
+            message = f"The provider refused the {_stage_words(stage)}: {mapped.error_description or error}"
+            if answer.status >= 500:
+                exc = NetworkError(message, hint or http_error_hint(answer.status), error=error,
+                                   code=mapped.error_code, description=mapped.error_description)
+                self._store_error(cfg.id, exc)
+            elif error == "invalid_grant" and stage == STAGE_REFRESH:
+                exc = ReauthorizationNeeded(message, hint, error=error, code=mapped.error_code,
+                                            description=mapped.error_description)
+                self._store_error(cfg.id, exc, reauthorization_needed=True)
+            else:
+                exc = ProviderError(message, hint, error=error, code=mapped.error_code,
+                                    description=mapped.error_description)
+                self._store_error(cfg.id, exc)
+            logger.warning("'%s': %s failed: %s", cfg.name, _stage_words(stage), exc.text)
+            raise exc
+        if not mapped.token:
+            exc = ProviderError(f"{host} answered without an access token.", MALFORMED_HINT,
+                                error="invalid_response", description="no access token in the answer")
+            self._store_error(cfg.id, exc)
+            raise exc
+        return mapped
+
+    # ---- internals: storing
+    def _store_tokens(self, cfg: TokenConfiguration, mapped: MappedResponse, stage: str) -> TokenState:
+        assert cfg.id is not None and mapped.token
+        secrets, store = self.ctx.secrets, self.ctx.store
+        now = self.clock()
+        new_refresh = mapped.refresh_token if stage != STAGE_CLIENT_CREDENTIALS else None
+        if new_refresh:
+            # first: the provider may have invalidated the old one already (rotation)
+            secrets.set_for(cfg.id, REFRESH_TOKEN, new_refresh)
+        secrets.set_for(cfg.id, ACCESS_TOKEN, mapped.token)
+        changes: dict[str, Any] = {
+            "has_access_token": True,
+            # a new token without expires_in has an unknown expiry: the old date belonged to the old token
+            "token_expires_at": mapped.expires_at("TokenExpirationDate", now),
+            "error_message": None,
+            "error_description": None,
+            "error_code": None,
+            "reauthorization_needed": False,
+        }
+        if stage == STAGE_REFRESH:
+            changes["last_refreshed_at"] = now
+        else:
+            changes["last_requested_at"] = now
+        lifetime = cfg.refresh_token_lifetime_days
+        if new_refresh:
+            changes["has_refresh_token"] = True
+            if mapped.has("RefreshTokenExpirationDate"):
+                changes["refresh_token_expires_at"] = mapped.expires_at("RefreshTokenExpirationDate", now)
+            else:
+                changes["refresh_token_expires_at"] = now + timedelta(days=lifetime) if lifetime else None
+        elif mapped.has("RefreshTokenExpirationDate") and stage != STAGE_CLIENT_CREDENTIALS:
+            changes["refresh_token_expires_at"] = mapped.expires_at("RefreshTokenExpirationDate", now)
+        elif stage == STAGE_REFRESH and lifetime and cfg.refresh_token_lifetime_rolling:
+            changes["refresh_token_expires_at"] = now + timedelta(days=lifetime)
+        state = store.update_state(cfg.id, **changes)
+        logger.info("'%s': %s stored token %s (refresh token %s)", cfg.name, _stage_words(stage),
+                    fingerprint(mapped.token), "rotated" if new_refresh and stage == STAGE_REFRESH else "kept")
+        return state
+
+    def _store_error(self, config_id: int | None, exc: TokenError, *, error: str | None = None,
+                     reauthorization_needed: bool | None = None) -> None:
+        if config_id is None:
+            return
+        changes: dict[str, Any] = {
+            "error_message": exc.error or error or "error",
+            "error_description": exc.description or str(exc),
+            "error_code": exc.code,
+        }
+        if reauthorization_needed is not None:
+            changes["reauthorization_needed"] = reauthorization_needed
+        try:
+            self.ctx.store.update_state(config_id, **changes)
+        except Exception:  # the original failure matters more than this one
+            logger.exception("could not record the token error")
+
+    def _forget_locked(self, config_id: int) -> None:
+        secrets = self.ctx.secrets
+        secrets.delete_for(config_id, ACCESS_TOKEN)
+        secrets.delete_for(config_id, REFRESH_TOKEN)
+        self.ctx.store.update_state(
+            config_id, has_access_token=False, has_refresh_token=False, token_expires_at=None,
+            refresh_token_expires_at=None, reauthorization_needed=False, error_message=None,
+            error_description=None, error_code=None,
+        )
+
+    def _mark_used(self, config_id: int, state: TokenState, now: datetime, mark_used: bool) -> TokenState:
+        if not mark_used:
+            return state
+        if state.last_used_at is not None and now - state.last_used_at < USED_WRITE_INTERVAL:
+            return state
+        try:
+            return self.ctx.store.update_state(config_id, last_used_at=now)
+        except Exception:  # a busy database must not cost the caller its token
+            logger.warning("could not record when the token was used", exc_info=True)
+            return state
+
+    def _revoke_one(self, cfg: TokenConfiguration, url: str, token: str, hint: str) -> None:
+        from desktop.oauth import http
+
+        assert cfg.id is not None
+        secret = self.ctx.secrets.get_for(cfg.id, CLIENT_SECRET) if cfg.has_client_secret else None
+        answer = None
+        for attempt in range(self.max_attempts):
+            if attempt:
+                self.sleep(self.backoff[min(attempt - 1, len(self.backoff) - 1)] if self.backoff else 0.0)
+            try:
+                answer = http.revoke(url, token, hint, client_id=cfg.client_id, client_secret=secret,
+                                     timeout=self.timeout)
+            except http.ConnectFailed:
+                if attempt + 1 == self.max_attempts:
+                    raise
+                continue
+            if answer.status >= 500 and attempt + 1 < self.max_attempts:
+                continue
+            break
+        assert answer is not None
+        if answer.status == 200:
+            return
+        payload = answer.payload or {}
+        error = str(payload.get("error") or f"http_{answer.status}")
+        description = str(payload.get("error_description") or "") or None
+        cls: type[TokenError] = NetworkError if answer.status >= 500 else ProviderError
+        raise cls(f"The provider refused to revoke the token: {description or error} (HTTP {answer.status}).",
+                  hint_for(error, None, description, stage="revoke") or http_error_hint(answer.status),
+                  error=error, description=description)
+
+
+def _changed(before: TokenState, after: TokenState) -> bool:
+    return (before.last_refreshed_at, before.last_requested_at, before.token_expires_at) != (
+        after.last_refreshed_at, after.last_requested_at, after.token_expires_at)
+
+
+def _stage_words(stage: str) -> str:
+    return {STAGE_EXCHANGE: "code exchange", STAGE_REFRESH: "refresh",
+            STAGE_CLIENT_CREDENTIALS: "client-credentials request"}.get(stage, stage)
+
+
+def warnings_for(cfg: TokenConfiguration, state: TokenState) -> list[str]:
+    """Advice that is not an error (shown in the details pane and by the CLI after a sign-in)."""
+    notes: list[str] = []
+    if cfg.auth_flow != FLOW_CLIENT_CREDENTIALS and state.has_access_token and not state.has_refresh_token:
+        notes.append(NO_REFRESH_TOKEN_HINT)
+    if state.has_access_token and state.token_expires_at is None:
+        notes.append("The provider gave no expiry for this token; Tokendesk treats it as valid until a refresh "
+                     "or until a server refuses it.")
+    return notes
