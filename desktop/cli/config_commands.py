@@ -136,10 +136,14 @@ def read_secret_file(spec: str) -> str:
 
 
 # ---- summaries shared by list and show
-def state_summary(cfg: TokenConfiguration, state: TokenState) -> dict[str, Any]:
+def state_summary(cfg: TokenConfiguration, state: TokenState, token_lead: timedelta | None = None) -> dict[str, Any]:
+    """Like the window's table: the access token is 'expiring' inside the automatic-refresh lead time
+    (``refresh.lead_time_seconds``), the refresh token inside the configuration's warning lead time."""
     now = utcnow()
+    if token_lead is None:
+        token_lead = timedelta(seconds=spec_for("refresh.lead_time_seconds").default)
     lead = timedelta(minutes=cfg.notification_lead_time_minutes)
-    ts = token_status(state, now, lead)
+    ts = token_status(state, now, token_lead)
     rs = refresh_status(state, now, lead)
     return {
         "token_status": ts.kind.value,
@@ -156,12 +160,18 @@ def state_summary(cfg: TokenConfiguration, state: TokenState) -> dict[str, Any]:
     }
 
 
+def _token_lead(ctx: Any) -> timedelta:
+    return timedelta(seconds=int(ctx.store.get_setting("refresh.lead_time_seconds")))
+
+
 def cmd_list(args: argparse.Namespace, factory: ContextFactory) -> int:
     ctx = factory()
     rows = ctx.store.list_with_state()
+    token_lead = _token_lead(ctx)
     if args.json:
         print_json([
-            {"name": cfg.name, "template": cfg.template_name, "validity": cfg.validity_label, **state_summary(cfg, st)}
+            {"name": cfg.name, "template": cfg.template_name, "validity": cfg.validity_label,
+             **state_summary(cfg, st, token_lead)}
             for cfg, st in rows
         ])
         return 0
@@ -170,7 +180,7 @@ def cmd_list(args: argparse.Namespace, factory: ContextFactory) -> int:
         return 0
     table = []
     for cfg, st in rows:
-        s = state_summary(cfg, st)
+        s = state_summary(cfg, st, token_lead)
         table.append([cfg.name, cfg.template_name, s["token_status_text"], s["refresh_token_status_text"], cfg.validity_label])
     print_table(["NAME", "TEMPLATE", "TOKEN", "REFRESH TOKEN", "VALIDITY"], table)
     return 0
@@ -231,7 +241,7 @@ def cmd_show(args: argparse.Namespace, factory: ContextFactory) -> int:
     assert cfg.id is not None
     state = ctx.store.get_state(cfg.id)
     data = configuration_details(cfg)
-    data["token"] = state_summary(cfg, state)
+    data["token"] = state_summary(cfg, state, _token_lead(ctx))
     if args.json:
         print_json(data)
         return 0
