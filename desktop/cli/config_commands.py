@@ -337,6 +337,8 @@ def cmd_settings(args: argparse.Namespace, factory: ContextFactory) -> int:
             print(f"{spec.key} = {spec.format(value)}")
             return 0
         if action == "reset":
+            if spec.key.startswith("redirect."):
+                _check_redirect(ctx.store.settings() | {spec.key: spec.default})
             ctx.store.set_setting(spec.key, spec.default)
             print(f"{spec.key} = {spec.format(spec.default)} (default)")
             return 0
