@@ -1,1 +1,71 @@
-"""Backup and migration: Znuny-compatible YAML export and import (no Qt)."""
+"""Backup and migration: Znuny-compatible YAML export and import (no Qt).
+
+The file format is Znuny's token configuration export (Znuny 6.4 to 7.x): one YAML list of
+records ``Name``, ``ValidID``, ``Config``, ``CreateTime``, ``CreateBy``, ``ChangeTime``,
+``ChangeBy``. Tokendesk writes exactly that (``export``), and reads it back with these rules
+(``importer``):
+
+* **Top level.** A list of records. A mapping that has ``Name`` or ``Config`` is read as one
+  record, as Znuny's own import does. Any other mapping - for example ``{name: Config}`` - is
+  refused with an explanation: it cannot be told apart from a damaged record, and Znuny does
+  not write it. An empty list imports nothing.
+* **Limits.** Files over 32 MiB (``yamlio.MAX_FILE_BYTES``; about 11,000 configurations of
+  the Microsoft template) are refused before parsing. Only safe YAML loading; aliases may add at
+  most 1,000,000 values in total (alias bombs are refused), recursive aliases are refused.
+* **Records.** Every record is checked on its own; every problem names the record (position
+  and Name) and the field (``Config.Requests.TokenByRefreshToken.Request.URL``). Names must be
+  unique in the file (case-insensitively, as in the store). Any ``TemplateName`` is accepted
+  (Znuny files carry their own endpoints); unknown keys are kept and exported again.
+* **Apply.** Each record is *new*, *overwrites* (same name, overwrite on), *skipped* (same
+  name, overwrite off) or *invalid*. One invalid record blocks the whole import; applying is
+  one transaction, the client secrets included. Overwriting keeps the configuration's id, so
+  its token and the mail accounts that use it stay; without a ``ClientSecret`` in the file the
+  stored secret stays too. A new configuration without one is marked "client secret missing".
+* **Secrets.** ``ClientSecret`` is exported only when asked, and the file is then written
+  with mode 0600. Tokens are never exported.
+"""
+
+from desktop.backup.export import (
+    ExportError,
+    ExportResult,
+    default_export_filename,
+    export_configurations,
+    write_export,
+)
+from desktop.backup.importer import (
+    Action,
+    ImportBlocked,
+    ImportPlan,
+    ImportSummary,
+    ParsedImport,
+    PlanChanged,
+    Problem,
+    apply_import,
+    import_file,
+    parse_import,
+    plan_import,
+    read_import_file,
+)
+from desktop.backup.yamlio import MAX_FILE_BYTES, YamlReadError
+
+__all__ = [
+    "Action",
+    "ExportError",
+    "ExportResult",
+    "ImportBlocked",
+    "ImportPlan",
+    "ImportSummary",
+    "MAX_FILE_BYTES",
+    "ParsedImport",
+    "PlanChanged",
+    "Problem",
+    "YamlReadError",
+    "apply_import",
+    "default_export_filename",
+    "export_configurations",
+    "import_file",
+    "parse_import",
+    "plan_import",
+    "read_import_file",
+    "write_export",
+]

@@ -1,0 +1,751 @@
+"""Import Znuny-format YAML: read, validate every record, plan, then apply all or nothing.
+
+Steps, each usable on its own (the import preview re-plans live when "overwrite" changes):
+
+1. ``parse_import(data)`` reads the file safely (``desktop.backup.yamlio``) and checks every
+   record on its own: types, required fields, URLs (``desktop.models.validation``), names that
+   occur twice in the file. Every problem names the record (1-based index and Name) and the
+   field as a path into the record (``Config.Requests.TokenByRefreshToken.Request.URL``).
+2. ``plan_import(ctx, parsed, overwrite)`` decides per record: *new*, *overwrites* (same name,
+   overwrite on), *skipped* (same name, overwrite off) or *invalid* (why).
+3. ``apply_import(ctx, plan)`` refuses a plan with any invalid record, then writes everything in
+   one database transaction; client secrets go to the secret store inside that transaction, so
+   a keyring failure rolls the database back (and the secrets already written are restored).
+
+Decisions (documented for admins in ``desktop/backup/__init__.py``):
+
+* Top level: a list of records (Znuny's export). A mapping with ``Name`` or ``Config`` is one
+  record, as Znuny's own import treats it. Any other mapping (for example ``{Name: Config}``)
+  is refused with an explanation, because it cannot be told apart from a broken record.
+* ``ValidID`` may be absent (then 1, valid, as in Znuny) or ``'1'`` as a string.
+* ``CreateTime``/``ChangeTime`` may be text or a YAML timestamp; a new configuration keeps the
+  file's ``CreateTime`` and ``CreateBy``; ``ChangeTime`` becomes the time of the import.
+* Any ``TemplateName`` is accepted: Znuny files carry their own endpoints and parameters. A
+  name that is not installed here is reported as a note; the endpoints the flow needs must
+  then be in the record (checked like any other).
+* Overwriting keeps the configuration's id, so its token, token state and mail accounts stay
+  attached; the stored ``TemplateName`` is kept (it is permanent) and, when the record has
+  no ``ClientSecret``, so is the stored client secret.
+* Unknown keys anywhere are kept and exported again; values must be plain YAML scalars,
+  lists and mappings with text keys (dates and binary values are refused: quote them).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from desktop.backup.yamlio import YamlReadError, load_yaml, read_limited
+from desktop.models.config import (
+    AUTOFILL_SOURCES,
+    BROWSER_EMBEDDED,
+    BROWSER_SYSTEM,
+    REQUEST_KEYS,
+    RESPONSE_TARGETS,
+    VALIDITY_LABELS,
+    TokenConfiguration,
+)
+from desktop.models.templates import TemplateCatalog
+from desktop.models.validation import ENDPOINT_LABELS, check_url, validate_configuration
+from desktop.store.secrets import CLIENT_SECRET
+
+logger = logging.getLogger(__name__)
+
+KNOWN_RECORD_KEYS = ("Name", "ValidID", "Config", "CreateTime", "CreateBy", "ChangeTime", "ChangeBy")
+MAX_DEPTH = 32
+MAX_KEY_LENGTH = 256
+
+#: validation labels (desktop.models.validation) -> the field's path in a record
+FIELD_PATHS: dict[str, str] = {
+    "Name": "Name",
+    "Template": "Config.TemplateName",
+    "Client ID": "Config.ClientID",
+    "Client secret": "Config.ClientSecret",
+    "Validity": "ValidID",
+    "AuthFlow": "Config.AuthFlow",
+    "Redirect URI": "Config.Tokendesk.RedirectURL",
+    **{label: f"Config.Requests.{key}.Request.URL" for key, label in ENDPOINT_LABELS.items()},
+}
+_LABELS_BY_PATH = {path: label for label, path in FIELD_PATHS.items() if label not in ("Name", "Validity")}
+
+_NOTIFICATION_FLAGS = (
+    "NotifyOnExpiredToken",
+    "NotifyOnExpiredRefreshToken",
+    "NotifyBeforeTokenExpiry",
+    "NotifyBeforeRefreshTokenExpiry",
+)
+_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+_ZNUNY_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
+
+
+class Action(StrEnum):
+    NEW = "new"
+    OVERWRITE = "overwrites"
+    SKIP = "skipped"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a record (or the whole file) cannot be imported."""
+
+    record: int | None  # 1-based position in the file; None: the file as a whole
+    name: str  # the record's Name as far as it could be read ('' when it has none)
+    field: str  # path in the record, e.g. "Config.ClientID"; '' for the file or the record as a whole
+    message: str
+
+    def __str__(self) -> str:
+        if self.record is None:
+            return self.message
+        who = f"record {self.record}" + (f" '{self.name}'" if self.name else " (no Name)")
+        label = _LABELS_BY_PATH.get(self.field)
+        where = f"{self.field} ({label})" if label else self.field
+        return f"{who}: {where}: {self.message}" if where else f"{who}: {self.message}"
+
+
+@dataclass
+class ImportRecord:
+    """One record of the file, checked on its own (independent of what is stored)."""
+
+    index: int
+    name: str
+    configuration: TokenConfiguration | None
+    client_secret: str | None = field(default=None, repr=False)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems and self.configuration is not None
+
+
+@dataclass
+class ParsedImport:
+    records: list[ImportRecord]
+    problems: list[Problem] = field(default_factory=list)  # about the file as a whole
+    source: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(r.valid for r in self.records)
+
+
+@dataclass
+class PlannedRecord:
+    record: ImportRecord
+    action: Action
+    existing_id: int | None = None
+    existing_name: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def index(self) -> int:
+        return self.record.index
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self.record.problems
+
+    @property
+    def reason(self) -> str:
+        """One line for the preview and the CLI report."""
+        if self.action is Action.INVALID:
+            return "; ".join(_short(p) for p in self.problems)
+        if self.action is Action.OVERWRITE:
+            text = f"replaces the stored '{self.existing_name}'"
+        elif self.action is Action.SKIP:
+            text = f"'{self.existing_name}' exists; tick overwrite to replace it"
+        else:
+            text = "will be added"
+        return text + ("; " + "; ".join(self.notes) if self.notes else "")
+
+
+def _short(problem: Problem) -> str:
+    label = _LABELS_BY_PATH.get(problem.field)
+    where = f"{problem.field} ({label})" if label else problem.field
+    return f"{where}: {problem.message}" if where else problem.message
+
+
+@dataclass
+class ImportPlan:
+    parsed: ParsedImport
+    overwrite: bool
+    records: list[PlannedRecord]
+    #: facts about this store that the admin should know before applying (not blocking)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[Problem]:
+        found = list(self.parsed.problems)
+        for planned in self.records:
+            found.extend(planned.problems)
+        return found
+
+    @property
+    def ok(self) -> bool:
+        return not self.parsed.problems and all(p.action is not Action.INVALID for p in self.records)
+
+    def count(self, action: Action) -> int:
+        return sum(1 for p in self.records if p.action is action)
+
+    def counts_text(self) -> str:
+        parts = [f"{self.count(a)} {a.value}" for a in Action]
+        return f"{len(self.records)} record{'s' if len(self.records) != 1 else ''}: " + ", ".join(parts)
+
+    def report_lines(self) -> list[str]:
+        """The per-record report the CLI prints (and tests read)."""
+        lines = [str(p) for p in self.parsed.problems]
+        for planned in self.records:
+            name = f"'{planned.name}'" if planned.name else "(no Name)"
+            if planned.action is Action.INVALID:
+                lines.append(f"{planned.index:>4}  invalid     {name}")
+                lines.extend(f"        {_short(p)}" for p in planned.problems)
+            else:
+                lines.append(f"{planned.index:>4}  {planned.action.value:<10}  {name}: {planned.reason}")
+        lines.extend(f"note: {w}" for w in self.warnings)
+        lines.append(self.counts_text())
+        return lines
+
+
+class ImportBlocked(ValueError):
+    """Apply was asked for a plan with problems; nothing was changed."""
+
+    def __init__(self, plan: ImportPlan) -> None:
+        n = len(plan.problems)
+        super().__init__(
+            f"Nothing was imported: the file has {n} problem{'s' if n != 1 else ''}. Fix them and import again."
+        )
+        self.plan = plan
+
+
+class PlanChanged(RuntimeError):
+    """The stored configurations changed between the preview and applying it."""
+
+
+@dataclass
+class ImportSummary:
+    added: list[str] = field(default_factory=list)
+    overwritten: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    secrets_stored: int = 0
+    #: configurations that now have no client secret (the table shows "client secret missing")
+    without_secret: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> int:
+        return len(self.added) + len(self.overwritten)
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"Imported {self.changed} configuration{'s' if self.changed != 1 else ''}: "
+            f"{len(self.added)} new, {len(self.overwritten)} overwritten; {len(self.skipped)} skipped."
+        ]
+        if self.skipped:
+            lines.append("Skipped (same name exists, overwrite was off): " + _names(self.skipped))
+        if self.secrets_stored:
+            lines.append(f"{self.secrets_stored} client secret{'s' if self.secrets_stored != 1 else ''} stored.")
+        if self.without_secret:
+            lines.append(
+                "No client secret for " + _names(self.without_secret)
+                + ": add it with Edit before requesting a token (public clients using PKCE need none)."
+            )
+        return lines
+
+    def text(self) -> str:
+        return "\n".join(self.lines())
+
+
+def _names(names: Sequence[str], limit: int = 10) -> str:
+    shown = ", ".join(f"'{n}'" for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+# ---- step 1: read and check
+def read_import_file(path: Path | str, templates: TemplateCatalog | None = None) -> ParsedImport:
+    """Read and check a file (size checked before reading)."""
+    try:
+        data = read_limited(path)
+    except YamlReadError as exc:
+        return ParsedImport(records=[], problems=[Problem(None, "", "", str(exc))], source=str(path))
+    return parse_import(data, templates=templates, source=str(path))
+
+
+def parse_import(data: bytes | str, *, templates: TemplateCatalog | None = None, source: str = "") -> ParsedImport:
+    """Check every record; never raises for bad input (problems are in the result)."""
+    try:
+        document = load_yaml(data)
+    except YamlReadError as exc:
+        return ParsedImport(records=[], problems=[Problem(None, "", "", str(exc))], source=source)
+    if document is None:
+        return _file_problem(
+            "The file is empty: it contains no YAML data. Choose an export file (a list of token configurations).",
+            source,
+        )
+    if isinstance(document, dict):
+        if "Name" in document or "Config" in document:
+            raw_records: list[Any] = [document]  # one record, as Znuny's import treats a mapping
+        else:
+            keys = ", ".join(str(k) for k in list(document)[:3])
+            return _file_problem(
+                f"The file is a mapping (keys {keys}) without Name and Config. Expected a list of token "
+                "configurations (Znuny's export format) or a single configuration with Name and Config.",
+                source,
+            )
+    elif isinstance(document, list):
+        raw_records = document
+    else:
+        kind = "text" if isinstance(document, str) else f"a single {type(document).__name__} value"
+        return _file_problem(
+            f"The file contains {kind}, not a list of token configurations. Is it a Znuny or Tokendesk export?",
+            source,
+        )
+    records = [_check_record(i, raw, templates) for i, raw in enumerate(raw_records, start=1)]
+    _check_duplicates(records)
+    return ParsedImport(records=records, source=source)
+
+
+def _file_problem(message: str, source: str) -> ParsedImport:
+    return ParsedImport(records=[], problems=[Problem(None, "", "", message)], source=source)
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "empty value"
+    if isinstance(value, bool):
+        return "true/false value"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, datetime | date):
+        return "date"
+    if isinstance(value, bytes):
+        return "binary value"
+    return type(value).__name__
+
+
+class _RecordChecker:
+    def __init__(self, index: int, name: str) -> None:
+        self.index = index
+        self.name = name
+        self.problems: list[Problem] = []
+        self.notes: list[str] = []
+        self._fields: set[str] = set()
+
+    def add(self, path: str, message: str) -> None:
+        if path in self._fields:  # one problem per field is enough
+            return
+        self._fields.add(path)
+        self.problems.append(Problem(self.index, self.name, path, message))
+
+    def has(self, path: str) -> bool:
+        return path in self._fields
+
+    # -- generic shape checks (every value must survive JSON and YAML unchanged)
+    def walk(self, value: Any, path: str, depth: int = 0) -> None:
+        if depth > MAX_DEPTH:
+            self.add(path, f"is nested more than {MAX_DEPTH} levels deep")
+            return
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    self.add(f"{path}.{key}", f"the key is a {_type_name(key)}; keys must be text (put it in quotes)")
+                    continue
+                if len(key) > MAX_KEY_LENGTH:
+                    self.add(f"{path}.{key[:40]}...", f"the key is longer than {MAX_KEY_LENGTH} characters")
+                    continue
+                self.walk(item, f"{path}.{key}", depth + 1)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                self.walk(item, f"{path}[{i}]", depth + 1)
+        elif not (value is None or isinstance(value, str | int | float)):
+            self.add(path, f"is a {_type_name(value)}, which a configuration cannot hold; put the value in quotes")
+
+    def mapping(self, parent: dict[str, Any], key: str, path: str, *, required: bool = False) -> dict[str, Any] | None:
+        value = parent.get(key)
+        if value is None:
+            if required:
+                self.add(path, "is missing")
+            return None
+        if not isinstance(value, dict):
+            self.add(path, f"must be a mapping, not {_article(_type_name(value))}")
+            return None
+        return value
+
+    def text(self, parent: dict[str, Any], key: str, path: str, *, required: bool = False,
+             allow_number: bool = False) -> str | None:
+        value = parent.get(key)
+        if value is None or value == "":
+            if required:
+                self.add(path, "is missing" if value is None else "is empty")
+            return None
+        if isinstance(value, str):
+            return value
+        if allow_number and isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        self.add(path, f"must be text, not {_article(_type_name(value))}")
+        return None
+
+
+def _article(noun: str) -> str:
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
+
+
+def _check_record(index: int, raw: Any, templates: TemplateCatalog | None) -> ImportRecord:
+    raw_name = raw.get("Name") if isinstance(raw, dict) else None
+    name = raw_name if isinstance(raw_name, str) else ("" if raw_name is None else str(raw_name))
+    check = _RecordChecker(index, name)
+    if not isinstance(raw, dict):
+        check.add("", f"must be a mapping with Name and Config, not {_article(_type_name(raw))}")
+        return ImportRecord(index, name, None, problems=check.problems)
+
+    # Name
+    if raw_name is None:
+        check.add("Name", "is missing")
+    elif not isinstance(raw_name, str):
+        check.add("Name", f"must be text, not {_article(_type_name(raw_name))} (put it in quotes)")
+
+    # ValidID (absent: valid, as Znuny's import)
+    valid_id = 1
+    raw_valid = raw.get("ValidID", 1)
+    if isinstance(raw_valid, str) and raw_valid.strip().isdigit():
+        raw_valid = int(raw_valid.strip())
+    if isinstance(raw_valid, bool) or not isinstance(raw_valid, int) or raw_valid not in VALIDITY_LABELS:
+        shown = repr(raw_valid) if isinstance(raw_valid, str | int | float) else _article(_type_name(raw_valid))
+        check.add("ValidID", f"must be 1 (valid), 2 (invalid) or 3 (invalid-temporarily), not {shown}")
+    else:
+        valid_id = raw_valid
+
+    create_time = _time_field(check, raw, "CreateTime")
+    change_time = _time_field(check, raw, "ChangeTime")
+    create_by = _user_field(check, raw, "CreateBy")
+    change_by = _user_field(check, raw, "ChangeBy")
+
+    extra = {k: v for k, v in raw.items() if k not in KNOWN_RECORD_KEYS}
+    for key, value in extra.items():
+        if not isinstance(key, str):
+            check.add(str(key), f"the key is a {_type_name(key)}; keys must be text")
+        else:
+            check.walk(value, key, 1)
+
+    config = check.mapping(raw, "Config", "Config", required=True)
+    client_secret: str | None = None
+    if config is not None:
+        check.walk(config, "Config", 1)
+        config = dict(config)
+        secret_value = config.pop("ClientSecret", None)
+        if secret_value is not None and secret_value != "":
+            if isinstance(secret_value, str) or (isinstance(secret_value, int) and not isinstance(secret_value, bool)):
+                client_secret = str(secret_value)
+            else:  # never show the value: it is a secret
+                check.add("Config.ClientSecret", f"must be text, not {_article(_type_name(secret_value))}")
+        _check_config(check, config, templates)
+
+    if check.problems or config is None or not isinstance(raw_name, str):
+        return ImportRecord(index, name, None, problems=check.problems, notes=check.notes)
+
+    cfg = TokenConfiguration(
+        name=raw_name,
+        config=config,
+        valid_id=valid_id,
+        create_time=create_time,
+        change_time=change_time,
+        create_by=create_by,
+        change_by=change_by,
+        extra=extra,
+    )
+    for error in validate_configuration(cfg, has_client_secret=None):
+        path = FIELD_PATHS.get(error.field, error.field)
+        if not check.has(path):
+            check.add(path, error.message)
+    if check.problems:
+        return ImportRecord(index, name, None, problems=check.problems, notes=check.notes)
+    return ImportRecord(index, name, cfg, client_secret=client_secret, notes=check.notes)
+
+
+def _time_field(check: _RecordChecker, raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.strftime(_TIME_FORMAT)
+    if isinstance(value, str) and _ZNUNY_TIME.fullmatch(value.strip()):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return parsed.strftime(_TIME_FORMAT)
+    check.add(key, "must be a date and time like 2024-05-31 14:05:00")
+    return None
+
+
+def _user_field(check: _RecordChecker, raw: dict[str, Any], key: str) -> int | None:
+    value = raw.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    check.add(key, "must be a user id (a whole number)")
+    return None
+
+
+def _check_config(check: _RecordChecker, config: dict[str, Any], templates: TemplateCatalog | None) -> None:
+    template_name = check.text(config, "TemplateName", "Config.TemplateName", required=True)
+    if template_name is not None and templates is not None and templates.get(template_name) is None:
+        check.notes.append(
+            f"template '{template_name}' is not installed here; the record's own endpoints and parameters are used"
+        )
+    check.text(config, "AuthFlow", "Config.AuthFlow")
+    check.text(config, "ClientID", "Config.ClientID", required=True, allow_number=True)
+    if config.get("Scope") is not None:
+        check.text(config, "Scope", "Config.Scope")
+
+    notifications = check.mapping(config, "Notifications", "Config.Notifications")
+    if notifications is not None:
+        for flag in _NOTIFICATION_FLAGS:
+            value = notifications.get(flag)
+            if value is not None and not (
+                isinstance(value, bool | int) or (isinstance(value, str) and value.strip().lower() in _FLAG_TEXTS)
+            ):
+                check.add(f"Config.Notifications.{flag}", "must be 0 or 1")
+        lead = notifications.get("NotificationLeadTimeMinutes")
+        if lead is not None and (isinstance(lead, bool) or not isinstance(lead, int) or lead < 0):
+            check.add("Config.Notifications.NotificationLeadTimeMinutes", "must be a whole number of minutes")
+
+    requests = check.mapping(config, "Requests", "Config.Requests")
+    if requests is not None:
+        for key, entry in requests.items():
+            base = f"Config.Requests.{key}"
+            if not isinstance(key, str):
+                continue  # reported by walk()
+            if key not in REQUEST_KEYS:
+                check.notes.append(f"{base} is not used by Tokendesk (kept as it is)")
+            if entry is None:
+                continue
+            if not isinstance(entry, dict):
+                check.add(base, f"must be a mapping with Request and Response, not {_article(_type_name(entry))}")
+                continue
+            _check_request(check, entry, base)
+
+    tokendesk = check.mapping(config, "Tokendesk", "Config.Tokendesk")
+    if tokendesk is not None:
+        browser = tokendesk.get("Browser")
+        if browser is not None and browser not in (BROWSER_EMBEDDED, BROWSER_SYSTEM):
+            check.add("Config.Tokendesk.Browser", f"must be {BROWSER_EMBEDDED} or {BROWSER_SYSTEM}")
+        pkce = tokendesk.get("PKCE")
+        if pkce is not None and not (
+            isinstance(pkce, bool | int) or (isinstance(pkce, str) and pkce.strip().lower() in _FLAG_TEXTS)
+        ):
+            check.add("Config.Tokendesk.PKCE", "must be 0 or 1")
+        days = tokendesk.get("RefreshTokenLifetimeDays")
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 0):
+            check.add("Config.Tokendesk.RefreshTokenLifetimeDays", "must be a whole number of days")
+        for key in ("RedirectURL", "DiscoveryURL"):
+            url = check.text(tokendesk, key, f"Config.Tokendesk.{key}")
+            if url is not None and key == "DiscoveryURL" and (msg := check_url(url, required=False)):
+                check.add(f"Config.Tokendesk.{key}", msg)
+
+
+_FLAG_TEXTS = ("0", "1", "", "true", "false", "yes", "no", "on", "off")
+
+
+def _check_request(check: _RecordChecker, entry: dict[str, Any], base: str) -> None:
+    request = check.mapping(entry, "Request", f"{base}.Request")
+    if request is not None:
+        url = request.get("URL")
+        if url is not None and not isinstance(url, str):
+            check.add(f"{base}.Request.URL", f"must be text, not {_article(_type_name(url))}")
+        elif isinstance(url, str) and url.strip() and (msg := check_url(url)):
+            check.add(f"{base}.Request.URL", msg)  # also for endpoints this flow does not use
+        params = check.mapping(request, "Parameters", f"{base}.Request.Parameters")
+        if params is not None:
+            for key, value in params.items():
+                if isinstance(value, dict | list):
+                    check.add(f"{base}.Request.Parameters.{key}", "must be a single value, not a list or mapping")
+        autofill = check.mapping(request, "AutofilledParametersMapping", f"{base}.Request.AutofilledParametersMapping")
+        if autofill is not None:
+            for key, value in autofill.items():
+                path = f"{base}.Request.AutofilledParametersMapping.{key}"
+                if not isinstance(value, str):
+                    check.add(path, f"must name a value ({', '.join(AUTOFILL_SOURCES)})")
+                elif value not in AUTOFILL_SOURCES:
+                    check.notes.append(f"{path}: '{value}' is not a value Tokendesk fills in (kept, not sent)")
+    response = check.mapping(entry, "Response", f"{base}.Response")
+    if response is not None:
+        mapping = check.mapping(response, "ParametersMapping", f"{base}.Response.ParametersMapping")
+        if mapping is not None:
+            for key, value in mapping.items():
+                path = f"{base}.Response.ParametersMapping.{key}"
+                if not isinstance(value, str):
+                    check.add(path, f"must name a token field ({', '.join(RESPONSE_TARGETS)})")
+                elif value not in RESPONSE_TARGETS:
+                    check.notes.append(f"{path}: '{value}' is not a token field Tokendesk knows (kept, ignored)")
+
+
+def _check_duplicates(records: list[ImportRecord]) -> None:
+    by_key: dict[str, list[ImportRecord]] = {}
+    for record in records:
+        if record.name:
+            by_key.setdefault(record.name.casefold(), []).append(record)
+    for group in by_key.values():
+        if len(group) < 2:
+            continue
+        positions = ", ".join(str(r.index) for r in group)
+        for record in group:
+            record.problems.append(
+                Problem(record.index, record.name, "Name",
+                        f"'{record.name}' occurs {len(group)} times in the file (records {positions}); "
+                        "names must be unique")
+            )
+            record.configuration = None
+            record.client_secret = None
+
+
+# ---- step 2: plan against the store
+def plan_import(ctx: Any, parsed: ParsedImport, overwrite: bool = False) -> ImportPlan:
+    """Decide new / overwrites / skipped / invalid for every record (reads the store only)."""
+    store = ctx.store
+    existing = {name.casefold(): name for name in store.names()}
+    planned: list[PlannedRecord] = []
+    secrets_in_file = 0
+    for record in parsed.records:
+        if not record.valid:
+            planned.append(PlannedRecord(record, Action.INVALID, notes=list(record.notes)))
+            continue
+        if record.client_secret:
+            secrets_in_file += 1
+        stored_name = existing.get(record.name.casefold())
+        if stored_name is None:
+            notes = list(record.notes)
+            if not record.client_secret:
+                notes.append("no client secret in the file")
+            planned.append(PlannedRecord(record, Action.NEW, notes=notes))
+            continue
+        stored = store.find(stored_name)
+        if stored is None:  # deleted a moment ago
+            planned.append(PlannedRecord(record, Action.NEW, notes=list(record.notes)))
+            continue
+        if not overwrite:
+            planned.append(PlannedRecord(record, Action.SKIP, stored.id, stored.name, []))
+            continue
+        notes = list(record.notes)
+        assert record.configuration is not None
+        if stored.template_name and record.configuration.template_name != stored.template_name:
+            notes.append(f"keeps the stored template name '{stored.template_name}' (it is permanent)")
+        if not record.client_secret:
+            notes.append("keeps the stored client secret" if stored.has_client_secret else "no client secret")
+        planned.append(PlannedRecord(record, Action.OVERWRITE, stored.id, stored.name, notes))
+    warnings: list[str] = []
+    secrets = getattr(ctx, "secrets", None)
+    if secrets_in_file and secrets is not None:
+        if secrets.kind == "unavailable":
+            warnings.append(
+                f"The file has {secrets_in_file} client secret(s), but no keyring is usable and the local fallback "
+                "is not allowed: applying will fail. Allow the fallback in Settings or unlock a keyring first."
+            )
+        elif secrets.kind == "file":
+            warnings.append("Client secrets will be kept in the local database file (no system keyring).")
+    return ImportPlan(parsed=parsed, overwrite=overwrite, records=planned, warnings=warnings)
+
+
+# ---- step 3: apply all or nothing
+def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
+    """Write the plan in one transaction; raises ``ImportBlocked``/``PlanChanged``/store errors.
+
+    Nothing is changed when it raises: the database rolls back, and client secrets already
+    written to the keyring are put back as they were.
+    """
+    if not plan.ok:
+        raise ImportBlocked(plan)
+    store = ctx.store
+    secrets = ctx.secrets
+    summary = ImportSummary()
+    written: list[tuple[int, str | None]] = []  # (config id, previous secret) for the undo
+    try:
+        with store.transaction():
+            fresh = plan_import(ctx, plan.parsed, plan.overwrite)
+            if [(p.action, p.existing_id) for p in fresh.records] != [(p.action, p.existing_id) for p in plan.records]:
+                raise PlanChanged(
+                    "The stored configurations changed since the preview (in another window or by a "
+                    "'tokendesk' command). Nothing was imported; look at the preview again."
+                )
+            for planned in fresh.records:
+                record = planned.record
+                cfg = record.configuration
+                assert cfg is not None
+                secret = record.client_secret or None
+                if planned.action is Action.NEW:
+                    new = cfg.copy()
+                    new.change_time = None  # the import is the latest change
+                    saved = store.insert(new, has_client_secret=bool(secret))
+                    assert saved.id is not None
+                    if secret:
+                        written.append((saved.id, None))
+                        secrets.set_for(saved.id, CLIENT_SECRET, secret)
+                    else:
+                        summary.without_secret.append(saved.name)
+                    summary.added.append(saved.name)
+                elif planned.action is Action.OVERWRITE:
+                    assert planned.existing_id is not None
+                    changed = cfg.copy()
+                    changed.id = planned.existing_id
+                    saved = store.update(changed, has_client_secret=True if secret else None)
+                    if secret:
+                        written.append((planned.existing_id, secrets.get_for(planned.existing_id, CLIENT_SECRET)))
+                        secrets.set_for(planned.existing_id, CLIENT_SECRET, secret)
+                    else:
+                        stored = store.get_by_id(planned.existing_id)
+                        if stored is not None and not stored.has_client_secret:
+                            summary.without_secret.append(saved.name)
+                    summary.overwritten.append(saved.name)
+                elif planned.action is Action.SKIP:
+                    summary.skipped.append(record.name)
+                if secret:
+                    summary.secrets_stored += 1
+    except BaseException:
+        _restore_secrets(secrets, written)
+        raise
+    logger.info(
+        "import applied: %d new, %d overwritten, %d skipped, %d client secrets",
+        len(summary.added), len(summary.overwritten), len(summary.skipped), summary.secrets_stored,
+    )
+    return summary
+
+
+def _restore_secrets(secrets: Any, written: list[tuple[int, str | None]]) -> None:
+    for config_id, previous in reversed(written):
+        try:
+            if previous is None:
+                secrets.delete_for(config_id, CLIENT_SECRET)
+            else:
+                secrets.set_for(config_id, CLIENT_SECRET, previous)
+        except Exception as exc:  # best effort: report, keep undoing the others
+            logger.warning("import rollback: the client secret of configuration %d could not be restored (%s)",
+                           config_id, exc.__class__.__name__)
+
+
+def import_file(ctx: Any, path: Path | str, *, overwrite: bool = False, dry_run: bool = False
+                ) -> tuple[ImportPlan, ImportSummary | None]:
+    """Read, plan and (unless ``dry_run`` or invalid) apply: the CLI's one call."""
+    parsed = read_import_file(path, ctx.templates)
+    plan = plan_import(ctx, parsed, overwrite)
+    if dry_run or not plan.ok:
+        return plan, None
+    return plan, apply_import(ctx, plan)

@@ -1,0 +1,372 @@
+"""Safe, bounded YAML reading and a deterministic YAML writer for the backup files.
+
+Reading (``load_yaml``) is PyYAML's *safe* loading only - libyaml's ``CSafeLoader`` when
+PyYAML was built with it, the pure-Python ``SafeLoader`` otherwise - with these guards, each
+checked before the data reaches the rest of the program:
+
+* size: at most ``MAX_FILE_BYTES`` (32 MiB), checked before parsing (and, for files, before
+  reading: see ``read_limited``). 10,000 configurations of the Microsoft template are about
+  28 MB; Znuny exports are usually a few KB.
+* binary data: NUL bytes, or bytes that are not UTF-8 (a UTF-8 byte-order mark is allowed).
+* alias bombs ("billion laughs", also through ``<<`` merge keys): when the text may contain an
+  alias, its events are scanned first and the file is refused when aliases would add more than
+  ``MAX_ALIAS_EXPANSION`` nodes, or when an alias refers to the node it is inside of.
+* nesting: libyaml refuses more than 1000 levels; anything that still exhausts Python's
+  recursion is reported as "nested too deeply".
+
+The values are built by ``SafeConstructor``'s own per-tag constructors through a flat builder
+(tests check it gives exactly what ``yaml.safe_load`` gives); with the garbage collector paused
+and resolved tags cached it is about twice as fast as ``yaml.safe_load`` on large files.
+
+Writing (``dump_records``) emits block-style YAML in a fixed key order chosen by the caller,
+so the same data always gives the same bytes. Plain scalars are used where they read back as
+the same string; everything else is quoted the way PyYAML quotes it.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import math
+import re
+from collections.abc import Hashable, Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+logger = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 32 * 1024 * 1024
+MAX_ALIAS_EXPANSION = 1_000_000
+
+SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
+class YamlReadError(ValueError):
+    """The data cannot be read as a YAML backup; the message says why and what to do."""
+
+
+# ---- reading
+def read_limited(path: Path | str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """Read a file, refusing one over ``limit`` bytes before reading it."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise YamlReadError(_too_big(size, limit))
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except IsADirectoryError:
+        raise YamlReadError(f"{path} is a folder, not a file.") from None
+    except FileNotFoundError:
+        raise YamlReadError(f"{path} does not exist.") from None
+    except PermissionError:
+        raise YamlReadError(f"{path} cannot be read (permission denied).") from None
+    except OSError as exc:
+        raise YamlReadError(f"{path} cannot be read ({exc.strerror or exc.__class__.__name__}).") from None
+    if len(data) > limit:  # grew while we read it, or a special file
+        raise YamlReadError(_too_big(len(data), limit))
+    return data
+
+
+def _too_big(size: int, limit: int) -> str:
+    return (
+        f"The file is {size / 1048576:.1f} MiB; backups larger than {limit // 1048576} MiB are refused. "
+        "Split it into several files."
+    )
+
+
+def decode_text(data: bytes | str, limit: int = MAX_FILE_BYTES) -> str:
+    """Bytes to text with the size and binary checks."""
+    if isinstance(data, str):
+        if len(data) > limit:
+            raise YamlReadError(_too_big(len(data.encode("utf-8", "surrogatepass")), limit))
+        text = data
+    else:
+        if len(data) > limit:
+            raise YamlReadError(_too_big(len(data), limit))
+        if b"\x00" in data:
+            raise YamlReadError(
+                "The file contains binary data (NUL bytes), not YAML text. Choose a .yml export file."
+            )
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise YamlReadError(
+                f"The file is not UTF-8 text (invalid byte at offset {exc.start}); it looks like binary data. "
+                "Choose a .yml export file, or save it as UTF-8."
+            ) from None
+    if "\x00" in text:
+        raise YamlReadError("The file contains binary data (NUL characters), not YAML text.")
+    return text
+
+
+#: an alias can only start after a line start, a space or a flow indicator
+_ALIAS_HINT = re.compile(r"(?:^|[\s\[{,])\*[^\s\[\]{},]")
+
+
+def check_aliases(text: str, limit: int = MAX_ALIAS_EXPANSION) -> None:
+    """Refuse alias bombs: count the nodes that aliases would add when expanded."""
+    if not _ALIAS_HINT.search(text):
+        return
+    sizes: dict[str, int] = {}
+    open_anchors: set[str] = set()
+    stack: list[list[Any]] = [[None, 0]]
+    added = 0
+    try:
+        for event in yaml.parse(text, Loader=SafeLoader):
+            cls = event.__class__
+            if cls is ScalarEvent:
+                if event.anchor:
+                    sizes[event.anchor] = 1
+                stack[-1][1] += 1
+            elif cls is AliasEvent:
+                if event.anchor in open_anchors:
+                    raise YamlReadError(
+                        f"The alias *{event.anchor} refers to the node it is inside of (a recursive structure); "
+                        "such files are refused."
+                    )
+                size = sizes.get(event.anchor)
+                if size is None:
+                    continue  # an undefined alias: loading reports it with its line
+                stack[-1][1] += size
+                added += size - 1
+                if added > limit:
+                    raise YamlReadError(
+                        f"The file's aliases (*{event.anchor} and others) would expand to more than {limit:,} "
+                        "extra values: refused as a possible alias bomb. Write the values out instead of using "
+                        "anchors and aliases."
+                    )
+            elif cls is MappingStartEvent or cls is SequenceStartEvent:
+                if event.anchor:
+                    open_anchors.add(event.anchor)
+                stack.append([event.anchor, 1])
+            elif cls is MappingEndEvent or cls is SequenceEndEvent:
+                anchor, size = stack.pop()
+                if anchor:
+                    open_anchors.discard(anchor)
+                    sizes[anchor] = size
+                stack[-1][1] += size
+    except yaml.YAMLError as exc:
+        raise YamlReadError(_yaml_problem(exc)) from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"The file is not valid YAML{where}: {problem}. Check the file, or export it again."
+
+
+class _Loader(SafeLoader):  # type: ignore[misc, valid-type]
+    """The safe loader with a cache for implicit tag resolution (same answers, fewer regexes)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._tag_cache: dict[tuple[str, Any], str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is ScalarNode:
+            key = (value, implicit)
+            tag = self._tag_cache.get(key)
+            if tag is None:
+                tag = self._tag_cache[key] = super().resolve(kind, value, implicit)
+            return tag
+        return super().resolve(kind, value, implicit)
+
+
+_PENDING = object()
+
+
+def _construct(loader: Any, root: Any) -> Any:
+    """Build Python values from the node graph with SafeConstructor's per-tag constructors."""
+    memo: dict[int, Any] = {}
+    scalars: dict[tuple[str, str], Any] = {}
+    constructors = loader.yaml_constructors
+
+    def build(node: Any) -> Any:
+        cls = node.__class__
+        if cls is ScalarNode:
+            tag = node.tag
+            if tag == _STR_TAG:
+                return node.value
+            key = (tag, node.value)
+            if key in scalars:
+                return scalars[key]
+            constructor = constructors.get(tag)
+            value = constructor(loader, node) if constructor is not None else loader.construct_object(node, deep=True)
+            scalars[key] = value
+            return value
+        nid = id(node)
+        if nid in memo:
+            value = memo[nid]
+            if value is _PENDING:
+                raise YamlReadError("The file contains a recursive structure (an alias inside its own anchor).")
+            return value
+        if cls is MappingNode and node.tag == _MAP_TAG:
+            memo[nid] = _PENDING
+            loader.flatten_mapping(node)
+            mapping: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = build(key_node)
+                if not isinstance(key, Hashable):
+                    raise YamlReadError(
+                        f"The file uses a {type(key).__name__} as a mapping key at line "
+                        f"{key_node.start_mark.line + 1}; keys must be plain text."
+                    )
+                mapping[key] = build(value_node)
+            memo[nid] = mapping
+            return mapping
+        if cls is SequenceNode and node.tag == _SEQ_TAG:
+            memo[nid] = _PENDING
+            items = [build(child) for child in node.value]
+            memo[nid] = items
+            return items
+        # other tags (!!set, !!omap, !!pairs, unknown ones): SafeConstructor decides (or refuses)
+        value = loader.construct_object(node, deep=True)
+        memo[nid] = value
+        return value
+
+    return build(root)
+
+
+def load_yaml(data: bytes | str, limit: int = MAX_FILE_BYTES) -> Any:
+    """Parse one YAML document safely with every guard; None for an empty document."""
+    text = decode_text(data, limit)
+    check_aliases(text)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # building millions of small containers: the collector would rescan them all
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            return None if node is None else _construct(loader, node)
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        raise YamlReadError(_yaml_problem(exc)) from None
+    except RecursionError:
+        raise YamlReadError("The file is nested too deeply to be a configuration backup.") from None
+    except MemoryError:
+        raise YamlReadError("The file is too large to read into memory.") from None
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+# ---- writing
+#: strings written without quotes when they also resolve to a string (checked below)
+_PLAIN_SAFE = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_ ./:@=+()?&%,;'~$!-]*")
+#: looks like a number to some YAML loader (1.1 or 1.2): always quoted
+_NUMBERISH = re.compile(r"[-+.]?[0-9][0-9a-fA-FxXoObB_.:eE+-]*")
+_resolver = yaml.resolver.Resolver()
+_scalar_cache: dict[Any, str] = {}
+_SCALAR_CACHE_MAX = 200_000
+
+
+def _pyyaml_scalar(value: Any, quote: bool = False) -> str:
+    """How PyYAML writes ``value`` as a flow item, on one line (``quote``: never plain)."""
+    style = "'" if quote else None
+    if isinstance(value, str) and any(c in value for c in "\n\r\x85\u2028\u2029"):
+        style = '"'
+    text = yaml.dump(
+        [value], Dumper=yaml.SafeDumper, default_flow_style=True, default_style=style, allow_unicode=True,
+        width=math.inf,
+    ).strip()
+    if not (text.startswith("[") and text.endswith("]")):  # pragma: no cover - PyYAML always gives [x]
+        raise ValueError(f"cannot write a value of type {type(value).__name__}")
+    return text[1:-1]
+
+
+def scalar_text(value: Any) -> str:
+    """YAML text for one scalar, read back as the same value by any YAML 1.1 loader."""
+    cls = value.__class__
+    if cls is str:
+        cached = _scalar_cache.get(value)
+        if cached is not None:
+            return cached
+        if (
+            _PLAIN_SAFE.fullmatch(value)
+            and not value.endswith((" ", ":"))
+            and ": " not in value
+            and " #" not in value
+            and not _NUMBERISH.fullmatch(value)
+            and _resolver.resolve(ScalarNode, value, (True, False)) == _STR_TAG
+        ):
+            text = value
+        else:
+            text = _pyyaml_scalar(value, quote=bool(_NUMBERISH.fullmatch(value)))
+        if len(_scalar_cache) < _SCALAR_CACHE_MAX:
+            _scalar_cache[value] = text
+        return text
+    if cls is bool:
+        return "true" if value else "false"
+    if cls is int:
+        return str(value)
+    if value is None:
+        return "null"
+    return _pyyaml_scalar(value)
+
+
+def _emit(value: Any, indent: str, out: list[str]) -> None:
+    """Append the lines of a mapping or list at ``indent`` (the caller wrote the parent key)."""
+    if value.__class__ is dict:
+        for key, item in value.items():
+            _emit_entry(indent + scalar_text(key) + ":", item, indent, out)
+    else:
+        for item in value:
+            _emit_entry(indent + "-", item, indent, out, in_list=True)
+
+
+def _emit_entry(head: str, item: Any, indent: str, out: list[str], in_list: bool = False) -> None:
+    cls = item.__class__
+    if cls is dict and item:
+        if in_list:
+            # "- first: x" then the other keys aligned under "first"
+            sub: list[str] = []
+            _emit(item, indent + "  ", sub)
+            out.append(head + " " + sub[0][len(indent) + 2:])
+            out.extend(sub[1:])
+        else:
+            out.append(head)
+            _emit(item, indent + "  ", out)
+    elif cls is list and item:
+        if in_list:
+            sub = []
+            _emit(item, indent + "  ", sub)
+            out.append(head + " " + sub[0][len(indent) + 2:])
+            out.extend(sub[1:])
+        else:
+            out.append(head)
+            _emit(item, indent, out)  # PyYAML's style: list items at the key's indentation
+    elif cls is dict:
+        out.append(head + " {}")
+    elif cls is list:
+        out.append(head + " []")
+    else:
+        out.append(head + " " + scalar_text(item))
+
+
+def dump_records(records: Iterable[dict[str, Any]]) -> str:
+    """A YAML list of mappings, block style, keys in the mappings' own order."""
+    out: list[str] = ["---"]
+    any_record = False
+    for record in records:
+        any_record = True
+        _emit_entry("-", record, "", out, in_list=True)
+    if not any_record:
+        return "--- []\n"
+    return "\n".join(out) + "\n"
