@@ -28,6 +28,8 @@ class AttentionItem:
     due_at: datetime
     #: "never_requested", "no_refresh_token", "rejected" or ""
     reason: str = ""
+    #: the message without the closing "what to do" sentence (the bar has a button for that)
+    summary: str = ""
 
     @property
     def status_kind(self) -> str:
@@ -55,8 +57,8 @@ def _when(dt: datetime | None, now: datetime, verb: str) -> str:
     return f"{verb} on {format_local(dt)} ({relative_time(dt, now)})"
 
 
-def describe(event: DueEvent, now: datetime) -> tuple[str, str]:
-    """(title, message) for one event; the message ends with what to do next."""
+def describe(event: DueEvent, now: datetime) -> tuple[str, str, str]:
+    """(title, what happened, what to do next) for one event."""
     name = event.name
     kind = event.kind
     if event.reason == "never_requested":
@@ -80,17 +82,14 @@ def describe(event: DueEvent, now: datetime) -> tuple[str, str]:
         title, text = "Token expires soon", f"The access token of '{name}' {_when(event.expires_at, now, 'expires')}."
     else:
         title, text = "Refresh due", f"The access token of '{name}' is due for a refresh."
-    if event.action == ACTION_REFRESH:
-        text += " Refresh it now."
-    else:
-        text += " Request a new token (sign in again)."
-    return title, text
+    step = "Refresh it now." if event.action == ACTION_REFRESH else "Request a new token (sign in again)."
+    return title, text, step
 
 
 def attention_item(event: DueEvent, now: datetime) -> AttentionItem:
-    title, message = describe(event, now)
-    return AttentionItem(event.config_id, event.name, event.kind, title, message, event.action, event.due_at,
-                         event.reason)
+    title, text, step = describe(event, now)
+    return AttentionItem(event.config_id, event.name, event.kind, title, f"{text} {step}", event.action,
+                         event.due_at, event.reason, summary=text)
 
 
 def most_urgent_per_configuration(events: Iterable[DueEvent]) -> list[DueEvent]:
