@@ -71,6 +71,10 @@ __all__ = [
 #: "last used" is written at most this often per token (every ``tokendesk token`` call would otherwise write)
 USED_WRITE_INTERVAL = timedelta(seconds=60)
 
+#: pauses between attempts after a connection failure, time-out or 5xx (bounded: max_attempts in all)
+DEFAULT_BACKOFF: tuple[float, ...] = (0.5, 1.5)
+DEFAULT_MAX_ATTEMPTS = 3
+
 STAGE_EXCHANGE = "exchange"
 STAGE_REFRESH = "refresh"
 STAGE_CLIENT_CREDENTIALS = "client_credentials"
@@ -85,13 +89,13 @@ class TokenService:
     """Token operations for one Context. Safe to use from worker threads (the store is per thread)."""
 
     def __init__(self, ctx: Context, *, clock: Callable[[], datetime] = utcnow,
-                 sleep: Callable[[float], None] = time.sleep, max_attempts: int = 3,
-                 backoff: Sequence[float] = (0.5, 1.5)) -> None:
+                 sleep: Callable[[float], None] = time.sleep, max_attempts: int | None = None,
+                 backoff: Sequence[float] | None = None) -> None:
         self.ctx = ctx
         self.clock = clock
         self.sleep = sleep
-        self.max_attempts = max(1, max_attempts)
-        self.backoff = tuple(backoff)
+        self.max_attempts = max(1, DEFAULT_MAX_ATTEMPTS if max_attempts is None else max_attempts)
+        self.backoff = tuple(DEFAULT_BACKOFF if backoff is None else backoff)
 
     # ---- settings
     @property
