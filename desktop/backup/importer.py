@@ -213,7 +213,8 @@ class ImportPlan:
             else:
                 lines.append(f"{planned.index:>4}  {planned.action.value:<10}  {name}: {planned.reason}")
         lines.extend(f"note: {w}" for w in self.warnings)
-        lines.append(self.counts_text())
+        if self.records or not self.parsed.problems:
+            lines.append(self.counts_text())
         return lines
 
 
@@ -319,23 +320,24 @@ def _file_problem(message: str, source: str) -> ParsedImport:
 
 
 def _type_name(value: Any) -> str:
+    """The kind of a YAML value, with its article: "a number", "text", "a list"."""
     if value is None:
-        return "empty value"
+        return "an empty value"
     if isinstance(value, bool):
-        return "true/false value"
+        return "a true/false value"
     if isinstance(value, int | float):
-        return "number"
+        return "a number"
     if isinstance(value, str):
         return "text"
     if isinstance(value, dict):
-        return "mapping"
+        return "a mapping"
     if isinstance(value, list):
-        return "list"
+        return "a list"
     if isinstance(value, datetime | date):
-        return "date"
+        return "a date"
     if isinstance(value, bytes):
-        return "binary value"
-    return type(value).__name__
+        return "a binary value"
+    return f"a {type(value).__name__} value"
 
 
 class _RecordChecker:
@@ -363,7 +365,7 @@ class _RecordChecker:
         if isinstance(value, dict):
             for key, item in value.items():
                 if not isinstance(key, str):
-                    self.add(f"{path}.{key}", f"the key is a {_type_name(key)}; keys must be text (put it in quotes)")
+                    self.add(f"{path}.{key}", f"the key is {_type_name(key)}; keys must be text (put it in quotes)")
                     continue
                 if len(key) > MAX_KEY_LENGTH:
                     self.add(f"{path}.{key[:40]}...", f"the key is longer than {MAX_KEY_LENGTH} characters")
@@ -373,7 +375,7 @@ class _RecordChecker:
             for i, item in enumerate(value):
                 self.walk(item, f"{path}[{i}]", depth + 1)
         elif not (value is None or isinstance(value, str | int | float)):
-            self.add(path, f"is a {_type_name(value)}, which a configuration cannot hold; put the value in quotes")
+            self.add(path, f"is {_type_name(value)}, which a configuration cannot hold; put the value in quotes")
 
     def mapping(self, parent: dict[str, Any], key: str, path: str, *, required: bool = False) -> dict[str, Any] | None:
         value = parent.get(key)
@@ -382,7 +384,7 @@ class _RecordChecker:
                 self.add(path, "is missing")
             return None
         if not isinstance(value, dict):
-            self.add(path, f"must be a mapping, not {_article(_type_name(value))}")
+            self.add(path, f"must be a mapping, not {_type_name(value)}")
             return None
         return value
 
@@ -397,12 +399,9 @@ class _RecordChecker:
             return value
         if allow_number and isinstance(value, int) and not isinstance(value, bool):
             return str(value)
-        self.add(path, f"must be text, not {_article(_type_name(value))}")
+        self.add(path, f"must be text, not {_type_name(value)}")
         return None
 
-
-def _article(noun: str) -> str:
-    return ("an " if noun[:1] in "aeiou" else "a ") + noun
 
 
 def _check_record(index: int, raw: Any, templates: TemplateCatalog | None) -> ImportRecord:
@@ -410,14 +409,14 @@ def _check_record(index: int, raw: Any, templates: TemplateCatalog | None) -> Im
     name = raw_name if isinstance(raw_name, str) else ("" if raw_name is None else str(raw_name))
     check = _RecordChecker(index, name)
     if not isinstance(raw, dict):
-        check.add("", f"must be a mapping with Name and Config, not {_article(_type_name(raw))}")
+        check.add("", f"must be a mapping with Name and Config, not {_type_name(raw)}")
         return ImportRecord(index, name, None, problems=check.problems)
 
     # Name
     if raw_name is None:
         check.add("Name", "is missing")
     elif not isinstance(raw_name, str):
-        check.add("Name", f"must be text, not {_article(_type_name(raw_name))} (put it in quotes)")
+        check.add("Name", f"must be text, not {_type_name(raw_name)} (put it in quotes)")
 
     # ValidID (absent: valid, as Znuny's import)
     valid_id = 1
@@ -425,7 +424,7 @@ def _check_record(index: int, raw: Any, templates: TemplateCatalog | None) -> Im
     if isinstance(raw_valid, str) and raw_valid.strip().isdigit():
         raw_valid = int(raw_valid.strip())
     if isinstance(raw_valid, bool) or not isinstance(raw_valid, int) or raw_valid not in VALIDITY_LABELS:
-        shown = repr(raw_valid) if isinstance(raw_valid, str | int | float) else _article(_type_name(raw_valid))
+        shown = repr(raw_valid) if isinstance(raw_valid, str | int | float) else _type_name(raw_valid)
         check.add("ValidID", f"must be 1 (valid), 2 (invalid) or 3 (invalid-temporarily), not {shown}")
     else:
         valid_id = raw_valid
@@ -438,7 +437,7 @@ def _check_record(index: int, raw: Any, templates: TemplateCatalog | None) -> Im
     extra = {k: v for k, v in raw.items() if k not in KNOWN_RECORD_KEYS}
     for key, value in extra.items():
         if not isinstance(key, str):
-            check.add(str(key), f"the key is a {_type_name(key)}; keys must be text")
+            check.add(str(key), f"the key is {_type_name(key)}; keys must be text")
         else:
             check.walk(value, key, 1)
 
@@ -452,7 +451,7 @@ def _check_record(index: int, raw: Any, templates: TemplateCatalog | None) -> Im
             if isinstance(secret_value, str) or (isinstance(secret_value, int) and not isinstance(secret_value, bool)):
                 client_secret = str(secret_value)
             else:  # never show the value: it is a secret
-                check.add("Config.ClientSecret", f"must be text, not {_article(_type_name(secret_value))}")
+                check.add("Config.ClientSecret", f"must be text, not {_type_name(secret_value)}")
         _check_config(check, config, templates)
 
     if check.problems or config is None or not isinstance(raw_name, str):
@@ -540,7 +539,7 @@ def _check_config(check: _RecordChecker, config: dict[str, Any], templates: Temp
             if entry is None:
                 continue
             if not isinstance(entry, dict):
-                check.add(base, f"must be a mapping with Request and Response, not {_article(_type_name(entry))}")
+                check.add(base, f"must be a mapping with Request and Response, not {_type_name(entry)}")
                 continue
             _check_request(check, entry, base)
 
@@ -571,7 +570,7 @@ def _check_request(check: _RecordChecker, entry: dict[str, Any], base: str) -> N
     if request is not None:
         url = request.get("URL")
         if url is not None and not isinstance(url, str):
-            check.add(f"{base}.Request.URL", f"must be text, not {_article(_type_name(url))}")
+            check.add(f"{base}.Request.URL", f"must be text, not {_type_name(url)}")
         elif isinstance(url, str) and url.strip() and (msg := check_url(url)):
             check.add(f"{base}.Request.URL", msg)  # also for endpoints this flow does not use
         params = check.mapping(request, "Parameters", f"{base}.Request.Parameters")
@@ -624,13 +623,10 @@ def plan_import(ctx: Any, parsed: ParsedImport, overwrite: bool = False) -> Impo
     store = ctx.store
     existing = {name.casefold(): name for name in store.names()}
     planned: list[PlannedRecord] = []
-    secrets_in_file = 0
     for record in parsed.records:
         if not record.valid:
             planned.append(PlannedRecord(record, Action.INVALID, notes=list(record.notes)))
             continue
-        if record.client_secret:
-            secrets_in_file += 1
         stored_name = existing.get(record.name.casefold())
         if stored_name is None:
             notes = list(record.notes)
@@ -653,6 +649,9 @@ def plan_import(ctx: Any, parsed: ParsedImport, overwrite: bool = False) -> Impo
             notes.append("keeps the stored client secret" if stored.has_client_secret else "no client secret")
         planned.append(PlannedRecord(record, Action.OVERWRITE, stored.id, stored.name, notes))
     warnings: list[str] = []
+    secrets_in_file = sum(
+        1 for p in planned if p.record.client_secret and p.action in (Action.NEW, Action.OVERWRITE)
+    )
     secrets = getattr(ctx, "secrets", None)
     if secrets_in_file and secrets is not None:
         if secrets.kind == "unavailable":
@@ -717,6 +716,7 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
                     summary.overwritten.append(saved.name)
                 elif planned.action is Action.SKIP:
                     summary.skipped.append(record.name)
+                    continue
                 if secret:
                     summary.secrets_stored += 1
     except BaseException:

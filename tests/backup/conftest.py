@@ -1,0 +1,32 @@
+"""Fixtures for the backup tests: fixture files and a snapshot of everything an import may touch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def snapshot(ctx: Any, keyring_backend: Any = None) -> dict[str, Any]:
+    """Every row an import could change, plus the keyring's entries."""
+    conn = ctx.store.conn
+    tables = {}
+    for table in ("token_config", "token_state", "fallback_secret"):
+        tables[table] = [tuple(row) for row in conn.execute(f"SELECT * FROM {table} ORDER BY 1")]
+    if keyring_backend is not None:
+        tables["keyring"] = sorted(keyring_backend.passwords.items())
+    return tables
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture
+def state(ctx, memory_keyring):
+    """``state()`` gives a snapshot of the store and the keyring, to assert nothing changed."""
+    return lambda: snapshot(ctx, memory_keyring)
