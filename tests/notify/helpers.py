@@ -67,3 +67,16 @@ class FakeClock:
 
     def set(self, value: datetime) -> None:
         self.value = value
+
+
+def shots_dir(fallback):
+    """docs/screenshots when TOKENDESK_SCREENSHOTS=1 (refreshing the committed pictures), else ``fallback``."""
+    import os
+    from pathlib import Path
+
+    if os.environ.get("TOKENDESK_SCREENSHOTS") == "1":
+        path = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    else:
+        path = Path(fallback)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -6,7 +6,6 @@ import os
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QAction
@@ -14,8 +13,8 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.notify.attention import AttentionItem
 from desktop.notify.events import EventKind
+from tests.notify.helpers import shots_dir
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 MIN = timedelta(minutes=1)
 H = timedelta(hours=1)
 D = timedelta(days=1)
@@ -44,7 +43,8 @@ def add_ready_actions(window):
 
 
 def test_bar_lists_expired_and_expiring_tokens_and_a_click_opens_the_token_ready_to_act(
-        app, ctx, make_config, clock, install_notify, qtbot):
+        app, ctx, make_config, clock, install_notify, qtbot, tmp_path):
+    shots = shots_dir(tmp_path)
     add_ready_actions(app.window)
     expired = make_config("Support mailbox")  # Microsoft: refresh tokens live 90 days, rolling
     signed_in(ctx, expired, clock.now() - 95 * D)  # signed in 95 days ago, never refreshed since
@@ -71,8 +71,7 @@ def test_bar_lists_expired_and_expiring_tokens_and_a_click_opens_the_token_ready
     assert "(in 22 h)" in texts[1][0]
     assert texts[1][1] == "Request new token"
     assert "Archive" not in " ".join(t for t, _ in texts)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    app.window.grab().save(str(SHOTS / "notification-bar.png"))
+    app.window.grab().save(str(shots / "notification-bar.png"))
 
     with qtbot.waitSignal(app.hub.open_configuration, timeout=2000) as opened:
         feature.bar.rows[1].button.click()
@@ -82,7 +81,7 @@ def test_bar_lists_expired_and_expiring_tokens_and_a_click_opens_the_token_ready
     request_button = app.window.toolbar.widgetForAction(app.window.named_actions["request"])
     assert app.window.focusWidget() is request_button
     QApplication.processEvents()  # the status bar paints its message on the next round
-    app.window.grab().save(str(SHOTS / "notification-click-through.png"))
+    app.window.grab().save(str(shots / "notification-click-through.png"))
 
 
 def test_bar_hides_when_nothing_needs_attention_and_comes_back_on_change(app, ctx, make_config, clock,
