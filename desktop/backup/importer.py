@@ -509,7 +509,8 @@ def _check_config(check: _RecordChecker, config: dict[str, Any], templates: Temp
     template_name = check.text(config, "TemplateName", "Config.TemplateName", required=True)
     if template_name is not None and templates is not None and templates.get(template_name) is None:
         check.notes.append(
-            f"template '{template_name}' is not installed here; the record's own endpoints and parameters are used"
+            f"{_TEMPLATE_NOTE_START}'{template_name}' is not installed here; "
+            "the record's own endpoints and parameters are used"
         )
     check.text(config, "AuthFlow", "Config.AuthFlow")
     check.text(config, "ClientID", "Config.ClientID", required=True, allow_number=True)
@@ -562,6 +563,7 @@ def _check_config(check: _RecordChecker, config: dict[str, Any], templates: Temp
                 check.add(f"Config.Tokendesk.{key}", msg)
 
 
+_TEMPLATE_NOTE_START = "template "
 _FLAG_TEXTS = ("0", "1", "", "true", "false", "yes", "no", "on", "off")
 
 
@@ -644,6 +646,7 @@ def plan_import(ctx: Any, parsed: ParsedImport, overwrite: bool = False) -> Impo
         notes = list(record.notes)
         assert record.configuration is not None
         if stored.template_name and record.configuration.template_name != stored.template_name:
+            notes = [n for n in notes if not n.startswith(_TEMPLATE_NOTE_START)]  # the stored one is used
             notes.append(f"keeps the stored template name '{stored.template_name}' (it is permanent)")
         if not record.client_secret:
             notes.append("keeps the stored client secret" if stored.has_client_secret else "no client secret")
