@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import select
+import subprocess
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -73,3 +77,95 @@ def install_notify(app, clock, fake_timer_cls):
     yield factory
     for feature in created:
         feature.shutdown()
+
+
+def stop_process(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def start_xvfb(log_dir) -> tuple[subprocess.Popen, str]:
+    """Xvfb on a free display (it picks one itself with -displayfd); returns (process, ':N')."""
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=[write_fd], stdout=subprocess.DEVNULL, stderr=open(log_dir / "xvfb.log", "wb"),
+    )
+    os.close(write_fd)
+    number = b""
+    deadline = time.monotonic() + 15
+    try:
+        while not number.endswith(b"\n") and time.monotonic() < deadline:
+            ready, _, _ = select.select([read_fd], [], [], 0.5)
+            if ready:
+                chunk = os.read(read_fd, 16)
+                if not chunk:
+                    break
+                number += chunk
+    finally:
+        os.close(read_fd)
+    if not number.strip():
+        stop_process(xvfb)
+        pytest.fail("Xvfb did not report a display number within 15 s (see xvfb.log)")
+    return xvfb, f":{int(number)}"
+
+
+@pytest.fixture
+def xserver(tmp_path):
+    """A bare Xvfb (no tray host); yields the DISPLAY string."""
+    xvfb, display = start_xvfb(tmp_path)
+    try:
+        yield display
+    finally:
+        stop_process(xvfb)
+
+
+@pytest.fixture
+def xdisplay(xserver, tmp_path):
+    """Xvfb with trayer as the system tray; yields the DISPLAY string."""
+    trayer = subprocess.Popen(
+        ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", "120",
+         "--height", "32", "--tint", "0x2b2b2b", "--transparent", "true", "--alpha", "0"],
+        env=dict(os.environ, DISPLAY=xserver), stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "trayer.log", "wb"),
+    )
+    try:
+        yield xserver
+    finally:
+        stop_process(trayer)
+
+
+@pytest.fixture
+def session_bus(tmp_path):
+    """A private D-Bus session bus; yields its address."""
+    read_fd, write_fd = os.pipe()
+    daemon = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--nopidfile", f"--print-address={write_fd}"],
+        pass_fds=[write_fd], stdout=subprocess.DEVNULL, stderr=open(tmp_path / "dbus.log", "wb"),
+    )
+    os.close(write_fd)
+    address = b""
+    deadline = time.monotonic() + 15
+    try:
+        while not address.endswith(b"\n") and time.monotonic() < deadline:
+            ready, _, _ = select.select([read_fd], [], [], 0.5)
+            if ready:
+                chunk = os.read(read_fd, 256)
+                if not chunk:
+                    break
+                address += chunk
+    finally:
+        os.close(read_fd)
+    if not address.strip():
+        stop_process(daemon)
+        pytest.fail("dbus-daemon did not print its address within 15 s")
+    try:
+        yield address.decode().strip()
+    finally:
+        stop_process(daemon)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.notify.conftest import stop_process as _stop
 from tests.notify.helpers import shots_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,51 +31,6 @@ pytestmark = [
     pytest.mark.xvfb,
     pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("trayer")), reason="needs Xvfb and trayer"),
 ]
-
-
-def _stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
-@pytest.fixture
-def xdisplay(tmp_path):
-    """Xvfb on a free display with trayer as the system tray; yields the DISPLAY string."""
-    read_fd, write_fd = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=[write_fd], stdout=subprocess.DEVNULL, stderr=open(tmp_path / "xvfb.log", "wb"),
-    )
-    os.close(write_fd)
-    trayer = None
-    try:
-        number = b""
-        deadline = time.monotonic() + 15
-        with os.fdopen(read_fd, "rb") as pipe:
-            while not number.endswith(b"\n") and time.monotonic() < deadline:
-                chunk = pipe.read(1)
-                if not chunk:
-                    break
-                number += chunk
-        if not number.strip():
-            pytest.fail("Xvfb did not report a display number (see xvfb.log)")
-        display = f":{int(number)}"
-        env = dict(os.environ, DISPLAY=display)
-        trayer = subprocess.Popen(
-            ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", "120",
-             "--height", "32", "--tint", "0x2b2b2b", "--transparent", "true", "--alpha", "0"],
-            env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "trayer.log", "wb"),
-        )
-        yield display
-    finally:
-        _stop(trayer)
-        _stop(xvfb)
 
 
 def screenshot(display: str, path: Path) -> bool:
