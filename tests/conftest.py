@@ -29,6 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+# PySide6 6.12.0 drops a reference to True on every signal emit from Python, which aborts a long
+# test run ("bool_dealloc"); the work-around patches only a PySide6 that has the bug.
+from desktop.ui.pyside_fixes import install as _install_pyside_fixes  # noqa: E402
+
+_install_pyside_fixes()
+
 
 @pytest.fixture(autouse=True)
 def tokendesk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
