@@ -5,12 +5,20 @@ from __future__ import annotations
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from tests.servers.oauth import OAuthTestServer, oauth, oauth_server  # noqa: F401  (pytest fixtures)
 
 SCOPE = "openid email offline_access"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def screenshot_path(name: str) -> Path:
+    """Where a documenting screenshot goes (docs/screenshots/<name>); look at it after the run."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / name
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
