@@ -62,7 +62,7 @@ class LoopbackListener:
         self._host = host
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._callbacks: queue.Queue[str] = queue.Queue()
+        self._callbacks: queue.Queue[str | None] = queue.Queue()
         self._expected_state: str | None = None
         self._path = "/"
         self._outcome = _Outcome()
@@ -132,16 +132,25 @@ class LoopbackListener:
         self._accept(url)
         return True
 
+    def cancel(self) -> None:
+        """Stop waiting (from any thread): ``wait`` raises Cancelled."""
+        self._callbacks.put(None)
+
     def wait(self, timeout: float) -> str:
-        """The accepted redirect URL; Cancelled after ``timeout`` seconds."""
+        """The accepted redirect URL; Cancelled after ``timeout`` seconds or after ``cancel()``."""
         try:
-            return self._callbacks.get(timeout=timeout)
+            url = self._callbacks.get(timeout=timeout)
         except queue.Empty:
+            url = ""
+        if url is None:
+            raise Cancelled("The sign-in was cancelled; the stored token was not changed.")
+        if not url:
             raise Cancelled(
                 f"No answer from the browser within {timeout:g} s; the sign-in was abandoned and nothing was stored.",
                 "Request the token again and finish the sign-in in the browser tab that opens "
                 "(or paste the address the browser ended on).",
-            ) from None
+            )
+        return url
 
     def finish(self, ok: bool, title: str, paragraphs: list[str]) -> None:
         """The outcome the browser tab shows (it waits for this, up to OUTCOME_WAIT_SECONDS)."""

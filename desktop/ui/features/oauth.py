@@ -1,0 +1,491 @@
+"""The token actions of the main window: request, refresh, revoke, forget; automatic refresh; details.
+
+* **Request new token** (Ctrl+R): the embedded login dialog (QtWebEngine is imported only now) or,
+  for configurations set to the system browser, the RFC 8252 loopback flow with a small
+  "finish the sign-in in your browser" window (address to copy, Cancel).
+  Client-credentials configurations simply get a new token.
+* **Refresh** (F5): the selected rows, on the task runner.
+* **Revoke token** / **Forget token**: confirmed; revoke where a revocation endpoint exists.
+* ``hub.refresh_due(config_id)`` (from the notify scheduler) refreshes ahead of expiry, quietly.
+* A "Token" section in the details pane: last error in Znuny's text with the plain hint, advice,
+  expiries, and how the sign-in runs.
+Every change emits ``hub.token_changed(config_id)``. No network I/O on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.models.config import BROWSER_SYSTEM, FLOW_CLIENT_CREDENTIALS, TokenConfiguration
+from desktop.models.status import format_local, relative_time
+from desktop.models.token import TokenState, utcnow
+from desktop.oauth.errors import Cancelled, ConfigurationProblem, ReauthorizationNeeded, TokenError, hint_for
+from desktop.oauth.tokens import TokenService, warnings_for
+
+if TYPE_CHECKING:
+    from desktop.app import Application
+
+logger = logging.getLogger(__name__)
+
+
+def install(app: Application) -> OAuthFeature:
+    return OAuthFeature(app)
+
+
+# ---- the system-browser waiting window
+class BrowserWaitDialog(QDialog):
+    """Shown while the system browser signs in: the address (to copy for another machine) and Cancel."""
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Sign in \u2013 {name}")
+        self.setObjectName("BrowserWaitDialog")
+        self.setModal(True)
+        layout = QVBoxLayout(self)
+        self.message = QLabel(f"Starting the sign-in for \u201c{html.escape(name)}\u201d \u2026")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        row = QHBoxLayout()
+        self.address = QLineEdit()
+        self.address.setReadOnly(True)
+        self.address.setAccessibleName("Sign-in address")
+        self.address.setToolTip("Open this address in a browser if none opened (e.g. on another machine)")
+        row.addWidget(self.address, 1)
+        self.copy_button = QPushButton("&Copy address")
+        self.copy_button.setEnabled(False)
+        self.copy_button.clicked.connect(self._copy)
+        row.addWidget(self.copy_button)
+        layout.addLayout(row)
+        progress = QProgressBar()
+        progress.setRange(0, 0)
+        progress.setMaximumHeight(10)
+        progress.setTextVisible(False)
+        layout.addWidget(progress)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop waiting; the stored token is not changed (Esc)")
+        self.cancel_button.clicked.connect(self.reject)
+        buttons.addWidget(self.cancel_button)
+        layout.addLayout(buttons)
+        self.resize(620, 170)
+
+    @Slot(str, bool)
+    def show_address(self, url: str, opened: bool) -> None:
+        self.address.setText(url)
+        self.address.setCursorPosition(0)
+        self.copy_button.setEnabled(True)
+        if opened:
+            self.message.setText("Your browser opened the sign-in page. Finish the sign-in there; this window "
+                                 "closes by itself. If no browser appeared, copy the address below into one.")
+        else:
+            self.message.setText("No browser could be started. Copy the address below into a browser on this "
+                                 "machine to sign in.")
+
+    def _copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.address.text())
+        self.copy_button.setText("Copied")
+
+
+class _Relay(QObject):
+    """Carries calls from the worker thread to the GUI thread."""
+
+    address = Signal(str, bool)
+
+
+# ---- the feature
+class OAuthFeature(QObject):
+    def __init__(self, app: Application) -> None:
+        super().__init__(app.window)
+        self.app = app
+        self.ctx = app.ctx
+        self.window = app.window
+        self.hub = app.hub
+        self.tasks = app.tasks
+        self.service = TokenService(self.ctx)
+        #: configurations with a refresh running (no second one from the GUI while it runs)
+        self.busy: set[int] = set()
+        #: hook for tests: how the system browser is opened (None: print-only)
+        self.open_browser: Callable[[str], bool] | None = None
+        self.login_dialog: Any = None
+        self.wait_dialog: BrowserWaitDialog | None = None
+        self._build_actions()
+        self._build_details()
+        self.hub.refresh_due.connect(self.on_refresh_due)
+        self.hub.token_changed.connect(self._on_token_changed)
+        self.window.selection_changed.connect(self.update_details)
+        self.window.selection_changed.connect(self._update_enabled)
+
+    # ---- actions
+    def _action(self, name: str, text: str, shortcut: QKeySequence | None, tip: str,
+                slot: Callable[[], None]) -> QAction:
+        action = QAction(text, self.window)
+        action.setObjectName(f"action_{name}")
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        w = self.window
+        self.request_action = self._action(
+            "request", "&Request new token ...", QKeySequence("Ctrl+R"),
+            "Sign in with the provider and store a new token for the selected configuration (Ctrl+R)", self.on_request)
+        w.add_action(self.request_action, menu="&Token", toolbar=True, context_menu=True,
+                     enabled_when=lambda s: len(s) == 1, name="request")
+        self.refresh_action = self._action(
+            "refresh", "Re&fresh", QKeySequence(Qt.Key.Key_F5),
+            "Renew the selected tokens now with their refresh tokens (F5)", self.on_refresh)
+        w.add_action(self.refresh_action, menu="&Token", toolbar=True, context_menu=True,
+                     enabled_when=lambda s: len(s) >= 1, name="refresh")
+        self.revoke_action = self._action(
+            "revoke", "Re&voke token ...", None,
+            "Revoke the selected tokens at the provider (RFC 7009) and delete them here", self.on_revoke)
+        w.add_action(self.revoke_action, menu="&Token", toolbar=False, context_menu=True,
+                     enabled_when=self._can_revoke, name="revoke")
+        self.forget_action = self._action(
+            "forget", "F&orget token ...", None,
+            "Delete the selected tokens here without telling the provider", self.on_forget)
+        w.add_action(self.forget_action, menu="&Token", toolbar=False, context_menu=True,
+                     enabled_when=self._has_token, name="forget")
+
+    def _state(self, cfg: TokenConfiguration) -> TokenState:
+        assert cfg.id is not None
+        return self.ctx.store.get_state(cfg.id)
+
+    def _has_token(self, selected: list[TokenConfiguration]) -> bool:
+        return any(self._state(c).has_access_token or self._state(c).has_refresh_token for c in selected)
+
+    def _can_revoke(self, selected: list[TokenConfiguration]) -> bool:
+        return any(c.revocation_url for c in selected) and self._has_token(selected)
+
+    @Slot()
+    def _update_enabled(self) -> None:
+        selected = self.window.selected_configurations()
+        self.revoke_action.setEnabled(self._can_revoke(selected))
+        self.forget_action.setEnabled(self._has_token(selected))
+
+    @Slot(int)
+    def _on_token_changed(self, config_id: int) -> None:
+        current = self.window.current_configuration()
+        if current is not None and current.id == config_id:
+            self.update_details()
+        self._update_enabled()
+
+    def _changed(self, config_id: int) -> None:
+        self.hub.token_changed.emit(config_id)
+
+    # ---- request new token
+    @Slot()
+    def on_request(self) -> None:
+        cfg = self.window.current_configuration()
+        if cfg is None or cfg.id is None:
+            return
+        if self.login_dialog is not None or self.wait_dialog is not None:
+            self.window.show_status("A sign-in is already open.")
+            return
+        if cfg.auth_flow == FLOW_CLIENT_CREDENTIALS:
+            self._refresh([cfg], manual=True)
+            return
+        if cfg.browser_mode == BROWSER_SYSTEM:
+            self._request_system(cfg)
+        else:
+            self._request_embedded(cfg)
+
+    def _request_embedded(self, cfg: TokenConfiguration) -> None:
+        from desktop.ui.dialogs.login_dialog import LoginDialog  # QtWebEngine: only now
+
+        assert cfg.id is not None
+        config_id = cfg.id
+        dialog = LoginDialog(self.service, cfg.name, runner=self.tasks, parent=self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.login_dialog = dialog
+
+        def finished(_result: int) -> None:
+            self.login_dialog = None
+            self._changed(config_id)  # stored token, or an error recorded from the redirect
+            if dialog.result_state is not None:
+                self.window.show_status(f"New token stored for '{cfg.name}'.")
+
+        dialog.finished.connect(finished)
+        dialog.open()
+
+    def _request_system(self, cfg: TokenConfiguration) -> None:
+        import webbrowser
+
+        from desktop.oauth.loopback import LoopbackListener, authorize_with_system_browser
+
+        assert cfg.id is not None
+        config_id, name = cfg.id, cfg.name
+        wait = BrowserWaitDialog(name, self.window)
+        self.wait_dialog = wait
+        relay = _Relay(wait)
+        relay.address.connect(wait.show_address, Qt.ConnectionType.QueuedConnection)
+        holder: dict[str, LoopbackListener] = {}
+        timeout = 300.0
+
+        def work() -> TokenState:
+            return authorize_with_system_browser(
+                self.service, name, timeout=timeout,
+                open_browser=self.open_browser if self.open_browser is not None else webbrowser.open,
+                show_url=lambda url, opened: relay.address.emit(url, opened),
+                on_listener=lambda listener: holder.__setitem__("listener", listener),
+            )
+
+        def cancel() -> None:
+            listener = holder.get("listener")
+            if listener is not None:
+                listener.cancel()
+
+        def done(state: TokenState) -> None:
+            self.wait_dialog = None
+            wait.accept()
+            self._changed(config_id)
+            self.window.show_status(f"New token stored for '{name}'.")
+
+        def failed(exc: BaseException) -> None:
+            self.wait_dialog = None
+            wait.accept()
+            self._changed(config_id)
+            if isinstance(exc, Cancelled) and "cancelled" in str(exc):
+                self.window.show_status(f"Sign-in for '{name}' cancelled; the token was not changed.")
+                return
+            self._report(f"Sign-in for \u201c{name}\u201d failed", [(name, exc)])
+
+        wait.rejected.connect(cancel)
+        wait.open()
+        self.tasks.run(work, on_done=done, on_error=failed, busy_text=f"Waiting for the browser sign-in of {name} ...")
+
+    # ---- refresh
+    @Slot()
+    def on_refresh(self) -> None:
+        self._refresh(self.window.selected_configurations(), manual=True)
+
+    @Slot(int)
+    def on_refresh_due(self, config_id: int) -> None:
+        """The scheduler's call: refresh quietly if still due (errors end up on the token, not in a box)."""
+        cfg = self.ctx.store.get_by_id(config_id)
+        if cfg is None or not cfg.is_valid or config_id in self.busy:
+            return
+        state = self.ctx.store.get_state(config_id)
+        if state.reauthorization_needed:
+            return  # invalid_grant: no more attempts until the admin signs in again
+        if cfg.auth_flow != FLOW_CLIENT_CREDENTIALS and not state.has_refresh_token:
+            return
+        self.busy.add(config_id)
+
+        def finish(_result: object) -> None:
+            self.busy.discard(config_id)
+            self._changed(config_id)
+
+        def failed(exc: BaseException) -> None:
+            self.busy.discard(config_id)
+            logger.warning("automatic refresh of '%s' failed: %s", cfg.name, exc)
+            self._changed(config_id)
+
+        self.tasks.run(functools.partial(self.service.refresh_by_id, config_id, only_if_due=True),
+                       on_done=finish, on_error=failed, busy_text=f"Refreshing {cfg.name} ...")
+
+    def _refresh(self, configs: list[TokenConfiguration], *, manual: bool) -> None:
+        targets = [c for c in configs if c.id is not None and c.id not in self.busy]
+        if not targets:
+            return
+        failures: list[tuple[str, BaseException]] = []
+        remaining = {c.id for c in targets}
+
+        def settle(config_id: int) -> None:
+            self.busy.discard(config_id)
+            remaining.discard(config_id)
+            self._changed(config_id)
+            if not remaining:
+                if failures:
+                    self._report("Refresh failed" if len(targets) == 1 else "Some refreshes failed", failures)
+                else:
+                    names = ", ".join(f"'{c.name}'" for c in targets)
+                    self.window.show_status(f"Refreshed {names}.")
+
+        for cfg in targets:
+            assert cfg.id is not None
+            config_id, name = cfg.id, cfg.name
+            self.busy.add(config_id)
+
+            def done(_state: TokenState, config_id: int = config_id) -> None:
+                settle(config_id)
+
+            def failed(exc: BaseException, config_id: int = config_id, name: str = name) -> None:
+                failures.append((name, exc))
+                settle(config_id)
+
+            self.tasks.run(self.service.refresh_by_id, config_id, on_done=done, on_error=failed,
+                           busy_text=f"Refreshing {name} ...")
+
+    # ---- revoke and forget
+    @Slot()
+    def on_revoke(self) -> None:
+        selected = [c for c in self.window.selected_configurations() if self._has_token([c])]
+        revocable = [c for c in selected if c.revocation_url]
+        skipped = [c for c in selected if not c.revocation_url]
+        if not revocable:
+            return
+        names = ", ".join(f"\u201c{c.name}\u201d" for c in revocable)
+        text = (f"Revoke the token of {names} at the provider and delete it here?\n\n"
+                "Programs that use it stop working until a new token is requested.")
+        if skipped:
+            text += ("\n\nNot revoked (no revocation endpoint; use Forget token): "
+                     + ", ".join(f"\u201c{c.name}\u201d" for c in skipped))
+        if QMessageBox.question(self.window, "Revoke token?", text,
+                                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                                QMessageBox.StandardButton.Cancel) != QMessageBox.StandardButton.Yes:
+            return
+        self._run_each(revocable, self.service.revoke, "Revoking", "Revoked", "Revoke failed")
+
+    @Slot()
+    def on_forget(self) -> None:
+        selected = [c for c in self.window.selected_configurations() if self._has_token([c])]
+        if not selected:
+            return
+        names = ", ".join(f"\u201c{c.name}\u201d" for c in selected)
+        if QMessageBox.question(
+            self.window, "Forget token?",
+            f"Delete the stored token of {names} here?\n\nThe provider is not told: the token stays valid "
+            "there until it expires (revoke it in the provider's account settings if it must stop working).",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        ) != QMessageBox.StandardButton.Yes:
+            return
+        self._run_each(selected, self.service.forget, "Forgetting", "Forgot the token of", "Forget failed")
+
+    def _run_each(self, configs: list[TokenConfiguration], fn: Callable[[str], object], doing: str, did: str,
+                  failed_title: str) -> None:
+        failures: list[tuple[str, BaseException]] = []
+        remaining = {c.id for c in configs}
+        done_names: list[str] = []
+
+        def settle(config_id: int) -> None:
+            remaining.discard(config_id)
+            self._changed(config_id)
+            if not remaining:
+                if done_names:
+                    self.window.show_status(f"{did} " + ", ".join(f"'{n}'" for n in done_names) + ".")
+                if failures:
+                    self._report(failed_title, failures)
+
+        for cfg in configs:
+            assert cfg.id is not None
+
+            def ok(_r: object, config_id: int = cfg.id, name: str = cfg.name) -> None:
+                done_names.append(name)
+                settle(config_id)
+
+            def bad(exc: BaseException, config_id: int = cfg.id, name: str = cfg.name) -> None:
+                failures.append((name, exc))
+                settle(config_id)
+
+            self.tasks.run(fn, cfg.name, on_done=ok, on_error=bad, busy_text=f"{doing} {cfg.name} ...")
+
+    # ---- messages
+    def _report(self, title: str, failures: list[tuple[str, BaseException]]) -> None:
+        parts = []
+        for name, exc in failures:
+            if isinstance(exc, TokenError):
+                text = f"{name}: {exc}"
+                if exc.hint:
+                    text += f"\nWhat to do: {exc.hint}"
+            else:
+                logger.error("token action for '%s' failed", name, exc_info=exc)
+                text = f"{name}: unexpected error ({exc.__class__.__name__}); run 'tokendesk -v refresh' for details."
+            parts.append(text)
+        self.window.show_status(f"{title}: {failures[0][0]}", 10000)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, "\n\n".join(parts), QMessageBox.StandardButton.Ok,
+                          self.window)
+        box.setObjectName("TokenFailureBox")
+        if any(isinstance(e, ReauthorizationNeeded) for _, e in failures) and len(failures) == 1:
+            request = box.addButton("Request new token ...", QMessageBox.ButtonRole.ActionRole)
+            request.clicked.connect(self.request_action.trigger)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.last_report = box
+        box.open()
+
+    # ---- details
+    def _build_details(self) -> None:
+        self.details = QLabel()
+        self.details.setObjectName("tokenDetails")
+        self.details.setWordWrap(True)
+        self.details.setTextFormat(Qt.TextFormat.RichText)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.details_box = self.window.add_details_section("Token", self.details)
+        self.update_details()
+
+    @Slot()
+    def update_details(self) -> None:
+        cfg = self.window.current_configuration()
+        if cfg is None or cfg.id is None:
+            self.details.setText("")
+            return
+        state = self.ctx.store.get_state(cfg.id)
+        self.details.setText(details_html(cfg, state, self.ctx.store.settings()))
+
+
+def _line(label: str, value: str, color: str = "") -> str:
+    style = f" style='color:{color}'" if color else ""
+    return (f"<p style='margin:0 0 6px 0'><span style='color:#555'>{html.escape(label)}</span><br>"
+            f"<span{style}>{html.escape(value)}</span></p>")
+
+
+def details_html(cfg: TokenConfiguration, state: TokenState, settings: dict[str, Any]) -> str:
+    """The Token section of the details pane (pure: testable without widgets)."""
+    now = utcnow()
+    parts: list[str] = []
+    if state.has_error:
+        stage = "refresh" if state.has_access_token else "exchange"
+        hint = hint_for(state.error_message, state.error_code, state.error_description, stage=stage)
+        parts.append(_line("Re-authorization needed" if state.reauthorization_needed else "Last error",
+                           state.error_text, "#b42318"))
+        if hint:
+            parts.append(_line("What to do", hint))
+    for note in warnings_for(cfg, state):
+        parts.append(_line("Note", note, "#8a6d00"))
+    if state.has_access_token:
+        exp = state.token_expires_at
+        parts.append(_line("Token expires", f"{format_local(exp)} ({relative_time(exp, now)})" if exp else "not given"))
+    if cfg.auth_flow != FLOW_CLIENT_CREDENTIALS:
+        if state.has_refresh_token:
+            rexp = state.refresh_token_expires_at
+            parts.append(_line("Refresh token expires",
+                               f"{format_local(rexp)} ({relative_time(rexp, now)})" if rexp else "no expiry known"))
+        mode = "system browser" if cfg.browser_mode == BROWSER_SYSTEM else "embedded browser"
+        try:
+            from desktop.oauth.flow import configured_redirect_uri
+
+            redirect = ("http://127.0.0.1:<any port>/\u2026 (loopback)" if cfg.browser_mode == BROWSER_SYSTEM
+                        else configured_redirect_uri(cfg, settings))
+        except ConfigurationProblem as exc:
+            redirect = str(exc)
+        parts.append(_line("Sign-in", f"{mode}, PKCE {'on' if cfg.pkce_enabled else 'off'}"))
+        parts.append(_line("Redirect URI", redirect))
+    else:
+        parts.append(_line("Sign-in", "none (client credentials: new tokens are requested with the client secret)"))
+    parts.append(_line("Revocation", "RFC 7009 endpoint configured" if cfg.revocation_url
+                       else "no endpoint: Forget token deletes it here only"))
+    return "".join(parts)

@@ -1,0 +1,184 @@
+"""The oauth feature in the lead's main window, against the real server (real task runner, offscreen)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+
+import PySide6.QtWebEngineWidgets  # noqa: F401 - QtWebEngine before the QApplication exists
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from desktop.models.token import utcnow
+from desktop.store.secrets import ACCESS_TOKEN, REFRESH_TOKEN
+from tests.oauth.conftest import follow_to_redirect, screenshot_path
+
+pytestmark = pytest.mark.realserver
+
+TIMEOUT_MS = 45000
+
+
+@pytest.fixture
+def app(qapp, ctx):
+    from desktop.app import Application
+
+    application = Application(qapp, ctx, features=["desktop.ui.features.oauth"])
+    application.window.resize(1180, 520)
+    application.window.show()
+    yield application
+    application.tasks.wait(10000)
+    application.window._quitting = True
+    application.window.hide()
+    application.window.deleteLater()
+
+
+def feature(app):
+    return app.features["oauth"]
+
+
+def select(app, name: str) -> None:
+    assert app.window.select_configuration(name)
+
+
+def test_refresh_action_updates_table_and_details(qtbot, app, ctx, oauth, server_config, sign_in):
+    oauth.configure(access_token_ttl=3600)
+    cfg = server_config("Support mailbox")
+    sign_in(cfg.name)
+    failing = server_config("Sales mailbox")
+    sign_in(failing.name)
+    server_config("New shop (not signed in)")
+    app.window.reload()
+    old = ctx.secrets.get_for(cfg.id, ACCESS_TOKEN)
+    select(app, cfg.name)
+    assert feature(app).refresh_action.isEnabled() and feature(app).forget_action.isEnabled()
+    with qtbot.waitSignal(app.hub.token_changed, timeout=TIMEOUT_MS) as signal:
+        feature(app).refresh_action.trigger()
+    assert signal.args == [cfg.id]
+    assert ctx.secrets.get_for(cfg.id, ACCESS_TOKEN) != old
+    assert ctx.store.get_state(cfg.id).last_refreshed_at is not None
+    row = app.window.model.row_of(cfg.name)
+    token_text = app.window.model.index(row, 2).data()
+    assert "valid until" in token_text
+    assert "Token expires" in feature(app).details.text()
+    # a failed refresh: the error is stored, shown with its hint, and offered in a box
+    microsoft = {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.",
+                 "error_codes": [7000215]}
+    oauth.fault("token", "error", status=401, body=microsoft)
+    select(app, failing.name)
+    with qtbot.waitSignal(app.hub.token_changed, timeout=TIMEOUT_MS):
+        feature(app).refresh_action.trigger()
+    qtbot.waitUntil(lambda: getattr(feature(app), "last_report", None) is not None, timeout=5000)
+    box = feature(app).last_report
+    assert "client secret is wrong or has expired" in box.text()
+    box.close()
+    details = feature(app).details.text()
+    assert "invalid_client" in details and "AADSTS7000215" in details and "What to do" in details
+    qtbot.wait(50)  # let the details pane lay out the new text
+    app.window.details_scroll.ensureWidgetVisible(feature(app).details_box)
+    feature(app).details_box.grab().save(str(screenshot_path("details_failed_refresh.png")))
+    select(app, cfg.name)
+    app.window.grab().save(str(screenshot_path("table_after_refresh.png")))
+
+
+def test_refresh_due_refreshes_quietly_and_respects_reauthorization(qtbot, app, ctx, oauth, server_config, sign_in):
+    cfg = server_config()
+    sign_in(cfg.name)
+    ctx.store.update_state(cfg.id, token_expires_at=utcnow() + timedelta(seconds=30))  # inside the lead time
+    old = ctx.secrets.get_for(cfg.id, ACCESS_TOKEN)
+    with qtbot.waitSignal(app.hub.token_changed, timeout=TIMEOUT_MS):
+        app.hub.refresh_due.emit(cfg.id)
+    assert ctx.secrets.get_for(cfg.id, ACCESS_TOKEN) != old
+    assert oauth.counters["refresh_token"] == 1
+    # not due any more: a second signal does not refresh again
+    with qtbot.waitSignal(app.hub.token_changed, timeout=TIMEOUT_MS):
+        app.hub.refresh_due.emit(cfg.id)
+    assert oauth.counters["refresh_token"] == 1
+    ctx.store.update_state(cfg.id, reauthorization_needed=True, token_expires_at=utcnow())
+    app.hub.refresh_due.emit(cfg.id)
+    app.tasks.wait(5000)
+    assert oauth.counters["refresh_token"] == 1  # invalid_grant earlier: no more automatic attempts
+
+
+def test_request_new_token_embedded(qtbot, app, ctx, oauth, server_config):
+    cfg = server_config()
+    app.window.reload()
+    select(app, cfg.name)
+    with qtbot.waitSignal(app.hub.token_changed, timeout=TIMEOUT_MS) as signal:
+        feature(app).request_action.trigger()
+    assert signal.args == [cfg.id]
+    assert ctx.store.get_state(cfg.id).has_access_token
+    qtbot.waitUntil(lambda: feature(app).login_dialog is None, timeout=5000)
+
+
+def test_request_new_token_system_browser(qtbot, app, ctx, oauth, server_config):
+    cfg = server_config("Google-like", Browser="system")
+    app.window.reload()
+    select(app, cfg.name)
+    pages: list[str] = []
+
+    def fake_browser(url: str) -> bool:
+        def run() -> None:
+            import urllib.request
+
+            callback = follow_to_redirect(url)
+            with urllib.request.urlopen(callback, timeout=30) as resp:
+                pages.append(resp.read().decode())
+
+        threading.Thread(target=run, daemon=True).start()
+        return True
+
+    feature(app).open_browser = fake_browser
+    with qtbot.waitSignal(app.hub.token_changed, timeout=TIMEOUT_MS):
+        feature(app).request_action.trigger()
+    assert ctx.store.get_state(cfg.id).has_access_token
+    qtbot.waitUntil(lambda: bool(pages), timeout=10000)
+    assert "You can close this tab" in pages[0]
+    assert feature(app).wait_dialog is None
+
+
+def test_system_browser_cancel(qtbot, app, ctx, oauth, server_config):
+    cfg = server_config("Google-like", Browser="system")
+    app.window.reload()
+    select(app, cfg.name)
+    feature(app).open_browser = lambda url: True  # a browser that never comes back
+    feature(app).request_action.trigger()
+    wait = feature(app).wait_dialog
+    qtbot.waitUntil(lambda: wait.address.text().startswith(oauth.authorization_endpoint), timeout=10000)
+    assert wait.copy_button.isEnabled()
+    wait.resize(620, 170)
+    wait.grab().save(str(screenshot_path("system_browser_wait.png")))
+    with qtbot.waitSignal(app.hub.token_changed, timeout=TIMEOUT_MS):
+        wait.cancel_button.click()
+    assert not ctx.store.get_state(cfg.id).has_access_token
+    assert "cancelled" in app.window.statusBar().currentMessage()
+
+
+def test_revoke_and_forget(qtbot, app, ctx, oauth, server_config, sign_in, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    cfg = server_config()
+    sign_in(cfg.name)
+    app.window.reload()
+    select(app, cfg.name)
+    refresh = ctx.secrets.get_for(cfg.id, REFRESH_TOKEN)
+    assert feature(app).revoke_action.isEnabled()
+    with qtbot.waitSignal(app.hub.token_changed, timeout=TIMEOUT_MS):
+        feature(app).revoke_action.trigger()
+    assert oauth.introspect(refresh)["active"] is False
+    assert not ctx.store.get_state(cfg.id).has_access_token
+    assert not feature(app).revoke_action.isEnabled() and not feature(app).forget_action.isEnabled()
+    sign_in(cfg.name)
+    app.hub.token_changed.emit(cfg.id)
+    assert feature(app).forget_action.isEnabled()
+    with qtbot.waitSignal(app.hub.token_changed, timeout=TIMEOUT_MS):
+        feature(app).forget_action.trigger()
+    assert ctx.secrets.get_for(cfg.id, ACCESS_TOKEN) is None
+
+
+def test_feature_does_not_import_qtwebengine():
+    code = ("import sys; import desktop.ui.features.oauth; "
+            "print(sorted(m for m in sys.modules if m.startswith('PySide6.QtWebEngine')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
