@@ -483,15 +483,19 @@ def _smtp(account: MailAccount, transcript: Transcript, context: ssl.SSLContext 
         if mech not in offered:
             transcript.note(f"The server offers AUTH {' '.join(offered) or '(nothing)'}; trying {mech} anyway")
         challenges: list[str] = []
+        calls = [0]
 
         def respond(challenge: bytes | None = None) -> str:
-            if challenge is None:
+            calls[0] += 1
+            if calls[0] == 1:  # the initial response (on the AUTH line, or after an empty 334)
                 return raw
-            challenges.append(challenge.decode("utf-8", "replace"))  # smtplib has decoded the base64
-            return ""
+            challenges.append(challenge.decode("utf-8", "replace") if challenge else "")  # decoded by smtplib
+            return ""  # an error challenge: answer empty so the server sends its final 535
 
+        # RFC 4954 4: no initial response when it would make the AUTH line longer than SMTP's 512 octets
+        one_line = len(f"AUTH {mech} {b64}\r\n") <= 512
         try:
-            code, _msg = client.auth(mech, respond, initial_response_ok=True)
+            code, _msg = client.auth(mech, respond, initial_response_ok=one_line)
         except smtplib.SMTPAuthenticationError as exc:
             extra = [c for c in challenges if c]
             raise AuthRejected(_exc_text(exc) + (f" ({extra[-1]})" if extra else "")) from None

@@ -60,6 +60,11 @@ def eligible_configurations(store: Store, keep_config_id: int | None = None) -> 
             if c.is_valid or (keep_config_id is not None and c.id == keep_config_id)]
 
 
+def _failed(errors: list[FieldError]) -> UsageValidationFailed:
+    duplicate = any(e.field == "Name" and "already used" in e.message for e in errors)
+    return (DuplicateUsageName if duplicate else UsageValidationFailed)(errors)
+
+
 def _duplicate(kind: str, name: str) -> DuplicateUsageName:
     return DuplicateUsageName([FieldError("Name", f"{kind} named '{name}' already exists; choose another name")])
 
@@ -134,7 +139,7 @@ class UsageRepository:
                                                account.config_name, own.config_id if own else None)
         errors += [e for e in cfg_errors if all(x.field != e.field for x in errors)]
         if errors:
-            raise UsageValidationFailed(errors)
+            raise _failed(errors)
         assert cfg is not None and cfg.id is not None
         account = account.copy(protocol=protocol_spec(account.protocol).key, host=account.host.strip(),
                                login=account.login.strip(), config_id=cfg.id, config_name=cfg.name)
@@ -244,7 +249,7 @@ class UsageRepository:
                                                invoker.config_name, own.config_id if own else None)
         errors += [e for e in cfg_errors if all(x.field != e.field for x in errors)]
         if errors:
-            raise UsageValidationFailed(errors)
+            raise _failed(errors)
         assert cfg is not None and cfg.id is not None
         return invoker.copy(config_id=cfg.id, config_name=cfg.name), cfg.id
 

@@ -65,12 +65,20 @@ def fetch_token(source: TokenSource, config_name: str) -> str:
 def _classify(exc: Exception, config_name: str) -> TokenUnavailable:
     """Map the oauth package's exceptions (by name, so this module does not need it) to a kind."""
     names = {cls.__name__ for cls in type(exc).__mro__}
-    text = str(exc) or type(exc).__name__
+    text = (str(exc) or type(exc).__name__).strip()
+    hint = str(getattr(exc, "hint", "") or "").strip()
     if "ReauthorizationNeeded" in names:
-        return TokenUnavailable(
-            f"{text} The token of '{config_name}' must be requested again (Request new token).", KIND_REAUTH
-        )
+        return TokenUnavailable(_join(text, hint or "Request a new token for it (Request new token)."), KIND_REAUTH)
     if "NetworkError" in names or isinstance(exc, OSError | TimeoutError):
-        return TokenUnavailable(f"The provider of '{config_name}' could not be reached: {text}", KIND_NETWORK)
+        return TokenUnavailable(_join(f"The provider of '{config_name}' could not be reached: {text}", hint),
+                                KIND_NETWORK)
+    if "KeyError" in names or "NotFoundError" in names:
+        return TokenUnavailable(f"There is no token configuration named '{config_name}'.", KIND_TOKEN)
     logger.debug("token for %s unavailable: %s", config_name, type(exc).__name__)
-    return TokenUnavailable(f"No token for '{config_name}': {text}", KIND_TOKEN)
+    return TokenUnavailable(_join(f"No token for '{config_name}': {text}", hint), KIND_TOKEN)
+
+
+def _join(message: str, hint: str) -> str:
+    if not hint:
+        return message
+    return f"{message.rstrip('.')}. {hint}" if not message.endswith((".", "!", "?")) else f"{message} {hint}"
