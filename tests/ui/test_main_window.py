@@ -1,0 +1,491 @@
+"""The main window built by desktop.app.Application (no features, inline task runner): table, search, empty
+states, Add/Edit/Delete with the blocking calls patched, the secret bar and the local-file fallback, persisted
+geometry, click-through, reload on external changes, and no QtWebEngine at start-up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtWidgets import QDialog, QMessageBox
+
+from desktop.app import Application
+from desktop.models.token import utcnow
+from desktop.models.token_table_model import COL_NAME, COL_TOKEN
+from desktop.services import open_context
+from desktop.store.secrets import CLIENT_SECRET, DatabaseSecrets, UnavailableSecrets
+from desktop.ui.dialogs.template_picker import TemplatePicker
+from desktop.ui.dialogs.token_dialog import TokenDialog
+from desktop.ui.tasks import InlineTaskRunner
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def make_app(qapp, qtbot):
+    apps: list[Application] = []
+
+    def build(context) -> Application:
+        app = Application(qapp, context, tasks=InlineTaskRunner(), features=[])
+        apps.append(app)
+        app.window.show()
+        return app
+
+    yield build
+    for app in apps:
+        app.window.save_state()
+        app.window.hide()
+        app.window.deleteLater()
+    qapp.processEvents()
+
+
+def table_names(window) -> list[str]:
+    model = window.model
+    return [model.data(model.index(r, COL_NAME)) for r in range(model.rowCount())]
+
+
+def select(window, *names: str) -> None:
+    sel = window.table.selectionModel()
+    sel.clearSelection()
+    for name in names:
+        row = window.model.row_of(name)
+        assert row >= 0, name
+        sel.select(window.model.index(row, 0),
+                   QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
+
+
+@pytest.fixture
+def three(ctx, make_config):
+    make_config("Support mailbox", secret="support-secret")
+    gmail = make_config("Sales Gmail", template="Google Mail")
+    ctx.store.update_state(gmail.id, has_access_token=True, token_expires_at=utcnow() - timedelta(hours=2),
+                           last_requested_at=utcnow() - timedelta(hours=3))
+    make_config("Billing SSO", template="Generic OAuth2", secret=None,
+                AuthorizationCode="https://sso.example.org/auth", TokenByAuthorizationCode="https://sso.example.org/t",
+                TokenByRefreshToken="https://sso.example.org/t")
+    return ctx
+
+
+# ---- table, search, empty states
+
+
+def test_table_shows_the_configurations(three, make_app):
+    window = make_app(three).window
+    assert window.windowTitle() == "Tokendesk"
+    assert table_names(window) == ["Billing SSO", "Sales Gmail", "Support mailbox"]
+    assert window.table_stack.currentWidget() is window.table
+    assert window.count_label.text() == "3 configurations"
+    assert window.secrets_label.text().startswith("Secrets: system keyring")
+    row = window.model.row_of("Sales Gmail")
+    assert window.model.data(window.model.index(row, COL_TOKEN)).startswith("expired on ")
+    assert window.details_title.text() == "No configuration selected"
+
+
+def test_selection_fills_the_details_and_enables_actions(three, make_app):
+    window = make_app(three).window
+    edit, delete = window.named_actions["edit"], window.named_actions["delete"]
+    assert not edit.isEnabled() and not delete.isEnabled()
+    select(window, "Billing SSO")
+    assert edit.isEnabled() and delete.isEnabled()
+    assert window.details_title.text() == "Billing SSO"
+    details = window.details_text.text()
+    assert "Generic OAuth2" in details and "missing: Edit to add it" in details
+    assert "never" in details  # never requested
+    select(window, "Billing SSO", "Sales Gmail")
+    assert not edit.isEnabled() and delete.isEnabled()
+    assert [c.name for c in window.selected_configurations()] == ["Billing SSO", "Sales Gmail"]
+
+
+def test_actions_have_shortcuts(three, make_app):
+    window = make_app(three).window
+    assert window.named_actions["add"].shortcut().matches(Qt.Modifier.CTRL | Qt.Key.Key_N)
+    assert window.named_actions["edit"].shortcut().toString() == "F2"
+    assert window.named_actions["delete"].shortcut().toString() == "Del"
+    assert window.named_actions["find"].shortcut().toString() == "Ctrl+F"
+
+
+def test_search_filters_and_says_when_nothing_matches(three, make_app, qtbot):
+    window = make_app(three).window
+    qtbot.keyClicks(window.search, "gmail")
+    assert table_names(window) == ["Sales Gmail"]
+    assert window.count_label.text() == "1 of 3 configurations"
+    window.search.setText("expired")
+    assert table_names(window) == ["Sales Gmail"]
+    window.search.setText("nothing like this")
+    assert window.model.rowCount() == 0
+    assert window.table_stack.currentWidget() is window.empty_label
+    assert window.empty_label.text() == (
+        "No configuration matches “nothing like this”.\n\nClear the filter (Esc) to see all 3.")
+    qtbot.keyClick(window.search, Qt.Key.Key_Escape)
+    assert window.search.text() == ""
+    assert window.table_stack.currentWidget() is window.table
+    assert len(table_names(window)) == 3
+
+
+def test_empty_database_explains_how_to_start(ctx, make_app):
+    window = make_app(ctx).window
+    assert window.table_stack.currentWidget() is window.empty_label
+    assert window.empty_label.text().startswith("No token configurations yet.\n\nPress Add (Ctrl+N)")
+    assert window.count_label.text() == "0 configurations"
+
+
+# ---- add, edit, delete (blocking calls patched)
+
+
+def fake_exec(fill):
+    """A TokenDialog.exec replacement: fill the form like a user, press Save, return the result."""
+
+    def exec_(dialog: TokenDialog) -> int:
+        fill(dialog)
+        dialog.save_button.click()
+        return dialog.result()
+
+    return exec_
+
+
+def test_add_with_a_template_name(ctx, make_app, monkeypatch, memory_keyring):
+    window = make_app(ctx).window
+    seen = {}
+
+    def fill(dialog):
+        seen["title"] = dialog.windowTitle()
+        seen["template"] = dialog.template_label.text()
+        dialog.name_edit.setText("Helpdesk")
+        dialog.client_id_edit.setText("helpdesk-app")
+        dialog.secret_edit.setText("helpdesk-secret")
+
+    monkeypatch.setattr(TokenDialog, "exec", fake_exec(fill))
+    window.on_add("Microsoft Exchange Online")
+    assert seen == {"title": "Add token configuration - Tokendesk", "template": "Microsoft Exchange Online"}
+    saved = ctx.store.get("Helpdesk")
+    assert saved.template_name == "Microsoft Exchange Online"
+    assert ctx.secrets.get_for(saved.id, CLIENT_SECRET) == "helpdesk-secret"
+    assert table_names(window) == ["Helpdesk"]
+    assert [c.name for c in window.selected_configurations()] == ["Helpdesk"]
+    assert window.statusBar().currentMessage() == "Added 'Helpdesk'. Next: request a token for it."
+
+
+def test_add_through_the_template_picker(ctx, make_app, monkeypatch):
+    window = make_app(ctx).window
+    offered = []
+
+    def picker_exec(picker: TemplatePicker) -> int:
+        offered.extend(picker.list.item(i).data(Qt.ItemDataRole.UserRole).name for i in range(picker.list.count()))
+        assert picker.select("Google Mail")
+        picker.accept()
+        return picker.result()
+
+    def fill(dialog):
+        dialog.name_edit.setText("Sales Gmail")
+        dialog.client_id_edit.setText("x.apps.googleusercontent.com")
+
+    monkeypatch.setattr(TemplatePicker, "exec", picker_exec)
+    monkeypatch.setattr(TokenDialog, "exec", fake_exec(fill))
+    window.named_actions["add"].trigger()
+    assert "Google Mail" in offered and "Generic OpenID Connect" in offered
+    assert ctx.store.get("Sales Gmail").template_name == "Google Mail"
+
+
+def test_add_cancelled_saves_nothing(ctx, make_app, monkeypatch):
+    window = make_app(ctx).window
+
+    def cancel(dialog):
+        dialog.name_edit.setText("Abandoned")
+        dialog.reject()
+        return dialog.result()
+
+    monkeypatch.setattr(TokenDialog, "exec", cancel)
+    window.on_add("Google Mail")
+    assert ctx.store.count() == 0
+    monkeypatch.setattr(TemplatePicker, "exec", lambda picker: QDialog.DialogCode.Rejected)
+    window.on_add()
+    assert ctx.store.count() == 0
+
+
+def test_edit_saves_changes_and_keeps_the_secret(three, make_app, monkeypatch):
+    window = make_app(three).window
+    select(window, "Support mailbox")
+    seen = {}
+
+    def fill(dialog):
+        seen["title"] = dialog.windowTitle()
+        seen["client id"] = dialog.client_id_edit.text()
+        dialog.name_edit.setText("Support inbox")
+        dialog.scope_edit.setText("https://outlook.office.com/IMAP.AccessAsUser.All offline_access")
+
+    monkeypatch.setattr(TokenDialog, "exec", fake_exec(fill))
+    window.named_actions["edit"].trigger()
+    assert seen == {"title": "Edit 'Support mailbox' - Tokendesk", "client id": "client-Support mailbox"}
+    cfg = three.store.get("Support inbox")
+    assert cfg.scope == "https://outlook.office.com/IMAP.AccessAsUser.All offline_access"
+    assert three.configurations.client_secret(cfg) == "support-secret"
+    assert "Support inbox" in table_names(window) and "Support mailbox" not in table_names(window)
+    assert window.statusBar().currentMessage() == "Saved 'Support inbox'."
+    assert window.details_title.text() == "Support inbox"
+
+
+def test_double_click_opens_edit(three, make_app, monkeypatch, qtbot):
+    window = make_app(three).window
+    opened = []
+
+    def record(dialog):
+        opened.append(dialog.name_edit.text())
+        return QDialog.DialogCode.Rejected
+
+    monkeypatch.setattr(TokenDialog, "exec", record)
+    row = window.model.row_of("Sales Gmail")
+    rect = window.table.visualRect(window.model.index(row, COL_NAME))
+    qtbot.mouseClick(window.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(window.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert opened == ["Sales Gmail"]
+
+
+def test_delete_confirmed(three, make_app, monkeypatch, memory_keyring):
+    window = make_app(three).window
+    questions = []
+
+    def answer_yes(parent, title, text, *args):
+        questions.append((title, text))
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", answer_yes)
+    select(window, "Support mailbox", "Sales Gmail")
+    window.named_actions["delete"].trigger()
+    (title, text), = questions
+    assert title == "Delete token configurations?"
+    assert text.startswith("Delete 'Sales Gmail', 'Support mailbox'?")
+    assert "client secret are deleted too" in text
+    assert table_names(window) == ["Billing SSO"]
+    assert three.store.names() == ["Billing SSO"]
+    assert memory_keyring.passwords == {}
+    assert window.statusBar().currentMessage() == "Deleted 2 configurations."
+
+
+def test_delete_cancelled_keeps_everything(three, make_app, monkeypatch):
+    window = make_app(three).window
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Cancel)
+    select(window, "Support mailbox")
+    window.on_delete()
+    assert three.store.count() == 3 and len(table_names(window)) == 3
+
+
+def test_delete_refused_by_a_guard_is_reported(three, make_app, monkeypatch):
+    window = make_app(three).window
+    three.delete_guards.append(lambda c, cfg: ["mail account 'Support IMAP'"] if cfg.name == "Support mailbox" else [])
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: warnings.append((title, text)))
+    select(window, "Support mailbox", "Billing SSO")
+    window.on_delete()
+    assert three.store.names() == ["Sales Gmail", "Support mailbox"]
+    assert warnings == [("Not everything was deleted",
+                         "'Support mailbox' cannot be deleted: it is used by mail account 'Support IMAP'. "
+                         "Change or delete those first.")]
+    assert window.statusBar().currentMessage() == "Deleted 1 configuration."
+
+
+# ---- the secret bar
+
+
+@pytest.fixture
+def no_keyring_ctx(tokendesk_home):
+    context = open_context(secrets=UnavailableSecrets("no Secret Service on the session bus"))
+    yield context
+    context.close()
+
+
+def test_secret_bar_and_switching_to_the_local_file(no_keyring_ctx, make_app, monkeypatch):
+    window = make_app(no_keyring_ctx).window
+    bar = window.findChild(type(window._secret_bar), "secretBar")
+    assert bar is not None and bar.isVisible()
+    assert bar.label.text() == ("No system keyring is usable: no Secret Service on the session bus. Secrets cannot "
+                                "be saved until you allow the local fallback.")
+    assert window._allow_fallback_button.isVisible()
+    assert window._allow_fallback_button.text() == "Keep secrets in the local file ..."
+    assert window.secrets_label.text() == "Secrets: none (no Secret Service on the session bus)"
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.No)
+    window._allow_fallback_button.click()
+    assert isinstance(no_keyring_ctx.secrets, UnavailableSecrets)
+    assert no_keyring_ctx.store.get_setting("secrets.allow_file_fallback") is False
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a: asked.append(text)
+                        or QMessageBox.StandardButton.Yes)
+    window._allow_fallback_button.click()
+    assert "mode 0600" in asked[0]
+    assert isinstance(no_keyring_ctx.secrets, DatabaseSecrets)
+    assert no_keyring_ctx.store.get_setting("secrets.allow_file_fallback") is True
+    assert bar.isVisible()  # still announced, for as long as the fallback is in use
+    assert bar.label.text().startswith("No system keyring: secrets are kept in Tokendesk's local database file")
+    assert not window._allow_fallback_button.isVisible()
+    assert window.secrets_label.text() == "Secrets: local database file (fallback: no system keyring)"
+
+    # and saving with a secret now works, into the database file
+    def fill(dialog):
+        dialog.name_edit.setText("Now it works")
+        dialog.client_id_edit.setText("id")
+        dialog.secret_edit.setText("file-secret")
+
+    monkeypatch.setattr(TokenDialog, "exec", fake_exec(fill))
+    window.on_add("Google Mail")
+    saved = no_keyring_ctx.store.get("Now it works")
+    assert no_keyring_ctx.secrets.get_for(saved.id, CLIENT_SECRET) == "file-secret"
+
+
+def test_saving_a_secret_without_a_keyring_keeps_the_dialog_open(no_keyring_ctx, make_app, monkeypatch):
+    window = make_app(no_keyring_ctx).window
+    seen = {}
+
+    def fill(dialog):
+        dialog.name_edit.setText("Blocked")
+        dialog.client_id_edit.setText("id")
+        dialog.secret_edit.setText("cannot-store")
+        dialog.save_button.click()
+        seen["summary"] = dialog.summary.text()
+        seen["visible"] = dialog.isVisible()
+        dialog.reject()
+        return dialog.result()
+
+    monkeypatch.setattr(TokenDialog, "exec", fill)
+    window.on_add("Google Mail")
+    assert seen["summary"].startswith("Not saved: No system keyring is usable on this machine.")
+    assert "cannot-store" not in seen["summary"]
+    assert no_keyring_ctx.store.count() == 0
+
+
+def test_no_secret_bar_with_a_keyring(ctx, make_app):
+    window = make_app(ctx).window
+    assert getattr(window, "_secret_bar", None) is None
+
+
+# ---- persistence, click-through, external changes
+
+
+def test_geometry_and_column_widths_persist(three, make_app, tokendesk_home, qapp):
+    first = make_app(three).window
+    first.resize(700, 450)  # inside the offscreen screen (800x600): restoreGeometry clamps to it
+    first.table.setColumnWidth(COL_NAME, 333)
+    first.table.setColumnWidth(COL_TOKEN, 211)
+    qapp.processEvents()
+    first.save_state()
+    assert (tokendesk_home / "ui.ini").exists()
+    first.hide()
+
+    second = make_app(three).window
+    qapp.processEvents()
+    assert (second.width(), second.height()) == (700, 450)
+    assert second.table.columnWidth(COL_NAME) == 333
+    assert second.table.columnWidth(COL_TOKEN) == 211
+
+
+def test_open_configuration_selects_the_row(three, make_app, qtbot):
+    app = make_app(three)
+    window = app.window
+    window.search.setText("gmail")  # the target is filtered out: the filter is cleared
+    app.hub.open_configuration.emit("support MAILBOX", "")
+    assert window.search.text() == ""
+    assert [c.name for c in window.selected_configurations()] == ["Support mailbox"]
+    assert window.details_title.text() == "Support mailbox"
+    app.hub.open_configuration.emit("Sales Gmail", "edit")
+    assert [c.name for c in window.selected_configurations()] == ["Sales Gmail"]
+    assert window.statusBar().currentMessage() == "'Sales Gmail' selected: press F2 to edit."
+    app.hub.open_configuration.emit("Gone", "")
+    assert window.statusBar().currentMessage() == "'Gone' no longer exists."
+
+
+def test_token_changed_updates_the_row(three, make_app):
+    app = make_app(three)
+    cfg = three.store.get("Support mailbox")
+    three.store.update_state(cfg.id, has_access_token=True, token_expires_at=utcnow() + timedelta(minutes=42))
+    app.hub.token_changed.emit(cfg.id)
+    row = app.window.model.row_of("Support mailbox")
+    assert app.window.model.data(app.window.model.index(row, COL_TOKEN)).endswith("(in 42 min)")
+
+
+def test_external_change_by_another_connection_reloads(three, make_app, qtbot, memory_keyring):
+    window = make_app(three).window
+    select(window, "Sales Gmail")
+    with qtbot.assertNotEmitted(window.model.modelReset):
+        window._check_external_change()  # nothing changed: no reload
+    other = open_context()  # like the CLI in another process: its own connection
+    try:
+        cfg = other.templates.require("Google Mail").new_configuration("Added by the CLI")
+        cfg.client_id = "cli"
+        other.configurations.add(cfg, "cli-secret")
+    finally:
+        other.close()
+    window._check_external_change()
+    assert "Added by the CLI" in table_names(window)
+    assert [c.name for c in window.selected_configurations()] == ["Sales Gmail"]  # selection kept
+
+
+def test_the_database_file_is_watched(three, make_app):
+    window = make_app(three).window
+    watched = window._watcher.files()
+    assert str(three.store.path) in watched
+
+
+def test_settings_dialog_saves_through_the_store(three, make_app, monkeypatch):
+    from desktop.ui.dialogs.settings_dialog import SettingsDialog
+
+    window = make_app(three).window
+
+    def exec_(dialog):
+        dialog.editors["network.timeout_seconds"].setValue(33)
+        dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
+        return dialog.result()
+
+    monkeypatch.setattr(SettingsDialog, "exec", exec_)
+    window.named_actions["settings"].trigger()
+    assert three.store.get_setting("network.timeout_seconds") == 33
+    assert window.statusBar().currentMessage() == "Settings saved."
+
+
+def test_discover_runs_through_the_task_runner(ctx, make_app, monkeypatch):
+    from desktop.oauth import discovery
+
+    window = make_app(ctx).window
+    busy = []
+    window.tasks.busy_changed.connect(busy.append)
+    monkeypatch.setattr(discovery, "discover", lambda issuer, timeout: discovery.DiscoveredEndpoints(
+        issuer=issuer, authorization_endpoint=f"{issuer}/a", token_endpoint=f"{issuer}/t"))
+    template = ctx.templates.require("Generic OpenID Connect")
+    dialog = window.make_token_dialog(template.new_configuration(""), template)
+    dialog.issuer_edit.setText("https://idp.example.org")
+    dialog.discover_button.click()
+    assert dialog.endpoint_edits["AuthorizationCode"].text() == "https://idp.example.org/a"
+    assert busy == ["Reading the discovery document of https://idp.example.org ...", ""]
+    dialog.deleteLater()
+
+
+# ---- start-up stays lean
+
+
+def test_building_the_window_does_not_import_qtwebengine(tmp_path):
+    code = (
+        "import sys\n"
+        "from desktop.app import Application, prepare_qt\n"
+        "prepare_qt()\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "qapp = QApplication(['tokendesk'])\n"
+        "from desktop.services import open_context\n"
+        "from desktop.store.secrets import MemorySecrets\n"
+        "app = Application(qapp, open_context(secrets=MemorySecrets()))\n"
+        "app.window.show(); qapp.processEvents()\n"
+        "print(sorted(m for m in sys.modules if m.startswith('PySide6.QtWebEngine')))\n"
+        "print(app.window.isVisible())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENDESK_")}
+    env.update(TOKENDESK_HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT),
+               PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                          cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert lines[-2:] == ["[]", "True"]
