@@ -232,6 +232,10 @@ class TokenService:
             self._forget_locked(cfg.id)
         logger.info("'%s': token forgotten", cfg.name)
 
+    def record_failure(self, config_id: int, exc: TokenError) -> None:
+        """Store a failure seen outside this service (e.g. a provider's error page in the login dialog)."""
+        self._store_error(config_id, exc)
+
     # ---- authorization code
     def begin_authorization(self, name: str, *, redirect_uri: str | None = None) -> AuthorizationRequest:
         """A new single-use request (URL with state and PKCE). ``redirect_uri`` None: from the settings."""

@@ -273,8 +273,26 @@ class LoginDialog(QDialog):
     def _on_load_finished(self, ok: bool) -> None:
         if not self._exchanging:
             self.progress.hide()
-        if not ok and not self._handled and self._page is not None:
-            logger.debug("page load did not finish (%s)", self._page.url().host())
+        page = self._page
+        if page is None or self._handled:
+            return
+        if not ok:
+            logger.debug("page load did not finish (%s)", page.url().host())
+        # Google answers embedded browsers with its own error page, not with a redirect
+        page.toPlainText(lambda text, page=page: self._check_page_text(page, text))
+
+    def _check_page_text(self, page: QWebEnginePage, text: str) -> None:
+        if page is not self._page or self._handled or "disallowed_useragent" not in (text or ""):
+            return
+        from desktop.oauth.errors import ProviderError, hint_for
+
+        exc = ProviderError("The provider refuses to sign in inside an embedded browser.",
+                            hint_for("disallowed_useragent"), error="disallowed_useragent",
+                            description="the provider's page says: disallowed_useragent")
+        if self.request is not None:
+            self.request.used = True
+            self.service.record_failure(self.request.config_id, exc)
+        self._fail(exc, retry=False)
 
     @Slot(QUrl)
     def _on_url_changed(self, url: QUrl) -> None:
