@@ -2,7 +2,9 @@
 
 It combines the repository, the settings (``pop3.split_hosts``, ``network.timeout_seconds``)
 and the token source. Safe to call from a worker thread (the store is per thread); the
-network calls (``test_mail_account``, ``invoke``) must not run on the GUI thread.
+network calls (``test_mail_account``, ``invoke``) must not run on the GUI thread. Importing it
+stays cheap (``tokendesk token`` loads every CLI module): the protocol clients and httpx are
+imported when first used.
 """
 
 from __future__ import annotations
@@ -10,13 +12,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from desktop.models.config import TokenConfiguration
-from desktop.usage.connection import ConnectionResult, check_mail_account
-from desktop.usage.invoke import InvokeResult, invoke
 from desktop.usage.repository import UsageRepository, eligible_configurations
 from desktop.usage.tokens import TokenSource, fetch_token, token_source
 
 if TYPE_CHECKING:
     from desktop.services import Context
+    from desktop.usage.connection import ConnectionResult
+    from desktop.usage.invoke import InvokeResult
 
 
 class UsageService:
@@ -47,6 +49,8 @@ class UsageService:
 
     def test_mail_account(self, name: str) -> ConnectionResult:
         """Fresh token, connect, authenticate, follow-up command; every outcome is a result."""
+        from desktop.usage.connection import check_mail_account  # imaplib, poplib, smtplib, ssl: only when used
+
         account = self.repo.get_mail_account(name)
         return check_mail_account(
             account, lambda: fetch_token(self.tokens, account.config_name),
@@ -54,5 +58,7 @@ class UsageService:
         )
 
     def invoke(self, name: str) -> InvokeResult:
+        from desktop.usage.invoke import invoke  # httpx: only when used
+
         invoker = self.repo.get_invoker(name)
         return invoke(invoker, lambda: fetch_token(self.tokens, invoker.config_name), timeout=self.timeout)
