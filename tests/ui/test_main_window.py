@@ -359,6 +359,28 @@ def test_saving_a_secret_without_a_keyring_keeps_the_dialog_open(no_keyring_ctx,
     assert no_keyring_ctx.store.count() == 0
 
 
+def test_keyring_is_probed_after_the_window_shows(tokendesk_home, make_app, qtbot):
+    """The GUI opens its context with defer_secrets: the bar appears once the probe (a task) has answered."""
+    import keyring
+    from keyring.backends import fail
+
+    keyring.set_keyring(fail.Keyring())  # the memory keyring fixture restores the previous one
+    context = open_context(defer_secrets=True)
+    try:
+        app = make_app(context)
+        window = app.window
+        assert window.secrets_label.text() == "Secrets: checking the keyring ..."
+        assert getattr(window, "_secret_bar", None) is None
+        app.show()
+        qtbot.waitUntil(lambda: getattr(window, "_secret_bar", None) is not None, timeout=5000)
+        assert window._secret_bar.isVisible()
+        assert window._secret_bar.label.text().startswith("No system keyring is usable: no keyring backend")
+        assert window._allow_fallback_button.isVisible()
+        assert window.secrets_label.text().startswith("Secrets: none (no keyring backend is available")
+    finally:
+        context.close()
+
+
 def test_no_secret_bar_with_a_keyring(ctx, make_app):
     window = make_app(ctx).window
     assert getattr(window, "_secret_bar", None) is None
