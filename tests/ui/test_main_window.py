@@ -447,10 +447,25 @@ def test_external_change_by_another_connection_reloads(three, make_app, qtbot, m
     assert [c.name for c in window.selected_configurations()] == ["Sales Gmail"]  # selection kept
 
 
-def test_the_database_file_is_watched(three, make_app):
+def test_the_database_file_and_its_wal_are_watched(three, make_app):
     window = make_app(three).window
     watched = window._watcher.files()
     assert str(three.store.path) in watched
+    assert str(three.store.path) + "-wal" in watched  # writes of other processes land there first
+
+
+def test_a_write_by_another_process_reloads_the_table_by_itself(three, make_app, qtbot, tmp_path):
+    """No test hook: the file watcher sees the CLI's commit and the table reloads (debounced)."""
+    window = make_app(three).window
+    env = {k: v for k, v in os.environ.items()}
+    env.update(PYTHONPATH=str(ROOT), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("x")
+    proc = subprocess.run(
+        [sys.executable, "-m", "desktop", "add", "--template", "Google Mail", "--name", "From another process",
+         "--client-id", "cli"], capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    qtbot.waitUntil(lambda: "From another process" in table_names(window), timeout=5000)
 
 
 def test_settings_dialog_saves_through_the_store(three, make_app, monkeypatch):
