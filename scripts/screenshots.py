@@ -42,6 +42,12 @@ def demo_context():
         saved = service.add(cfg, "demo-secret")
         if state:
             ctx.store.update_state(saved.id, **state)
+            from desktop.store.secrets import ACCESS_TOKEN, REFRESH_TOKEN
+
+            if state.get("has_access_token"):
+                ctx.secrets.set_for(saved.id, ACCESS_TOKEN, "demo-access-token")
+            if state.get("has_refresh_token"):
+                ctx.secrets.set_for(saved.id, REFRESH_TOKEN, "demo-refresh-token")
         return saved
 
     add("Support mailbox (Exchange)", "Microsoft Exchange Online", has_access_token=True, has_refresh_token=True,
@@ -74,6 +80,13 @@ def main(outdir: str | None = None) -> list[Path]:
 
     qapp = QApplication.instance() or QApplication(["tokendesk"])
     ctx = demo_context()
+    # demo data only: no automatic refresh against the real providers while taking pictures
+    try:
+        from desktop.ui.features.oauth import OAuthFeature
+
+        OAuthFeature.on_refresh_due = lambda self, config_id: None  # type: ignore[method-assign]
+    except ImportError:
+        pass
     app = Application(qapp, ctx)
     win = app.window
     win.resize(1280, 600)

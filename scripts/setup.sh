@@ -20,8 +20,11 @@ while read -r line; do
     line=${line%%#*}; line=$(echo "$line" | xargs)
     [[ -n "$line" ]] && packages+=("$line")
 done < scripts/apt-packages.txt
-# python venv support (Debian splits it out) and git for editable installs
+# python venv support (Debian splits it out)
 packages+=(python3 python3-venv python3-pip ca-certificates)
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
+fi
 if [[ $WITH_TEST == 0 ]]; then
     # the app alone needs only the Qt runtime libraries (everything before the "X server" block)
     packages=($(sed -n '1,/^# X server/p' scripts/apt-packages.txt | sed 's/#.*//' | xargs) python3 python3-venv python3-pip ca-certificates)

@@ -124,7 +124,7 @@ class MainWindow(QMainWindow):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for col, width in ((COL_NAME, 190), (COL_TEMPLATE, 190), (COL_TOKEN, 290), (COL_REFRESH, 260), (COL_VALIDITY, 90)):
+        for col, width in ((COL_NAME, 180), (COL_TEMPLATE, 175), (COL_TOKEN, 280), (COL_REFRESH, 250), (COL_VALIDITY, 90)):
             self.table.setColumnWidth(col, width)
         self.empty_label = QLabel()
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
