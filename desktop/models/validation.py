@@ -7,6 +7,7 @@ while typing and import can report them per record.
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -83,7 +84,7 @@ def check_name(name: str, existing_names: set[str] | None = None, own_name: str 
         return "must not start or end with spaces"
     if len(name) > MAX_NAME_LENGTH:
         return f"is longer than {MAX_NAME_LENGTH} characters"
-    if any(ord(c) < 32 for c in name):
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in name):  # C0/DEL/C1 controls, line breaks
         return "must not contain control characters"
     if existing_names is not None:
         taken = {n.casefold() for n in existing_names}
