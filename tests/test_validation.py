@@ -145,6 +145,9 @@ def test_check_url_never_raises_on_url_like_text(parts):
         ("two\nlines", "must not contain control characters"),
         ("tab\there", "must not contain control characters"),
         ("esc\x1b[31m", "must not contain control characters"),
+        ("del\x7f", "must not contain control characters"),
+        ("c1\x85control", "must not contain control characters"),
+        ("line\u2028separator", "must not contain control characters"),
     ],
 )
 def test_bad_names(name: str, problem: str):
