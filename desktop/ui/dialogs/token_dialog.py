@@ -288,7 +288,9 @@ class TokenDialog(QDialog):
         c.notify_on_expired_refresh_token = self.notify_refresh_expired.isChecked()
         c.notify_before_token_expiry = self.notify_before_token.isChecked()
         c.notify_before_refresh_token_expiry = self.notify_before_refresh.isChecked()
-        c.notification_lead_time_minutes = self.lead_hours.value() * 60
+        if self.lead_hours.value() != round(c.notification_lead_time_minutes / 60):
+            # the spin box shows whole hours: write only a change, so e.g. an imported 90 minutes stays 90
+            c.notification_lead_time_minutes = self.lead_hours.value() * 60
         revocation = self.revocation_edit.text().strip()
         if revocation or c.revocation_url:
             c.set_endpoint(TOKEN_REVOCATION, revocation)
