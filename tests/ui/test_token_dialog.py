@@ -145,6 +145,22 @@ def test_save_button_click_passes_the_form_to_save_fn(qtbot, open_dialog):
     assert dialog.saved.id == 42
 
 
+def test_saving_unchanged_keeps_values_the_form_cannot_show_exactly(qtbot, open_dialog, catalog):
+    """A lead time of 90 minutes (from a Znuny import) shows as 2 hours; saving without touching it keeps 90."""
+    cfg = catalog.require("Microsoft Exchange Online").new_configuration("Imported")
+    cfg.id, cfg.client_id = 3, "abc"
+    cfg.notification_lead_time_minutes = 90
+    calls = []
+    dialog = open_dialog("Microsoft Exchange Online", cfg=cfg, save_fn=lambda c, s: calls.append(c) or c)
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert calls[0].notification_lead_time_minutes == 90
+    calls.clear()
+    dialog = open_dialog("Microsoft Exchange Online", cfg=cfg, save_fn=lambda c, s: calls.append(c) or c)
+    dialog.lead_hours.setValue(3)  # a change the admin makes is saved
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert calls[0].notification_lead_time_minutes == 180
+
+
 def test_template_defaults_are_loaded(open_dialog):
     dialog = open_dialog("Microsoft Exchange Online")
     assert dialog.endpoint_edits[AUTHORIZATION_CODE].text() == (
