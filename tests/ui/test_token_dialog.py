@@ -161,6 +161,25 @@ def test_saving_unchanged_keeps_values_the_form_cannot_show_exactly(qtbot, open_
     assert calls[0].notification_lead_time_minutes == 180
 
 
+@pytest.mark.parametrize("template_name", [
+    "Google Mail", "Microsoft Exchange Online", "Microsoft Exchange Online (client credentials)", "Generic OAuth2",
+    "Generic OpenID Connect"])
+def test_opening_and_saving_changes_nothing(qtbot, open_dialog, catalog, template_name):
+    cfg = catalog.require(template_name).new_configuration("Round trip")
+    cfg.id, cfg.client_id = 5, "round-trip-client"
+    for key in ("AuthorizationCode", "TokenByAuthorizationCode", "TokenByRefreshToken"):
+        if key in cfg.config["Requests"]:
+            cfg.set_endpoint(key, cfg.endpoint(key) or f"https://idp.example.org/{key}")
+    cfg.config["VendorKey"] = {"kept": [1, 2]}
+    calls = []
+    dialog = open_dialog(template_name, cfg=cfg, save_fn=lambda c, s: calls.append((c, s)) or c)
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    (saved, secret), = calls
+    assert secret is None
+    assert saved.config == cfg.config
+    assert (saved.name, saved.valid_id, saved.id) == (cfg.name, cfg.valid_id, cfg.id)
+
+
 def test_template_defaults_are_loaded(open_dialog):
     dialog = open_dialog("Microsoft Exchange Online")
     assert dialog.endpoint_edits[AUTHORIZATION_CODE].text() == (
