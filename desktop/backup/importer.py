@@ -170,6 +170,11 @@ class PlannedRecord:
         return text + ("; " + "; ".join(self.notes) if self.notes else "")
 
 
+def field_label(path: str) -> str:
+    """The form label of a field path ("Token endpoint" for its URL), '' when it has none."""
+    return _LABELS_BY_PATH.get(path, "")
+
+
 def _short(problem: Problem) -> str:
     label = _LABELS_BY_PATH.get(problem.field)
     where = f"{problem.field} ({label})" if label else problem.field

@@ -1,0 +1,228 @@
+"""Backup feature: Export (Ctrl+E) and Import (Ctrl+I) in the File menu and the toolbar, and
+dropping a .yml/.yaml file on the window opens the import preview.
+
+* Export: ``ExportDialog`` (all or selected, client secrets off by default and confirmed when
+  ticked, file dialog proposing Znuny's file name); the export and the atomic write run on the
+  task runner (reading client secrets may wait for the keyring).
+* Import: file dialog, then the file is read and checked on the task runner, then
+  ``ImportPreviewDialog`` (new / overwrites / skipped / invalid, overwrite option re-plans
+  live, Apply disabled while anything is invalid); applying runs on the task runner in one
+  transaction, then a summary, ``hub.configurations_changed`` and the first imported row selected.
+The dialogs are opened with ``open()`` (window-modal, not blocking), so tests can drive them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QEvent, QObject, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from desktop.backup.export import ExportResult, export_configurations, write_export
+from desktop.backup.importer import (
+    ImportBlocked,
+    ImportPlan,
+    ImportSummary,
+    ParsedImport,
+    PlanChanged,
+    apply_import,
+    plan_import,
+    read_import_file,
+)
+from desktop.store.secrets import SecretStoreError
+from desktop.ui.dialogs.export_dialog import YAML_FILTER, ExportDialog
+from desktop.ui.dialogs.import_dialog import ImportPreviewDialog
+
+if TYPE_CHECKING:
+    from desktop.app import Application
+
+logger = logging.getLogger(__name__)
+
+YAML_SUFFIXES = (".yml", ".yaml")
+LAST_DIR_KEY = "backup/last_dir"
+
+
+def install(app: Application) -> BackupFeature:
+    return BackupFeature(app)
+
+
+class BackupFeature(QObject):
+    def __init__(self, app: Application) -> None:
+        super().__init__(app.window)
+        self.app = app
+        self.window = app.window
+        self.export_dialog: ExportDialog | None = None
+        self.preview_dialog: ImportPreviewDialog | None = None
+
+        self.import_action = QAction("&Import ...", self.window)
+        self.import_action.setObjectName("action_import")
+        self.import_action.setShortcut(QKeySequence("Ctrl+I"))
+        self.import_action.setToolTip("Import configurations from a Znuny or Tokendesk YAML export (Ctrl+I); "
+                                      "you can also drop the file on the window")
+        self.import_action.setStatusTip(self.import_action.toolTip())
+        self.import_action.triggered.connect(self.on_import)
+
+        self.export_action = QAction("&Export ...", self.window)
+        self.export_action.setObjectName("action_export")
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_action.setToolTip("Export all or the selected configurations to Znuny's YAML format (Ctrl+E)")
+        self.export_action.setStatusTip(self.export_action.toolTip())
+        self.export_action.triggered.connect(self.on_export)
+
+        self.window.add_toolbar_separator()
+        for action, name, context in ((self.import_action, "import", False), (self.export_action, "export", True)):
+            self.window.add_action(action, menu=None, toolbar=True, context_menu=context, name=name)
+            self._add_to_file_menu(action)
+
+        self.window.setAcceptDrops(True)
+        self.window.installEventFilter(self)
+
+    def _add_to_file_menu(self, action: QAction) -> None:
+        file_menu = self.window.menu("&File")
+        anchor = getattr(self.window, "_file_tail", None)  # the separator above Settings
+        if anchor is not None:
+            file_menu.insertAction(anchor, action)
+        else:
+            file_menu.addAction(action)
+
+    # ---- folders
+    def _last_dir(self) -> Path:
+        value = self.window.ui_settings().value(LAST_DIR_KEY)
+        path = Path(str(value)) if value else Path.home()
+        return path if path.is_dir() else Path.home()
+
+    def _remember_dir(self, path: Path) -> None:
+        settings = self.window.ui_settings()
+        settings.setValue(LAST_DIR_KEY, str(path.parent))
+        settings.sync()
+
+    # ---- export
+    @Slot()
+    def on_export(self) -> None:
+        configurations = self.app.ctx.store.list_configurations()
+        if not configurations:
+            QMessageBox.information(self.window, "Export", "There are no token configurations to export yet.")
+            return
+        selected = [c.name for c in self.window.selected_configurations()]
+        dialog = ExportDialog(configurations, selected, start_dir=self._last_dir(), parent=self.window)
+        self.export_dialog = dialog
+        dialog.accepted.connect(lambda: self._export(dialog))
+        dialog.finished.connect(lambda _code: dialog.deleteLater())
+        dialog.open()
+
+    def _export(self, dialog: ExportDialog) -> None:
+        names, include_secrets, path = dialog.names(), dialog.include_secrets, dialog.path
+        if path is None:
+            return
+        ctx = self.app.ctx
+
+        def work() -> ExportResult:
+            result = export_configurations(ctx, names, include_secrets=include_secrets)
+            write_export(path, result.text, private=result.has_secrets)
+            return result
+
+        def done(result: ExportResult) -> None:
+            self._remember_dir(path)
+            self.window.show_status(f"{result.summary()} Saved to {path}.", 15000)
+
+        def failed(exc: BaseException) -> None:
+            QMessageBox.critical(self.window, "Export failed", f"Nothing was exported.\n\n{_plain(exc)}")
+
+        self.app.tasks.run(work, on_done=done, on_error=failed, busy_text="Exporting ...")
+
+    # ---- import
+    @Slot()
+    def on_import(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(
+            self.window, "Import token configurations", str(self._last_dir()), YAML_FILTER
+        )
+        if path:
+            self.open_preview(Path(path))
+
+    def open_preview(self, path: Path | str, overwrite: bool = False) -> None:
+        """Read and check ``path`` off the GUI thread, then show the preview."""
+        path = Path(path)
+        templates = self.app.ctx.templates
+
+        def failed(exc: BaseException) -> None:
+            QMessageBox.critical(self.window, "Import", f"The file could not be read.\n\n{_plain(exc)}")
+
+        self.app.tasks.run(read_import_file, path, templates,
+                           on_done=lambda parsed: self.show_preview(parsed, overwrite),
+                           on_error=failed, busy_text=f"Reading {path.name} ...")
+
+    def show_preview(self, parsed: ParsedImport, overwrite: bool = False) -> ImportPreviewDialog:
+        ctx = self.app.ctx
+        if self.preview_dialog is not None:
+            self.preview_dialog.close()
+        dialog = ImportPreviewDialog(parsed, lambda ow: plan_import(ctx, parsed, ow), overwrite, parent=self.window)
+        self.preview_dialog = dialog
+        dialog.accepted.connect(lambda: self._apply(dialog.plan))
+        dialog.finished.connect(lambda _code: self._forget_preview(dialog))
+        dialog.open()
+        return dialog
+
+    def _forget_preview(self, dialog: ImportPreviewDialog) -> None:
+        if self.preview_dialog is dialog:
+            self.preview_dialog = None
+        dialog.deleteLater()
+
+    def _apply(self, plan: ImportPlan) -> None:
+        source = Path(plan.parsed.source) if plan.parsed.source else None
+
+        def done(summary: ImportSummary) -> None:
+            self.app.hub.configurations_changed.emit()
+            if source is not None:
+                self._remember_dir(source)
+            first = (summary.added + summary.overwritten)[:1]
+            if first:
+                self.window.select_configuration(first[0])
+            self.window.show_status(summary.lines()[0], 15000)
+            QMessageBox.information(self.window, "Import finished", summary.text())
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, PlanChanged):
+                QMessageBox.warning(self.window, "Import", str(exc))
+                self.show_preview(plan.parsed, plan.overwrite)
+                return
+            QMessageBox.critical(self.window, "Import failed", f"Nothing was imported.\n\n{_plain(exc)}")
+
+        self.app.tasks.run(apply_import, self.app.ctx, plan, on_done=done, on_error=failed,
+                           busy_text="Importing ...")
+
+    # ---- drag and drop
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        kind = event.type()
+        if watched is self.window and kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+            if _dropped_yaml(event) is not None:
+                event.acceptProposedAction()  # type: ignore[attr-defined]
+                return True
+        elif watched is self.window and kind == QEvent.Type.Drop:
+            path = _dropped_yaml(event)
+            if path is not None:
+                event.acceptProposedAction()  # type: ignore[attr-defined]
+                self.window.show_normal_and_raise()
+                self.open_preview(path)
+                return True
+        return super().eventFilter(watched, event)
+
+
+def _dropped_yaml(event: Any) -> Path | None:
+    mime = event.mimeData()
+    if mime is None or not mime.hasUrls():
+        return None
+    for url in mime.urls():
+        if url.isLocalFile() and url.toLocalFile().lower().endswith(YAML_SUFFIXES):
+            return Path(url.toLocalFile())
+    return None
+
+
+def _plain(exc: BaseException) -> str:
+    """A message for a dialog: ours are written for people; anything else gets its class name only."""
+    if isinstance(exc, ImportBlocked | PlanChanged | SecretStoreError | OSError | ValueError | RuntimeError):
+        return str(exc) or exc.__class__.__name__
+    logger.error("backup: unexpected %s", exc.__class__.__name__)
+    return f"An unexpected error occurred ({exc.__class__.__name__}). Run 'tokendesk -v import FILE' for details."
