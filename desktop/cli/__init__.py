@@ -24,8 +24,11 @@ COMMAND_MODULES = [
     "desktop.cli.usage_commands",
 ]
 
+#: subcommands that scripts call often: only their own module is imported (see bench/bench_token.py)
+FAST_COMMANDS = {"token": "desktop.cli.oauth_commands"}
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tokendesk",
         description="OAuth2 token administration for the desktop. Without a command, the window opens.",
@@ -36,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--minimized", action="store_true", help="start the window hidden in the system tray")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens to stderr (never secrets)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for name in COMMAND_MODULES:
+    for name in modules:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -60,7 +63,8 @@ def main(argv: Sequence[str] | None = None, context_factory: ContextFactory | No
         from desktop.app import run_gui  # Qt only on this path
 
         return run_gui(minimized="--minimized" in arguments)
-    parser = build_parser()
+    first = next((a for a in arguments if not a.startswith("-")), None)
+    parser = build_parser([FAST_COMMANDS[first]] if first in FAST_COMMANDS else COMMAND_MODULES)
     args = parser.parse_args(arguments)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from desktop.models.config import TokenConfiguration
-from desktop.usage.repository import UsageRepository
 
 if TYPE_CHECKING:
     from desktop.services import Context
@@ -19,4 +18,7 @@ def usage_delete_guard(ctx: Context, cfg: TokenConfiguration) -> list[str]:
     """``["mail account 'Support IMAP'", "invoker 'Ticket API'"]`` (empty: not in use)."""
     if cfg.id is None:
         return []
+    # imported here: every Context installs this guard, and ``tokendesk token`` must start fast
+    from desktop.usage.repository import UsageRepository
+
     return UsageRepository(ctx.store).users_of(cfg.id)
