@@ -51,14 +51,16 @@ class AttentionItem:
         return SEVERITY[self.kind]
 
 
-def _when(dt: datetime | None, now: datetime, verb: str) -> str:
+def _when(dt: datetime | None, now: datetime, verb: str, relative: bool = True) -> str:
     if dt is None:
         return verb
+    if not relative:
+        return f"{verb} on {format_local(dt)}"
     return f"{verb} on {format_local(dt)} ({relative_time(dt, now)})"
 
 
-def describe(event: DueEvent, now: datetime) -> tuple[str, str, str]:
-    """(title, what happened, what to do next) for one event."""
+def describe(event: DueEvent, now: datetime, relative: bool = True) -> tuple[str, str, str]:
+    """(title, what happened, what to do next) for one event; ``relative`` adds "(in 3 days)"."""
     name = event.name
     kind = event.kind
     if event.reason == "never_requested":
@@ -70,16 +72,18 @@ def describe(event: DueEvent, now: datetime) -> tuple[str, str, str]:
         text = f"'{name}' has no refresh token, so its access token cannot be renewed automatically."
     elif kind is EventKind.REFRESH_EXPIRED:
         title = "Refresh token expired"
-        text = f"The refresh token of '{name}' {_when(event.expires_at, now, 'expired')}."
+        text = f"The refresh token of '{name}' {_when(event.expires_at, now, 'expired', relative)}."
     elif kind is EventKind.REFRESH_EXPIRING:
         title = "Refresh token expires soon"
-        text = f"The refresh token of '{name}' {_when(event.expires_at, now, 'expires')}."
+        text = f"The refresh token of '{name}' {_when(event.expires_at, now, 'expires', relative)}."
     elif kind is EventKind.TOKEN_EXPIRED and event.expires_at is None:
         title, text = "Token missing", f"'{name}' has no valid access token."
     elif kind is EventKind.TOKEN_EXPIRED:
-        title, text = "Token expired", f"The access token of '{name}' {_when(event.expires_at, now, 'expired')}."
+        title = "Token expired"
+        text = f"The access token of '{name}' {_when(event.expires_at, now, 'expired', relative)}."
     elif kind is EventKind.TOKEN_EXPIRING:
-        title, text = "Token expires soon", f"The access token of '{name}' {_when(event.expires_at, now, 'expires')}."
+        title = "Token expires soon"
+        text = f"The access token of '{name}' {_when(event.expires_at, now, 'expires', relative)}."
     else:
         title, text = "Refresh due", f"The access token of '{name}' is due for a refresh."
     step = "Refresh it now." if event.action == ACTION_REFRESH else "Request a new token (sign in again)."
@@ -87,9 +91,12 @@ def describe(event: DueEvent, now: datetime) -> tuple[str, str, str]:
 
 
 def attention_item(event: DueEvent, now: datetime) -> AttentionItem:
+    """The entry for ``event``: ``message`` as of ``now`` (relative times, for a notification shown now),
+    ``summary`` with absolute times only, so it stays true while the entry is listed."""
     title, text, step = describe(event, now)
+    summary = describe(event, now, relative=False)[1]
     return AttentionItem(event.config_id, event.name, event.kind, title, f"{text} {step}", event.action,
-                         event.due_at, event.reason, summary=text)
+                         event.due_at, event.reason, summary=summary)
 
 
 def most_urgent_per_configuration(events: Iterable[DueEvent]) -> list[DueEvent]:
@@ -106,11 +113,16 @@ def most_urgent_per_configuration(events: Iterable[DueEvent]) -> list[DueEvent]:
     return list(best.values())
 
 
-def attention_list(active_events: Iterable[DueEvent], now: datetime) -> list[AttentionItem]:
-    """The entries for the bar and the tray menu: most urgent first, then by name."""
+def attention_events(active_events: Iterable[DueEvent]) -> list[DueEvent]:
+    """The events the bar and the tray menu list: one per configuration, most urgent first, then by name."""
     chosen = most_urgent_per_configuration(active_events)
     chosen.sort(key=lambda e: (-SEVERITY[e.kind], e.name.casefold()))
-    return [attention_item(e, now) for e in chosen]
+    return chosen
+
+
+def attention_list(active_events: Iterable[DueEvent], now: datetime) -> list[AttentionItem]:
+    """The entries for the bar and the tray menu: most urgent first, then by name."""
+    return [attention_item(e, now) for e in attention_events(active_events)]
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from desktop.models.config import FLOW_CLIENT_CREDENTIALS, TokenConfiguration
@@ -76,11 +76,11 @@ class DueEvent:
     reason: str = ""
     #: what fixes it: "refresh" (a refresh token works) or "request" (sign in again)
     action: str = ACTION_REQUEST
+    #: identity for the announcement log: ``(config_id, kind, due_at as ISO text)``; computed once
+    key: tuple[int, str, str] = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> tuple[int, str, str]:
-        """Identity for the announcement log: ``(config_id, kind, due_at as ISO text)``."""
-        return (self.config_id, self.kind.value, iso(self.due_at))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.config_id, self.kind.value, iso(self.due_at)))
 
     def active(self, now: datetime) -> bool:
         return self.due_at <= now and (self.until is None or now < self.until)

@@ -26,7 +26,14 @@ from datetime import datetime, timedelta
 
 from desktop.models.config import TokenConfiguration
 from desktop.models.token import TokenState
-from desktop.notify.attention import Announcement, AttentionItem, announcement_for, attention_list, summary_announcement
+from desktop.notify.attention import (
+    Announcement,
+    AttentionItem,
+    announcement_for,
+    attention_events,
+    attention_item,
+    summary_announcement,
+)
 from desktop.notify.events import DueEvent, EventKind, configuration_events
 from desktop.notify.log import AnnouncementLog, Key, MemoryLog
 
@@ -34,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 #: events due within this much of "now" count as due (timers may fire a little early)
 DEFAULT_TOLERANCE = timedelta(seconds=1)
+#: automatic refreshes due this much later are asked for together (a refresh a minute early is harmless
+#: while the lead time is minutes; with many configurations it saves most wake-ups)
+DEFAULT_REFRESH_SLACK = timedelta(seconds=60)
 
 Pairs = Iterable[tuple[TokenConfiguration, TokenState | None]]
 
@@ -59,15 +69,19 @@ class Scheduler:
         summary_threshold: int = 2,
         tolerance: timedelta = DEFAULT_TOLERANCE,
         refresh_lead_seconds: int = 300,
+        refresh_slack: timedelta = DEFAULT_REFRESH_SLACK,
     ) -> None:
         self.log: AnnouncementLog = log if log is not None else MemoryLog()
+        self.refresh_slack = refresh_slack
         self.summary_threshold = summary_threshold
         self.tolerance = tolerance
         self.refresh_lead_seconds = refresh_lead_seconds
         self._events: dict[int, list[DueEvent]] = {}
-        self._refresh_asked: set[Key] = set()
+        #: refreshes already asked for, per configuration (dropped when its events are recomputed without them)
+        self._refresh_asked: dict[int, set[Key]] = {}
         self._announced: set[Key] | None = None  # the log's content, read once
-        self._started = False
+        #: attention entries by event key, made when the event first needs attention (stable between plans)
+        self._items: dict[Key, AttentionItem] = {}
 
     # ---- the event table
     def load(self, pairs: Pairs, now: datetime) -> None:
@@ -76,6 +90,9 @@ class Scheduler:
         for cfg, state in pairs:
             if cfg.id is not None:
                 self._events[cfg.id] = self._compute(cfg, state, now)
+        self._refresh_asked = {cid: keys for cid, keys in self._refresh_asked.items() if cid in self._events}
+        for cid in self._refresh_asked:
+            self._forget_moved_refreshes(cid)
 
     def update(self, cfg: TokenConfiguration, state: TokenState | None, now: datetime) -> datetime | None:
         """Recompute one configuration's events; returns its next change (or ``now`` if one is due now)."""
@@ -83,13 +100,24 @@ class Scheduler:
             return None
         events = self._compute(cfg, state, now)
         self._events[cfg.id] = events
+        self._forget_moved_refreshes(cfg.id)
         at = now + self.tolerance
-        if any(e.active(at) for e in events):
+        if any(e.active(self._horizon(e, at)) for e in events):
             return now
-        return _next_change(events, at)
+        return _next_change(events, at, self.coalesce_window())
 
     def remove(self, config_id: int) -> None:
         self._events.pop(config_id, None)
+        self._refresh_asked.pop(config_id, None)
+
+    def _asked(self, event: DueEvent) -> set[Key]:
+        return self._refresh_asked.get(event.config_id, set())
+
+    def _forget_moved_refreshes(self, config_id: int) -> None:
+        """A refresh asked for a due time that is no longer in the table (the token changed) is done."""
+        asked = self._refresh_asked.get(config_id)
+        if asked:
+            asked &= {e.key for e in self._events.get(config_id, ()) if e.kind is EventKind.REFRESH_DUE}
 
     def events(self) -> list[DueEvent]:
         return [e for events in self._events.values() for e in events]
@@ -97,8 +125,16 @@ class Scheduler:
     def _compute(self, cfg: TokenConfiguration, state: TokenState | None, now: datetime) -> list[DueEvent]:
         return configuration_events(cfg, state, now, refresh_lead_seconds=self.refresh_lead_seconds)
 
+    def coalesce_window(self) -> timedelta:
+        """How far ahead automatic refreshes are asked for together."""
+        # never more than half the refresh lead time, so a coalesced refresh still comes before expiry
+        return min(self.refresh_slack, timedelta(seconds=self.refresh_lead_seconds / 2))
+
+    def _horizon(self, event: DueEvent, at: datetime) -> datetime:
+        return at + self.coalesce_window() if event.kind is EventKind.REFRESH_DUE else at
+
     def next_wake(self, now: datetime) -> datetime | None:
-        return _next_change(self.events(), now + self.tolerance)
+        return _next_change(self.events(), now + self.tolerance, self.coalesce_window())
 
     # ---- planning
     def plan(self, pairs: Pairs | None, now: datetime, *, refresh_lead_seconds: int | None = None) -> Plan:
@@ -107,14 +143,33 @@ class Scheduler:
         if pairs is not None:
             self.load(pairs, now)
         at = now + self.tolerance
-        events = self.events()
-        active = [e for e in events if e.active(at)]
+        at_refresh = at + self.coalesce_window()
+        since = now - self.tolerance
+        # one pass over the table: what is true now, what changes next, what changed at this instant
+        active: list[DueEvent] = []
+        next_wake: datetime | None = None
+        due_now = 0
+        for events in self._events.values():
+            for e in events:
+                due, until = e.due_at, e.until
+                if due > (at_refresh if e.kind is EventKind.REFRESH_DUE else at):
+                    if next_wake is None or due < next_wake:
+                        next_wake = due
+                else:
+                    if due >= since or e.kind is EventKind.REFRESH_DUE and e.key not in self._asked(e):
+                        due_now += 1
+                    if until is None or until > at:
+                        active.append(e)
+                if until is not None:
+                    if until > at:
+                        if next_wake is None or until < next_wake:
+                            next_wake = until
+                    elif until >= since:
+                        due_now += 1
         notes = [e for e in active if e.kind.is_notification]
-        plan = Plan(now=now, next_wake=_next_change(events, at), attention=attention_list(notes, now))
-        plan.due_now = sum(
-            1 for e in events if abs((e.due_at - now).total_seconds()) <= self.tolerance.total_seconds()
-            or (e.until is not None and abs((e.until - now).total_seconds()) <= self.tolerance.total_seconds())
-        )
+        items = {e.key: self._items.get(e.key) or attention_item(e, now) for e in attention_events(notes)}
+        self._items = items
+        plan = Plan(now=now, next_wake=next_wake, attention=list(items.values()), due_now=due_now)
 
         if self._announced is None:
             # first look after start: forget announcements of situations that are over
@@ -125,20 +180,20 @@ class Scheduler:
 
         # automatic refreshes: once per due time per run
         for event in active:
-            if event.kind is EventKind.REFRESH_DUE and event.key not in self._refresh_asked:
-                self._refresh_asked.add(event.key)
-                plan.refresh_due.append(event)
-        # forget asked refreshes whose due time moved (the refresh worked, or the token changed)
-        self._refresh_asked &= {e.key for e in events if e.kind is EventKind.REFRESH_DUE}
+            if event.kind is EventKind.REFRESH_DUE:
+                asked = self._refresh_asked.setdefault(event.config_id, set())
+                if event.key not in asked:
+                    asked.add(event.key)
+                    plan.refresh_due.append(event)
 
         # notifications: each event once, ever
         fresh = [e for e in notes if e.key not in self._announced]
         if fresh:
-            items = attention_list(fresh, now)
-            if len(items) > self.summary_threshold:
-                plan.announcements.append(summary_announcement(items))
+            fresh_items = [attention_item(e, now) for e in attention_events(fresh)]
+            if len(fresh_items) > self.summary_threshold:
+                plan.announcements.append(summary_announcement(fresh_items))
             else:
-                plan.announcements.extend(announcement_for(i) for i in items)
+                plan.announcements.extend(announcement_for(i) for i in fresh_items)
             keys = [e.key for e in fresh]
             self.log.record(keys, now)
             self._announced.update(keys)
@@ -146,10 +201,13 @@ class Scheduler:
         return plan
 
 
-def _next_change(events: Iterable[DueEvent], after: datetime) -> datetime | None:
+def _next_change(events: Iterable[DueEvent], after: datetime, slack: timedelta = timedelta(0)) -> datetime | None:
+    """The earliest due or end time after ``after`` (refreshes: after ``after + slack``, as ``plan`` asks them)."""
     best: datetime | None = None
+    after_refresh = after + slack
     for e in events:
-        if e.due_at > after and (best is None or e.due_at < best):
+        limit = after_refresh if e.kind is EventKind.REFRESH_DUE else after
+        if e.due_at > limit and (best is None or e.due_at < best):
             best = e.due_at
         if e.until is not None and e.until > after and (best is None or e.until < best):
             best = e.until

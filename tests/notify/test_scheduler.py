@@ -275,3 +275,26 @@ def test_due_now_counts_what_became_true_or_ended_at_this_instant():
     plan = scheduler.plan([(cfg, fresh_token(at=T0))], T0 + 55 * MIN)  # refresh due and warning at once
     assert plan.due_now == 2
     assert [e.config_id for e in plan.refresh_due] == [1]
+
+
+def test_refreshes_due_within_a_minute_share_one_wake_up():
+    cfgs = [config(f"C{i}", cid=i + 1) for i in range(3)]
+    # refresh due at +55:00, +55:30 (within the minute) and +57:00
+    states = [fresh_token(1, at=T0), fresh_token(2, at=T0 + timedelta(seconds=30)), fresh_token(3, at=T0 + 2 * MIN)]
+    pairs = list(zip(cfgs, states, strict=True))
+    scheduler = Scheduler(MemoryLog())
+    assert scheduler.plan(pairs, T0).next_wake == T0 + 55 * MIN
+    first = scheduler.plan(None, T0 + 55 * MIN)
+    assert sorted(e.config_id for e in first.refresh_due) == [1, 2]
+    assert first.next_wake == T0 + 57 * MIN
+    assert [e.config_id for e in scheduler.plan(None, T0 + 57 * MIN).refresh_due] == [3]
+
+
+def test_refresh_coalescing_never_exceeds_half_the_lead_time():
+    scheduler = Scheduler(MemoryLog(), refresh_lead_seconds=40)
+    assert scheduler.coalesce_window() == timedelta(seconds=20)
+    cfgs = [config("A", cid=1), config("B", cid=2)]
+    states = [fresh_token(1, at=T0), fresh_token(2, at=T0 + timedelta(seconds=30))]
+    scheduler.plan(list(zip(cfgs, states, strict=True)), T0)
+    plan = scheduler.plan(None, T0 + H - timedelta(seconds=40))
+    assert [e.config_id for e in plan.refresh_due] == [1]  # B is 30 s later: beyond the 20 s window
