@@ -67,6 +67,18 @@ def node_executable() -> str | None:
     return shutil.which("node")
 
 
+#: oauth2-mock-server 8.x (and its jose 6) need this Node.js or newer
+MIN_NODE = (20, 19)
+
+
+def node_version(node: str) -> tuple[int, ...]:
+    out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    try:
+        return tuple(int(part) for part in out.lstrip("v").split(".")[:3])
+    except ValueError:
+        return ()
+
+
 def ensure_node_modules() -> None:
     """``npm ci`` (or ``npm install`` without a lock file) once, guarded by a lock across processes."""
     marker = NODE_MODULES / "oauth2-mock-server" / "package.json"
@@ -238,6 +250,11 @@ def start_server(log_dir: Path, port: int = 0, node: str | None = None) -> OAuth
     node = node or node_executable()
     if node is None:
         raise OAuthServerError("node is not installed")
+    version = node_version(node)
+    if version and version[:2] < MIN_NODE:
+        raise OAuthServerError(
+            f"Node.js {'.'.join(map(str, version))} is too old: oauth2-mock-server 8 needs "
+            f"{MIN_NODE[0]}.{MIN_NODE[1]} or newer (Debian 12's nodejs is 18; use NodeSource's nodejs 20)")
     ensure_node_modules()
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "oauth_server.log"
