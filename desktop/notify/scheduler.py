@@ -41,8 +41,9 @@ logger = logging.getLogger(__name__)
 
 #: events due within this much of "now" count as due (timers may fire a little early)
 DEFAULT_TOLERANCE = timedelta(seconds=1)
-#: automatic refreshes due this much later are asked for together (a refresh a minute early is harmless
-#: while the lead time is minutes; with many configurations it saves most wake-ups)
+#: automatic refreshes are asked for up to this much after their due time, together with every other
+#: refresh due by then: one wake-up per minute at most instead of one per token. Late, not early: the
+#: oauth feature skips a token that is not yet inside its lead time. Capped at half the lead time.
 DEFAULT_REFRESH_SLACK = timedelta(seconds=60)
 
 Pairs = Iterable[tuple[TokenConfiguration, TokenState | None]]
@@ -102,7 +103,7 @@ class Scheduler:
         self._events[cfg.id] = events
         self._forget_moved_refreshes(cfg.id)
         at = now + self.tolerance
-        if any(e.active(self._horizon(e, at)) for e in events):
+        if any(e.active(at) for e in events):
             return now
         return _next_change(events, at, self.coalesce_window())
 
@@ -126,12 +127,9 @@ class Scheduler:
         return configuration_events(cfg, state, now, refresh_lead_seconds=self.refresh_lead_seconds)
 
     def coalesce_window(self) -> timedelta:
-        """How far ahead automatic refreshes are asked for together."""
+        """How long after its due time an automatic refresh may wait for others to be asked together."""
         # never more than half the refresh lead time, so a coalesced refresh still comes before expiry
         return min(self.refresh_slack, timedelta(seconds=self.refresh_lead_seconds / 2))
-
-    def _horizon(self, event: DueEvent, at: datetime) -> datetime:
-        return at + self.coalesce_window() if event.kind is EventKind.REFRESH_DUE else at
 
     def next_wake(self, now: datetime) -> datetime | None:
         return _next_change(self.events(), now + self.tolerance, self.coalesce_window())
@@ -143,7 +141,7 @@ class Scheduler:
         if pairs is not None:
             self.load(pairs, now)
         at = now + self.tolerance
-        at_refresh = at + self.coalesce_window()
+        window = self.coalesce_window()
         since = now - self.tolerance
         # one pass over the table: what is true now, what changes next, what changed at this instant
         active: list[DueEvent] = []
@@ -152,11 +150,12 @@ class Scheduler:
         for events in self._events.values():
             for e in events:
                 due, until = e.due_at, e.until
-                if due > (at_refresh if e.kind is EventKind.REFRESH_DUE else at):
-                    if next_wake is None or due < next_wake:
-                        next_wake = due
+                if due > at:
+                    wake = due + window if e.kind is EventKind.REFRESH_DUE else due
+                    if next_wake is None or wake < next_wake:
+                        next_wake = wake
                 else:
-                    if due >= since or e.kind is EventKind.REFRESH_DUE and e.key not in self._asked(e):
+                    if due >= since or (e.kind is EventKind.REFRESH_DUE and e.key not in self._asked(e)):
                         due_now += 1
                     if until is None or until > at:
                         active.append(e)
@@ -202,13 +201,13 @@ class Scheduler:
 
 
 def _next_change(events: Iterable[DueEvent], after: datetime, slack: timedelta = timedelta(0)) -> datetime | None:
-    """The earliest due or end time after ``after`` (refreshes: after ``after + slack``, as ``plan`` asks them)."""
+    """The earliest instant after ``after`` at which something is due or ends (a refresh: its due time + slack)."""
     best: datetime | None = None
-    after_refresh = after + slack
     for e in events:
-        limit = after_refresh if e.kind is EventKind.REFRESH_DUE else after
-        if e.due_at > limit and (best is None or e.due_at < best):
-            best = e.due_at
+        if e.due_at > after:
+            wake = e.due_at + slack if e.kind is EventKind.REFRESH_DUE else e.due_at
+            if best is None or wake < best:
+                best = wake
         if e.until is not None and e.until > after and (best is None or e.until < best):
             best = e.until
     return best

@@ -96,7 +96,7 @@ class TrayIcon(QObject):
             self.menu.addSection("Needs attention")
             for item in self._items[:MAX_MENU_ENTRIES]:
                 action = QAction(status_icon(item.status_kind), f"{item.name}: {item.title.lower()}", self.menu)
-                action.setToolTip(item.message)
+                action.setToolTip(item.summary or item.message)
                 action.setData((item.name, item.action))
                 action.triggered.connect(lambda _checked=False, i=item: self.open_requested.emit(i.name, i.action))
                 self.menu.addAction(action)

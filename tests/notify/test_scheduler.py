@@ -75,24 +75,35 @@ def test_refresh_due_is_asked_once_per_due_time_and_again_after_the_token_change
     scheduler = Scheduler(MemoryLog())
     plan = scheduler.plan([(cfg, state)], T0)
     assert plan.refresh_due == []
-    assert plan.next_wake == T0 + H - 5 * MIN
+    # due at expiry - 5 min; asked up to a minute later, together with any other refresh due by then
+    assert plan.next_wake == T0 + H - 5 * MIN + MIN
 
     due = scheduler.plan([(cfg, state)], plan.next_wake)
     assert [e.config_id for e in due.refresh_due] == [1]
+    assert [e.due_at for e in due.refresh_due] == [T0 + H - 5 * MIN]
     # the refresh is running or failed: no second request for the same due time
     assert scheduler.plan([(cfg, state)], plan.next_wake + MIN).refresh_due == []
 
-    refreshed = fresh_token(at=T0, refreshed=T0 + 55 * MIN)  # the oauth feature stored a new token
-    after = scheduler.plan([(cfg, refreshed)], T0 + 55 * MIN)
+    refreshed = fresh_token(at=T0, refreshed=T0 + 56 * MIN)  # the oauth feature stored a new token
+    after = scheduler.plan([(cfg, refreshed)], T0 + 56 * MIN)
     assert after.refresh_due == []
-    assert after.next_wake == T0 + 55 * MIN + H - 5 * MIN
+    assert after.next_wake == T0 + 56 * MIN + H - 5 * MIN + MIN
     assert [e.config_id for e in scheduler.plan([(cfg, refreshed)], after.next_wake).refresh_due] == [1]
+
+
+def test_a_timer_waking_for_something_else_asks_a_due_refresh_at_once():
+    cfg = config(NotifyBeforeTokenExpiry=1, NotificationLeadTimeMinutes=5)
+    scheduler = Scheduler(MemoryLog())
+    scheduler.plan([(cfg, fresh_token(at=T0))], T0)
+    plan = scheduler.plan(None, T0 + 55 * MIN)  # the warning is due now, and so is the refresh
+    assert [a.title for a in plan.announcements] == ["Token expires soon"]
+    assert [e.config_id for e in plan.refresh_due] == [1]
 
 
 def test_refresh_lead_time_setting_moves_the_due_time():
     scheduler = Scheduler(MemoryLog())
     plan = scheduler.plan([(config(), fresh_token(at=T0))], T0, refresh_lead_seconds=1800)
-    assert plan.next_wake == T0 + 30 * MIN
+    assert plan.next_wake == T0 + 30 * MIN + MIN
 
 
 def test_invalid_configuration_never_wakes_the_timer():
@@ -204,7 +215,7 @@ def test_clock_jump_backward_repeats_nothing_and_rearms_for_the_future():
     assert late.newly_announced == 1
     early = scheduler.plan([(cfg, state)], T0 + 10 * MIN)  # the clock was set back
     assert early.announcements == []
-    assert early.next_wake == T0 + 55 * MIN
+    assert early.next_wake == T0 + 56 * MIN  # the refresh (due at 55 min, asked by 56 min)
     back = scheduler.plan([(cfg, state)], T0 + H)
     assert back.announcements == []  # same event, same due time: already announced
 
@@ -254,10 +265,10 @@ def test_update_of_one_configuration_reports_its_next_change_or_now():
     a, b = config("A", cid=1), config("B", cid=2)
     scheduler = Scheduler(MemoryLog())
     scheduler.load([(a, fresh_token(1, at=T0)), (b, fresh_token(2, at=T0 + 10 * MIN))], T0)
-    assert scheduler.next_wake(T0) == T0 + 55 * MIN
+    assert scheduler.next_wake(T0) == T0 + 56 * MIN
     # B refreshed: its next change is later, the overall next wake is still A's
-    assert scheduler.update(b, fresh_token(2, at=T0, refreshed=T0 + 20 * MIN), T0 + 20 * MIN) == T0 + 75 * MIN
-    assert scheduler.next_wake(T0 + 20 * MIN) == T0 + 55 * MIN
+    assert scheduler.update(b, fresh_token(2, at=T0, refreshed=T0 + 20 * MIN), T0 + 20 * MIN) == T0 + 76 * MIN
+    assert scheduler.next_wake(T0 + 20 * MIN) == T0 + 56 * MIN
     # A's refresh token is rejected: something is due now (the bar and a notification)
     rejected = fresh_token(1, at=T0)
     rejected.reauthorization_needed = True
@@ -266,7 +277,7 @@ def test_update_of_one_configuration_reports_its_next_change_or_now():
     assert [(n.name, n.title) for n in plan.announcements] == [("A", "Sign-in needed")]
     scheduler.remove(1)
     assert scheduler.plan(None, T0 + 22 * MIN).attention == []
-    assert scheduler.next_wake(T0 + 22 * MIN) == T0 + 75 * MIN
+    assert scheduler.next_wake(T0 + 22 * MIN) == T0 + 76 * MIN
 
 
 def test_due_now_counts_what_became_true_or_ended_at_this_instant():
@@ -279,22 +290,24 @@ def test_due_now_counts_what_became_true_or_ended_at_this_instant():
 
 def test_refreshes_due_within_a_minute_share_one_wake_up():
     cfgs = [config(f"C{i}", cid=i + 1) for i in range(3)]
-    # refresh due at +55:00, +55:30 (within the minute) and +57:00
+    # refreshes due at +55:00, +55:30 and +57:00
     states = [fresh_token(1, at=T0), fresh_token(2, at=T0 + timedelta(seconds=30)), fresh_token(3, at=T0 + 2 * MIN)]
     pairs = list(zip(cfgs, states, strict=True))
     scheduler = Scheduler(MemoryLog())
-    assert scheduler.plan(pairs, T0).next_wake == T0 + 55 * MIN
-    first = scheduler.plan(None, T0 + 55 * MIN)
-    assert sorted(e.config_id for e in first.refresh_due) == [1, 2]
-    assert first.next_wake == T0 + 57 * MIN
-    assert [e.config_id for e in scheduler.plan(None, T0 + 57 * MIN).refresh_due] == [3]
+    assert scheduler.plan(pairs, T0).next_wake == T0 + 56 * MIN
+    first = scheduler.plan(None, T0 + 56 * MIN)
+    assert sorted(e.config_id for e in first.refresh_due) == [1, 2]  # never before their due time
+    assert first.next_wake == T0 + 58 * MIN
+    assert [e.config_id for e in scheduler.plan(None, T0 + 58 * MIN).refresh_due] == [3]
 
 
-def test_refresh_coalescing_never_exceeds_half_the_lead_time():
+def test_refresh_coalescing_waits_at_most_half_the_lead_time():
     scheduler = Scheduler(MemoryLog(), refresh_lead_seconds=40)
     assert scheduler.coalesce_window() == timedelta(seconds=20)
     cfgs = [config("A", cid=1), config("B", cid=2)]
     states = [fresh_token(1, at=T0), fresh_token(2, at=T0 + timedelta(seconds=30))]
-    scheduler.plan(list(zip(cfgs, states, strict=True)), T0)
-    plan = scheduler.plan(None, T0 + H - timedelta(seconds=40))
-    assert [e.config_id for e in plan.refresh_due] == [1]  # B is 30 s later: beyond the 20 s window
+    first = scheduler.plan(list(zip(cfgs, states, strict=True)), T0)
+    assert first.next_wake == T0 + H - timedelta(seconds=20)  # A due at -40 s, asked by -20 s
+    plan = scheduler.plan(None, first.next_wake)
+    assert [e.config_id for e in plan.refresh_due] == [1]  # B is due at -10 s: not yet
+    assert plan.next_wake == T0 + H + timedelta(seconds=10)  # B asked 20 s before its token expires

@@ -299,6 +299,10 @@ class NotifyController(QObject):
 
     def _plan_once(self) -> Plan:
         now = self.clock()
+        lead = int(self.ctx.store.get_setting("refresh.lead_time_seconds"))
+        if lead != self.scheduler.refresh_lead_seconds:  # the admin changed it in the settings dialog
+            self.scheduler.refresh_lead_seconds = lead
+            self.scheduler.load(self.ctx.store.list_with_state(), now)
         plan = self.scheduler.plan(None, now)
         self.plans += 1
         if plan.attention != self.attention:
