@@ -122,6 +122,7 @@ def test_tray_message_for_an_expiring_token_and_click_through(xdisplay, tmp_path
     driver = Driver(xdisplay, home)
     try:
         assert driver.expect("STRATEGY") == "tray"
+        assert driver.expect("WINDOW") == "visible=False"  # --minimized with a tray: only the icon
         started = time.monotonic()
         assert driver.expect("MESSAGE", timeout=40) == "Token expires soon"
         waited = time.monotonic() - started

@@ -71,6 +71,7 @@ def main() -> int:
             return
         state["hooked"] = True
         print(f"STRATEGY {notify.strategy}", flush=True)
+        print(f"WINDOW visible={notify.window.isVisible()}", flush=True)
         if notify.tray is None:
             return
         original = notify.tray.show_message
