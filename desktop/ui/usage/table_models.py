@@ -1,0 +1,103 @@
+"""Qt item models for the "Mail accounts" and "Web services" tabs (thin adapters over the pure data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from desktop.usage.accounts import MailAccount
+from desktop.usage.invokers import WebInvoker
+
+T = TypeVar("T")
+
+OK_COLOR = QColor("#1b6e20")
+FAIL_COLOR = QColor("#a4000f")
+_Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass
+class LastResult:
+    ok: bool
+    text: str  # one line for the table ("OK, 3 messages", "failed: ...")
+    at: str  # local time of the test
+
+
+class _ListModel(QAbstractTableModel, Generic[T]):
+    HEADERS: tuple[str, ...] = ()
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.items: list[T] = []
+        #: last test or invocation per name (this session only)
+        self.results: dict[str, LastResult] = {}
+
+    def set_items(self, items: list[T]) -> None:
+        self.beginResetModel()
+        self.items = list(items)
+        self.endResetModel()
+
+    def set_result(self, name: str, result: LastResult) -> None:
+        self.results[name] = result
+        row = self.row_of(name)
+        if row >= 0:
+            last = self.columnCount() - 1
+            self.dataChanged.emit(self.index(row, last), self.index(row, last))
+
+    def row_of(self, name: str) -> int:
+        key = name.casefold()
+        return next((i for i, item in enumerate(self.items) if item.name.casefold() == key), -1)  # type: ignore[attr-defined]
+
+    def item(self, row: int) -> T | None:
+        return self.items[row] if 0 <= row < len(self.items) else None
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
+        return 0 if parent.isValid() else len(self.items)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def cells(self, item: T) -> list[str]:
+        raise NotImplementedError
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        item = self.item(index.row()) if index.isValid() else None
+        if item is None:
+            return None
+        last_column = index.column() == len(self.HEADERS) - 1
+        result = self.results.get(item.name) if last_column else None  # type: ignore[attr-defined]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            if last_column:
+                if result is None:
+                    return "not tested" if role == Qt.ItemDataRole.DisplayRole else "Not tested in this session"
+                return result.text if role == Qt.ItemDataRole.DisplayRole else f"{result.text} ({result.at})"
+            return self.cells(item)[index.column()]
+        if role == Qt.ItemDataRole.ForegroundRole and last_column:
+            if result is None:
+                return QBrush(QColor("#666666"))
+            return QBrush(OK_COLOR if result.ok else FAIL_COLOR)
+        if role == Qt.ItemDataRole.UserRole:
+            return item
+        return None
+
+
+class MailAccountsModel(_ListModel[MailAccount]):
+    HEADERS = ("Name", "Protocol", "Server", "Login", "Token configuration", "Mechanism", "Last test")
+
+    def cells(self, item: MailAccount) -> list[str]:
+        return [item.name, item.protocol, f"{item.host}:{item.effective_port}", item.login, item.config_name,
+                item.mechanism, ""]
+
+
+class InvokersModel(_ListModel[WebInvoker]):
+    HEADERS = ("Name", "Method", "URL", "Token configuration", "Last call")
+
+    def cells(self, item: WebInvoker) -> list[str]:
+        return [item.name, item.method, item.url, item.config_name, ""]
