@@ -1,0 +1,1 @@
+"""Widgets of the usage tabs: mail accounts and web-service invokers."""
