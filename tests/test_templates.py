@@ -148,10 +148,20 @@ def test_generic_oauth2_has_empty_endpoints_and_no_discovery(catalog):
     assert cfg.endpoints_in_use() == empty
 
 
-@pytest.mark.parametrize("name", [GOOGLE, MICROSOFT, MICROSOFT_CC])
+@pytest.mark.parametrize("name", [GOOGLE, MICROSOFT])
 def test_provider_templates_need_only_a_name_and_client_id(catalog, name):
     cfg = catalog.require(name).new_configuration("Ready")
     cfg.client_id = "client"
+    assert validate_configuration(cfg, existing_names=set()) == []
+
+
+def test_client_credentials_template_needs_the_tenant_in_its_endpoint(catalog):
+    cfg = catalog.require(MICROSOFT_CC).new_configuration("Ready")
+    cfg.client_id = "client"
+    errors = validate_configuration(cfg, existing_names=set())
+    assert [e.field for e in errors] == ["Token endpoint (client credentials)"]
+    assert "TENANT-ID" in errors[0].message and "tenant" in errors[0].message
+    cfg.set_endpoint("TokenByClientCredentials", cfg.client_credentials_url.replace("TENANT-ID", "contoso.com"))
     assert validate_configuration(cfg, existing_names=set()) == []
 
 

@@ -331,12 +331,16 @@ def cmd_settings(args: argparse.Namespace, factory: ContextFactory) -> int:
         spec = spec_for(args.key)
         if action == "set":
             value = spec.parse(args.value)
+            if spec.key == "secrets.allow_file_fallback" and not value:
+                _check_no_fallback_secrets(ctx)
             if spec.key.startswith("redirect."):
                 _check_redirect(ctx.store.settings() | {spec.key: value})
             ctx.store.set_setting(spec.key, value)
             print(f"{spec.key} = {spec.format(value)}")
             return 0
         if action == "reset":
+            if spec.key == "secrets.allow_file_fallback":
+                _check_no_fallback_secrets(ctx)
             if spec.key.startswith("redirect."):
                 _check_redirect(ctx.store.settings() | {spec.key: spec.default})
             ctx.store.set_setting(spec.key, spec.default)
@@ -345,6 +349,16 @@ def cmd_settings(args: argparse.Namespace, factory: ContextFactory) -> int:
     except (KeyError, ValueError) as exc:
         raise CliError(str(exc.args[0] if exc.args else exc), EXIT_USAGE) from None
     raise CliError(f"unknown settings action '{action}'", EXIT_USAGE)
+
+
+def _check_no_fallback_secrets(ctx: Any) -> None:
+    count = int(ctx.store.conn.execute("SELECT COUNT(*) FROM fallback_secret").fetchone()[0])
+    if count:
+        raise ValueError(
+            f"{count} secrets are kept in the local database file; turning the fallback off would make them "
+            "unreadable. Delete those configurations (or export them with --include-secrets and re-import them "
+            "once a keyring works) first."
+        )
 
 
 def _check_redirect(values: dict[str, Any]) -> None:

@@ -120,6 +120,9 @@ def validate_configuration(
     for key, url in cfg.endpoints_in_use().items():
         if (msg := check_url(url)) is not None:
             errors.append(FieldError(ENDPOINT_LABELS[key], msg))
+        elif "TENANT-ID" in url:
+            errors.append(FieldError(ENDPOINT_LABELS[key], "still contains the placeholder TENANT-ID: put your tenant's "
+                                     "ID or domain there (client credentials do not work with 'common')"))
     if cfg.revocation_url and (msg := check_url(cfg.revocation_url, required=False)) is not None:
         errors.append(FieldError(ENDPOINT_LABELS[TOKEN_REVOCATION], msg))
     if cfg.redirect_url_override and (msg := check_url(cfg.redirect_url_override, required=False)) is not None:

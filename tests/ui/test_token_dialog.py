@@ -170,9 +170,12 @@ def test_opening_and_saving_changes_nothing(qtbot, open_dialog, catalog, templat
     for key in ("AuthorizationCode", "TokenByAuthorizationCode", "TokenByRefreshToken"):
         if key in cfg.config["Requests"]:
             cfg.set_endpoint(key, cfg.endpoint(key) or f"https://idp.example.org/{key}")
+    if cfg.client_credentials_url:  # a stored configuration has its tenant filled in
+        cfg.set_endpoint("TokenByClientCredentials", cfg.client_credentials_url.replace("TENANT-ID", "contoso.com"))
     cfg.config["VendorKey"] = {"kept": [1, 2]}
     calls = []
-    dialog = open_dialog(template_name, cfg=cfg, save_fn=lambda c, s: calls.append((c, s)) or c)
+    dialog = open_dialog(template_name, cfg=cfg, client_secret_stored=True,
+                         save_fn=lambda c, s: calls.append((c, s)) or c)
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     (saved, secret), = calls
     assert secret is None
@@ -252,7 +255,16 @@ def test_client_credentials_template_shows_only_its_endpoint(qtbot, open_dialog)
         assert not widget.isVisible()
     qtbot.keyClicks(dialog.name_edit, "Archive mailbox")
     qtbot.keyClicks(dialog.client_id_edit, "app-id")
+    assert not dialog.save_button.isEnabled()
+    dialog.touch_all()
+    assert "TENANT-ID" in error_of(dialog, "Token endpoint (client credentials)")
+    endpoint = dialog.endpoint_edits[TOKEN_BY_CLIENT_CREDENTIALS]
+    endpoint.setText(endpoint.text().replace("TENANT-ID", "contoso.onmicrosoft.com"))
+    assert not dialog.save_button.isEnabled()
+    assert error_of(dialog, "Client secret") == "is required"  # nothing works without it in this flow
+    qtbot.keyClicks(dialog.secret_edit.edit, "app-secret")
     assert dialog.save_button.isEnabled()  # no authorization or refresh endpoint needed
+    assert not dialog.notify_refresh_expired.isVisible()  # no refresh token in this flow
     dialog.endpoint_edits[TOKEN_BY_CLIENT_CREDENTIALS].setText("")
     assert error_of(dialog, "Token endpoint (client credentials)") == "is required"
 

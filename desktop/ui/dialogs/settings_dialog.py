@@ -33,8 +33,8 @@ class SettingsDialog(QDialog):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         layout.addLayout(form)
         for spec in SETTINGS:
-            if spec.key.startswith("ui."):
-                continue
+            if spec.key.startswith(("ui.", "secrets.")):
+                continue  # secrets.*: switched through the window's keyring bar, which moves the store
             editor = self._editor(spec, values.get(spec.key, spec.default))
             editor.setToolTip(spec.help + (f" (Znuny: {spec.znuny})" if spec.znuny else ""))
             self.editors[spec.key] = editor

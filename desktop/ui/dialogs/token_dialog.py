@@ -204,9 +204,10 @@ class TokenDialog(QDialog):
         self.lead_hours.setSuffix(" hours")
         self.lead_hours.setToolTip("How long before the expiry the 'before ... expires' warnings appear")
         notes_layout.addRow(self.notify_expired)
-        notes_layout.addRow(self.notify_refresh_expired)
         notes_layout.addRow(self.notify_before_token)
-        notes_layout.addRow(self.notify_before_refresh)
+        if not self.is_client_credentials:  # no refresh token in that flow
+            notes_layout.addRow(self.notify_refresh_expired)
+            notes_layout.addRow(self.notify_before_refresh)
         notes_layout.addRow("Warn this long before expiry:", self.lead_hours)
         layout.addWidget(notes)
 
@@ -339,7 +340,12 @@ class TokenDialog(QDialog):
     def revalidate(self) -> list[FieldError]:
         cfg = self._collect()
         own = self.original.name if not self.is_new else None
-        self.errors = validate_configuration(cfg, existing_names=self.existing_names, own_name=own)
+        # client credentials are nothing without the secret; other flows may be public clients
+        needs_secret = self.is_client_credentials and not self.client_secret_stored
+        self.errors = validate_configuration(
+            cfg, existing_names=self.existing_names, own_name=own,
+            has_client_secret=bool(self.secret_edit.text()) if needs_secret else None,
+        )
         by_field: dict[str, str] = {}
         for err in self.errors:
             by_field.setdefault(err.field, err.message)
