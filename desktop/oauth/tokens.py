@@ -132,6 +132,10 @@ class TokenService:
             return False
         return state.token_expires_at is None or state.token_expires_at - lead > now
 
+    def is_due(self, state: TokenState, now: datetime | None = None) -> bool:
+        """Does this token need renewing now (missing, or expiring within the lead time)?"""
+        return not self._fresh(state, now or self.clock(), self.lead_time)
+
     @staticmethod
     def _usable(state: TokenState, now: datetime) -> bool:
         return state.has_access_token and not state.token_expired(now)

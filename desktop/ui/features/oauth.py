@@ -14,10 +14,10 @@ Every change emits ``hub.token_changed(config_id)``. No network I/O on the GUI t
 
 from __future__ import annotations
 
-import functools
 import html
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from desktop.app import Application
 
 logger = logging.getLogger(__name__)
+
+#: a refresh_due for a token renewed this recently (and still fine) is skipped
+RECENT_RENEWAL = timedelta(seconds=30)
 
 
 def install(app: Application) -> OAuthFeature:
@@ -283,7 +286,10 @@ class OAuthFeature(QObject):
 
     @Slot(int)
     def on_refresh_due(self, config_id: int) -> None:
-        """The scheduler's call: refresh quietly if still due (errors end up on the token, not in a box)."""
+        """Refresh quietly (the scheduler when due, the tray's "Refresh all"); errors end up on the token.
+
+        Skipped for invalid configurations, tokens that need a new sign-in, and tokens renewed in the
+        last RECENT_RENEWAL (another process, or a double signal)."""
         cfg = self.ctx.store.get_by_id(config_id)
         if cfg is None or not cfg.is_valid or config_id in self.busy:
             return
@@ -292,6 +298,11 @@ class OAuthFeature(QObject):
             return  # invalid_grant: no more attempts until the admin signs in again
         if cfg.auth_flow != FLOW_CLIENT_CREDENTIALS and not state.has_refresh_token:
             return
+        now = utcnow()
+        recent = max((t for t in (state.last_refreshed_at, state.last_requested_at) if t), default=None)
+        if recent is not None and now - recent < RECENT_RENEWAL and not self.service.is_due(state, now) \
+                and not state.has_error:
+            return  # renewed a moment ago (e.g. by 'tokendesk token' in another process)
         self.busy.add(config_id)
 
         def finish(_result: object) -> None:
@@ -303,8 +314,8 @@ class OAuthFeature(QObject):
             logger.warning("automatic refresh of '%s' failed: %s", cfg.name, exc)
             self._changed(config_id)
 
-        self.tasks.run(functools.partial(self.service.refresh_by_id, config_id, only_if_due=True),
-                       on_done=finish, on_error=failed, busy_text=f"Refreshing {cfg.name} ...")
+        self.tasks.run(self.service.refresh_by_id, config_id, on_done=finish, on_error=failed,
+                       busy_text=f"Refreshing {cfg.name} ...")
 
     def _refresh(self, configs: list[TokenConfiguration], *, manual: bool) -> None:
         targets = [c for c in configs if c.id is not None and c.id not in self.busy]
