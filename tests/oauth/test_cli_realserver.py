@@ -205,3 +205,34 @@ def test_refresh_revoke_forget_commands(ctx, oauth, server_config, sign_in, caps
     code, out, _ = run_cli(ctx, "forget", cfg.name, "--yes", capsys=capsys)
     assert code == 0 and not ctx.store.get_state(cfg.id).has_refresh_token
     assert ctx.secrets.get_for(cfg.id, ACCESS_TOKEN) is None
+
+
+def test_authorize_embedded_opens_only_the_login_dialog(ctx, oauth, server_config):
+    cfg = server_config()
+    proc = tokendesk("authorize", cfg.name, "--browser", "embedded", timeout=120, QT_QPA_PLATFORM="offscreen")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"Token stored for '{cfg.name}'" in proc.stdout
+    assert ctx.store.get_state(cfg.id).has_access_token
+    assert oauth.counters["authorization_code"] == 1
+
+
+def test_authorize_embedded_provider_error_exit_5(ctx, oauth, server_config):
+    cfg = server_config()
+    oauth.fault("authorize", "error", params={"error": "access_denied", "error_description": "User declined"})
+    code = (
+        "import sys\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "import desktop.ui.dialogs.login_dialog as login\n"
+        "original = login.LoginDialog._fail\n"
+        "def fail(self, exc, retry):\n"
+        "    original(self, exc, retry=retry)\n"
+        "    QTimer.singleShot(200, self.reject)  # the admin reads the message and closes\n"
+        "login.LoginDialog._fail = fail\n"
+        "from desktop.cli import main\n"
+        f"sys.exit(main(['authorize', {cfg.name!r}, '--browser', 'embedded']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=child_env(QT_QPA_PLATFORM="offscreen"))
+    assert proc.returncode == EXIT_NETWORK, proc.stderr[-2000:]
+    assert "User declined" in proc.stderr and "consent" in proc.stderr
