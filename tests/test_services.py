@@ -52,7 +52,7 @@ def entries_for(backend: MemoryKeyring, config_id: int) -> dict[str, str]:
 class LockedKeyring(KeyringBackend):
     """A keyring that is present but refuses writes (a locked collection)."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = -1  # type: ignore[assignment]  # never chosen by keyring's own detection
 
     def __init__(self, refuse_delete: bool = False) -> None:
         super().__init__()

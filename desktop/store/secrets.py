@@ -69,8 +69,12 @@ def probe_keyring(service: str = "tokendesk:probe") -> KeyringProbe:
     name = f"{type(backend).__module__}.{type(backend).__name__}".replace("keyring.backends.", "")
     if isinstance(backend, fail.Keyring):
         return KeyringProbe(False, name, "no keyring backend is available (no Secret Service on the session bus?)")
-    if isinstance(backend, chainer.ChainerBackend) and not backend.backends:
-        return KeyringProbe(False, name, "no keyring backend is available")
+    if isinstance(backend, chainer.ChainerBackend):
+        if not backend.backends:
+            return KeyringProbe(False, name, "no keyring backend is available")
+        inner = ", ".join(f"{type(b).__module__}.{type(b).__name__}".replace("keyring.backends.", "")
+                          for b in backend.backends)
+        name = f"{name} of {inner}"
     try:
         backend.get_password(service, "__probe__")
     except Exception as exc:

@@ -7,7 +7,9 @@ from keyring.errors import PasswordDeleteError
 
 
 class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+    # not > 0: keyring's own detection must never pick (or chain) this test backend; tests
+    # install it explicitly with keyring.set_keyring()
+    priority = -1  # type: ignore[assignment]
 
     def __init__(self) -> None:
         super().__init__()
