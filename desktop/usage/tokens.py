@@ -56,7 +56,7 @@ def fetch_token(source: TokenSource, config_name: str) -> str:
     if not token:
         raise TokenUnavailable(
             f"'{config_name}' has no access token yet. Request one first (Request new token in the window, "
-            f"or 'tokendesk request \"{config_name}\"').",
+            f"or 'tokendesk authorize \"{config_name}\"').",
             KIND_REAUTH,
         )
     return token

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import collections
 import json
 import ssl
 from collections.abc import Iterator
@@ -129,6 +130,8 @@ def _controller_class() -> Any:
         # aiosmtpd's defaults are SMTP's 512 (commands) and 1001 (lines)
         command_size_limit = 12288
         line_length_limit = 12288
+        # the base class's per-command table falls back to SMTP.command_size_limit (512), not to ours
+        command_size_limits: dict[str, int] = collections.defaultdict(lambda: 12288)
 
     class LongAuthController(Controller):
         def factory(self) -> SMTP:
