@@ -32,10 +32,12 @@ Decisions (documented for admins in ``desktop/backup/__init__.py``):
 
 from __future__ import annotations
 
+import functools
+import gc
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -59,6 +61,7 @@ logger = logging.getLogger(__name__)
 
 KNOWN_RECORD_KEYS = ("Name", "ValidID", "Config", "CreateTime", "CreateBy", "ChangeTime", "ChangeBy")
 MAX_DEPTH = 32
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 MAX_KEY_LENGTH = 256
 
 #: validation labels (desktop.models.validation) -> the field's path in a record
@@ -364,23 +367,31 @@ class _RecordChecker:
 
     # -- generic shape checks (every value must survive JSON and YAML unchanged)
     def walk(self, value: Any, path: str, depth: int = 0) -> None:
-        if depth > MAX_DEPTH:
-            self.add(path, f"is nested more than {MAX_DEPTH} levels deep")
-            return
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    self.add(f"{path}.{key}", f"the key is {_type_name(key)}; keys must be text (put it in quotes)")
+        """Check the types below ``value``: text keys, plain scalars, not too deep (iterative: fast)."""
+        stack = [(value, path, depth)]
+        while stack:
+            node, where, level = stack.pop()
+            kind = type(node)
+            if kind is dict:
+                if level > MAX_DEPTH:
+                    self.add(where, f"is nested more than {MAX_DEPTH} levels deep")
                     continue
-                if len(key) > MAX_KEY_LENGTH:
-                    self.add(f"{path}.{key[:40]}...", f"the key is longer than {MAX_KEY_LENGTH} characters")
+                for key, item in node.items():
+                    if type(key) is not str:
+                        self.add(f"{where}.{key}", f"the key is {_type_name(key)}; keys must be text (quote it)")
+                    elif len(key) > MAX_KEY_LENGTH:
+                        self.add(f"{where}.{key[:40]}...", f"the key is longer than {MAX_KEY_LENGTH} characters")
+                    elif type(item) not in _SCALAR_TYPES:
+                        stack.append((item, f"{where}.{key}", level + 1))
+            elif kind is list:
+                if level > MAX_DEPTH:
+                    self.add(where, f"is nested more than {MAX_DEPTH} levels deep")
                     continue
-                self.walk(item, f"{path}.{key}", depth + 1)
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                self.walk(item, f"{path}[{i}]", depth + 1)
-        elif not (value is None or isinstance(value, str | int | float)):
-            self.add(path, f"is {_type_name(value)}, which a configuration cannot hold; put the value in quotes")
+                for i, item in enumerate(node):
+                    if type(item) not in _SCALAR_TYPES:
+                        stack.append((item, f"{where}[{i}]", level + 1))
+            elif kind not in _SCALAR_TYPES:
+                self.add(where, f"is {_type_name(node)}, which a configuration cannot hold; put the value in quotes")
 
     def mapping(self, parent: dict[str, Any], key: str, path: str, *, required: bool = False) -> dict[str, Any] | None:
         value = parent.get(key)
@@ -572,13 +583,19 @@ _TEMPLATE_NOTE_START = "template "
 _FLAG_TEXTS = ("0", "1", "", "true", "false", "yes", "no", "on", "off")
 
 
+@functools.lru_cache(maxsize=4096)
+def _url_problem(url: str) -> str | None:
+    """``check_url`` for a non-empty URL, cached: a file repeats the same endpoints many times."""
+    return check_url(url)
+
+
 def _check_request(check: _RecordChecker, entry: dict[str, Any], base: str) -> None:
     request = check.mapping(entry, "Request", f"{base}.Request")
     if request is not None:
         url = request.get("URL")
         if url is not None and not isinstance(url, str):
             check.add(f"{base}.Request.URL", f"must be text, not {_type_name(url)}")
-        elif isinstance(url, str) and url.strip() and (msg := check_url(url)):
+        elif isinstance(url, str) and url.strip() and (msg := _url_problem(url)):
             check.add(f"{base}.Request.URL", msg)  # also for endpoints this flow does not use
         params = check.mapping(request, "Parameters", f"{base}.Request.Parameters")
         if params is not None:
@@ -685,6 +702,8 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
     secrets = ctx.secrets
     summary = ImportSummary()
     written: list[tuple[int, str | None]] = []  # (config id, previous secret) for the undo
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # thousands of configuration copies: the collector would rescan them all
     try:
         with store.transaction():
             fresh = plan_import(ctx, plan.parsed, plan.overwrite)
@@ -699,9 +718,8 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
                 assert cfg is not None
                 secret = record.client_secret or None
                 if planned.action is Action.NEW:
-                    new = cfg.copy()
-                    new.change_time = None  # the import is the latest change
-                    saved = store.insert(new, has_client_secret=bool(secret))
+                    # the import is the latest change; insert() makes its own deep copy
+                    saved = store.insert(replace(cfg, change_time=None), has_client_secret=bool(secret))
                     assert saved.id is not None
                     if secret:
                         written.append((saved.id, None))
@@ -711,9 +729,8 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
                     summary.added.append(saved.name)
                 elif planned.action is Action.OVERWRITE:
                     assert planned.existing_id is not None
-                    changed = cfg.copy()
-                    changed.id = planned.existing_id
-                    saved = store.update(changed, has_client_secret=True if secret else None)
+                    saved = store.update(replace(cfg, id=planned.existing_id),
+                                         has_client_secret=True if secret else None)
                     if secret:
                         written.append((planned.existing_id, secrets.get_for(planned.existing_id, CLIENT_SECRET)))
                         secrets.set_for(planned.existing_id, CLIENT_SECRET, secret)
@@ -730,6 +747,9 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
     except BaseException:
         _restore_secrets(secrets, written)
         raise
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     logger.info(
         "import applied: %d new, %d overwritten, %d skipped, %d client secrets",
         len(summary.added), len(summary.overwritten), len(summary.skipped), summary.secrets_stored,

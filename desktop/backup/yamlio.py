@@ -53,6 +53,7 @@ SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
+_FLATTEN_TAGS = ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value")
 
 
 class YamlReadError(ValueError):
@@ -120,7 +121,7 @@ _ALIAS_HINT = re.compile(r"(?:^|[\s\[{,])\*[^\s\[\]{},]")
 
 def check_aliases(text: str, limit: int = MAX_ALIAS_EXPANSION) -> None:
     """Refuse alias bombs: count the nodes that aliases would add when expanded."""
-    if not _ALIAS_HINT.search(text):
+    if "*" not in text or not _ALIAS_HINT.search(text):
         return
     sizes: dict[str, int] = {}
     open_anchors: set[str] = set()
@@ -176,14 +177,15 @@ class _Loader(SafeLoader):  # type: ignore[misc, valid-type]
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
-        self._tag_cache: dict[tuple[str, Any], str] = {}
+        self._tag_cache: dict[str, str] = {}
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is ScalarNode:
-            key = (value, implicit)
-            tag = self._tag_cache.get(key)
+            if not implicit[0]:  # quoted or tagged "!": always a string (SafeLoader has no path resolvers)
+                return _STR_TAG
+            tag = self._tag_cache.get(value)
             if tag is None:
-                tag = self._tag_cache[key] = super().resolve(kind, value, implicit)
+                tag = self._tag_cache[value] = super().resolve(kind, value, implicit)
             return tag
         return super().resolve(kind, value, implicit)
 
@@ -196,6 +198,27 @@ def _construct(loader: Any, root: Any) -> Any:
     memo: dict[int, Any] = {}
     scalars: dict[tuple[str, str], Any] = {}
     constructors = loader.yaml_constructors
+
+    def build_mapping(node: Any) -> dict[Any, Any]:
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.__class__ is ScalarNode and key_node.tag == _STR_TAG:  # the usual case, inline
+                key = key_node.value
+            elif key_node.tag in _FLATTEN_TAGS:
+                loader.flatten_mapping(node)  # "<<" merges and "=" keys, as SafeConstructor does
+                return build_mapping(node)
+            else:
+                key = build(key_node)
+                if not isinstance(key, Hashable):
+                    raise YamlReadError(
+                        f"The file uses a {type(key).__name__} as a mapping key at line "
+                        f"{key_node.start_mark.line + 1}; keys must be plain text."
+                    )
+            if value_node.__class__ is ScalarNode and value_node.tag == _STR_TAG:
+                mapping[key] = value_node.value
+            else:
+                mapping[key] = build(value_node)
+        return mapping
 
     def build(node: Any) -> Any:
         cls = node.__class__
@@ -218,21 +241,15 @@ def _construct(loader: Any, root: Any) -> Any:
             return value
         if cls is MappingNode and node.tag == _MAP_TAG:
             memo[nid] = _PENDING
-            loader.flatten_mapping(node)
-            mapping: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = build(key_node)
-                if not isinstance(key, Hashable):
-                    raise YamlReadError(
-                        f"The file uses a {type(key).__name__} as a mapping key at line "
-                        f"{key_node.start_mark.line + 1}; keys must be plain text."
-                    )
-                mapping[key] = build(value_node)
+            mapping = build_mapping(node)
             memo[nid] = mapping
             return mapping
         if cls is SequenceNode and node.tag == _SEQ_TAG:
             memo[nid] = _PENDING
-            items = [build(child) for child in node.value]
+            items = [
+                child.value if child.__class__ is ScalarNode and child.tag == _STR_TAG else build(child)
+                for child in node.value
+            ]
             memo[nid] = items
             return items
         # other tags (!!set, !!omap, !!pairs, unknown ones): SafeConstructor decides (or refuses)

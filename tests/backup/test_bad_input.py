@@ -242,6 +242,16 @@ def test_non_text_keys(ctx, state, existing, tmp_path):
     assert_refused(ctx, state, tmp_path, text, "record 1 'Keys': Config.7: the key is a number")
 
 
+def test_deeply_nested_values(ctx, state, existing, tmp_path):
+    record = good_record(ctx, "Deep")
+    deep: Any = "bottom"
+    for _ in range(40):
+        deep = {"down": deep}
+    record["Config"]["Extra"] = deep
+    assert_refused(ctx, state, tmp_path, dump([record]), "record 1 'Deep': Config.Extra" + ".down" * 31,
+                   "is nested more than 32 levels deep")
+
+
 def test_duplicate_names_in_the_file(ctx, state, existing, tmp_path):
     records = [good_record(ctx, "Twice"), good_record(ctx, "Other"), good_record(ctx, "twice")]
     problems = assert_refused(ctx, state, tmp_path, dump(records),
