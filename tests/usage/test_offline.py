@@ -1,0 +1,151 @@
+"""Connection tests and invocations without servers: token problems, nothing listening, TLS set-up,
+and redaction of a service that echoes the token (httpx MockTransport). The real conversations are
+in the ``realserver`` tests."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import httpx
+import pytest
+
+from desktop.oauth.errors import NetworkError, ProviderError, ReauthorizationNeeded
+from desktop.usage.accounts import MailAccount
+from desktop.usage.connection import check_mail_account, tls_context
+from desktop.usage.invoke import invoke
+from desktop.usage.invokers import PLACEHOLDER, WebInvoker
+from desktop.usage.tokens import TokenUnavailable, fetch_token
+
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJlLXJhbmRvbS1wYXJ0LTEyMzQ1Njc4OTA"
+
+
+def account(**changes) -> MailAccount:
+    values = {"name": "Support IMAP", "protocol": "IMAPS", "host": "127.0.0.1", "login": "u@example.org",
+              "config_name": "Mail provider"}
+    values.update(changes)
+    return MailAccount(**values)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---- the token seam
+@pytest.mark.parametrize(("exc", "kind", "words"), [
+    (ReauthorizationNeeded("The refresh token was revoked.", "Request a new token (Ctrl+R)."), "reauth",
+     "The refresh token was revoked. Request a new token (Ctrl+R)."),
+    (NetworkError("Timed out after 20 s.", "Check the network."), "network", "could not be reached"),
+    (ProviderError("invalid_client", "Check the client secret."), "token", "Check the client secret."),
+    (KeyError("Mail provider"), "token", "no token configuration named"),
+])
+def test_token_failures_become_plain_messages_with_a_kind(exc, kind, words):
+    def source(name: str) -> str:
+        raise exc
+
+    with pytest.raises(TokenUnavailable) as info:
+        fetch_token(source, "Mail provider")
+    assert info.value.kind == kind
+    assert words.lower() in str(info.value).lower()
+
+
+def test_an_empty_token_means_sign_in_first():
+    with pytest.raises(TokenUnavailable, match="has no access token yet") as info:
+        fetch_token(lambda name: "", "Mail provider")
+    assert info.value.kind == "reauth"
+    assert "tokendesk authorize" in str(info.value)
+
+
+def test_no_token_no_connection():
+    def token() -> str:
+        raise TokenUnavailable("'Mail provider' needs a new sign-in.", "reauth")
+
+    result = check_mail_account(account(port=free_port()), token, timeout=2)
+    assert not result.ok and result.stage == "token" and result.token_problem == "reauth"
+    assert result.summary == "'Mail provider' needs a new sign-in."
+    assert [line.direction for line in result.transcript] == ["*", "*"]
+
+
+@pytest.mark.parametrize("protocol", ["IMAPS", "IMAP+STARTTLS", "POP3", "SMTP", "SMTPS"])
+def test_nothing_listening_is_a_result_not_an_exception(protocol):
+    port = free_port()
+    result = check_mail_account(account(protocol=protocol, port=port), lambda: TOKEN, timeout=2)
+    assert not result.ok and result.stage == "connect"
+    assert result.summary == f"Nothing accepts connections on 127.0.0.1:{port}."
+    assert TOKEN not in result.transcript_text()
+
+
+def test_a_server_that_never_answers_times_out():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        result = check_mail_account(account(protocol="IMAP", port=port), lambda: TOKEN, timeout=0.5)
+    assert not result.ok
+    assert result.summary == f"127.0.0.1:{port} did not answer within 0.5 seconds."
+    assert "network.timeout_seconds" in result.hint
+
+
+def test_a_broken_ca_file_is_reported_before_connecting(tmp_path):
+    bad = tmp_path / "ca.pem"
+    bad.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    result = check_mail_account(account(ca_file=str(bad), port=free_port()), lambda: TOKEN, timeout=2)
+    assert not result.ok and result.stage == "tls"
+    assert result.summary.startswith(f"The CA file {bad} cannot be used")
+
+
+def test_tls_context_always_verifies(tmp_path):
+    import ssl
+
+    context = tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
+
+
+# ---- invoke with a mock transport (the real service is in test_invoke_realserver.py)
+def echo_transport(status: int = 200) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        payload = {"you_sent": dict(request.headers), "body": request.content.decode() or None}
+        return httpx.Response(status, json=payload, headers={"X-Echo-Token": request.headers.get("x-token", "")})
+
+    return httpx.MockTransport(handler)
+
+
+def test_the_token_is_redacted_in_everything_shown_even_when_echoed():
+    inv = WebInvoker(name="Echo", url="https://echo.example.org/", method="POST", body='{"a": 1}',
+                     headers=[("Authorization", f"Bearer {PLACEHOLDER}"), ("X-Token", PLACEHOLDER)],
+                     config_name="Mail provider")
+    result = invoke(inv, lambda: TOKEN, transport=echo_transport())
+    assert result.ok and result.status == 200
+    shown = result.text() + json.dumps(result.to_dict())
+    assert TOKEN not in shown
+    assert TOKEN.split(".")[-1][:16] not in shown
+    assert ("x-echo-token", "<redacted access token>") in result.response_headers
+    body = json.loads(result.body)
+    assert body["you_sent"]["authorization"] == "Bearer <redacted access token>"
+    assert body["you_sent"]["content-type"] == "application/json"
+    assert body["body"] == '{"a": 1}'
+
+
+def test_no_token_no_request():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200)
+
+    def token() -> str:
+        raise TokenUnavailable("Sign in again.", "reauth")
+
+    result = invoke(WebInvoker(name="X", url="https://x.example.org/", config_name="c"), token,
+                    transport=httpx.MockTransport(handler))
+    assert not result.ok and result.token_problem == "reauth" and calls == []
+
+
+def test_403_gets_its_own_hint():
+    result = invoke(WebInvoker(name="X", url="https://x.example.org/", config_name="c"), lambda: TOKEN,
+                    transport=echo_transport(403))
+    assert not result.ok and result.status == 403
+    assert "lacks permission" in result.hint
