@@ -83,7 +83,7 @@ def test_bar_lists_expired_and_expiring_tokens_and_a_click_opens_the_token_ready
     request_button = app.window.toolbar.widgetForAction(app.window.named_actions["request"])
     assert app.window.focusWidget() is request_button
     QApplication.processEvents()  # the status bar paints its message on the next round
-    app.window.grab().save(str(shots / "notification-bar-click-through.png"))
+    app.window.grab().save(str(tmp_path / "notification-bar-click-through.png"))
 
 
 def test_bar_hides_when_nothing_needs_attention_and_comes_back_on_change(app, ctx, make_config, clock,
