@@ -95,7 +95,7 @@ class OAuthSmtpHandler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
-                              "login": session.login_data, "data": envelope.content})
+                              "login": session.auth_data, "data": envelope.content})
         return "250 2.0.0 Message accepted"
 
 
