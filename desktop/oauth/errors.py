@@ -31,9 +31,6 @@ class TokenError(RuntimeError):
             return format_error_text(self.error, self.code, self.description)
         return str(self)
 
-    def __str__(self) -> str:
-        return super().__str__()
-
 
 class ReauthorizationNeeded(TokenError):
     """The token cannot be renewed without the admin signing in again (invalid_grant, no refresh token)."""
@@ -56,7 +53,11 @@ class StateMismatch(TokenError):
 
 
 class Cancelled(TokenError):
-    """The admin cancelled the login, or it timed out waiting for the browser."""
+    """The admin cancelled the sign-in; nothing was stored."""
+
+
+class SignInTimedOut(Cancelled):
+    """No answer from the browser in time; the sign-in was abandoned and nothing was stored."""
 
 
 # ---- hints

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from desktop.oauth.errors import Cancelled, TokenError
+from desktop.oauth.errors import Cancelled, SignInTimedOut, TokenError
 from desktop.oauth.flow import callback_params, loopback_redirect_uri
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ class LoopbackListener:
         if url is None:
             raise Cancelled("The sign-in was cancelled; the stored token was not changed.")
         if not url:
-            raise Cancelled(
+            raise SignInTimedOut(
                 f"No answer from the browser within {timeout:g} s; the sign-in was abandoned and nothing was stored.",
                 "Request the token again and finish the sign-in in the browser tab that opens "
                 "(or paste the address the browser ended on).",

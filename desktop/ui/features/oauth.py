@@ -37,7 +37,14 @@ from PySide6.QtWidgets import (
 from desktop.models.config import BROWSER_SYSTEM, FLOW_CLIENT_CREDENTIALS, TokenConfiguration
 from desktop.models.status import format_local, relative_time
 from desktop.models.token import TokenState, utcnow
-from desktop.oauth.errors import Cancelled, ConfigurationProblem, ReauthorizationNeeded, TokenError, hint_for
+from desktop.oauth.errors import (
+    Cancelled,
+    ConfigurationProblem,
+    ReauthorizationNeeded,
+    SignInTimedOut,
+    TokenError,
+    hint_for,
+)
 from desktop.oauth.tokens import TokenService, warnings_for
 
 if TYPE_CHECKING:
@@ -270,7 +277,7 @@ class OAuthFeature(QObject):
             self.wait_dialog = None
             wait.accept()
             self._changed(config_id)
-            if isinstance(exc, Cancelled) and "cancelled" in str(exc):
+            if isinstance(exc, Cancelled) and not isinstance(exc, SignInTimedOut):
                 self.window.show_status(f"Sign-in for '{name}' cancelled; the token was not changed.")
                 return
             self._report(f"Sign-in for \u201c{name}\u201d failed", [(name, exc)])
