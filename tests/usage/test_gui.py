@@ -173,6 +173,24 @@ def test_tabs_delete_and_used_by(ctx, offline_config, make_app, monkeypatch, qtb
     assert f.mail_view.empty_label.isVisibleTo(f.mail_view)
 
 
+def test_accounts_added_by_another_process_show_up(ctx, offline_config, make_app):
+    from desktop.services import open_context
+
+    offline_config()
+    app = make_app(ctx)
+    view = feature(app).mail_view
+    assert view.model.rowCount() == 0
+    other = open_context()  # what `tokendesk mail add` does in its own process
+    try:
+        UsageRepository(other.store).add_mail_account(MailAccount(
+            name="From the CLI", protocol="SMTP", host="smtp.example.org", login="a@example.org",
+            config_name="Support mailbox"))
+    finally:
+        other.close()
+    app.window._check_external_change()  # what the window's file watcher triggers
+    assert [view.model.item(r).name for r in range(view.model.rowCount())] == ["From the CLI"]
+
+
 def test_ctrl_number_switches_tabs(ctx, make_app, qtbot):
     app = make_app(ctx)
     f = feature(app)

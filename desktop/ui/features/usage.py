@@ -4,7 +4,8 @@
   Invoke, which run on the task runner with progress and show the redacted transcript.
 * A "Used by" section in the details pane lists the accounts and invokers of the selected
   configuration (which is why it cannot be deleted while they exist).
-* Configuration changes reload both tabs (renamed configurations show their new names); a test
+* Configuration changes, and changes another process (the CLI) made to the database, reload both
+  tabs (renamed configurations show their new names); a test
   or invocation that renewed a token emits ``hub.token_changed`` so the token table updates.
 * View menu: Ctrl+1 tokens, Ctrl+2 mail accounts, Ctrl+3 web services.
 """
@@ -52,6 +53,8 @@ class UsageFeature(QObject):
             view.token_used.connect(app.hub.token_changed)
             view.changed.connect(self.update_used_by)
         app.hub.configurations_changed.connect(self.reload)
+        # the window reloads its table when another process (the CLI) changed the database: follow it
+        self.window.model.modelReset.connect(self.reload)
         self.window.selection_changed.connect(self.update_used_by)
         self._add_view_actions()
         self.update_used_by()
