@@ -362,8 +362,9 @@ class _RecordChecker:
         self._fields.add(path)
         self.problems.append(Problem(self.index, self.name, path, message))
 
-    def has(self, path: str) -> bool:
-        return path in self._fields
+    def covers(self, path: str) -> bool:
+        """A problem was reported for ``path`` or a field containing it (no follow-up noise)."""
+        return any(path == f or path.startswith(f + ".") for f in self._fields)
 
     # -- generic shape checks (every value must survive JSON and YAML unchanged)
     def walk(self, value: Any, path: str, depth: int = 0) -> None:
@@ -470,11 +471,11 @@ def _check_record(index: int, raw: Any, templates: TemplateCatalog | None) -> Im
                 check.add("Config.ClientSecret", f"must be text, not {_type_name(secret_value)}")
         _check_config(check, config, templates)
 
-    if check.problems or config is None or not isinstance(raw_name, str):
+    if config is None:
         return ImportRecord(index, name, None, problems=check.problems, notes=check.notes)
 
     cfg = TokenConfiguration(
-        name=raw_name,
+        name=name,
         config=config,
         valid_id=valid_id,
         create_time=create_time,
@@ -483,9 +484,10 @@ def _check_record(index: int, raw: Any, templates: TemplateCatalog | None) -> Im
         change_by=change_by,
         extra=extra,
     )
+    # the field rules of the add/edit dialog, also when the types had problems: all problems at once
     for error in validate_configuration(cfg, has_client_secret=None):
         path = FIELD_PATHS.get(error.field, error.field)
-        if not check.has(path):
+        if not check.covers(path):
             check.add(path, error.message)
     if check.problems:
         return ImportRecord(index, name, None, problems=check.problems, notes=check.notes)

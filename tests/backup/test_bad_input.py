@@ -333,3 +333,27 @@ def test_read_import_file_reports_the_path(ctx, tmp_path):
     path.write_text("")
     parsed = read_import_file(path, ctx.templates)
     assert parsed.source == str(path) and not parsed.ok
+
+
+def test_every_problem_of_a_record_at_once(ctx, state, existing, tmp_path):
+    record = good_record(ctx, "Many problems")
+    del record["Config"]["ClientID"]
+    record["ValidID"] = 0
+    del record["Config"]["Requests"]["AuthorizationCode"]["Request"]["URL"]
+    record["Config"]["Requests"]["TokenByRefreshToken"] = ["not", "a", "mapping"]
+    problems = assert_refused(ctx, state, tmp_path, dump([record]),
+                              "record 1 'Many problems': ValidID: must be 1 (valid)",
+                              "record 1 'Many problems': Config.ClientID (Client ID): is missing",
+                              "Config.Requests.AuthorizationCode.Request.URL (Authorization endpoint): is required",
+                              "Config.Requests.TokenByRefreshToken: must be a mapping with Request and Response")
+    # no follow-up noise about the URL inside the broken TokenByRefreshToken entry
+    assert len(problems) == 4, problems
+
+
+def test_a_top_level_mapping_is_one_record(ctx):
+    """Znuny's own import treats a mapping as a single record; so does Tokendesk."""
+    record = good_record(ctx, "Single")
+    parsed = parse_import(yaml.safe_dump(record), templates=ctx.templates)
+    assert parsed.ok and [r.name for r in parsed.records] == ["Single"]
+    summary = apply_import(ctx, plan_import(ctx, parsed))
+    assert summary.added == ["Single"]
