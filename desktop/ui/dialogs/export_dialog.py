@@ -78,7 +78,7 @@ class ExportDialog(QDialog):
             self.list.addItem(item)
         layout.addWidget(self.list, 1)
 
-        self.secrets_box = QCheckBox("Include client &secrets")
+        self.secrets_box = QCheckBox("&Include client secrets")
         self.secrets_box.setToolTip("Write the client secrets in clear text, as Znuny does (off by default)")
         layout.addWidget(self.secrets_box)
         self.secrets_warning = QLabel(SECRETS_WARNING)
