@@ -329,6 +329,10 @@ class TokenConfiguration:
         """True when every refresh renews the refresh token's lifetime (Microsoft)."""
         return _flag(self._tokendesk().get("RefreshTokenLifetimeRolling"), True)
 
+    @refresh_token_lifetime_rolling.setter
+    def refresh_token_lifetime_rolling(self, value: bool) -> None:
+        self._set_tokendesk("RefreshTokenLifetimeRolling", int(bool(value)))
+
     @property
     def discovery_url(self) -> str:
         return str(self._tokendesk().get("DiscoveryURL") or "")

@@ -685,6 +685,7 @@ class MainWindow(QMainWindow):
                 QMessageBox.warning(self, "Settings not saved", str(exc))
                 return
             self.show_status("Settings saved.")
+            self.hub.configurations_changed.emit()  # lead times changed: reload, re-plan the scheduler
 
     @Slot()
     def on_about(self) -> None:

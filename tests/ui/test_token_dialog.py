@@ -421,3 +421,20 @@ def test_save_with_errors_shows_every_field_message(qtbot, open_dialog):
     assert error_of(dialog, "Client ID") == "is required"
     assert error_of(dialog, "Token endpoint") == "is required"
     assert dialog.isVisible()
+
+
+def test_refresh_token_lifetime_presets(qtbot, open_dialog):
+    dialog = open_dialog("Microsoft Exchange Online")
+    assert dialog.lifetime_preset.currentText().startswith("90 days, renewed by every refresh")
+    google_testing = dialog.lifetime_preset.findText('7 days from sign-in (Google app in "Testing" status)')
+    dialog.lifetime_preset.setCurrentIndex(google_testing)
+    dialog.lifetime_preset.activated.emit(google_testing)
+    assert dialog.lifetime_spin.value() == 7 and not dialog.rolling_check.isChecked()
+    cfg = dialog._collect()
+    assert cfg.refresh_token_lifetime_days == 7 and cfg.refresh_token_lifetime_rolling is False
+    dialog.lifetime_spin.setValue(30)  # anything else is "Custom"
+    assert dialog.lifetime_preset.currentText() == "Custom"
+    dialog.lifetime_spin.setValue(0)
+    assert dialog.lifetime_preset.currentText().startswith("Unlimited")
+    assert not dialog.rolling_check.isEnabled()
+    assert dialog._collect().refresh_token_lifetime_days is None

@@ -45,6 +45,7 @@ from desktop.models.config import (
 )
 from desktop.models.templates import ProviderTemplate
 from desktop.models.validation import ENDPOINT_LABELS, FieldError, validate_configuration
+from desktop.notify.events import REFRESH_TOKEN_LIFETIME_CHOICES
 from desktop.ui.widgets import SecretEdit
 
 SaveFn = Callable[[TokenConfiguration, "str | None"], TokenConfiguration]
@@ -223,19 +224,30 @@ class TokenDialog(QDialog):
         self.browser_combo.addItem("System browser (required by Google)", BROWSER_SYSTEM)
         self.redirect_edit = QLineEdit()
         self.redirect_edit.setPlaceholderText(f"default: {redirect_uri}" if redirect_uri else "default from Settings")
+        self.lifetime_preset = QComboBox()
+        for days, rolling, label in REFRESH_TOKEN_LIFETIME_CHOICES:
+            self.lifetime_preset.addItem(label, (days, rolling))
+        self.lifetime_preset.addItem("Custom", None)
         self.lifetime_spin = QSpinBox()
         self.lifetime_spin.setRange(0, 3650)
         self.lifetime_spin.setSpecialValueText("unknown / unlimited")
         self.lifetime_spin.setSuffix(" days")
+        self.rolling_check = QCheckBox("renewed by every refresh")
         self.lifetime_spin.setToolTip(
             "How long a refresh token lives when the provider does not say: Microsoft 90 (renewed on every refresh), "
-            "Google apps in 'Testing' status 7."
+            "Google apps in 'Testing' status 7. Tokendesk warns before it ends."
         )
+        lifetime_row = self.lifetime_row = QWidget()  # kept: not laid out for client credentials
+        lifetime_layout = QHBoxLayout(lifetime_row)
+        lifetime_layout.setContentsMargins(0, 0, 0, 0)
+        lifetime_layout.addWidget(self.lifetime_preset, 1)
+        lifetime_layout.addWidget(self.lifetime_spin)
+        lifetime_layout.addWidget(self.rolling_check)
         if not self.is_client_credentials:
             adv.addRow(self.pkce_check)
             adv.addRow("Log in with:", self.browser_combo)
             self._add_row(adv, "Redirect URI:", "Redirect URI", self.redirect_edit)
-            adv.addRow("Refresh-token lifetime:", self.lifetime_spin)
+            adv.addRow("Refresh-token lifetime:", lifetime_row)
         layout.addWidget(advanced)
         layout.addStretch(1)
 
@@ -275,6 +287,8 @@ class TokenDialog(QDialog):
         self.browser_combo.setCurrentIndex(max(0, self.browser_combo.findData(c.browser_mode)))
         self.redirect_edit.setText(c.redirect_url_override)
         self.lifetime_spin.setValue(c.refresh_token_lifetime_days or 0)
+        self.rolling_check.setChecked(c.refresh_token_lifetime_rolling)
+        self._sync_lifetime_preset()
         self.issuer_edit.setText(c.discovery_url)
 
     def _collect(self) -> TokenConfiguration:
@@ -299,7 +313,11 @@ class TokenDialog(QDialog):
             c.pkce_enabled = self.pkce_check.isChecked()
             c.browser_mode = str(self.browser_combo.currentData())
             c.redirect_url_override = self.redirect_edit.text().strip()
-            c.refresh_token_lifetime_days = self.lifetime_spin.value() or None
+            if self.lifetime_spin.value() != (c.refresh_token_lifetime_days or 0) or (
+                self.lifetime_spin.value() and self.rolling_check.isChecked() != c.refresh_token_lifetime_rolling
+            ):
+                c.refresh_token_lifetime_days = self.lifetime_spin.value() or None
+                c.refresh_token_lifetime_rolling = self.rolling_check.isChecked()
         issuer = self.issuer_edit.text().strip()
         if issuer or c.discovery_url:
             c._set_tokendesk("DiscoveryURL", issuer or None)
@@ -330,6 +348,9 @@ class TokenDialog(QDialog):
             edit.textChanged.connect(lambda _t, k=key: self._touch(k))
         self.secret_edit.textChanged.connect(lambda _t: self._touch("Client secret"))
         self.validity_combo.currentIndexChanged.connect(lambda _i: self.revalidate())
+        self.lifetime_preset.activated.connect(self._on_lifetime_preset)
+        self.lifetime_spin.valueChanged.connect(lambda _v: self._sync_lifetime_preset())
+        self.rolling_check.toggled.connect(lambda _v: self._sync_lifetime_preset())
 
     def _touch(self, key: str) -> None:
         if key in self.fields:
@@ -364,6 +385,26 @@ class TokenDialog(QDialog):
         for field in self.fields.values():
             field.touched = True
         self.revalidate()
+
+    # ---- refresh-token lifetime presets
+    def _on_lifetime_preset(self, index: int) -> None:
+        data = self.lifetime_preset.itemData(index)
+        if data is None:
+            return  # Custom: the admin sets days and rolling
+        days, rolling = data
+        self.lifetime_spin.setValue(days or 0)
+        self.rolling_check.setChecked(bool(rolling))
+
+    def _sync_lifetime_preset(self) -> None:
+        days = self.lifetime_spin.value() or None
+        rolling = self.rolling_check.isChecked()
+        self.rolling_check.setEnabled(days is not None)
+        for i in range(self.lifetime_preset.count()):
+            data = self.lifetime_preset.itemData(i)
+            if data is not None and data[0] == days and (days is None or bool(data[1]) == rolling):
+                self.lifetime_preset.setCurrentIndex(i)
+                return
+        self.lifetime_preset.setCurrentIndex(self.lifetime_preset.count() - 1)
 
     # ---- actions
     @Slot()
