@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -12,13 +13,15 @@ import pytest
 from tests.servers.oauth import OAuthTestServer, oauth, oauth_server  # noqa: F401  (pytest fixtures)
 
 SCOPE = "openid email offline_access"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def screenshot_path(name: str) -> Path:
-    """Where a documenting screenshot goes (docs/screenshots/<name>); look at it after the run."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS / name
+    """Where a screenshot goes: artifacts/screenshots/ (git-ignored) for every run, or docs/screenshots/
+    (the committed ones) when TOKENDESK_UPDATE_SCREENSHOTS=1. Look at it after the run."""
+    folder = ROOT / ("docs" if os.environ.get("TOKENDESK_UPDATE_SCREENSHOTS") else "artifacts") / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
