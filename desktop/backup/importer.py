@@ -106,7 +106,7 @@ class Problem:
     def __str__(self) -> str:
         if self.record is None:
             return self.message
-        who = f"record {self.record}" + (f" '{self.name}'" if self.name else " (no Name)")
+        who = f"record {self.record}" + (f" '{_clip(self.name)}'" if self.name else " (no Name)")
         label = _LABELS_BY_PATH.get(self.field)
         where = f"{self.field} ({label})" if label else self.field
         return f"{who}: {where}: {self.message}" if where else f"{who}: {self.message}"
@@ -173,6 +173,11 @@ class PlannedRecord:
         return text + ("; " + "; ".join(self.notes) if self.notes else "")
 
 
+def _clip(text: str, limit: int = 80) -> str:
+    """Values from the file in messages: short enough to read."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def field_label(path: str) -> str:
     """The form label of a field path ("Token endpoint" for its URL), '' when it has none."""
     return _LABELS_BY_PATH.get(path, "")
@@ -214,7 +219,7 @@ class ImportPlan:
         """The per-record report the CLI prints (and tests read)."""
         lines = [str(p) for p in self.parsed.problems]
         for planned in self.records:
-            name = f"'{planned.name}'" if planned.name else "(no Name)"
+            name = f"'{_clip(planned.name)}'" if planned.name else "(no Name)"
             if planned.action is Action.INVALID:
                 lines.append(f"{planned.index:>4}  invalid     {name}")
                 lines.extend(f"        {_short(p)}" for p in planned.problems)
@@ -441,7 +446,7 @@ def _check_record(index: int, raw: Any, templates: TemplateCatalog | None) -> Im
     if isinstance(raw_valid, str) and raw_valid.strip().isdigit():
         raw_valid = int(raw_valid.strip())
     if isinstance(raw_valid, bool) or not isinstance(raw_valid, int) or raw_valid not in VALIDITY_LABELS:
-        shown = repr(raw_valid) if isinstance(raw_valid, str | int | float) else _type_name(raw_valid)
+        shown = _clip(repr(raw_valid)) if isinstance(raw_valid, str | int | float) else _type_name(raw_valid)
         check.add("ValidID", f"must be 1 (valid), 2 (invalid) or 3 (invalid-temporarily), not {shown}")
     else:
         valid_id = raw_valid

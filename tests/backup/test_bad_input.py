@@ -357,3 +357,11 @@ def test_a_top_level_mapping_is_one_record(ctx):
     assert parsed.ok and [r.name for r in parsed.records] == ["Single"]
     summary = apply_import(ctx, plan_import(ctx, parsed))
     assert summary.added == ["Single"]
+
+
+def test_long_values_are_clipped_in_messages(ctx):
+    record = good_record(ctx, "x" * 5000)
+    record["ValidID"] = "y" * 5000
+    report = plan_import(ctx, parse_import(dump([record]), templates=ctx.templates)).report_lines()
+    assert all(len(line) < 400 for line in report), max(report, key=len)
+    assert any("Name: is longer than 200 characters" in line for line in report)
