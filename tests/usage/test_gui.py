@@ -249,6 +249,36 @@ def test_test_connection_shows_the_inbox_count_from_dovecot(ctx, provider, dovec
 
 
 @pytest.mark.realserver
+def test_admin_adds_an_account_with_the_dialog_and_tests_it(ctx, provider, dovecot, make_app, qtbot, monkeypatch):
+    """The issue's "done when": add a mail account in the window, press Test connection, see the INBOX count."""
+    from desktop.ui.tasks import TaskRunner
+
+    cfg, _ = provider("Support mailbox")
+
+    def fill_and_save(dialog):  # what the admin types, then Save (instead of a blocking exec())
+        dialog.name.setText("Support IMAP")
+        dialog.protocol.setCurrentIndex(dialog.protocol.findData("IMAPS"))
+        dialog.host.setText("127.0.0.1")
+        dialog.port.setValue(dovecot.imaps_port)
+        dialog.login.setText(MAIL_USER)
+        dialog.ca_file.setText(str(dovecot.ca_file))
+        save_button(dialog).click()
+        return dialog.result()
+
+    monkeypatch.setattr(MailAccountDialog, "exec", fill_and_save)
+    app = make_app(ctx, tasks=TaskRunner())
+    view = feature(app).mail_view
+    app.window.tabs.setCurrentIndex(feature(app).mail_tab)
+    view.add_button.click()
+    assert view.current_name() == "Support IMAP"
+    with qtbot.waitSignal(app.hub.token_changed, timeout=TIMEOUT_MS):
+        view.run_button.click()
+    assert "Signed in as tokendesk-user@example.test; INBOX holds 3 messages." in view.result.title.text()
+    assert app.window.select_configuration(cfg.name)
+    assert "mail account 'Support IMAP'" in feature(app).used_by.text()
+
+
+@pytest.mark.realserver
 def test_a_failed_test_shows_the_transcript_and_what_to_do(ctx, provider, dovecot, oauth, make_app, qtbot, tmp_path):
     from desktop.ui.tasks import TaskRunner
 
