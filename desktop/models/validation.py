@@ -7,6 +7,7 @@ while typing and import can report them per record.
 from __future__ import annotations
 
 import ipaddress
+import re
 import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -31,6 +32,7 @@ ENDPOINT_LABELS = {
 }
 
 MAX_NAME_LENGTH = 200
+_WHITESPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def check_url(value: str, *, required: bool = True) -> str | None:
     value = (value or "").strip()
     if not value:
         return "is required" if required else None
-    if any(c.isspace() for c in value):
+    if _WHITESPACE.search(value):
         return "must not contain spaces"
     try:
         parts = urlsplit(value)
