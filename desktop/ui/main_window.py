@@ -248,6 +248,7 @@ class MainWindow(QMainWindow):
                       context=Qt.ShortcutContext.WidgetShortcut)
         self.table.customContextMenuRequested.connect(self._on_context_menu)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.tabs.currentChanged.connect(lambda _i: self._on_selection_changed())
         self.hub.configurations_changed.connect(self.reload)
         self.hub.token_changed.connect(self.refresh_configuration)
         self.hub.open_configuration.connect(self.open_configuration)
@@ -441,8 +442,11 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_selection_changed(self, *_args: object) -> None:
         selected = self.selected_configurations()
+        # token actions act on the token table's selection: only while that tab is shown, so a
+        # shortcut (Del, F2, F5) on another tab never touches a configuration the admin cannot see
+        on_tokens = self.tabs.currentWidget() is self.splitter
         for action, predicate in self._selection_dependent:
-            action.setEnabled(predicate(selected))
+            action.setEnabled(on_tokens and predicate(selected))
         self._update_details()
         self.selection_changed.emit()
 
@@ -504,7 +508,7 @@ class MainWindow(QMainWindow):
             self._context_actions.append(action)
         if enabled_when is not None:
             self._selection_dependent.append((action, enabled_when))
-            action.setEnabled(enabled_when(self.selected_configurations()))
+            action.setEnabled(self.tabs.currentWidget() is self.splitter and enabled_when(self.selected_configurations()))
         if name:
             self.named_actions[name] = action
         self.addAction(action)  # shortcuts work wherever the focus is in the window

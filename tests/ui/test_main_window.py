@@ -526,3 +526,24 @@ def test_building_the_window_does_not_import_qtwebengine(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.splitlines()
     assert lines[-2:] == ["[]", "True"]
+
+
+def test_token_actions_are_off_while_another_tab_is_shown(qtbot, ctx, make_config):
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    from desktop.app import Application
+    from desktop.ui.tasks import InlineTaskRunner
+
+    make_config("Support mailbox")
+    app = Application(QApplication.instance(), ctx, tasks=InlineTaskRunner(), features=[])
+    win = app.window
+    qtbot.addWidget(win)
+    win.show()
+    assert win.select_configuration("Support mailbox")
+    assert win.delete_action.isEnabled() and win.edit_action.isEnabled()
+    other = QLabel("mail accounts")
+    win.add_tab(other, "Mail accounts")
+    win.tabs.setCurrentWidget(other)
+    assert not win.delete_action.isEnabled() and not win.edit_action.isEnabled()
+    win.tabs.setCurrentWidget(win.splitter)
+    assert win.delete_action.isEnabled()
