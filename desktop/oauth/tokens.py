@@ -311,11 +311,14 @@ class TokenService:
                 )
             refresh_token = self.ctx.secrets.get_for(cfg.id, REFRESH_TOKEN) if current.has_refresh_token else None
             if not refresh_token:
-                if current.has_access_token or current.last_requested_at:
+                if current.has_access_token:
                     raise ReauthorizationNeeded(f"'{cfg.name}' has no refresh token, so its token cannot be renewed.",
                                                 NO_REFRESH_TOKEN_HINT)
+                if current.last_requested_at:
+                    raise ReauthorizationNeeded(f"No token is stored for '{cfg.name}' (it was revoked or forgotten).",
+                                                "Sign in again to get a new one.")
                 raise ReauthorizationNeeded(f"No token has been requested for '{cfg.name}' yet.",
-                                            "Request a new token (tokendesk authorize, or the window).")
+                                            "Sign in once to get the first token.")
             logger.info("'%s': refreshing (refresh token %s)", cfg.name, fingerprint(refresh_token))
             mapped = self._token_request(cfg, TOKEN_BY_REFRESH_TOKEN, self._values(cfg, RefreshToken=refresh_token),
                                          STAGE_REFRESH)
