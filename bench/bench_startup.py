@@ -56,7 +56,8 @@ def populate(home: Path, rows: int) -> None:
             cfg.client_id = f"client-{i}"
             saved = store.insert(cfg, has_client_secret=True)
             if i % 3:
-                store.update_state(saved.id, has_access_token=True, has_refresh_token=bool(i % 2),
+                # no refresh tokens: the benchmark measures start-up, not a storm of refreshes against nothing
+                store.update_state(saved.id, has_access_token=True, has_refresh_token=False,
                                    token_expires_at=now + timedelta(minutes=(i % 180) - 60))
     store.close()
 

@@ -48,7 +48,10 @@ class Application:
         tasks: TaskRunner | None = None,
         features: Sequence[str] = FEATURES,
         minimized: bool = False,
+        defer_start: bool = False,
     ) -> None:
+        #: features start their expensive work (planning over every configuration) after the first paint
+        self.defer_start = defer_start
         self.qapp = qapp
         self.ctx = ctx
         self.hub = Hub()
@@ -112,7 +115,7 @@ def run_gui(minimized: bool = False, argv: Sequence[str] | None = None) -> int:
 
         QMessageBox.critical(None, APP_NAME, f"Tokendesk cannot start:\n\n{exc}")
         return 1
-    app = Application(qapp, ctx, minimized=minimized)
+    app = Application(qapp, ctx, minimized=minimized, defer_start=True)
     qapp.setQuitOnLastWindowClosed(not app.tray_available())
     app.show()
     if os.environ.get("TOKENDESK_EXIT_WHEN_SHOWN"):  # bench/bench_startup.py: measure start-up, then leave

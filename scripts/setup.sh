@@ -56,7 +56,8 @@ stamp=".venv/.tokendesk-installed$extras"
 if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
     log "Installing Tokendesk$extras into .venv (PySide6 is large: about 700 MB)"
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".$extras"
+    # compat mode: a plain .pth path entry instead of an import hook (about 10 ms less at every start)
+    .venv/bin/python -m pip install -q -e ".$extras" --config-settings editable_mode=compat
     touch "$stamp"
 fi
 

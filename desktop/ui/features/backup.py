@@ -21,23 +21,15 @@ from PySide6.QtCore import QEvent, QObject, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from desktop.backup.export import ExportResult, export_configurations, write_export
-from desktop.backup.importer import (
-    ImportBlocked,
-    ImportPlan,
-    ImportSummary,
-    ParsedImport,
-    PlanChanged,
-    apply_import,
-    plan_import,
-    read_import_file,
-)
-from desktop.store.secrets import SecretStoreError
-from desktop.ui.dialogs.export_dialog import YAML_FILTER, ExportDialog
-from desktop.ui.dialogs.import_dialog import ImportPreviewDialog
-
 if TYPE_CHECKING:
     from desktop.app import Application
+    from desktop.backup.export import ExportResult
+    from desktop.backup.importer import ImportPlan, ImportSummary, ParsedImport
+    from desktop.ui.dialogs.export_dialog import ExportDialog
+    from desktop.ui.dialogs.import_dialog import ImportPreviewDialog
+
+# The backup code (PyYAML among it) and the dialogs are imported when first used, not at start-up.
+YAML_FILTER = "YAML files (*.yml *.yaml);;All files (*)"
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +98,8 @@ class BackupFeature(QObject):
         if not configurations:
             QMessageBox.information(self.window, "Export", "There are no token configurations to export yet.")
             return
+        from desktop.ui.dialogs.export_dialog import ExportDialog
+
         selected = [c.name for c in self.window.selected_configurations()]
         dialog = ExportDialog(configurations, selected, start_dir=self._last_dir(), parent=self.window)
         self.export_dialog = dialog
@@ -120,6 +114,8 @@ class BackupFeature(QObject):
         ctx = self.app.ctx
 
         def work() -> ExportResult:
+            from desktop.backup.export import export_configurations, write_export
+
             result = export_configurations(ctx, names, include_secrets=include_secrets)
             write_export(path, result.text, private=result.has_secrets)
             return result
@@ -144,6 +140,8 @@ class BackupFeature(QObject):
 
     def open_preview(self, path: Path | str, overwrite: bool = False) -> None:
         """Read and check ``path`` off the GUI thread, then show the preview."""
+        from desktop.backup.importer import read_import_file
+
         path = Path(path)
         templates = self.app.ctx.templates
 
@@ -155,6 +153,9 @@ class BackupFeature(QObject):
                            on_error=failed, busy_text=f"Reading {path.name} ...")
 
     def show_preview(self, parsed: ParsedImport, overwrite: bool = False) -> ImportPreviewDialog:
+        from desktop.backup.importer import plan_import
+        from desktop.ui.dialogs.import_dialog import ImportPreviewDialog
+
         ctx = self.app.ctx
         if self.preview_dialog is not None:
             self.preview_dialog.close()
@@ -171,6 +172,8 @@ class BackupFeature(QObject):
         dialog.deleteLater()
 
     def _apply(self, plan: ImportPlan) -> None:
+        from desktop.backup.importer import PlanChanged, apply_import
+
         source = Path(plan.parsed.source) if plan.parsed.source else None
 
         def done(summary: ImportSummary) -> None:
@@ -222,6 +225,9 @@ def _dropped_yaml(event: Any) -> Path | None:
 
 def _plain(exc: BaseException) -> str:
     """A message for a dialog: ours are written for people; anything else gets its class name only."""
+    from desktop.backup.importer import ImportBlocked, PlanChanged
+    from desktop.store.secrets import SecretStoreError
+
     if isinstance(exc, ImportBlocked | PlanChanged | SecretStoreError | OSError | ValueError | RuntimeError):
         return str(exc) or exc.__class__.__name__
     logger.error("backup: unexpected %s", exc.__class__.__name__)

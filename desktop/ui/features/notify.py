@@ -401,7 +401,12 @@ class NotifyFeature(QObject):
             qapp.aboutToQuit.connect(self.shutdown)
         self.window.show_status(f"{APP_NAME}: {STRATEGY_TEXT[self.strategy]}.", 8000)
         if start:
-            self.controller.reload()
+            if getattr(app, "defer_start", False):
+                # the real start-up: plan (which reads every configuration) once the window is shown
+                # two event-loop passes: show() and the first paint go first
+                QTimer.singleShot(0, lambda: QTimer.singleShot(0, self.controller.reload))
+            else:
+                self.controller.reload()
 
     # ---- the lead's Application asks
     def tray_available(self) -> bool:

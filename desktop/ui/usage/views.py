@@ -29,14 +29,14 @@ from PySide6.QtWidgets import (
 
 from desktop.models.status import format_local
 from desktop.models.token import utcnow
-from desktop.ui.usage.invoker_dialog import InvokerDialog
-from desktop.ui.usage.mail_account_dialog import MailAccountDialog
 from desktop.ui.usage.result_view import ResultView
 from desktop.ui.usage.table_models import InvokersModel, LastResult, MailAccountsModel, _ListModel
 from desktop.usage.repository import UsageError
 
 if TYPE_CHECKING:
     from desktop.ui.tasks import TaskRunner
+    from desktop.ui.usage.invoker_dialog import InvokerDialog
+    from desktop.ui.usage.mail_account_dialog import MailAccountDialog
     from desktop.usage.service import UsageService
 
 logger = logging.getLogger(__name__)
@@ -290,6 +290,8 @@ class MailAccountsView(_UsageView):
         return self.service.repo.list_mail_accounts()
 
     def make_dialog(self, item: Any) -> MailAccountDialog:
+        from desktop.ui.usage.mail_account_dialog import MailAccountDialog  # on first use: lean start-up
+
         return MailAccountDialog(self.service, item, self)
 
     def delete_item(self, name: str) -> None:
@@ -325,6 +327,8 @@ class InvokersView(_UsageView):
         return self.service.repo.list_invokers()
 
     def make_dialog(self, item: Any) -> InvokerDialog:
+        from desktop.ui.usage.invoker_dialog import InvokerDialog  # on first use: lean start-up
+
         return InvokerDialog(self.service, item, self)
 
     def delete_item(self, name: str) -> None:
