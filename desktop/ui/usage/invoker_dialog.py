@@ -7,20 +7,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Slot
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QPlainTextEdit,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPlainTextEdit, QWidget
 
 from desktop.models.validation import FieldError
-from desktop.ui.usage.mail_account_dialog import ERROR_STYLE, ca_file_row
+from desktop.ui.usage.form import UsageItemDialog
 from desktop.usage.invokers import (
     DEFAULT_HEADERS,
     METHODS,
@@ -31,30 +21,21 @@ from desktop.usage.invokers import (
     parse_header_lines,
     validate_invoker,
 )
-from desktop.usage.repository import UsageValidationFailed
 
 if TYPE_CHECKING:
     from desktop.usage.service import UsageService
 
 
-def _esc(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
-class InvokerDialog(QDialog):
+class InvokerDialog(UsageItemDialog):
     """``saved`` holds the stored invoker after Save."""
 
+    saved: WebInvoker | None
+
     def __init__(self, service: UsageService, invoker: WebInvoker | None = None, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.service = service
-        self.original = invoker
-        self.saved: WebInvoker | None = None
-        self.setObjectName("InvokerDialog")
-        self.setWindowTitle("Edit web service" if invoker else "Add web service")
+        super().__init__(service, invoker, parent, object_name="InvokerDialog",
+                         title="Edit web service" if invoker else "Add web service")
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-        layout = QVBoxLayout(self)
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        form = self.form
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. Ticket API")
         form.addRow("&Name:", self.name)
@@ -77,41 +58,17 @@ class InvokerDialog(QDialog):
         self.body.setPlaceholderText("optional; JSON is sent as application/json")
         self.body.setFixedHeight(90)
         form.addRow("&Body:", self.body)
-        self.config = QComboBox()
-        self.config.setToolTip("Only valid token configurations are offered")
-        form.addRow("&Token configuration:", self.config)
-        self.ca_file = QLineEdit()
-        self.ca_file.setPlaceholderText("empty: the system's trusted CAs")
-        form.addRow("&CA file:", ca_file_row(self, self.ca_file, "CA certificate of the web service"))
-        layout.addLayout(form)
-        self.errors = QLabel()
-        self.errors.setObjectName("errors")
-        self.errors.setWordWrap(True)
-        self.errors.setStyleSheet(ERROR_STYLE)
-        layout.addWidget(self.errors)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.accepted.connect(self.save)
-        self.buttons.rejected.connect(self.reject)
-        layout.addWidget(self.buttons)
+        self.add_config_row()
+        self.add_ca_file_row("CA certificate of the web service")
+        self.finish_layout()
 
         self._fill(invoker)
-        for edit in (self.name, self.url, self.ca_file):
-            edit.textChanged.connect(self.revalidate)
-        self.headers.textChanged.connect(self.revalidate)
-        self.body.textChanged.connect(self.revalidate)
-        self.method.currentIndexChanged.connect(self.revalidate)
-        self.config.currentIndexChanged.connect(self.revalidate)
+        self.revalidate_on(self.name, self.url, self.ca_file, self.headers, self.body, self.method, self.config)
         self.revalidate()
         self.resize(620, self.sizeHint().height())
 
     def _fill(self, invoker: WebInvoker | None) -> None:
-        keep = invoker.config_id if invoker else None
-        configs = self.service.eligible_configurations(keep_config_id=keep)
-        for cfg in configs:
-            self.config.addItem(cfg.name if cfg.is_valid else f"{cfg.name} ({cfg.validity_label})", cfg.name)
-        if not configs:
-            self.config.addItem("No valid token configuration: add one first", None)
-            self.config.setEnabled(False)
+        self.fill_configurations()
         if invoker is None:
             self.headers.setPlainText(format_header_lines(list(DEFAULT_HEADERS)))
             return
@@ -120,7 +77,6 @@ class InvokerDialog(QDialog):
         self.url.setText(invoker.url)
         self.headers.setPlainText(format_header_lines(invoker.headers))
         self.body.setPlainText(invoker.body)
-        self.config.setCurrentIndex(max(0, self.config.findData(invoker.config_name)))
         self.ca_file.setText(invoker.ca_file)
 
     def invoker(self) -> WebInvoker:
@@ -136,6 +92,9 @@ class InvokerDialog(QDialog):
             ca_file=self.ca_file.text().strip(),
         )
 
+    def item(self) -> WebInvoker:
+        return self.invoker()
+
     @Slot()
     def revalidate(self) -> list[FieldError]:
         self.body.setEnabled(self.method.currentText() in METHODS_WITH_BODY or bool(self.body.toPlainText()))
@@ -150,23 +109,7 @@ class InvokerDialog(QDialog):
         self._show_errors(errors)
         return errors
 
-    def _show_errors(self, errors: list[FieldError]) -> None:
-        shown = [e for e in errors if not (e.message.startswith("is required") and self.original is None)]
-        self.errors.setText("<br>".join(f"<b>{_esc(e.field)}</b>: {_esc(e.message)}" for e in shown))
-        self.errors.setVisible(bool(shown))
-        self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(not errors)
-
-    @Slot()
-    def save(self) -> None:
-        if self.revalidate():
-            return
-        invoker = self.invoker()
-        try:
-            if self.original is None:
-                self.saved = self.service.repo.add_invoker(invoker)
-            else:
-                self.saved = self.service.repo.update_invoker(invoker)
-        except UsageValidationFailed as exc:
-            self._show_errors(exc.errors)
-            return
-        self.accept()
+    def store(self, item: WebInvoker) -> WebInvoker:
+        if self.original is None:
+            return self.service.repo.add_invoker(item)
+        return self.service.repo.update_invoker(item)

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Slot
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QSpinBox, QWidget
 
 from desktop.models.validation import FieldError
+from desktop.ui.usage.form import UsageItemDialog
 from desktop.usage.accounts import (
     MECHANISMS,
     PROTOCOLS,
@@ -30,51 +17,22 @@ from desktop.usage.accounts import (
     protocol_spec,
     validate_mail_account,
 )
-from desktop.usage.repository import UsageValidationFailed
 
 if TYPE_CHECKING:
     from desktop.usage.service import UsageService
 
-ERROR_STYLE = "color:#a4000f;"
 WARNING_STYLE = "background:#fff4ce; border:1px solid #e0c060; color:#4a3b00; padding:4px; border-radius:3px;"
 
 
-def ca_file_row(parent: QWidget, edit: QLineEdit, title: str) -> QWidget:
-    """A line edit with a Browse button for a PEM file."""
-    row = QWidget(parent)
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.addWidget(edit, 1)
-    browse = QPushButton("&Browse\u2026", row)
-
-    def pick() -> None:
-        path, _ = QFileDialog.getOpenFileName(parent, title, edit.text(),
-                                              "PEM certificates (*.pem *.crt);;All files (*)")
-        if path:
-            edit.setText(path)
-
-    browse.clicked.connect(pick)
-    layout.addWidget(browse)
-    return row
-
-
-def _esc(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
-class MailAccountDialog(QDialog):
+class MailAccountDialog(UsageItemDialog):
     """``saved`` holds the stored account after Save."""
 
+    saved: MailAccount | None
+
     def __init__(self, service: UsageService, account: MailAccount | None = None, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.service = service
-        self.original = account
-        self.saved: MailAccount | None = None
-        self.setObjectName("MailAccountDialog")
-        self.setWindowTitle("Edit mail account" if account else "Add mail account")
-        layout = QVBoxLayout(self)
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        super().__init__(service, account, parent, object_name="MailAccountDialog",
+                         title="Edit mail account" if account else "Add mail account")
+        form = self.form
         self.name = QLineEdit()
         self.name.setPlaceholderText("e.g. Support IMAP")
         form.addRow("&Name:", self.name)
@@ -92,52 +50,27 @@ class MailAccountDialog(QDialog):
         self.login = QLineEdit()
         self.login.setPlaceholderText("the mailbox user name, usually the e-mail address")
         form.addRow("&Login:", self.login)
-        self.config = QComboBox()
-        self.config.setToolTip("Only valid token configurations are offered")
-        form.addRow("&Token configuration:", self.config)
+        self.add_config_row()
         self.mechanism = QComboBox()
         self.mechanism.addItems(list(MECHANISMS))
         self.mechanism.setToolTip("XOAUTH2 (Google, Microsoft) or OAUTHBEARER (RFC 7628)")
         form.addRow("&Mechanism:", self.mechanism)
-        self.ca_file = QLineEdit()
-        self.ca_file.setPlaceholderText("empty: the system's trusted CAs")
-        form.addRow("&CA file:", ca_file_row(self, self.ca_file, "CA certificate of the mail server"))
-        layout.addLayout(form)
+        self.add_ca_file_row("CA certificate of the mail server")
         self.warning = QLabel()
         self.warning.setObjectName("plaintextWarning")
         self.warning.setWordWrap(True)
         self.warning.setStyleSheet(WARNING_STYLE)
         self.warning.hide()
-        layout.addWidget(self.warning)
-        self.errors = QLabel()
-        self.errors.setObjectName("errors")
-        self.errors.setWordWrap(True)
-        self.errors.setStyleSheet(ERROR_STYLE)
-        layout.addWidget(self.errors)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.accepted.connect(self.save)
-        self.buttons.rejected.connect(self.reject)
-        layout.addWidget(self.buttons)
+        self.finish_layout(self.warning)
 
         self._fill(account)
-        for edit in (self.name, self.host, self.login, self.ca_file):
-            edit.textChanged.connect(self.revalidate)
+        self.revalidate_on(self.name, self.host, self.login, self.ca_file, self.port, self.config, self.mechanism)
         self.protocol.currentIndexChanged.connect(self._protocol_changed)
-        self.port.valueChanged.connect(self.revalidate)
-        self.config.currentIndexChanged.connect(self.revalidate)
-        self.mechanism.currentIndexChanged.connect(self.revalidate)
         self._protocol_changed()
         self.resize(560, self.sizeHint().height())
 
     def _fill(self, account: MailAccount | None) -> None:
-        keep = account.config_id if account else None
-        configs = self.service.eligible_configurations(keep_config_id=keep)
-        for cfg in configs:
-            label = cfg.name if cfg.is_valid else f"{cfg.name} ({cfg.validity_label})"
-            self.config.addItem(label, cfg.name)
-        if not configs:
-            self.config.addItem("No valid token configuration: add one first", None)
-            self.config.setEnabled(False)
+        self.fill_configurations()
         if account is None:
             return
         self.name.setText(account.name)
@@ -145,7 +78,6 @@ class MailAccountDialog(QDialog):
         self.host.setText(account.host)
         self.port.setValue(account.port or 0)
         self.login.setText(account.login)
-        self.config.setCurrentIndex(max(0, self.config.findData(account.config_name)))
         self.mechanism.setCurrentText(account.mechanism)
         self.ca_file.setText(account.ca_file)
 
@@ -169,6 +101,9 @@ class MailAccountDialog(QDialog):
             ca_file=self.ca_file.text().strip(),
         )
 
+    def item(self) -> MailAccount:
+        return self.account()
+
     def _existing_names(self) -> set[str]:
         return {a.name for a in self.service.repo.list_mail_accounts()}
 
@@ -183,24 +118,7 @@ class MailAccountDialog(QDialog):
         self.warning.setVisible(bool(warning))
         return errors
 
-    def _show_errors(self, errors: list[FieldError]) -> None:
-        # fields still empty in a new account are not errors yet, just not done
-        shown = [e for e in errors if not (e.message.startswith("is required") and self.original is None)]
-        self.errors.setText("<br>".join(f"<b>{_esc(e.field)}</b>: {_esc(e.message)}" for e in shown))
-        self.errors.setVisible(bool(shown))
-        self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(not errors)
-
-    @Slot()
-    def save(self) -> None:
-        if self.revalidate():
-            return
-        account = self.account()
-        try:
-            if self.original is None:
-                self.saved = self.service.repo.add_mail_account(account)
-            else:
-                self.saved = self.service.repo.update_mail_account(account)
-        except UsageValidationFailed as exc:
-            self._show_errors(exc.errors)
-            return
-        self.accept()
+    def store(self, item: MailAccount) -> MailAccount:
+        if self.original is None:
+            return self.service.repo.add_mail_account(item)
+        return self.service.repo.update_mail_account(item)
