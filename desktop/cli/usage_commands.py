@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from desktop.cli.common import (
     EXIT_ERROR,
@@ -24,7 +27,7 @@ from desktop.cli.common import (
 )
 from desktop.usage.accounts import MECHANISMS, PROTOCOLS, MailAccount
 from desktop.usage.invokers import DEFAULT_HEADERS, METHODS, PLACEHOLDER, WebInvoker, parse_header_lines
-from desktop.usage.repository import UsageNotFound, UsageValidationFailed
+from desktop.usage.repository import UsageNotFound, UsageRepository, UsageValidationFailed
 from desktop.usage.service import UsageService  # import-light: protocol clients and httpx load on use
 
 PROTOCOL_HELP = ", ".join(f"{p.key} ({p.default_port})" for p in PROTOCOLS)
@@ -131,6 +134,55 @@ def _fail_validation(exc: UsageValidationFailed, what: str) -> CliError:
     return CliError(f"the {what} was not saved:\n{lines}", EXIT_USAGE)
 
 
+# ---- add / edit / delete, the same for mail accounts and invokers
+@dataclass(frozen=True)
+class _Kind:
+    what: str  # "mail account"
+    blank: Callable[[str], Any]  # a new item named NAME, before the options are applied
+    apply: Callable[[Any, argparse.Namespace], Any]  # the options given on the command line
+    get: Callable[[UsageRepository, str], Any]
+    add: Callable[[UsageRepository, Any], Any]
+    update: Callable[[UsageRepository, Any], Any]
+    delete: Callable[[UsageRepository, str], Any]
+    try_command: str  # "tokendesk mail test"
+
+
+def _add(args: argparse.Namespace, factory: ContextFactory, kind: _Kind) -> int:
+    service = UsageService(factory())
+    item = kind.apply(kind.blank(args.name), args)
+    try:
+        saved = kind.add(service.repo, item)
+    except UsageValidationFailed as exc:
+        raise _fail_validation(exc, kind.what) from None
+    print(f"Added {kind.what} '{saved.name}': {saved.describe()} with the token of '{saved.config_name}'.")
+    print(f"Try it: {kind.try_command} '{saved.name}'")
+    return 0
+
+
+def _edit(args: argparse.Namespace, factory: ContextFactory, kind: _Kind) -> int:
+    service = UsageService(factory())
+    try:
+        item = kind.apply(kind.get(service.repo, args.name), args)
+        if args.rename:
+            item.name = args.rename
+        saved = kind.update(service.repo, item)
+    except UsageNotFound as exc:
+        raise CliError(str(exc), EXIT_NOT_FOUND) from None
+    except UsageValidationFailed as exc:
+        raise _fail_validation(exc, kind.what) from None
+    print(f"Saved {kind.what} '{saved.name}': {saved.describe()} with the token of '{saved.config_name}'.")
+    return 0
+
+
+def _delete(args: argparse.Namespace, factory: ContextFactory, kind: _Kind) -> int:
+    try:
+        gone = kind.delete(UsageService(factory()).repo, args.name)
+    except UsageNotFound as exc:
+        raise CliError(str(exc), EXIT_NOT_FOUND) from None
+    print(f"Deleted {kind.what} '{gone.name}'.")
+    return 0
+
+
 # ---- mail
 def cmd_mail_list(args: argparse.Namespace, factory: ContextFactory) -> int:
     accounts = UsageService(factory()).repo.list_mail_accounts()
@@ -167,40 +219,21 @@ def _apply_mail_options(account: MailAccount, args: argparse.Namespace) -> MailA
     return account
 
 
+MAIL = _Kind("mail account", lambda name: MailAccount(name=name, protocol="", host="", login=""),
+             _apply_mail_options, UsageRepository.get_mail_account, UsageRepository.add_mail_account,
+             UsageRepository.update_mail_account, UsageRepository.delete_mail_account, "tokendesk mail test")
+
+
 def cmd_mail_add(args: argparse.Namespace, factory: ContextFactory) -> int:
-    service = UsageService(factory())
-    account = _apply_mail_options(MailAccount(name=args.name, protocol="", host="", login=""), args)
-    try:
-        saved = service.repo.add_mail_account(account)
-    except UsageValidationFailed as exc:
-        raise _fail_validation(exc, "mail account") from None
-    print(f"Added mail account '{saved.name}': {saved.describe()} with the token of '{saved.config_name}'.")
-    print(f"Try it: tokendesk mail test '{saved.name}'")
-    return 0
+    return _add(args, factory, MAIL)
 
 
 def cmd_mail_edit(args: argparse.Namespace, factory: ContextFactory) -> int:
-    service = UsageService(factory())
-    try:
-        account = _apply_mail_options(service.repo.get_mail_account(args.name), args)
-        if args.rename:
-            account.name = args.rename
-        saved = service.repo.update_mail_account(account)
-    except UsageNotFound as exc:
-        raise CliError(str(exc), EXIT_NOT_FOUND) from None
-    except UsageValidationFailed as exc:
-        raise _fail_validation(exc, "mail account") from None
-    print(f"Saved mail account '{saved.name}': {saved.describe()} with the token of '{saved.config_name}'.")
-    return 0
+    return _edit(args, factory, MAIL)
 
 
 def cmd_mail_delete(args: argparse.Namespace, factory: ContextFactory) -> int:
-    try:
-        gone = UsageService(factory()).repo.delete_mail_account(args.name)
-    except UsageNotFound as exc:
-        raise CliError(str(exc), EXIT_NOT_FOUND) from None
-    print(f"Deleted mail account '{gone.name}'.")
-    return 0
+    return _delete(args, factory, MAIL)
 
 
 def cmd_mail_test(args: argparse.Namespace, factory: ContextFactory) -> int:
@@ -280,40 +313,21 @@ def _apply_invoker_options(invoker: WebInvoker, args: argparse.Namespace) -> Web
     return invoker
 
 
+INVOKER = _Kind("invoker", lambda name: WebInvoker(name=name, url=""), _apply_invoker_options,
+                UsageRepository.get_invoker, UsageRepository.add_invoker, UsageRepository.update_invoker,
+                UsageRepository.delete_invoker, "tokendesk invoke")
+
+
 def cmd_invoker_add(args: argparse.Namespace, factory: ContextFactory) -> int:
-    service = UsageService(factory())
-    invoker = _apply_invoker_options(WebInvoker(name=args.name, url=""), args)
-    try:
-        saved = service.repo.add_invoker(invoker)
-    except UsageValidationFailed as exc:
-        raise _fail_validation(exc, "invoker") from None
-    print(f"Added invoker '{saved.name}': {saved.describe()} with the token of '{saved.config_name}'.")
-    print(f"Try it: tokendesk invoke '{saved.name}'")
-    return 0
+    return _add(args, factory, INVOKER)
 
 
 def cmd_invoker_edit(args: argparse.Namespace, factory: ContextFactory) -> int:
-    service = UsageService(factory())
-    try:
-        invoker = _apply_invoker_options(service.repo.get_invoker(args.name), args)
-        if args.rename:
-            invoker.name = args.rename
-        saved = service.repo.update_invoker(invoker)
-    except UsageNotFound as exc:
-        raise CliError(str(exc), EXIT_NOT_FOUND) from None
-    except UsageValidationFailed as exc:
-        raise _fail_validation(exc, "invoker") from None
-    print(f"Saved invoker '{saved.name}': {saved.describe()} with the token of '{saved.config_name}'.")
-    return 0
+    return _edit(args, factory, INVOKER)
 
 
 def cmd_invoker_delete(args: argparse.Namespace, factory: ContextFactory) -> int:
-    try:
-        gone = UsageService(factory()).repo.delete_invoker(args.name)
-    except UsageNotFound as exc:
-        raise CliError(str(exc), EXIT_NOT_FOUND) from None
-    print(f"Deleted invoker '{gone.name}'.")
-    return 0
+    return _delete(args, factory, INVOKER)
 
 
 def cmd_invoke(args: argparse.Namespace, factory: ContextFactory) -> int:
