@@ -25,7 +25,8 @@ import smtplib
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -355,23 +356,57 @@ def _decode_challenge(data: bytes | str) -> str:
         return text
 
 
-# ---- IMAP
-def _imap(account: MailAccount, transcript: Transcript, context: ssl.SSLContext | None, mech: str, raw: str,
-          b64: str, split_hosts: Any, timeout: float, progress: dict[str, str]) -> dict[str, Any]:
+# ---- what the three conversations share
+def _open(account: MailAccount, transcript: Transcript, context: ssl.SSLContext | None, timeout: float,
+          progress: dict[str, str], plain: Callable[..., Any], implicit_tls: Callable[..., Any]) -> Any:
+    """Connect with the recording client: ``implicit_tls`` (TLS from the start) or ``plain``."""
     host, port = account.host, account.effective_port
     if account.spec.tls == TLS_IMPLICIT:
         progress["stage"] = STAGE_TLS
         assert context is not None
-        client: imaplib.IMAP4 = _RecordingIMAPS(transcript, host, port, timeout, context)
-    else:
-        client = _RecordingIMAP(transcript, host, port, timeout)
+        return implicit_tls(transcript, host, port, timeout, context)
+    return plain(transcript, host, port, timeout)
+
+
+def _secure(account: MailAccount, transcript: Transcript, progress: dict[str, str],
+            starttls: Callable[[], Any]) -> bool:
+    """Run ``starttls`` for a STARTTLS account and note the TLS; True when STARTTLS was run."""
+    if account.spec.tls == TLS_STARTTLS:
+        progress["stage"] = STAGE_TLS
+        starttls()
+        transcript.note("TLS established (certificate verified)")
+        return True
+    if account.spec.tls == TLS_IMPLICIT:
+        transcript.note("TLS established (certificate verified)")
+    return False
+
+
+@contextmanager
+def _closed_on_failure(close: Callable[[], Any]) -> Iterator[None]:
+    """Close the connection (quietly) when anything goes wrong inside, then let the failure through."""
     try:
-        if account.spec.tls == TLS_STARTTLS:
-            progress["stage"] = STAGE_TLS
-            client.starttls(ssl_context=context)
-            transcript.note("TLS established (certificate verified)")
-        elif account.spec.tls == TLS_IMPLICIT:
-            transcript.note("TLS established (certificate verified)")
+        yield
+    except BaseException:
+        _quietly(close)
+        raise
+
+
+def _rejected(text: str, challenges: list[str]) -> AuthRejected:
+    """The server's final answer, with its last non-empty error challenge (decoded) in brackets."""
+    extra = [c for c in challenges if c]
+    return AuthRejected(text + (f" ({extra[-1]})" if extra else ""))
+
+
+def _messages(count: int) -> str:
+    return f"{count} message" if count == 1 else f"{count} messages"
+
+
+# ---- IMAP
+def _imap(account: MailAccount, transcript: Transcript, context: ssl.SSLContext | None, mech: str, raw: str,
+          b64: str, split_hosts: Any, timeout: float, progress: dict[str, str]) -> dict[str, Any]:
+    client: imaplib.IMAP4 = _open(account, transcript, context, timeout, progress, _RecordingIMAP, _RecordingIMAPS)
+    with _closed_on_failure(client.shutdown):
+        _secure(account, transcript, progress, lambda: client.starttls(ssl_context=context))
         progress["stage"] = STAGE_AUTH
         if f"AUTH={mech}" not in client.capabilities:
             transcript.note(f"The server does not announce AUTH={mech}; trying anyway")
@@ -387,42 +422,23 @@ def _imap(account: MailAccount, transcript: Transcript, context: ssl.SSLContext 
         try:
             client.authenticate(mech, respond)
         except imaplib.IMAP4.error as exc:
-            detail = _exc_text(exc)
-            extra = [c for c in challenges if c]
-            raise AuthRejected(detail + (f" ({extra[-1]})" if extra else "")) from None
+            raise _rejected(_exc_text(exc), challenges) from None
         progress["stage"] = STAGE_COMMAND
         typ, data = client.select("INBOX", readonly=True)
         if typ != "OK":
             raise imaplib.IMAP4.error(f"EXAMINE INBOX failed: {_exc_text(imaplib.IMAP4.error(*data))}")
         count = int(data[0] or 0)
-        try:
-            client.logout()
-        except (OSError, imaplib.IMAP4.error):
-            pass
-    except BaseException:
-        _quietly(client.shutdown)
-        raise
-    noun = "message" if count == 1 else "messages"
-    return {"summary": f"Signed in as {account.login}; INBOX holds {count} {noun}.", "message_count": count}
+        _quietly(client.logout, (OSError, imaplib.IMAP4.error))
+    return {"summary": f"Signed in as {account.login}; INBOX holds {_messages(count)}.", "message_count": count}
 
 
 # ---- POP3
 def _pop3(account: MailAccount, transcript: Transcript, context: ssl.SSLContext | None, mech: str, raw: str,
           b64: str, split_hosts: Any, timeout: float, progress: dict[str, str]) -> dict[str, Any]:
-    host, port = account.host, account.effective_port
-    if account.spec.tls == TLS_IMPLICIT:
-        progress["stage"] = STAGE_TLS
-        assert context is not None
-        client: poplib.POP3 = _RecordingPOP3S(transcript, host, port, timeout, context)
-    else:
-        client = _RecordingPOP3(transcript, host, port, timeout)
-    try:
-        if account.spec.tls == TLS_STARTTLS:
-            progress["stage"] = STAGE_TLS
-            client.stls(context=context)
-            transcript.note("TLS established (certificate verified)")
-        elif account.spec.tls == TLS_IMPLICIT:
-            transcript.note("TLS established (certificate verified)")
+    host = account.host
+    client: poplib.POP3 = _open(account, transcript, context, timeout, progress, _RecordingPOP3, _RecordingPOP3S)
+    with _closed_on_failure(client.close):
+        _secure(account, transcript, progress, lambda: client.stls(context=context))
         progress["stage"] = STAGE_AUTH
         split = host.casefold() in {h.strip().casefold() for h in split_hosts}
         if split:
@@ -439,20 +455,13 @@ def _pop3(account: MailAccount, transcript: Transcript, context: ssl.SSLContext 
             challenge = _decode_challenge(line[1:])
             client._putcmd("")  # the server wants an empty answer before its final -ERR
             final, _ = client._getline()
-            raise AuthRejected(final.decode("utf-8", "replace") + (f" ({challenge})" if challenge else ""))
+            raise _rejected(final.decode("utf-8", "replace"), [challenge])
         if not line.startswith(b"+OK"):
             raise AuthRejected(line.decode("utf-8", "replace"))
         progress["stage"] = STAGE_COMMAND
         count, size = client.stat()
-        try:
-            client.quit()
-        except (OSError, poplib.error_proto):
-            pass
-    except BaseException:
-        _quietly(client.close)
-        raise
-    noun = "message" if count == 1 else "messages"
-    return {"summary": f"Signed in as {account.login}; the mailbox holds {count} {noun} ({size} bytes).",
+        _quietly(client.quit, (OSError, poplib.error_proto))
+    return {"summary": f"Signed in as {account.login}; the mailbox holds {_messages(count)} ({size} bytes).",
             "message_count": count, "mailbox_size": size}
 
 
@@ -460,24 +469,18 @@ def _pop3(account: MailAccount, transcript: Transcript, context: ssl.SSLContext 
 def _smtp(account: MailAccount, transcript: Transcript, context: ssl.SSLContext | None, mech: str, raw: str,
           b64: str, split_hosts: Any, timeout: float, progress: dict[str, str]) -> dict[str, Any]:
     host, port = account.host, account.effective_port
-    if account.spec.tls == TLS_IMPLICIT:
-        progress["stage"] = STAGE_TLS
-        assert context is not None
-        client: smtplib.SMTP = _RecordingSMTPS(transcript, host, port, timeout, context)
-    else:
-        client = _RecordingSMTP(transcript, host, port, timeout)
-    try:
+    client: smtplib.SMTP = _open(account, transcript, context, timeout, progress, _RecordingSMTP, _RecordingSMTPS)
+
+    def starttls() -> None:
+        if not client.has_extn("starttls"):
+            raise smtplib.SMTPNotSupportedError(
+                f"{host}:{port} does not offer STARTTLS; the token is not sent without TLS")
+        client.starttls(context=context)
+
+    with _closed_on_failure(client.close):
         client.ehlo(EHLO_NAME)
-        if account.spec.tls == TLS_STARTTLS:
-            progress["stage"] = STAGE_TLS
-            if not client.has_extn("starttls"):
-                raise smtplib.SMTPNotSupportedError(
-                    f"{host}:{port} does not offer STARTTLS; the token is not sent without TLS")
-            client.starttls(context=context)
-            transcript.note("TLS established (certificate verified)")
+        if _secure(account, transcript, progress, starttls):
             client.ehlo(EHLO_NAME)
-        elif account.spec.tls == TLS_IMPLICIT:
-            transcript.note("TLS established (certificate verified)")
         progress["stage"] = STAGE_AUTH
         offered = (client.esmtp_features.get("auth") or "").upper().split()
         if mech not in offered:
@@ -497,24 +500,17 @@ def _smtp(account: MailAccount, transcript: Transcript, context: ssl.SSLContext 
         try:
             code, _msg = client.auth(mech, respond, initial_response_ok=one_line)
         except smtplib.SMTPAuthenticationError as exc:
-            extra = [c for c in challenges if c]
-            raise AuthRejected(_exc_text(exc) + (f" ({extra[-1]})" if extra else "")) from None
+            raise _rejected(_exc_text(exc), challenges) from None
         progress["stage"] = STAGE_COMMAND
         code, msg = client.noop()
         if code != 250:
             raise smtplib.SMTPResponseException(code, msg)
-        try:
-            client.quit()
-        except (OSError, smtplib.SMTPException):
-            pass
-    except BaseException:
-        _quietly(client.close)
-        raise
+        _quietly(client.quit, (OSError, smtplib.SMTPException))
     return {"summary": f"Signed in as {account.login} (235); NOOP answered 250."}
 
 
-def _quietly(fn: Callable[[], Any]) -> None:
+def _quietly(fn: Callable[[], Any], errors: tuple[type[BaseException], ...] = (Exception,)) -> None:
     try:
         fn()
-    except Exception:  # closing after a failure must not hide the failure
+    except errors:  # closing after a failure must not hide the failure; a failed goodbye is no failure
         pass
