@@ -59,21 +59,27 @@ def code_challenge_s256(verifier: str) -> str:
 
 
 # ---- URL checks
+def _http_url_host(url: str, subject: str, fix: str) -> tuple[str, str]:
+    """(scheme, host) of an http(s) URL; ConfigurationProblem "<subject> is not a valid ..." otherwise."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        _ = parts.port
+    except ValueError:
+        raise ConfigurationProblem(f"{subject} is not a valid URL.", fix) from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ConfigurationProblem(f"{subject} is not a valid http(s) URL.", fix)
+    return parts.scheme, host
+
+
 def check_endpoint(url: str, label: str) -> None:
     """Raise ConfigurationProblem unless ``url`` is usable (https, or http on loopback)."""
     url = (url or "").strip()
     if not url:
         raise ConfigurationProblem(f"The {label.lower()} is not set.",
                                    "Fill it in with Edit (see the provider's documentation).")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        _ = parts.port
-    except ValueError:
-        raise ConfigurationProblem(f"The {label.lower()} is not a valid URL.", "Correct it with Edit.") from None
-    if parts.scheme not in ("http", "https") or not host:
-        raise ConfigurationProblem(f"The {label.lower()} is not a valid http(s) URL.", "Correct it with Edit.")
-    if parts.scheme == "http" and not is_loopback_host(host):
+    scheme, host = _http_url_host(url, f"The {label.lower()}", "Correct it with Edit.")
+    if scheme == "http" and not is_loopback_host(host):
         raise ConfigurationProblem(
             f"The {label.lower()} uses http: {HTTPS_REQUIRED} ({host}).",
             "Use the https:// address of the endpoint; plain http is allowed only for 127.0.0.1, ::1 and localhost.",
@@ -81,15 +87,8 @@ def check_endpoint(url: str, label: str) -> None:
 
 
 def check_redirect_uri(uri: str) -> None:
-    try:
-        parts = urlsplit(uri)
-        host = parts.hostname
-        _ = parts.port
-    except ValueError:
-        raise ConfigurationProblem(f"The redirect URI {uri!r} is not a valid URL.", "Correct it in Settings.") from None
-    if parts.scheme not in ("http", "https") or not host:
-        raise ConfigurationProblem(f"The redirect URI {uri!r} is not a valid http(s) URL.", "Correct it in Settings.")
-    if parts.scheme == "http" and not is_loopback_host(host):
+    scheme, host = _http_url_host(uri, f"The redirect URI {uri!r}", "Correct it in Settings.")
+    if scheme == "http" and not is_loopback_host(host):
         raise ConfigurationProblem(
             f"The redirect URI {uri} uses http: {HTTPS_REQUIRED}.",
             "Set the redirect URI's scheme to https in Settings (Znuny: HttpType), or use a loopback address.",
