@@ -609,24 +609,26 @@ def _check_request(check: _RecordChecker, entry: dict[str, Any], base: str) -> N
             for key, value in params.items():
                 if isinstance(value, dict | list):
                     check.add(f"{base}.Request.Parameters.{key}", "must be a single value, not a list or mapping")
-        autofill = check.mapping(request, "AutofilledParametersMapping", f"{base}.Request.AutofilledParametersMapping")
-        if autofill is not None:
-            for key, value in autofill.items():
-                path = f"{base}.Request.AutofilledParametersMapping.{key}"
-                if not isinstance(value, str):
-                    check.add(path, f"must name a value ({', '.join(AUTOFILL_SOURCES)})")
-                elif value not in AUTOFILL_SOURCES:
-                    check.notes.append(f"{path}: '{value}' is not a value Tokendesk fills in (kept, not sent)")
+        _check_names(check, request, f"{base}.Request", "AutofilledParametersMapping", AUTOFILL_SOURCES,
+                     "a value", "is not a value Tokendesk fills in (kept, not sent)")
     response = check.mapping(entry, "Response", f"{base}.Response")
     if response is not None:
-        mapping = check.mapping(response, "ParametersMapping", f"{base}.Response.ParametersMapping")
-        if mapping is not None:
-            for key, value in mapping.items():
-                path = f"{base}.Response.ParametersMapping.{key}"
-                if not isinstance(value, str):
-                    check.add(path, f"must name a token field ({', '.join(RESPONSE_TARGETS)})")
-                elif value not in RESPONSE_TARGETS:
-                    check.notes.append(f"{path}: '{value}' is not a token field Tokendesk knows (kept, ignored)")
+        _check_names(check, response, f"{base}.Response", "ParametersMapping", RESPONSE_TARGETS,
+                     "a token field", "is not a token field Tokendesk knows (kept, ignored)")
+
+
+def _check_names(check: _RecordChecker, parent: dict[str, Any], base: str, key: str, known: tuple[str, ...],
+                 what: str, unknown: str) -> None:
+    """Each value of the mapping ``parent[key]`` must be text; a name not in ``known`` is kept with a note."""
+    mapping = check.mapping(parent, key, f"{base}.{key}")
+    if mapping is None:
+        return
+    for name, value in mapping.items():
+        path = f"{base}.{key}.{name}"
+        if not isinstance(value, str):
+            check.add(path, f"must name {what} ({', '.join(known)})")
+        elif value not in known:
+            check.notes.append(f"{path}: '{value}' {unknown}")
 
 
 def _check_duplicates(records: list[ImportRecord]) -> None:
