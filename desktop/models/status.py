@@ -71,21 +71,15 @@ def token_status(state: TokenState | None, now: datetime, lead: timedelta = time
         return StatusText(TokenStatus.NONE, "no token requested yet", _FAR)
     if state.reauthorization_needed:
         return StatusText(TokenStatus.REAUTH, f"re-authorization needed: {state.error_text}", -_FAR)
-    if state.has_error and not state.has_access_token:
-        return StatusText(TokenStatus.FAILED, f"last request failed: {state.error_text}", -_FAR / 2)
     if state.has_error:
-        # a token is still stored but the last refresh failed: the failure is the news
+        # also when a token is still stored but the last refresh failed: the failure is the news
         return StatusText(TokenStatus.FAILED, f"last request failed: {state.error_text}", -_FAR / 2)
     if not state.has_access_token:
         return StatusText(TokenStatus.NONE, "no token stored", _FAR)
     exp = state.token_expires_at
     if exp is None:
         return StatusText(TokenStatus.VALID, "valid (no expiry given)", _FAR / 2)
-    left = (exp - now).total_seconds()
-    if left <= 0:
-        return StatusText(TokenStatus.EXPIRED, f"expired on {format_local(exp)} ({relative_time(exp, now)})", left)
-    kind = TokenStatus.EXPIRING if lead and left <= lead.total_seconds() else TokenStatus.VALID
-    return StatusText(kind, f"valid until {format_local(exp)} ({relative_time(exp, now)})", left)
+    return _expiry_status(TokenStatus, exp, now, lead)
 
 
 def refresh_status(state: TokenState | None, now: datetime, lead: timedelta = timedelta(0)) -> StatusText:
@@ -94,8 +88,14 @@ def refresh_status(state: TokenState | None, now: datetime, lead: timedelta = ti
     exp = state.refresh_token_expires_at
     if exp is None:
         return StatusText(RefreshStatus.NO_EXPIRY, "valid (no expiry known)", _FAR / 2)
+    return _expiry_status(RefreshStatus, exp, now, lead)
+
+
+def _expiry_status(kinds: type[TokenStatus] | type[RefreshStatus], exp: datetime, now: datetime,
+                   lead: timedelta) -> StatusText:
+    """Expired, expiring (inside ``lead``) or valid, by the expiry ``exp``; ``kinds`` is the status enum."""
     left = (exp - now).total_seconds()
     if left <= 0:
-        return StatusText(RefreshStatus.EXPIRED, f"expired on {format_local(exp)} ({relative_time(exp, now)})", left)
-    kind = RefreshStatus.EXPIRING if lead and left <= lead.total_seconds() else RefreshStatus.VALID
+        return StatusText(kinds.EXPIRED, f"expired on {format_local(exp)} ({relative_time(exp, now)})", left)
+    kind = kinds.EXPIRING if lead and left <= lead.total_seconds() else kinds.VALID
     return StatusText(kind, f"valid until {format_local(exp)} ({relative_time(exp, now)})", left)
