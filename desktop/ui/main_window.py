@@ -48,7 +48,7 @@ from desktop.models.token_table_model import (
     TokenTableModel,
 )
 from desktop.ui.icons import app_icon
-from desktop.ui.widgets import MessageBar
+from desktop.ui.widgets import MessageBar, rich_text_label
 
 if TYPE_CHECKING:
     from desktop.services import Context
@@ -143,12 +143,7 @@ class MainWindow(QMainWindow):
         self.details_title.setStyleSheet("font-size:12pt; font-weight:600;")
         self.details_title.setWordWrap(True)
         self.details_layout.addWidget(self.details_title)
-        self.details_text = QLabel()
-        self.details_text.setObjectName("detailsText")
-        self.details_text.setWordWrap(True)
-        self.details_text.setTextFormat(Qt.TextFormat.RichText)
-        self.details_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.details_text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.details_text = rich_text_label("detailsText")
         self.details_layout.addWidget(self.details_text)
         self._details_sections: list[QWidget] = []
         self.details_layout.addStretch(1)

@@ -12,6 +12,17 @@ BAR_STYLES = {
 }
 
 
+def rich_text_label(object_name: str) -> QLabel:
+    """A word-wrapped rich-text label, selectable with the mouse, aligned top left (details, panels)."""
+    label = QLabel()
+    label.setObjectName(object_name)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    return label
+
+
 class MessageBar(QFrame):
     """A coloured one-line bar with optional buttons, shown below the toolbar."""
 

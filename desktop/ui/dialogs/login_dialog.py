@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from desktop.oauth.errors import Cancelled, StateMismatch, TokenError
 from desktop.oauth.flow import AuthorizationRequest, same_endpoint
+from desktop.ui.widgets import rich_text_label
 
 if TYPE_CHECKING:
     from desktop.models.token import TokenState
@@ -168,12 +169,7 @@ class LoginDialog(QDialog):
         message_page = QWidget()
         message_layout = QVBoxLayout(message_page)
         message_layout.setContentsMargins(24, 24, 24, 24)
-        self.panel = QLabel()
-        self.panel.setObjectName("LoginPanel")
-        self.panel.setWordWrap(True)
-        self.panel.setTextFormat(Qt.TextFormat.RichText)
-        self.panel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.panel.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.panel = rich_text_label("LoginPanel")
         message_layout.addWidget(self.panel)
         message_layout.addStretch(1)
         self.stack.addWidget(message_page)

@@ -46,6 +46,7 @@ from desktop.oauth.errors import (
     hint_for,
 )
 from desktop.oauth.tokens import TokenService, warnings_for
+from desktop.ui.widgets import rich_text_label
 
 if TYPE_CHECKING:
     from desktop.app import Application
@@ -446,12 +447,7 @@ class OAuthFeature(QObject):
 
     # ---- details
     def _build_details(self) -> None:
-        self.details = QLabel()
-        self.details.setObjectName("tokenDetails")
-        self.details.setWordWrap(True)
-        self.details.setTextFormat(Qt.TextFormat.RichText)
-        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.details = rich_text_label("tokenDetails")
         self.details_box = self.window.add_details_section("Token", self.details)
         self.update_details()
 
