@@ -57,8 +57,12 @@ def populate(home: Path, rows: int) -> None:
             saved = store.insert(cfg, has_client_secret=True)
             if i % 3:
                 # no refresh tokens: the benchmark measures start-up, not a storm of refreshes against nothing
-                store.update_state(saved.id, has_access_token=True, has_refresh_token=False,
-                                   token_expires_at=now + timedelta(minutes=(i % 180) - 60))
+                store.update_state(
+                    saved.id,
+                    has_access_token=True,
+                    has_refresh_token=False,
+                    token_expires_at=now + timedelta(minutes=(i % 180) - 60),
+                )
     store.close()
 
 
@@ -86,8 +90,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    base_env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TOKENDESK_EXIT_WHEN_SHOWN="1",
-                    PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
+    base_env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        TOKENDESK_EXIT_WHEN_SHOWN="1",
+        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+    )
     py = sys.executable
     with tempfile.TemporaryDirectory() as empty_home, tempfile.TemporaryDirectory() as full_home:
         populate(Path(full_home), args.rows)
@@ -97,8 +105,14 @@ def main() -> None:
 
         print(f"Start-up to main window shown (median of {args.repeat}, offscreen):")
         print(f"  bare PySide6 window        {bare * 1000:7.0f} ms   {bare_line}")
-        print(f"  Tokendesk, empty           {empty * 1000:7.0f} ms   ratio {empty / bare:.2f}x (design <= 1.5x)   {empty_line}")
-        print(f"  Tokendesk, {args.rows} rows     {full * 1000:7.0f} ms   ratio {full / bare:.2f}x (design <= 1.5x)   {full_line}")
+        print(
+            f"  Tokendesk, empty           {empty * 1000:7.0f} ms   ratio {empty / bare:.2f}x (design <= 1.5x)   "
+            f"{empty_line}"
+        )
+        print(
+            f"  Tokendesk, {args.rows} rows     {full * 1000:7.0f} ms   ratio {full / bare:.2f}x (design <= 1.5x)   "
+            f"{full_line}"
+        )
 
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         os.environ["TOKENDESK_HOME"] = full_home
@@ -116,15 +130,20 @@ def main() -> None:
         t_read = time.perf_counter() - t0
         model.set_rows(rows)
         t_load = time.perf_counter() - t0
-        print(f"\nLoad {len(rows)} rows: {t_load * 1000:.0f} ms (store read {t_read * 1000:.0f} ms) "
-              f"ratio to 500 ms target {t_load / 0.5:.2f}")
+        print(
+            f"\nLoad {len(rows)} rows: {t_load * 1000:.0f} ms (store read {t_read * 1000:.0f} ms) "
+            f"ratio to 500 ms target {t_load / 0.5:.2f}"
+        )
         worst_sort = 0.0
-        for col, title in enumerate(HEADERS):
+        for col in range(len(HEADERS)):
             for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
                 t0 = time.perf_counter()
                 model.sort(col, order)
                 worst_sort = max(worst_sort, time.perf_counter() - t0)
-        print(f"Sort (worst of {len(HEADERS)} columns x 2 orders): {worst_sort * 1000:.1f} ms  ratio to 100 ms {worst_sort / 0.1:.2f}")
+        print(
+            f"Sort (worst of {len(HEADERS)} columns x 2 orders): {worst_sort * 1000:.1f} ms  "
+            f"ratio to 100 ms {worst_sort / 0.1:.2f}"
+        )
         worst_filter = 0.0
         for text in ("mailbox-01", "google", "expired", "microsoft exchange", "zzz-no-match", ""):
             t0 = time.perf_counter()

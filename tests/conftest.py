@@ -75,8 +75,12 @@ def ctx(tokendesk_home: Path, memory_keyring):
 def make_config(ctx):
     """Factory: add a configuration from a template with sensible test values."""
 
-    def factory(name: str = "Support mailbox", template: str = "Microsoft Exchange Online", secret: str | None = "s3cret",
-                **endpoints: str):
+    def factory(
+        name: str = "Support mailbox",
+        template: str = "Microsoft Exchange Online",
+        secret: str | None = "s3cret",
+        **endpoints: str,
+    ):
         cfg = ctx.templates.require(template).new_configuration(name)
         cfg.client_id = f"client-{name}"
         for key, url in endpoints.items():

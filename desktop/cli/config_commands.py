@@ -51,8 +51,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--template", "-t", required=True, help="template name (see 'tokendesk templates')")
     p.add_argument("--name", "-n", required=True)
     p.add_argument("--client-id", required=True)
-    p.add_argument("--client-secret-file", metavar="FILE|-",
-                   help="read the client secret from FILE, or from stdin with '-' (never as an argument)")
+    p.add_argument(
+        "--client-secret-file",
+        metavar="FILE|-",
+        help="read the client secret from FILE, or from stdin with '-' (never as an argument)",
+    )
     _add_field_options(p)
     p.set_defaults(handler=cmd_add)
 
@@ -151,7 +154,9 @@ def state_summary(cfg: TokenConfiguration, state: TokenState, token_lead: timede
         "refresh_token_status": rs.kind.value,
         "refresh_token_status_text": rs.text,
         "token_expires_at": state.token_expires_at.isoformat() if state.token_expires_at else None,
-        "refresh_token_expires_at": state.refresh_token_expires_at.isoformat() if state.refresh_token_expires_at else None,
+        "refresh_token_expires_at": state.refresh_token_expires_at.isoformat()
+        if state.refresh_token_expires_at
+        else None,
         "last_requested_at": state.last_requested_at.isoformat() if state.last_requested_at else None,
         "last_refreshed_at": state.last_refreshed_at.isoformat() if state.last_refreshed_at else None,
         "last_used_at": state.last_used_at.isoformat() if state.last_used_at else None,
@@ -169,11 +174,17 @@ def cmd_list(args: argparse.Namespace, factory: ContextFactory) -> int:
     rows = ctx.store.list_with_state()
     token_lead = _token_lead(ctx)
     if args.json:
-        print_json([
-            {"name": cfg.name, "template": cfg.template_name, "validity": cfg.validity_label,
-             **state_summary(cfg, st, token_lead)}
-            for cfg, st in rows
-        ])
+        print_json(
+            [
+                {
+                    "name": cfg.name,
+                    "template": cfg.template_name,
+                    "validity": cfg.validity_label,
+                    **state_summary(cfg, st, token_lead),
+                }
+                for cfg, st in rows
+            ]
+        )
         return 0
     if not rows:
         print("No token configurations yet. Add one with 'tokendesk add --template ... ' or in the window.")
@@ -181,7 +192,9 @@ def cmd_list(args: argparse.Namespace, factory: ContextFactory) -> int:
     table = []
     for cfg, st in rows:
         s = state_summary(cfg, st, token_lead)
-        table.append([cfg.name, cfg.template_name, s["token_status_text"], s["refresh_token_status_text"], cfg.validity_label])
+        table.append(
+            [cfg.name, cfg.template_name, s["token_status_text"], s["refresh_token_status_text"], cfg.validity_label]
+        )
     print_table(["NAME", "TEMPLATE", "TOKEN", "REFRESH TOKEN", "VALIDITY"], table)
     return 0
 
@@ -193,11 +206,17 @@ def cmd_templates(args: argparse.Namespace, factory: ContextFactory) -> int:
     for problem in catalog.problems:
         print(f"tokendesk: warning: template skipped: {problem}", file=sys.stderr)
     if args.json:
-        print_json([
-            {"name": t.name, "description": t.description, "file": str(t.path) if t.path else None,
-             "auth_flow": t.config.get("AuthFlow", "AuthorizationCode")}
-            for t in catalog.templates
-        ])
+        print_json(
+            [
+                {
+                    "name": t.name,
+                    "description": t.description,
+                    "file": str(t.path) if t.path else None,
+                    "auth_flow": t.config.get("AuthFlow", "AuthorizationCode"),
+                }
+                for t in catalog.templates
+            ]
+        )
         return 0
     print_table(["TEMPLATE", "DESCRIPTION"], [[t.name, t.description] for t in catalog.templates])
     return 0
@@ -322,7 +341,9 @@ def cmd_settings(args: argparse.Namespace, factory: ContextFactory) -> int:
             if getattr(args, "json", False):
                 print_json(values)
                 return 0
-            rows = [[s.key, s.format(values[s.key]), s.znuny or "", s.help] for s in SETTINGS if not s.key.startswith("ui.")]
+            rows = [
+                [s.key, s.format(values[s.key]), s.znuny or "", s.help] for s in SETTINGS if not s.key.startswith("ui.")
+            ]
             print_table(["SETTING", "VALUE", "ZNUNY NAME", "MEANING"], rows)
             from desktop.models.settings import redirect_uri
 
@@ -377,7 +398,9 @@ def _qt_probe(code: str, timeout: float = 30.0) -> tuple[bool, str]:
     import subprocess
 
     env = dict(os.environ)
-    env.setdefault("QT_QPA_PLATFORM", os.environ.get("QT_QPA_PLATFORM") or ("xcb" if os.environ.get("DISPLAY") else "offscreen"))
+    env.setdefault(
+        "QT_QPA_PLATFORM", os.environ.get("QT_QPA_PLATFORM") or ("xcb" if os.environ.get("DISPLAY") else "offscreen")
+    )
     try:
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
@@ -399,8 +422,13 @@ def doctor_report(ctx: Any) -> list[dict[str, Any]]:
     if probe.usable:
         checks.append({"check": "keyring", "ok": True, "detail": f"{probe.backend}; secrets are stored there"})
     else:
-        checks.append({"check": "keyring", "ok": False,
-                       "detail": f"{probe.backend}: {probe.reason}. Secrets: {ctx.secrets.description}"})
+        checks.append(
+            {
+                "check": "keyring",
+                "ok": False,
+                "detail": f"{probe.backend}: {probe.reason}. Secrets: {ctx.secrets.description}",
+            }
+        )
     home = paths.data_dir()
     db = ctx.store.path
     mode = stat.S_IMODE(db.stat().st_mode) if db and db.exists() else None
@@ -413,15 +441,26 @@ def doctor_report(ctx: Any) -> list[dict[str, Any]]:
     ok, out = _qt_probe(
         "import sys;from PySide6.QtWidgets import QApplication,QSystemTrayIcon;"
         "app=QApplication([sys.argv[0] or 'tokendesk']);"
-        "print(app.platformName()+(' with a system tray' if QSystemTrayIcon.isSystemTrayAvailable() else ' without a system tray'))"
+        "tray=QSystemTrayIcon.isSystemTrayAvailable();"
+        "print(app.platformName()+(' with a system tray' if tray else ' without a system tray'))"
     )
     tray_ok = ok and "without" not in out
-    checks.append({"check": "tray", "ok": tray_ok,
-                   "detail": (f"{out}" if ok else f"Qt cannot start: {out}")
-                   + ("" if tray_ok else "; notifications go to the window bar (and D-Bus where available)")})
+    checks.append(
+        {
+            "check": "tray",
+            "ok": tray_ok,
+            "detail": (f"{out}" if ok else f"Qt cannot start: {out}")
+            + ("" if tray_ok else "; notifications go to the window bar (and D-Bus where available)"),
+        }
+    )
     ok, out = _qt_probe("import PySide6.QtWebEngineWidgets as w, PySide6; print('QtWebEngine ' + PySide6.__version__)")
-    checks.append({"check": "QtWebEngine", "ok": ok,
-                   "detail": out if ok else f"not usable ({out}); use the system browser for logins"})
+    checks.append(
+        {
+            "check": "QtWebEngine",
+            "ok": ok,
+            "detail": out if ok else f"not usable ({out}); use the system browser for logins",
+        }
+    )
     return checks
 
 

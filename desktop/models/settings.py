@@ -69,17 +69,31 @@ class SettingSpec:
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
-    SettingSpec("redirect.http_type", str, "http", "Scheme of the redirect URI (https required unless the host is loopback)",
-                znuny="HttpType", choices=("http", "https")),
+    SettingSpec(
+        "redirect.http_type",
+        str,
+        "http",
+        "Scheme of the redirect URI (https required unless the host is loopback)",
+        znuny="HttpType",
+        choices=("http", "https"),
+    ),
     SettingSpec("redirect.fqdn", str, "127.0.0.1:8765", "Host (and port) of the redirect URI", znuny="FQDN"),
     SettingSpec("redirect.script_alias", str, "oauth2/callback", "Path of the redirect URI", znuny="ScriptAlias"),
-    SettingSpec("pop3.split_hosts", list, ["outlook.office365.com", "pop-mail.outlook.com"],
-                "POP3 hosts that need AUTH XOAUTH2 and the token on separate lines",
-                znuny="MailAccount::POP3::Auth::SplitOAuth2MethodAndToken::Hosts"),
+    SettingSpec(
+        "pop3.split_hosts",
+        list,
+        ["outlook.office365.com", "pop-mail.outlook.com"],
+        "POP3 hosts that need AUTH XOAUTH2 and the token on separate lines",
+        znuny="MailAccount::POP3::Auth::SplitOAuth2MethodAndToken::Hosts",
+    ),
     SettingSpec("refresh.lead_time_seconds", int, 300, "Refresh access tokens this many seconds before they expire"),
     SettingSpec("network.timeout_seconds", int, 20, "Time-out for every network request, in seconds"),
-    SettingSpec("secrets.allow_file_fallback", bool, False,
-                "Keep secrets in the local database file (mode 0600) when no system keyring works"),
+    SettingSpec(
+        "secrets.allow_file_fallback",
+        bool,
+        False,
+        "Keep secrets in the local database file (mode 0600) when no system keyring works",
+    ),
     SettingSpec("ui.close_to_tray_hint_shown", bool, False, "Whether the 'still running in the tray' hint was shown"),
 )
 

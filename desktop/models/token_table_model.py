@@ -223,7 +223,11 @@ class TokenTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(HEADERS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(HEADERS):
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(HEADERS)
+        ):
             return HEADERS[section]
         return None
 
@@ -249,7 +253,9 @@ class TokenTableModel(QAbstractTableModel):
             if not cfg.is_valid:
                 return QBrush(_INVALID_COLOUR)
             if col in (COL_TOKEN, COL_REFRESH):
-                return QBrush(_STATUS_COLOURS.get(row.status(col, self._now, self.token_lead).kind.value, _INVALID_COLOUR))
+                return QBrush(
+                    _STATUS_COLOURS.get(row.status(col, self._now, self.token_lead).kind.value, _INVALID_COLOUR)
+                )
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_NAME and not cfg.has_client_secret:

@@ -118,13 +118,22 @@ def validate_configuration(
     if has_client_secret is False:
         errors.append(FieldError("Client secret", "is required"))
     if cfg.valid_id not in VALIDITY_LABELS:
-        errors.append(FieldError("Validity", f"must be one of 1 (valid), 2 (invalid), 3 (invalid-temporarily), not {cfg.valid_id!r}"))
+        errors.append(
+            FieldError(
+                "Validity", f"must be one of 1 (valid), 2 (invalid), 3 (invalid-temporarily), not {cfg.valid_id!r}"
+            )
+        )
     for key, url in cfg.endpoints_in_use().items():
         if (msg := check_url(url)) is not None:
             errors.append(FieldError(ENDPOINT_LABELS[key], msg))
         elif "TENANT-ID" in url:
-            errors.append(FieldError(ENDPOINT_LABELS[key], "still contains the placeholder TENANT-ID: put your tenant's "
-                                     "ID or domain there (client credentials do not work with 'common')"))
+            errors.append(
+                FieldError(
+                    ENDPOINT_LABELS[key],
+                    "still contains the placeholder TENANT-ID: put your tenant's "
+                    "ID or domain there (client credentials do not work with 'common')",
+                )
+            )
     if cfg.revocation_url and (msg := check_url(cfg.revocation_url, required=False)) is not None:
         errors.append(FieldError(ENDPOINT_LABELS[TOKEN_REVOCATION], msg))
     if cfg.redirect_url_override and (msg := check_url(cfg.redirect_url_override, required=False)) is not None:

@@ -51,7 +51,8 @@ def discover(issuer: str, timeout: float = 20.0) -> DiscoveredEndpoints:
             raise DiscoveryError(f"{urlsplit(url).netloc} did not answer within {timeout:.0f} s.") from None
         except httpx.HTTPError as exc:
             raise DiscoveryError(
-                f"Could not reach {urlsplit(url).netloc} ({exc.__class__.__name__}). Check the issuer URL and the network."
+                f"Could not reach {urlsplit(url).netloc} ({exc.__class__.__name__}). "
+                "Check the issuer URL and the network."
             ) from None
         if response.status_code == 404:
             last_error = f"{url} was not found (404)"

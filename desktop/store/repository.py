@@ -59,13 +59,21 @@ def from_db_time(text: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-_STATE_TIME_FIELDS = ("token_expires_at", "refresh_token_expires_at", "last_requested_at", "last_refreshed_at", "last_used_at")
+_STATE_TIME_FIELDS = (
+    "token_expires_at",
+    "refresh_token_expires_at",
+    "last_requested_at",
+    "last_refreshed_at",
+    "last_used_at",
+)
 _STATE_BOOL_FIELDS = ("has_access_token", "has_refresh_token", "reauthorization_needed")
 _STATE_TEXT_FIELDS = ("error_message", "error_description", "error_code")
 STATE_FIELDS = _STATE_BOOL_FIELDS + _STATE_TIME_FIELDS + _STATE_TEXT_FIELDS
 
-_CONFIG_COLUMNS = "c.id, c.name, c.valid_id, c.template_name, c.config_json, c.extra_json, c.has_client_secret, " \
+_CONFIG_COLUMNS = (
+    "c.id, c.name, c.valid_id, c.template_name, c.config_json, c.extra_json, c.has_client_secret, "
     "c.create_time, c.change_time, c.create_by, c.change_by"
+)
 _STATE_COLUMNS = ", ".join(f"s.{f}" for f in STATE_FIELDS)
 
 
@@ -204,17 +212,36 @@ class Store:
                 cur = self.conn.execute(
                     "INSERT INTO token_config(name, name_key, valid_id, template_name, config_json, extra_json, "
                     "has_client_secret, create_time, change_time, create_by, change_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (cfg.name, cfg.name.casefold(), cfg.valid_id, template_name, config_json, extra_json,
-                     int(has_client_secret), create_time, change_time, cfg.create_by, cfg.change_by),
+                    (
+                        cfg.name,
+                        cfg.name.casefold(),
+                        cfg.valid_id,
+                        template_name,
+                        config_json,
+                        extra_json,
+                        int(has_client_secret),
+                        create_time,
+                        change_time,
+                        cfg.create_by,
+                        cfg.change_by,
+                    ),
                 )
             except sqlite3.IntegrityError:
                 raise DuplicateNameError(cfg.name) from None
             config_id = int(cur.lastrowid or 0)
             self.conn.execute("INSERT INTO token_state(config_id) VALUES (?)", (config_id,))
         return TokenConfiguration.from_stored(
-            cfg.name, config_json, template_name, valid_id=cfg.valid_id, id=config_id, create_time=create_time,
-            change_time=change_time, create_by=cfg.create_by, change_by=cfg.change_by,
-            extra=json.loads(extra_json), has_client_secret=has_client_secret,
+            cfg.name,
+            config_json,
+            template_name,
+            valid_id=cfg.valid_id,
+            id=config_id,
+            create_time=create_time,
+            change_time=change_time,
+            create_by=cfg.create_by,
+            change_by=cfg.change_by,
+            extra=json.loads(extra_json),
+            has_client_secret=has_client_secret,
         )
 
     def update(self, cfg: TokenConfiguration, *, has_client_secret: bool | None = None) -> TokenConfiguration:
@@ -236,9 +263,16 @@ class Store:
                     "extra_json = ?, change_time = ?, change_by = ?"
                     + (", has_client_secret = ?" if has_client_secret is not None else "")
                     + " WHERE id = ?",
-                    (cfg.name, cfg.name.casefold(), cfg.valid_id, cfg.template_name, json.dumps(cfg.config),
-                     json.dumps(cfg.extra),
-                     cfg.change_time, cfg.change_by)
+                    (
+                        cfg.name,
+                        cfg.name.casefold(),
+                        cfg.valid_id,
+                        cfg.template_name,
+                        json.dumps(cfg.config),
+                        json.dumps(cfg.extra),
+                        cfg.change_time,
+                        cfg.change_by,
+                    )
                     + ((int(has_client_secret),) if has_client_secret is not None else ())
                     + (cfg.id,),
                 )
@@ -256,7 +290,9 @@ class Store:
 
     # ---- token state
     def get_state(self, config_id: int) -> TokenState:
-        row = self.conn.execute(f"SELECT {_STATE_COLUMNS} FROM token_state s WHERE s.config_id = ?", (config_id,)).fetchone()
+        row = self.conn.execute(
+            f"SELECT {_STATE_COLUMNS} FROM token_state s WHERE s.config_id = ?", (config_id,)
+        ).fetchone()
         if row is None:
             return TokenState(config_id=config_id)
         return self._state_from_row(row, config_id)

@@ -72,8 +72,9 @@ def probe_keyring(service: str = "tokendesk:probe") -> KeyringProbe:
     if isinstance(backend, chainer.ChainerBackend):
         if not backend.backends:
             return KeyringProbe(False, name, "no keyring backend is available")
-        inner = ", ".join(f"{type(b).__module__}.{type(b).__name__}".replace("keyring.backends.", "")
-                          for b in backend.backends)
+        inner = ", ".join(
+            f"{type(b).__module__}.{type(b).__name__}".replace("keyring.backends.", "") for b in backend.backends
+        )
         name = f"{name} of {inner}"
     try:
         backend.get_password(service, "__probe__")
@@ -196,7 +197,8 @@ class DatabaseSecrets(SecretStore):
 
     def set(self, name: str, value: str) -> None:
         self._conn.execute(
-            "INSERT INTO fallback_secret(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            "INSERT INTO fallback_secret(name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
             (name, value),
         )
 
@@ -216,7 +218,11 @@ class UnavailableSecrets(SecretStore):
 
     @property
     def persistent_warning(self) -> str:
-        return "No system keyring is usable: " + self.reason + ". Secrets cannot be saved until you allow the local fallback."
+        return (
+            "No system keyring is usable: "
+            + self.reason
+            + ". Secrets cannot be saved until you allow the local fallback."
+        )
 
     def get(self, name: str) -> str | None:
         return None

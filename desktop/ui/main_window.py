@@ -124,7 +124,13 @@ class MainWindow(QMainWindow):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for col, width in ((COL_NAME, 180), (COL_TEMPLATE, 175), (COL_TOKEN, 280), (COL_REFRESH, 250), (COL_VALIDITY, 90)):
+        for col, width in (
+            (COL_NAME, 180),
+            (COL_TEMPLATE, 175),
+            (COL_TOKEN, 280),
+            (COL_REFRESH, 250),
+            (COL_VALIDITY, 90),
+        ):
             self.table.setColumnWidth(col, width)
         self.empty_label = QLabel()
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -191,20 +197,40 @@ class MainWindow(QMainWindow):
         self._toolbar_spacer = self.toolbar.addWidget(spacer)
         self.toolbar.addWidget(self.search)
 
-        self.add_action_ = self._make("add", "&Add ...", QKeySequence.StandardKey.New, self.on_add,
-                                      "Add a token configuration from a provider template (Ctrl+N)")
+        self.add_action_ = self._make(
+            "add",
+            "&Add ...",
+            QKeySequence.StandardKey.New,
+            self.on_add,
+            "Add a token configuration from a provider template (Ctrl+N)",
+        )
         self.add_action(self.add_action_, menu="&Token", context_menu=False)
-        self.edit_action = self._make("edit", "&Edit ...", QKeySequence("F2"), self.on_edit,
-                                      "Edit the selected configuration (F2, Enter or double-click)")
+        self.edit_action = self._make(
+            "edit",
+            "&Edit ...",
+            QKeySequence("F2"),
+            self.on_edit,
+            "Edit the selected configuration (F2, Enter or double-click)",
+        )
         self.add_action(self.edit_action, menu="&Token", enabled_when=lambda s: len(s) == 1)
-        self.delete_action = self._make("delete", "&Delete ...", QKeySequence.StandardKey.Delete, self.on_delete,
-                                        "Delete the selected configurations with their tokens and secrets (Del)")
+        self.delete_action = self._make(
+            "delete",
+            "&Delete ...",
+            QKeySequence.StandardKey.Delete,
+            self.on_delete,
+            "Delete the selected configurations with their tokens and secrets (Del)",
+        )
         self.add_action(self.delete_action, menu="&Token", enabled_when=lambda s: len(s) >= 1)
         self.menus["&Token"].addSeparator()
         self.toolbar.insertSeparator(self._toolbar_spacer)
 
-        settings = self._make("settings", "&Settings ...", QKeySequence("Ctrl+,"), self.on_settings,
-                              "Redirect URI, POP3 split hosts, refresh lead time, network time-out")
+        settings = self._make(
+            "settings",
+            "&Settings ...",
+            QKeySequence("Ctrl+,"),
+            self.on_settings,
+            "Redirect URI, POP3 split hosts, refresh lead time, network time-out",
+        )
         self.menus["&File"].addAction(settings)
         self.menus["&File"].addSeparator()
         quit_action = self._make("quit", "&Quit", QKeySequence.StandardKey.Quit, self.quit, "Quit Tokendesk")
@@ -213,8 +239,9 @@ class MainWindow(QMainWindow):
 
         find = self._make("find", "&Filter", QKeySequence.StandardKey.Find, self.focus_search, "Focus the filter box")
         self.menus["&View"].addAction(find)
-        reload_view = self._make("reload", "Re&load", QKeySequence("Ctrl+Shift+R"), self.reload,
-                                 "Reload the table from the database")
+        reload_view = self._make(
+            "reload", "Re&load", QKeySequence("Ctrl+Shift+R"), self.reload, "Reload the table from the database"
+        )
         self.menus["&View"].addAction(reload_view)
         about = self._make("about", "&About Tokendesk", None, self.on_about, "")
         self.menus["&Help"].addAction(about)
@@ -239,8 +266,12 @@ class MainWindow(QMainWindow):
         self.model.modelReset.connect(self._restore_selection)
         self.table.doubleClicked.connect(lambda _i: self.edit_action.trigger())
         for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            QShortcut(QKeySequence(key), self.table, activated=self.edit_action.trigger,
-                      context=Qt.ShortcutContext.WidgetShortcut)
+            QShortcut(
+                QKeySequence(key),
+                self.table,
+                activated=self.edit_action.trigger,
+                context=Qt.ShortcutContext.WidgetShortcut,
+            )
         self.table.customContextMenuRequested.connect(self._on_context_menu)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.tabs.currentChanged.connect(lambda _i: self._on_selection_changed())
@@ -358,7 +389,9 @@ class MainWindow(QMainWindow):
             )
             self.table_stack.setCurrentWidget(self.empty_label)
         elif shown == 0:
-            self.empty_label.setText(f"No configuration matches “{self.search.text()}”.\n\nClear the filter (Esc) to see all {total}.")
+            self.empty_label.setText(
+                f"No configuration matches “{self.search.text()}”.\n\nClear the filter (Esc) to see all {total}."
+            )
             self.table_stack.setCurrentWidget(self.empty_label)
         else:
             self.table_stack.setCurrentWidget(self.table)
@@ -466,21 +499,30 @@ class MainWindow(QMainWindow):
         if row is not None:
             items.append(("Token", row.status(COL_TOKEN, now, self.model.token_lead).text))
             items.append(("Refresh token", row.status(COL_REFRESH, now, self.model.token_lead).text))
-        for label, dt in (("Last requested", state.last_requested_at), ("Last refreshed", state.last_refreshed_at),
-                          ("Last used", state.last_used_at)):
+        for label, dt in (
+            ("Last requested", state.last_requested_at),
+            ("Last refreshed", state.last_refreshed_at),
+            ("Last used", state.last_used_at),
+        ):
             items.append((label, f"{format_local(dt)} ({relative_time(dt, now)})" if dt else "never"))
         items += [
             ("Template", cfg.template_name),
             ("Validity", cfg.validity_label),
             ("Client ID", cfg.client_id or "-"),
-            ("Client secret", "stored" if cfg.has_client_secret else "missing: Edit to add it if the provider needs one"),
+            (
+                "Client secret",
+                "stored" if cfg.has_client_secret else "missing: Edit to add it if the provider needs one",
+            ),
             ("Scope", cfg.scope or "-"),
         ]
         items += [(ENDPOINT_LABELS[k], url or "-") for k, url in cfg.endpoints_in_use().items()]
-        self.details_text.setText("".join(
-            f"<p style='margin:0 0 6px 0'><span style='color:#555'>{html.escape(label)}</span><br>"
-            f"{_breakable(value)}</p>" for label, value in items
-        ))
+        self.details_text.setText(
+            "".join(
+                f"<p style='margin:0 0 6px 0'><span style='color:#555'>{html.escape(label)}</span><br>"
+                f"{_breakable(value)}</p>"
+                for label, value in items
+            )
+        )
 
     # ---- extension API for features
     def add_action(
@@ -503,7 +545,9 @@ class MainWindow(QMainWindow):
             self._context_actions.append(action)
         if enabled_when is not None:
             self._selection_dependent.append((action, enabled_when))
-            action.setEnabled(self.tabs.currentWidget() is self.splitter and enabled_when(self.selected_configurations()))
+            action.setEnabled(
+                self.tabs.currentWidget() is self.splitter and enabled_when(self.selected_configurations())
+            )
         if name:
             self.named_actions[name] = action
         self.addAction(action)  # shortcuts work wherever the focus is in the window
@@ -601,11 +645,14 @@ class MainWindow(QMainWindow):
 
         service = self.ctx.configurations
         if cfg.id is None:
+
             def save(c: TokenConfiguration, secret: str | None) -> TokenConfiguration:
                 return service.add(c, secret)
         else:
+
             def save(c: TokenConfiguration, secret: str | None) -> TokenConfiguration:
                 return service.update(c, secret)
+
         if template is None:
             template = self.ctx.templates.get(cfg.template_name)
         dialog = TokenDialog(
@@ -626,10 +673,18 @@ class MainWindow(QMainWindow):
         timeout = float(self.ctx.store.get_setting("network.timeout_seconds"))
 
         def failed(exc: BaseException) -> None:
-            dialog.discovery_failed(str(exc) if isinstance(exc, DiscoveryError) else f"Discovery failed: {exc.__class__.__name__}")
+            dialog.discovery_failed(
+                str(exc) if isinstance(exc, DiscoveryError) else f"Discovery failed: {exc.__class__.__name__}"
+            )
 
-        self.tasks.run(discover, issuer, timeout, on_done=dialog.apply_discovery, on_error=failed,
-                       busy_text=f"Reading the discovery document of {issuer} ...")
+        self.tasks.run(
+            discover,
+            issuer,
+            timeout,
+            on_done=dialog.apply_discovery,
+            on_error=failed,
+            busy_text=f"Reading the discovery document of {issuer} ...",
+        )
 
     @Slot()
     def on_edit(self) -> None:
@@ -648,7 +703,9 @@ class MainWindow(QMainWindow):
         selected = self.selected_configurations()
         if not selected:
             return
-        names = ", ".join(f"'{c.name}'" for c in selected[:5]) + (f" and {len(selected) - 5} more" if len(selected) > 5 else "")
+        names = ", ".join(f"'{c.name}'" for c in selected[:5]) + (
+            f" and {len(selected) - 5} more" if len(selected) > 5 else ""
+        )
         answer = QMessageBox.question(
             self,
             "Delete token configurations?" if len(selected) > 1 else "Delete token configuration?",

@@ -4,7 +4,7 @@ non-loopback host."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QLineEdit, QSpinBox
+from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QLineEdit, QSpinBox
 
 from desktop.models.settings import SETTINGS
 from desktop.ui.dialogs.settings_dialog import SettingsDialog
