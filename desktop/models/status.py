@@ -63,6 +63,11 @@ def relative_time(dt: datetime, now: datetime) -> str:
     return f"in {amount}" if future else f"{amount} ago"
 
 
+def format_when(dt: datetime, now: datetime) -> str:
+    """``2026-11-27 18:47 (in 48 min)``: local time plus how far from now."""
+    return f"{format_local(dt)} ({relative_time(dt, now)})"
+
+
 _FAR = float(10**12)
 
 
@@ -96,6 +101,6 @@ def _expiry_status(kinds: type[TokenStatus] | type[RefreshStatus], exp: datetime
     """Expired, expiring (inside ``lead``) or valid, by the expiry ``exp``; ``kinds`` is the status enum."""
     left = (exp - now).total_seconds()
     if left <= 0:
-        return StatusText(kinds.EXPIRED, f"expired on {format_local(exp)} ({relative_time(exp, now)})", left)
+        return StatusText(kinds.EXPIRED, f"expired on {format_when(exp, now)}", left)
     kind = kinds.EXPIRING if lead and left <= lead.total_seconds() else kinds.VALID
-    return StatusText(kind, f"valid until {format_local(exp)} ({relative_time(exp, now)})", left)
+    return StatusText(kind, f"valid until {format_when(exp, now)}", left)

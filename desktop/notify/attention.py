@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from desktop.models.status import format_local, relative_time
+from desktop.models.status import format_local, format_when
 from desktop.notify.events import ACTION_REFRESH, SEVERITY, DueEvent, EventKind
 
 ACTION_LABELS = {ACTION_REFRESH: "Refresh", "request": "Request new token"}
@@ -56,7 +56,7 @@ def _when(dt: datetime | None, now: datetime, verb: str, relative: bool = True) 
         return verb
     if not relative:
         return f"{verb} on {format_local(dt)}"
-    return f"{verb} on {format_local(dt)} ({relative_time(dt, now)})"
+    return f"{verb} on {format_when(dt, now)}"
 
 
 def describe(event: DueEvent, now: datetime, relative: bool = True) -> tuple[str, str, str]:

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 
 from desktop import APP_NAME, __version__
 from desktop.models.config import TokenConfiguration
-from desktop.models.status import format_local, relative_time
+from desktop.models.status import format_when
 from desktop.models.token_table_model import (
     COL_NAME,
     COL_REFRESH,
@@ -504,7 +504,7 @@ class MainWindow(QMainWindow):
             ("Last refreshed", state.last_refreshed_at),
             ("Last used", state.last_used_at),
         ):
-            items.append((label, f"{format_local(dt)} ({relative_time(dt, now)})" if dt else "never"))
+            items.append((label, format_when(dt, now) if dt else "never"))
         items += [
             ("Template", cfg.template_name),
             ("Validity", cfg.validity_label),

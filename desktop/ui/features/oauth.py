@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.models.config import BROWSER_SYSTEM, FLOW_CLIENT_CREDENTIALS, TokenConfiguration
-from desktop.models.status import format_local, relative_time
+from desktop.models.status import format_when
 from desktop.models.token import TokenState, utcnow
 from desktop.oauth.errors import (
     Cancelled,
@@ -482,12 +482,12 @@ def details_html(cfg: TokenConfiguration, state: TokenState, settings: dict[str,
         parts.append(_line("Note", note, "#8a6d00"))
     if state.has_access_token:
         exp = state.token_expires_at
-        parts.append(_line("Token expires", f"{format_local(exp)} ({relative_time(exp, now)})" if exp else "not given"))
+        parts.append(_line("Token expires", format_when(exp, now) if exp else "not given"))
     if cfg.auth_flow != FLOW_CLIENT_CREDENTIALS:
         if state.has_refresh_token:
             rexp = state.refresh_token_expires_at
             parts.append(_line("Refresh token expires",
-                               f"{format_local(rexp)} ({relative_time(rexp, now)})" if rexp else "no expiry known"))
+                               format_when(rexp, now) if rexp else "no expiry known"))
         mode = "system browser" if cfg.browser_mode == BROWSER_SYSTEM else "embedded browser"
         try:
             from desktop.oauth.flow import configured_redirect_uri
