@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from desktop.ui.dialogs.import_dialog import ImportPreviewDialog
 
 # The backup code (PyYAML among it) and the dialogs are imported when first used, not at start-up.
-YAML_FILTER = "YAML files (*.yml *.yaml);;All files (*)"
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +131,8 @@ class BackupFeature(QObject):
     # ---- import
     @Slot()
     def on_import(self) -> None:
+        from desktop.ui.dialogs.export_dialog import YAML_FILTER
+
         path, _filter = QFileDialog.getOpenFileName(
             self.window, "Import token configurations", str(self._last_dir()), YAML_FILTER
         )
