@@ -47,6 +47,7 @@ from desktop.models.token_table_model import (
     COL_VALIDITY,
     TokenTableModel,
 )
+from desktop.models.validation import ENDPOINT_LABELS
 from desktop.ui.icons import app_icon
 from desktop.ui.widgets import MessageBar, rich_text_label
 
@@ -488,13 +489,12 @@ class MainWindow(QMainWindow):
             return
         for section in self._details_sections:
             section.setVisible(True)
-        from desktop.models.validation import ENDPOINT_LABELS
-
-        state = self.ctx.store.get_state(cfg.id)
         now = self.model.now
         self.details_title.setText(cfg.name)
         row_index = self.model.row_of_id(cfg.id)
         row = self.model.row_at(row_index) if row_index >= 0 else None
+        # the table row already holds the state (reloaded on every change): no query per selection
+        state = row.state if row is not None else self.ctx.store.get_state(cfg.id)
         items: list[tuple[str, str]] = []
         if row is not None:
             items.append(("Token", row.status(COL_TOKEN, now, self.model.token_lead).text))
@@ -754,12 +754,9 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_context_menu(self, pos) -> None:  # type: ignore[no-untyped-def]
-        if not self._context_actions and not self.selected_configurations():
-            return
+        # Edit and Delete are registered through add_action like every feature's action
         menu = QMenu(self)
-        for action in [self.edit_action, self.delete_action, *self._context_actions]:
-            if action in (self.edit_action, self.delete_action) and action in menu.actions():
-                continue
+        for action in self._context_actions:
             menu.addAction(action)
         menu.exec(self.table.viewport().mapToGlobal(pos))
 
