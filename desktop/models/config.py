@@ -337,6 +337,10 @@ class TokenConfiguration:
     def discovery_url(self) -> str:
         return str(self._tokendesk().get("DiscoveryURL") or "")
 
+    @discovery_url.setter
+    def discovery_url(self, value: str) -> None:
+        self._set_tokendesk("DiscoveryURL", value or None)
+
 
 # ``config`` is a dataclass field for construction, equality and repr, backed by a lazily parsed
 # JSON text when loaded from the store (see ``TokenConfiguration.from_stored``).

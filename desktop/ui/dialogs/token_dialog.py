@@ -320,7 +320,7 @@ class TokenDialog(QDialog):
                 c.refresh_token_lifetime_rolling = self.rolling_check.isChecked()
         issuer = self.issuer_edit.text().strip()
         if issuer or c.discovery_url:
-            c._set_tokendesk("DiscoveryURL", issuer or None)
+            c.discovery_url = issuer
         return c
 
     def client_secret(self) -> str | None:
