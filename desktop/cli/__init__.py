@@ -53,24 +53,26 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
 _GUI_FLAGS = {"--minimized", "-v", "--verbose"}
 
 
+def _setup_logging(verbose: bool) -> None:
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
 def main(argv: Sequence[str] | None = None, context_factory: ContextFactory | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if set(arguments) <= _GUI_FLAGS:
-        # the GUI start: skip importing every subcommand module (start-up time, see bench/)
-        verbose = bool({"-v", "--verbose"} & set(arguments))
-        logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                            format="%(levelname)s %(name)s: %(message)s")
+        # no command: the window, decided before the parser is built so the GUI start imports no
+        # subcommand module (start-up time, see bench/)
+        _setup_logging(bool({"-v", "--verbose"} & set(arguments)))
         from desktop.app import run_gui  # Qt only on this path
 
         return run_gui(minimized="--minimized" in arguments)
     first = next((a for a in arguments if not a.startswith("-")), None)
     parser = build_parser([FAST_COMMANDS[first]] if first in FAST_COMMANDS else COMMAND_MODULES)
     args = parser.parse_args(arguments)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
-    if not args.command:
-        from desktop.app import run_gui  # Qt only on this path
+    _setup_logging(args.verbose)
+    if not args.command:  # GUI flags in a form the fast path does not know (e.g. the abbreviation --min)
+        from desktop.app import run_gui
 
         return run_gui(minimized=args.minimized)
     factory = context_factory or default_context_factory
