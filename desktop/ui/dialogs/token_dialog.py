@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -238,17 +239,15 @@ class TokenDialog(QDialog):
             "Google apps in 'Testing' status 7. Tokendesk warns before it ends."
         )
         lifetime_row = self.lifetime_row = QWidget()  # kept: not laid out for client credentials
-        # two lines (preset, then days and rolling) so the dialog keeps its width
+        # the presets' long labels must not widen the dialog: the combo may be narrower than its items
         self.lifetime_preset.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.lifetime_preset.setMinimumContentsLength(24)
-        lifetime_layout = QVBoxLayout(lifetime_row)
+        self.lifetime_preset.setMinimumContentsLength(12)
+        self.lifetime_spin.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        lifetime_layout = QHBoxLayout(lifetime_row)
         lifetime_layout.setContentsMargins(0, 0, 0, 0)
-        lifetime_layout.addWidget(self.lifetime_preset)
-        days_row = QHBoxLayout()
-        days_row.addWidget(self.lifetime_spin)
-        days_row.addWidget(self.rolling_check)
-        days_row.addStretch(1)
-        lifetime_layout.addLayout(days_row)
+        lifetime_layout.addWidget(self.lifetime_preset, 1)
+        lifetime_layout.addWidget(self.lifetime_spin)
+        lifetime_layout.addWidget(self.rolling_check)
         if not self.is_client_credentials:
             adv.addRow(self.pkce_check)
             adv.addRow("Log in with:", self.browser_combo)
