@@ -124,10 +124,13 @@ def test_revocation_kills_the_grant(oauth: OAuthTestServer) -> None:
 
 
 def test_access_token_lifetime_and_expiry(oauth: OAuthTestServer) -> None:
-    oauth.configure(access_token_ttl=1)
+    # The server counts whole seconds (exp = floor(issued) + ttl), so a 1-second token can be dead by the
+    # next line when it is issued just before a second boundary; 3 s leaves room on a slow machine.
+    oauth.configure(access_token_ttl=3)
+    issued = time.monotonic()
     pair = oauth.issue()
     assert oauth.introspect(pair["access_token"])["active"] is True
-    time.sleep(1.1)
+    time.sleep(max(0.0, 3.1 - (time.monotonic() - issued)))
     assert oauth.introspect(pair["access_token"]) == {"active": False}
 
 
