@@ -18,9 +18,9 @@ echo "==> Lane 1: fast tests (offscreen, in-memory keyring)"
 
 echo "==> Lane 2: real servers, Xvfb + tray host, real Secret Service (dbus-run-session + gnome-keyring)"
 lane_home=$(mktemp -d)
+mkdir -m 700 "$lane_home/run"
 HOME="$lane_home" XDG_DATA_HOME="$lane_home/.local/share" XDG_RUNTIME_DIR="$lane_home/run" \
     dbus-run-session -- bash -c '
-        mkdir -p "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
         eval "$(printf tokendesk-ci | gnome-keyring-daemon --unlock --components=secrets)"
         export GNOME_KEYRING_CONTROL SSH_AUTH_SOCK
         exec "$@"' _ "${PYTEST[@]}" -q -m "realserver or xvfb or secretservice" "$@" || status=1
