@@ -9,7 +9,9 @@ An event is something that becomes true at a known instant and stays true for a 
 * ``REFRESH_EXPIRED`` - Znuny's ``NotifyOnExpiredRefreshToken``; also when the provider rejected
   the refresh token (``invalid_grant``, re-authorization needed) or none is stored.
 * ``REFRESH_DUE`` - automatic refresh: token expiry minus the ``refresh.lead_time_seconds``
-  setting, only while a refresh token exists, works and re-authorization is not needed.
+  setting, only while a refresh token exists, works and re-authorization is not needed; for the
+  client-credentials flow (no refresh token: the client secret gets a new token) once a token
+  has been requested.
   Not a notification: the GUI emits ``hub.refresh_due`` for it.
 
 Znuny's rules: only valid configurations (``ValidID`` 1) produce events; a configuration whose
@@ -220,17 +222,23 @@ def configuration_events(
             if cfg.notify_on_expired_refresh_token:
                 add(DueEvent(cid, name, EventKind.REFRESH_EXPIRED, rt_expiry, expires_at=rt_expiry))
 
-        # ---- automatic refresh
-        if state.has_refresh_token and not state.reauthorization_needed and not (rt_expiry and rt_expiry <= now):
-            if not state.has_access_token:
-                due: datetime | None = anchor
-            elif token_exp is not None:
-                due = token_exp - timedelta(seconds=max(0, refresh_lead_seconds))
-            else:
-                due = None  # no expiry given: nothing to refresh ahead of
-            if due is not None and (rt_expiry is None or due < rt_expiry):
-                add(DueEvent(cid, name, EventKind.REFRESH_DUE, due, until=rt_expiry, expires_at=token_exp,
-                             action=ACTION_REFRESH))
+    # ---- automatic refresh
+    lead_refresh = timedelta(seconds=max(0, refresh_lead_seconds))
+    if client_credentials:
+        # a new token needs only the client secret: renew ahead of expiry once the admin asked for one
+        if state.has_access_token and token_exp is not None and not state.reauthorization_needed:
+            add(DueEvent(cid, name, EventKind.REFRESH_DUE, token_exp - lead_refresh, expires_at=token_exp,
+                         action=ACTION_REFRESH))
+    elif state.has_refresh_token and not state.reauthorization_needed and not (rt_expiry and rt_expiry <= now):
+        if not state.has_access_token:
+            due: datetime | None = anchor
+        elif token_exp is not None:
+            due = token_exp - lead_refresh
+        else:
+            due = None  # no expiry given: nothing to refresh ahead of
+        if due is not None and (rt_expiry is None or due < rt_expiry):
+            add(DueEvent(cid, name, EventKind.REFRESH_DUE, due, until=rt_expiry, expires_at=token_exp,
+                         action=ACTION_REFRESH))
     return events
 
 

@@ -4,7 +4,10 @@ The scheduler keeps the due events of every configuration (``load`` computes all
 ``update``/``remove`` one configuration when it changes) and ``plan(now)`` says:
 
 * ``refresh_due`` - configurations whose automatic refresh is due (each due time asked once
-  per run; after a restart a still-due refresh is asked again, which is what one wants);
+  per run; after a restart a still-due refresh is asked again, which is what one wants). An
+  automatic refresh that failed on the network (``refresh_failed``) is asked again after a
+  growing pause (``REFRESH_RETRY_BACKOFF``) until it succeeds, the token changes or the refresh
+  token dies - still one timer, armed for the retry;
 * ``announcements`` - tray messages / desktop notifications to show now: events that became
   true and were never announced (the log remembers across restarts). More than
   ``summary_threshold`` at once (typically after a restart or a long sleep) become one summary;
@@ -21,10 +24,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from desktop.models.config import TokenConfiguration
+from desktop.models.config import FLOW_CLIENT_CREDENTIALS, TokenConfiguration
+from desktop.models.status import format_when
 from desktop.models.token import TokenState
 from desktop.notify.attention import (
     Announcement,
@@ -45,6 +49,13 @@ DEFAULT_TOLERANCE = timedelta(seconds=1)
 #: refresh due by then: one wake-up per minute at most instead of one per token. Late, not early: the
 #: oauth feature skips a token that is not yet inside its lead time. Capped at half the lead time.
 DEFAULT_REFRESH_SLACK = timedelta(seconds=60)
+
+#: pauses before asking again for an automatic refresh that failed on the network (the last repeats)
+REFRESH_RETRY_BACKOFF: tuple[timedelta, ...] = tuple(
+    timedelta(minutes=m) for m in (1, 2, 5, 10, 15, 30)
+)
+#: the reason of the extra REFRESH_DUE event that retries a failed automatic refresh
+REASON_RETRY = "retry"
 
 Pairs = Iterable[tuple[TokenConfiguration, TokenState | None]]
 
@@ -83,6 +94,8 @@ class Scheduler:
         self._announced: set[Key] | None = None  # the log's content, read once
         #: attention entries by event key, made when the event first needs attention (stable between plans)
         self._items: dict[Key, AttentionItem] = {}
+        #: automatic refreshes that failed on the network: configuration -> (failures so far, next attempt)
+        self._retries: dict[int, tuple[int, datetime]] = {}
 
     # ---- the event table
     def load(self, pairs: Pairs, now: datetime) -> None:
@@ -92,6 +105,7 @@ class Scheduler:
             if cfg.id is not None:
                 self._events[cfg.id] = self._compute(cfg, state, now)
         self._refresh_asked = {cid: keys for cid, keys in self._refresh_asked.items() if cid in self._events}
+        self._retries = {cid: retry for cid, retry in self._retries.items() if cid in self._events}
         for cid in self._refresh_asked:
             self._forget_moved_refreshes(cid)
 
@@ -110,6 +124,27 @@ class Scheduler:
     def remove(self, config_id: int) -> None:
         self._events.pop(config_id, None)
         self._refresh_asked.pop(config_id, None)
+        self._retries.pop(config_id, None)
+
+    def refresh_failed(self, cfg: TokenConfiguration, state: TokenState | None, now: datetime) -> datetime | None:
+        """An automatic refresh of ``cfg`` failed on the network: ask again after a growing pause.
+
+        Returns when the next attempt is due (None: nothing left to retry, e.g. the refresh token
+        died meanwhile). The retry is forgotten as soon as the state shows no error (a refresh or a
+        sign-in worked) or no automatic refresh is due any more."""
+        if cfg.id is None:
+            return None
+        failures = self._retries.get(cfg.id, (0, now))[0]
+        at = now + REFRESH_RETRY_BACKOFF[min(failures, len(REFRESH_RETRY_BACKOFF) - 1)]
+        self._retries[cfg.id] = (failures + 1, at)
+        self.update(cfg, state, now)
+        retry = self._retries.get(cfg.id)
+        return retry[1] if retry is not None else None
+
+    def retry_at(self, config_id: int) -> datetime | None:
+        """When the failed automatic refresh of this configuration is tried again (None: not waiting)."""
+        retry = self._retries.get(config_id)
+        return retry[1] if retry is not None else None
 
     def _asked(self, event: DueEvent) -> set[Key]:
         return self._refresh_asked.get(event.config_id, set())
@@ -123,8 +158,22 @@ class Scheduler:
     def events(self) -> list[DueEvent]:
         return [e for events in self._events.values() for e in events]
 
+    def events_of(self, config_id: int) -> list[DueEvent]:
+        return list(self._events.get(config_id, ()))
+
     def _compute(self, cfg: TokenConfiguration, state: TokenState | None, now: datetime) -> list[DueEvent]:
-        return configuration_events(cfg, state, now, refresh_lead_seconds=self.refresh_lead_seconds)
+        events = configuration_events(cfg, state, now, refresh_lead_seconds=self.refresh_lead_seconds)
+        retry = self._retries.get(cfg.id) if cfg.id is not None else None
+        if retry is not None:
+            at = retry[1]
+            # the refresh that failed: due before the retry and still wanted until after it
+            failed = [e for e in events if e.kind is EventKind.REFRESH_DUE and e.due_at <= at
+                      and (e.until is None or at < e.until)]
+            if not failed or state is None or not state.has_error or state.reauthorization_needed:
+                del self._retries[cfg.id]  # it worked, the token changed, or only a sign-in helps now
+            else:
+                events.append(replace(failed[0], due_at=at, reason=REASON_RETRY))
+        return events
 
     def coalesce_window(self) -> timedelta:
         """How long after its due time an automatic refresh may wait for others to be asked together."""
@@ -211,3 +260,29 @@ def _next_change(events: Iterable[DueEvent], after: datetime, slack: timedelta =
         if e.until is not None and e.until > after and (best is None or e.until < best):
             best = e.until
     return best
+
+
+def automatic_refresh_text(cfg: TokenConfiguration, state: TokenState | None, events: Iterable[DueEvent],
+                           retry_at: datetime | None, now: datetime) -> str:
+    """What the details pane says about the automatic refresh of one configuration (plain words)."""
+    if not cfg.is_valid:
+        return "off: the configuration is not valid"
+    state = state or TokenState(config_id=cfg.id or 0)
+    if retry_at is not None:
+        return f"the last attempt failed; next attempt {format_when(retry_at, now)}"
+    if state.reauthorization_needed:
+        return "stopped: the provider wants a new sign-in (Request new token)"
+    due = sorted(e.due_at for e in events if e.kind is EventKind.REFRESH_DUE)
+    upcoming = [t for t in due if t > now]
+    if due and not upcoming:
+        return "due now"
+    if upcoming:
+        return f"next {format_when(upcoming[0], now)}"
+    if cfg.auth_flow == FLOW_CLIENT_CREDENTIALS:
+        return "after the first token is requested" if not state.has_access_token else \
+            "not needed: the provider gave no expiry"
+    if not state.has_refresh_token:
+        return "not possible: no refresh token is stored (Request new token)"
+    if state.has_access_token and state.token_expires_at is None:
+        return "not needed: the provider gave no expiry"
+    return "not possible: the refresh token has expired (Request new token)"

@@ -14,5 +14,7 @@ class Hub(QObject):
     open_configuration = Signal(str, str)
     #: the scheduler says: refresh this configuration's token now (handled by the oauth feature)
     refresh_due = Signal(int)
+    #: an automatic refresh failed on the network (provider unreachable, time-out, 5xx): try again later
+    refresh_failed = Signal(int)
     #: the secret store strategy changed (e.g. the admin allowed the local fallback)
     secrets_changed = Signal()

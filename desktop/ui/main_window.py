@@ -396,7 +396,8 @@ class MainWindow(QMainWindow):
             self.table_stack.setCurrentWidget(self.empty_label)
         else:
             self.table_stack.setCurrentWidget(self.table)
-        self.count_label.setText(f"{shown} of {total} configurations" if shown != total else f"{total} configurations")
+        noun = "configuration" if total == 1 else "configurations"
+        self.count_label.setText(f"{shown} of {total} {noun}" if shown != total else f"{total} {noun}")
 
     def _update_secret_bar(self) -> None:
         self.secrets_label.setText(f"Secrets: {self.ctx.secrets.description}")

@@ -192,10 +192,15 @@ def test_no_refresh_due_without_refresh_token_or_when_reauthorization_is_needed(
     assert not [e for e in configuration_events(cfg, rejected, T0) if e.kind is EventKind.REFRESH_DUE]
 
 
-def test_client_credentials_have_no_refresh_token_events():
+def test_client_credentials_have_no_refresh_token_events_but_renew_ahead_of_expiry():
     cfg = config(template=CC, NotifyOnExpiredRefreshToken=1, NotifyOnExpiredToken=1)
     state = fresh_token(at=T0, refresh=False)
-    assert kinds(configuration_events(cfg, state, T0)) == ["token_expired"]
+    events = configuration_events(cfg, state, T0, refresh_lead_seconds=600)
+    assert kinds(events) == ["refresh_due", "token_expired"]
+    [due] = [e for e in events if e.kind is EventKind.REFRESH_DUE]
+    assert (due.due_at, due.until, due.action) == (T0 + timedelta(minutes=50), None, "refresh")
+    # never requested: the admin asks for the first token; nothing is fetched behind their back
+    assert kinds(configuration_events(cfg, None, T0)) == ["token_expired"]
 
 
 # ---- warnings before expiry

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from desktop.models.token import TokenState
-from desktop.notify.events import EventKind
+from desktop.notify.events import EventKind, configuration_events
 from desktop.notify.log import MemoryLog, SqliteLog
 from desktop.notify.scheduler import Scheduler
-from tests.notify.helpers import MS, T0, FakeClock, config, fresh_token
+from tests.notify.helpers import CC, MS, T0, FakeClock, config, fresh_token
 
 MIN = timedelta(minutes=1)
 H = timedelta(hours=1)
@@ -311,3 +312,86 @@ def test_refresh_coalescing_waits_at_most_half_the_lead_time():
     plan = scheduler.plan(None, first.next_wake)
     assert [e.config_id for e in plan.refresh_due] == [1]  # B is due at -10 s: not yet
     assert plan.next_wake == T0 + H + timedelta(seconds=10)  # B asked 20 s before its token expires
+
+
+def failed_refresh(state: TokenState) -> TokenState:
+    """The state after an automatic refresh failed on the network: same token, an error stored."""
+    return replace(state, error_message="The token endpoint could not be reached")
+
+
+def test_a_refresh_that_failed_on_the_network_is_asked_again_with_growing_pauses():
+    cfg = config()
+    ok = fresh_token(at=T0)
+    scheduler = Scheduler(MemoryLog())
+    due_at = T0 + H - 5 * MIN
+    first = scheduler.plan([(cfg, ok)], due_at)
+    assert [e.config_id for e in first.refresh_due] == [1]
+
+    broken = failed_refresh(ok)
+    now = due_at
+    asked_at = []
+    for _ in range(4):
+        retry = scheduler.refresh_failed(cfg, broken, now)
+        assert scheduler.retry_at(1) == retry
+        # nothing in between: the timer sleeps until the retry (plus the refresh coalescing minute)
+        assert scheduler.plan([(cfg, broken)], now).refresh_due == []
+        wake = scheduler.next_wake(now)
+        assert wake == retry + MIN
+        plan = scheduler.plan([(cfg, broken)], wake)
+        assert [e.config_id for e in plan.refresh_due] == [1]
+        asked_at.append(retry - now)
+        now = wake
+    assert asked_at == [1 * MIN, 2 * MIN, 5 * MIN, 10 * MIN]
+
+
+def test_a_retry_is_forgotten_once_a_refresh_works_and_pauses_start_small_again():
+    cfg = config()
+    scheduler = Scheduler(MemoryLog())
+    due_at = T0 + H - 5 * MIN
+    scheduler.plan([(cfg, fresh_token(at=T0))], due_at)
+    scheduler.refresh_failed(cfg, failed_refresh(fresh_token(at=T0)), due_at)
+    scheduler.refresh_failed(cfg, failed_refresh(fresh_token(at=T0)), due_at + 2 * MIN)
+    assert scheduler.retry_at(1) == due_at + 4 * MIN
+
+    renewed = fresh_token(at=T0, refreshed=due_at + 5 * MIN)
+    scheduler.update(cfg, renewed, due_at + 5 * MIN)
+    assert scheduler.retry_at(1) is None
+    assert scheduler.next_wake(due_at + 5 * MIN) == due_at + 5 * MIN + H - 5 * MIN + MIN
+    # the next failure starts with the shortest pause again
+    later = due_at + 5 * MIN + H - 5 * MIN
+    scheduler.plan(None, later)
+    assert scheduler.refresh_failed(cfg, failed_refresh(renewed), later) == later + MIN
+
+
+def test_no_retry_once_a_sign_in_is_needed_or_the_refresh_token_is_dead():
+    cfg = config()
+    scheduler = Scheduler(MemoryLog())
+    due_at = T0 + H - 5 * MIN
+    scheduler.plan([(cfg, fresh_token(at=T0))], due_at)
+    rejected = replace(failed_refresh(fresh_token(at=T0)), reauthorization_needed=True)
+    assert scheduler.refresh_failed(cfg, rejected, due_at) is None
+    assert scheduler.next_wake(due_at) is None or scheduler.next_wake(due_at) > due_at + D
+
+    # the refresh token dies 30 s from now: a retry a minute later is pointless
+    dying = failed_refresh(fresh_token(at=T0, rt_expires=due_at + 30 * timedelta(seconds=1)))
+    scheduler = Scheduler(MemoryLog())
+    scheduler.plan([(cfg, dying)], due_at)
+    assert scheduler.refresh_failed(cfg, dying, due_at) is None
+
+
+def test_automatic_refresh_text_says_when_or_why_not():
+    from desktop.notify.scheduler import automatic_refresh_text
+
+    def text(cfg, state, now=T0, retry=None):
+        return automatic_refresh_text(cfg, state, configuration_events(cfg, state, now), retry, now)
+
+    cfg = config()
+    assert text(cfg, fresh_token(at=T0)).startswith("next ") and "(in 55 min)" in text(cfg, fresh_token(at=T0))
+    assert text(cfg, fresh_token(at=T0), now=T0 + 58 * MIN) == "due now"
+    retry_text = text(cfg, failed_refresh(fresh_token(at=T0)), now=T0 + 56 * MIN, retry=T0 + 57 * MIN)
+    assert retry_text.startswith("the last attempt failed; next attempt ") and "(in 1 min)" in retry_text
+    assert text(cfg, replace(fresh_token(at=T0), reauthorization_needed=True)).startswith("stopped: ")
+    assert text(cfg, fresh_token(at=T0, refresh=False)).startswith("not possible: no refresh token")
+    assert text(cfg, replace(fresh_token(at=T0), token_expires_at=None)) == "not needed: the provider gave no expiry"
+    assert text(config(template=CC), None) == "after the first token is requested"
+    assert text(config(valid_id=2), fresh_token(at=T0)) == "off: the configuration is not valid"

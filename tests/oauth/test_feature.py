@@ -183,3 +183,56 @@ def test_feature_does_not_import_qtwebengine():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_automatic_refresh_that_fails_on_the_network_is_retried_and_the_window_says_when(
+        qtbot, app, ctx, oauth, server_config, sign_in):
+    """The scheduler asks for a due refresh; the provider answers 503 to every attempt; Tokendesk
+    says when it tries again, and the retry (timer fired at that time) renews the token."""
+    from desktop.ui.features.notify import NotifyFeature, WallClockTimer
+
+    class HandTimer(WallClockTimer):
+        armed_at = None
+
+        def arm(self, at, now):
+            self.armed_at = at
+
+        def disarm(self):
+            self.armed_at = None
+
+    now = [utcnow()]
+    cfg = server_config("Support mailbox")
+    sign_in(cfg.name)
+    ctx.store.update_state(cfg.id, token_expires_at=now[0] + timedelta(seconds=60))  # inside the lead time
+    old = ctx.secrets.get_for(cfg.id, ACCESS_TOKEN)
+    oauth.fault("token", "error", status=503, body={"error": "temporarily_unavailable"}, times=3)
+    app.window.reload()
+    select(app, cfg.name)
+    timer = HandTimer()
+    notify = NotifyFeature(app, tray_probe=lambda: False, dbus_factory=None, clock=lambda: now[0], timer=timer)
+    try:
+        controller = notify.controller
+        qtbot.waitUntil(lambda: controller.scheduler.retry_at(cfg.id) is not None, timeout=TIMEOUT_MS)
+        retry = controller.scheduler.retry_at(cfg.id)
+        assert retry == now[0] + timedelta(minutes=1)
+        assert oauth.counters["refresh_token"] == 3  # three attempts with backoff, all answered 503
+        assert ctx.secrets.get_for(cfg.id, ACCESS_TOKEN) == old  # the old token is kept
+        assert "failed: provider not reachable. Next try " in app.window.statusBar().currentMessage()
+        assert notify.refresh_info.text().startswith("the last attempt failed; next attempt ")
+        assert "last request failed" in app.window.model.index(app.window.model.row_of(cfg.name), 2).data()
+        assert timer.armed_at is not None and timer.armed_at <= retry + timedelta(minutes=1)
+        qtbot.wait(50)
+        app.window.details_scroll.ensureWidgetVisible(notify.refresh_box)
+        app.window.grab().save(str(screenshot_path("automatic_refresh_retry.png")))
+
+        now[0] = timer.armed_at  # the provider is back; the timer fires at the retry
+        with qtbot.waitSignal(app.hub.token_changed, timeout=TIMEOUT_MS):
+            timer.fired.emit()
+        qtbot.waitUntil(lambda: ctx.secrets.get_for(cfg.id, ACCESS_TOKEN) != old, timeout=TIMEOUT_MS)
+        assert oauth.counters["refresh_token"] == 4
+        assert ctx.store.get_state(cfg.id).has_error is False
+        assert controller.scheduler.retry_at(cfg.id) is None
+        qtbot.waitUntil(lambda: notify.refresh_info.text().startswith("next "), timeout=5000)
+    finally:
+        notify.shutdown()
+        app.window.close_to_tray = None

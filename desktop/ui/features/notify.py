@@ -38,12 +38,14 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QLabel
 
 from desktop import APP_NAME
+from desktop.models.status import format_when
 from desktop.notify.attention import Announcement, AttentionItem
 from desktop.notify.events import refresh_token_works
 from desktop.notify.log import SqliteLog
-from desktop.notify.scheduler import Plan, Scheduler
+from desktop.notify.scheduler import Plan, Scheduler, automatic_refresh_text
 from desktop.ui.notification_bar import NotificationBar
 
 logger = logging.getLogger(__name__)
@@ -222,6 +224,8 @@ class NotifyController(QObject):
     attention_changed = Signal(list)
     announced = Signal(object)
     planned = Signal(object)
+    #: a failed automatic refresh will be tried again: (configuration name, when)
+    retry_planned = Signal(str, object)
 
     def __init__(self, ctx: Any, hub: Any, *, clock: Clock = utc_now, timer: WallClockTimer | None = None,
                  parent: QObject | None = None) -> None:
@@ -240,6 +244,7 @@ class NotifyController(QObject):
         self._again = False
         hub.configurations_changed.connect(self.reload)
         hub.token_changed.connect(self.on_token_changed)
+        hub.refresh_failed.connect(self.on_refresh_failed)
 
     # ---- inputs
     @Slot()
@@ -264,6 +269,20 @@ class NotifyController(QObject):
         elif had_attention or (change is not None and change <= now):
             self.run_plan()
         else:
+            self._arm(self.scheduler.next_wake(now), now)
+
+    @Slot(int)
+    def on_refresh_failed(self, config_id: int) -> None:
+        """An automatic refresh failed on the network: the scheduler plans the next attempt."""
+        cfg = self.ctx.store.get_by_id(config_id)
+        if cfg is None:
+            return
+        now = self.clock()
+        at = self.scheduler.refresh_failed(cfg, self.ctx.store.get_state(config_id), now)
+        if at is not None:
+            logger.info("automatic refresh of '%s' failed on the network; next attempt %s", cfg.name, at.isoformat())
+            self.retry_planned.emit(cfg.name, at)
+        if not self._planning:
             self._arm(self.scheduler.next_wake(now), now)
 
     @Slot()
@@ -394,6 +413,18 @@ class NotifyFeature(QObject):
         self.controller = NotifyController(self.ctx, self.hub, clock=clock, timer=timer, parent=self)
         self.controller.attention_changed.connect(self.on_attention_changed)
         self.controller.announced.connect(self.deliver)
+        self.controller.retry_planned.connect(self.on_retry_planned)
+
+        # the details pane: when the selected token is refreshed next
+        self.refresh_info = QLabel()
+        self.refresh_info.setObjectName("automaticRefresh")
+        self.refresh_info.setWordWrap(True)
+        self.refresh_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.refresh_box = self.window.add_details_section("Automatic refresh", self.refresh_info)
+        self.window.selection_changed.connect(self.update_refresh_info)
+        self.controller.planned.connect(self.update_refresh_info)
+        self.controller.retry_planned.connect(self.update_refresh_info)
+        self.hub.token_changed.connect(self.update_refresh_info)
         self.window.close_to_tray = self.close_to_tray
         qapp = QGuiApplication.instance()
         if isinstance(qapp, QGuiApplication):
@@ -421,6 +452,23 @@ class NotifyFeature(QObject):
         self.bar.set_items(items)
         if self.tray is not None:
             self.tray.set_attention(items)
+
+    @Slot()
+    def update_refresh_info(self, *_args: object) -> None:
+        cfg = self.window.current_configuration()
+        if cfg is None or cfg.id is None:
+            self.refresh_info.setText("")
+            return
+        scheduler = self.controller.scheduler
+        self.refresh_info.setText(automatic_refresh_text(
+            cfg, self.ctx.store.get_state(cfg.id), scheduler.events_of(cfg.id), scheduler.retry_at(cfg.id),
+            self.controller.clock()))
+
+    @Slot(str, object)
+    def on_retry_planned(self, name: str, at: datetime) -> None:
+        when = format_when(at, utc_now())
+        self.window.show_status(f"Refresh of \u201c{name}\u201d failed: provider not reachable. Next try {when}.",
+                                15000)
 
     @Slot(object)
     def deliver(self, note: Announcement) -> None:

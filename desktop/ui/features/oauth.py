@@ -40,6 +40,7 @@ from desktop.models.token import TokenState, utcnow
 from desktop.oauth.errors import (
     Cancelled,
     ConfigurationProblem,
+    NetworkError,
     ReauthorizationNeeded,
     SignInTimedOut,
     TokenError,
@@ -321,6 +322,8 @@ class OAuthFeature(QObject):
             self.busy.discard(config_id)
             logger.warning("automatic refresh of '%s' failed: %s", cfg.name, exc)
             self._changed(config_id)
+            if isinstance(exc, NetworkError):
+                self.hub.refresh_failed.emit(config_id)  # the scheduler tries again after a pause
 
         self.tasks.run(self.service.refresh_by_id, config_id, on_done=finish, on_error=failed,
                        busy_text=f"Refreshing {cfg.name} ...")
