@@ -40,6 +40,7 @@ from desktop.usage.accounts import (
     MailAccount,
     plaintext_warning,
 )
+from desktop.usage.cancel import Cancellation
 from desktop.usage.redact import Redactor
 from desktop.usage.sasl import oauthbearer_string, xoauth2_string
 from desktop.usage.tokens import TokenUnavailable
@@ -71,10 +72,17 @@ class TranscriptLine:
 class Transcript:
     """Redacted lines of one conversation (bounded)."""
 
-    def __init__(self, redactor: Redactor) -> None:
+    def __init__(self, redactor: Redactor, on_connect: Callable[[socket.socket], None] | None = None) -> None:
         self.redactor = redactor
         self.lines: list[TranscriptLine] = []
         self._dropped = 0
+        #: told about each TCP connection as soon as it exists (a Cancellation watches it)
+        self.on_connect = on_connect
+
+    def connected(self, sock: socket.socket) -> socket.socket:
+        if self.on_connect is not None:
+            self.on_connect(sock)
+        return sock
 
     def _add(self, direction: str, text: str) -> None:
         text = self.redactor.redact(text.rstrip("\r\n"))
@@ -117,6 +125,8 @@ class ConnectionResult:
     hint: str = ""
     #: "reauth" / "network" / "token" when the token could not be had ('' otherwise)
     token_problem: str = ""
+    #: the admin cancelled the test (the connection was closed)
+    cancelled: bool = False
 
     def transcript_text(self) -> str:
         return "\n".join(str(line) for line in self.transcript)
@@ -127,6 +137,10 @@ class ConnectionResult:
         return data
 
 
+class _Cancelled(Exception):
+    """Raised inside the test when its Cancellation was used."""
+
+
 class AuthRejected(Exception):
     """The server said no to the token (the message is the server's, already redacted)."""
 
@@ -134,6 +148,12 @@ class AuthRejected(Exception):
 # ---- recording clients: mixins record each line the stdlib client sends and receives
 class _IMAPRecorder:
     _transcript: Transcript
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        sock = self._transcript.connected(imaplib.IMAP4._create_socket(self, timeout))  # type: ignore[arg-type]
+        if isinstance(self, imaplib.IMAP4_SSL):
+            return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+        return sock
 
     def send(self, data: bytes) -> None:
         if data != b"\r\n":  # imaplib sends the CRLF after a continuation answer separately
@@ -163,6 +183,12 @@ class _RecordingIMAPS(_IMAPRecorder, imaplib.IMAP4_SSL):
 class _POP3Recorder:
     _transcript: Transcript
 
+    def _create_socket(self, timeout: float) -> socket.socket:
+        sock = self._transcript.connected(poplib.POP3._create_socket(self, timeout))  # type: ignore[arg-type]
+        if isinstance(self, poplib.POP3_SSL):
+            return self.context.wrap_socket(sock, server_hostname=self.host)
+        return sock
+
     def _putline(self, line: bytes) -> None:
         self._transcript.client(line)
         super()._putline(line)  # type: ignore[misc]
@@ -188,6 +214,12 @@ class _RecordingPOP3S(_POP3Recorder, poplib.POP3_SSL):
 
 class _SMTPRecorder:
     _transcript: Transcript
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = self._transcript.connected(smtplib.SMTP._get_socket(self, host, port, timeout))  # type: ignore[arg-type]
+        if isinstance(self, smtplib.SMTP_SSL):
+            return self.context.wrap_socket(sock, server_hostname=self._host)
+        return sock
 
     def send(self, s: bytes | str) -> None:
         self._transcript.client(s)
@@ -234,14 +266,26 @@ def check_mail_account(
     *,
     split_hosts: list[str] | tuple[str, ...] = (),
     timeout: float = 20.0,
+    cancel: Cancellation | None = None,
 ) -> ConnectionResult:
     """Run the connection test for ``account``; ``token()`` returns a fresh access token.
 
-    Never raises for what a server or the network does: every outcome is a result.
+    Never raises for what a server or the network does: every outcome is a result. ``cancel``
+    (used from another thread) closes the connection and makes the result "cancelled".
     """
     redactor = Redactor()
-    transcript = Transcript(redactor)
+    transcript = Transcript(redactor, on_connect=cancel.watch if cancel is not None else None)
     started = time.monotonic()
+    try:
+        return _check(account, token, split_hosts, timeout, cancel, redactor, transcript, started)
+    finally:
+        if cancel is not None:
+            cancel.close()
+
+
+def _check(account: MailAccount, token: Callable[[], str], split_hosts: list[str] | tuple[str, ...], timeout: float,
+           cancel: Cancellation | None, redactor: Redactor, transcript: Transcript,
+           started: float) -> ConnectionResult:
 
     def result(ok: bool, summary: str, stage: str, **extra: Any) -> ConnectionResult:
         return ConnectionResult(
@@ -258,6 +302,8 @@ def check_mail_account(
                 else "Check the network connection and the provider, then test again.")
         return result(False, str(exc), STAGE_TOKEN, hint=hint, token_problem=exc.kind)
     redactor.add_token(access_token)
+    if cancel is not None and cancel.cancelled:
+        return _cancelled(result, transcript, STAGE_TOKEN)
     host, port = account.host, account.effective_port
     raw, mech = _sasl(account, access_token)
     b64 = base64.b64encode(raw.encode("utf-8")).decode("ascii")
@@ -277,9 +323,18 @@ def check_mail_account(
             return result(False, msg, STAGE_TLS, hint="Give a PEM file with the server's CA certificate.")
 
     conversation = {FAMILY_IMAP: _imap, FAMILY_POP3: _pop3, FAMILY_SMTP: _smtp}[account.family]
-    progress = {"stage": STAGE_CONNECT}
+    progress: dict[str, Any] = {"stage": STAGE_CONNECT}
     try:
-        details = conversation(account, transcript, context, mech, raw, b64, split_hosts, timeout, progress)
+        try:
+            details = conversation(account, transcript, context, mech, raw, b64, split_hosts, timeout, progress)
+        except Exception:
+            if cancel is not None and cancel.cancelled:
+                raise _Cancelled from None  # whatever the closed socket made the client say
+            raise
+        if cancel is not None and cancel.cancelled:
+            raise _Cancelled
+    except _Cancelled:
+        return _cancelled(result, transcript, progress["stage"])
     except AuthRejected as exc:
         text = redactor.redact(str(exc))
         transcript.note(f"Authentication failed: {text}")
@@ -322,6 +377,12 @@ def check_mail_account(
     return result(True, details.pop("summary"), STAGE_DONE, **details)
 
 
+def _cancelled(result: Callable[..., ConnectionResult], transcript: Transcript, stage: str) -> ConnectionResult:
+    transcript.note("Cancelled; the connection was closed")
+    return result(False, "Cancelled; the connection was closed.", stage, cancelled=True,
+                  hint="Press Test connection again when you are ready.")
+
+
 def _exc_text(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
         error = exc.smtp_error
@@ -358,7 +419,7 @@ def _decode_challenge(data: bytes | str) -> str:
 
 # ---- what the three conversations share
 def _open(account: MailAccount, transcript: Transcript, context: ssl.SSLContext | None, timeout: float,
-          progress: dict[str, str], plain: Callable[..., Any], implicit_tls: Callable[..., Any]) -> Any:
+          progress: dict[str, Any], plain: Callable[..., Any], implicit_tls: Callable[..., Any]) -> Any:
     """Connect with the recording client: ``implicit_tls`` (TLS from the start) or ``plain``."""
     host, port = account.host, account.effective_port
     if account.spec.tls == TLS_IMPLICIT:
@@ -368,7 +429,7 @@ def _open(account: MailAccount, transcript: Transcript, context: ssl.SSLContext 
     return plain(transcript, host, port, timeout)
 
 
-def _secure(account: MailAccount, transcript: Transcript, progress: dict[str, str],
+def _secure(account: MailAccount, transcript: Transcript, progress: dict[str, Any],
             starttls: Callable[[], Any]) -> bool:
     """Run ``starttls`` for a STARTTLS account and note the TLS; True when STARTTLS was run."""
     if account.spec.tls == TLS_STARTTLS:
@@ -403,7 +464,7 @@ def _messages(count: int) -> str:
 
 # ---- IMAP
 def _imap(account: MailAccount, transcript: Transcript, context: ssl.SSLContext | None, mech: str, raw: str,
-          b64: str, split_hosts: Any, timeout: float, progress: dict[str, str]) -> dict[str, Any]:
+          b64: str, split_hosts: Any, timeout: float, progress: dict[str, Any]) -> dict[str, Any]:
     client: imaplib.IMAP4 = _open(account, transcript, context, timeout, progress, _RecordingIMAP, _RecordingIMAPS)
     with _closed_on_failure(client.shutdown):
         _secure(account, transcript, progress, lambda: client.starttls(ssl_context=context))
@@ -434,7 +495,7 @@ def _imap(account: MailAccount, transcript: Transcript, context: ssl.SSLContext 
 
 # ---- POP3
 def _pop3(account: MailAccount, transcript: Transcript, context: ssl.SSLContext | None, mech: str, raw: str,
-          b64: str, split_hosts: Any, timeout: float, progress: dict[str, str]) -> dict[str, Any]:
+          b64: str, split_hosts: Any, timeout: float, progress: dict[str, Any]) -> dict[str, Any]:
     host = account.host
     client: poplib.POP3 = _open(account, transcript, context, timeout, progress, _RecordingPOP3, _RecordingPOP3S)
     with _closed_on_failure(client.close):
@@ -467,7 +528,7 @@ def _pop3(account: MailAccount, transcript: Transcript, context: ssl.SSLContext 
 
 # ---- SMTP
 def _smtp(account: MailAccount, transcript: Transcript, context: ssl.SSLContext | None, mech: str, raw: str,
-          b64: str, split_hosts: Any, timeout: float, progress: dict[str, str]) -> dict[str, Any]:
+          b64: str, split_hosts: Any, timeout: float, progress: dict[str, Any]) -> dict[str, Any]:
     host, port = account.host, account.effective_port
     client: smtplib.SMTP = _open(account, transcript, context, timeout, progress, _RecordingSMTP, _RecordingSMTPS)
 

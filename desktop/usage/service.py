@@ -17,6 +17,7 @@ from desktop.usage.tokens import TokenSource, fetch_token, token_source
 
 if TYPE_CHECKING:
     from desktop.services import Context
+    from desktop.usage.cancel import Cancellation
     from desktop.usage.connection import ConnectionResult
     from desktop.usage.invoke import InvokeResult
 
@@ -47,14 +48,14 @@ class UsageService:
     def eligible_configurations(self, keep_config_id: int | None = None) -> list[TokenConfiguration]:
         return eligible_configurations(self.ctx.store, keep_config_id)
 
-    def test_mail_account(self, name: str) -> ConnectionResult:
+    def test_mail_account(self, name: str, cancel: Cancellation | None = None) -> ConnectionResult:
         """Fresh token, connect, authenticate, follow-up command; every outcome is a result."""
         from desktop.usage.connection import check_mail_account  # imaplib, poplib, smtplib, ssl: only when used
 
         account = self.repo.get_mail_account(name)
         return check_mail_account(
             account, lambda: fetch_token(self.tokens, account.config_name),
-            split_hosts=self.split_hosts, timeout=self.timeout,
+            split_hosts=self.split_hosts, timeout=self.timeout, cancel=cancel,
         )
 
     def invoke(self, name: str) -> InvokeResult:

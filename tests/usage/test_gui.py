@@ -217,6 +217,47 @@ def test_a_token_problem_shows_in_the_result_panel(ctx, offline_config, make_app
     assert view.model.index(0, 6).data() == "failed (token)"
 
 
+def test_cancel_stops_a_test_that_waits_on_a_silent_server(ctx, offline_config, make_app, qtbot, tmp_path):
+    """A server that accepts and never answers: Cancel (or Esc) ends the wait at once, says so, and the
+    late outcome of the worker is dropped; the worker itself ends promptly (its socket was shut)."""
+    import socket
+    from datetime import timedelta
+
+    from desktop.models.token import utcnow
+    from desktop.store.secrets import ACCESS_TOKEN
+    from desktop.ui.tasks import TaskRunner
+
+    cfg = offline_config()
+    ctx.secrets.set_for(cfg.id, ACCESS_TOKEN, "stored-access-token-for-the-test")
+    ctx.store.update_state(cfg.id, has_access_token=True, token_expires_at=utcnow() + timedelta(hours=1))
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        UsageRepository(ctx.store).add_mail_account(MailAccount(
+            name="Silent IMAPS", protocol="IMAPS", host="127.0.0.1", port=listener.getsockname()[1],
+            login="s@example.org", config_name=cfg.name))
+        app = make_app(ctx, tasks=TaskRunner())
+        f = feature(app)
+        app.window.tabs.setCurrentIndex(f.mail_tab)
+        view = f.mail_view
+        view.select("Silent IMAPS")
+        view.run_button.click()
+        assert view.result.cancel_button.isVisible() and not view.run_button.isEnabled()
+        qtbot.wait(300)  # connected; the TLS handshake waits for a server that never speaks
+        shot(app.window, "usage-mail-test-running.png", tmp_path)
+        view.table.setFocus()
+        qtbot.keyClick(view.table, Qt.Key.Key_Escape)
+        assert "cancelled" in view.result.title.text()
+        assert "Nothing was changed" in view.result.hint.text()
+        assert not view.result.cancel_button.isVisible() and view.run_button.isEnabled()
+        assert view.model.index(view.model.row_of("Silent IMAPS"), 6).data() == "cancelled"
+        shot(app.window, "usage-mail-test-cancelled.png", tmp_path)
+        assert app.tasks.wait(5000)  # the worker is done long before the 20 s network time-out
+        qtbot.wait(50)  # its (dropped) result has been delivered
+        assert "cancelled" in view.result.title.text()
+        assert view.model.index(view.model.row_of("Silent IMAPS"), 6).data() == "cancelled"
+
+
 # ---- against the real servers (real task runner, threads)
 @pytest.mark.realserver
 def test_test_connection_shows_the_inbox_count_from_dovecot(ctx, provider, dovecot, make_app, qtbot, tmp_path):

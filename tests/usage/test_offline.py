@@ -149,3 +149,46 @@ def test_403_gets_its_own_hint():
                     transport=echo_transport(403))
     assert not result.ok and result.status == 403
     assert "lacks permission" in result.hint
+
+
+@pytest.mark.parametrize(("protocol", "stage"), [("IMAP", "connect"), ("IMAPS", "tls"), ("POP3S", "tls"),
+                                               ("SMTP", "connect"), ("SMTPS", "tls")])
+def test_cancel_closes_a_hanging_connection_at_once_and_says_cancelled(protocol, stage):
+    import threading
+    import time
+
+    from desktop.usage.cancel import Cancellation
+
+    with socket.socket() as listener:  # accepts (the kernel does) and never says a word
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        cancel = Cancellation()
+        results = []
+        worker = threading.Thread(target=lambda: results.append(
+            check_mail_account(account(protocol=protocol, port=port), lambda: TOKEN, timeout=30, cancel=cancel)))
+        started = time.monotonic()
+        worker.start()
+        time.sleep(0.3)  # connected, waiting for the greeting or the TLS handshake
+        cancel.cancel()
+        worker.join(5)
+        elapsed = time.monotonic() - started
+    assert not worker.is_alive() and elapsed < 5  # not the 30 s time-out
+    [result] = results
+    assert (result.ok, result.cancelled, result.stage) == (False, True, stage)
+    assert result.summary == "Cancelled; the connection was closed."
+    assert str(result.transcript[-1]).endswith("Cancelled; the connection was closed")
+
+
+def test_cancelled_before_connecting_never_connects():
+    from desktop.usage.cancel import Cancellation
+
+    cancel = Cancellation()
+
+    def token() -> str:
+        cancel.cancel()  # the admin pressed Cancel while the token was being fetched
+        return TOKEN
+
+    result = check_mail_account(account(port=free_port()), token, timeout=2, cancel=cancel)
+    assert result.cancelled and result.stage == "token"
+    assert not any("Connecting" in str(line) for line in result.transcript)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -28,6 +29,9 @@ FAIL_STYLE = "color:#a4000f; font-weight:600;"
 
 
 class ResultView(QWidget):
+    #: the admin pressed Cancel while a run was shown as busy
+    cancel_requested = Signal()
+
     def __init__(self, placeholder: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("usageResult")
@@ -44,6 +48,13 @@ class ResultView(QWidget):
         self.copy_button.setToolTip("Copy what is shown below (the token is already replaced by a marker)")
         self.copy_button.setEnabled(False)
         self.copy_button.clicked.connect(self.copy)
+        self.cancel_button = QPushButton("&Cancel")
+        self.cancel_button.setObjectName("cancelRun")
+        self.cancel_button.setToolTip("Stop waiting for the server (Esc)")
+        self.cancel_button.setAutoDefault(False)
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        top.addWidget(self.cancel_button)
         top.addWidget(self.copy_button)
         layout.addLayout(top)
         self.progress = QProgressBar()
@@ -73,10 +84,12 @@ class ResultView(QWidget):
         self.hint.hide()
         self.text.clear()
         self.progress.show()
+        self.cancel_button.show()
         self.copy_button.setEnabled(False)
 
     def _show(self, ok: bool, headline: str, hint: str, body: str) -> None:
         self.progress.hide()
+        self.cancel_button.hide()
         mark = "\u2714" if ok else "\u2716"
         style = OK_STYLE if ok else FAIL_STYLE
         self.title.setText(f"<span style='{style}'>{mark} {html.escape(headline, quote=False)}</span>")

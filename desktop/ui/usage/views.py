@@ -31,6 +31,7 @@ from desktop.models.status import format_local
 from desktop.models.token import utcnow
 from desktop.ui.usage.result_view import ResultView
 from desktop.ui.usage.table_models import InvokersModel, LastResult, MailAccountsModel, _ListModel
+from desktop.usage.cancel import Cancellation
 from desktop.usage.repository import UsageError
 
 if TYPE_CHECKING:
@@ -61,6 +62,9 @@ class _UsageView(QWidget):
         self.model = model
         model.setParent(self)
         self.running: set[str] = set()
+        #: the Cancellation of each running item, and the item whose run the result panel shows
+        self._cancels: dict[str, Cancellation] = {}
+        self._shown: str | None = None
         #: the last message box shown (tests read it)
         self.last_box: QMessageBox | None = None
         layout = QVBoxLayout(self)
@@ -100,6 +104,7 @@ class _UsageView(QWidget):
         table_layout.addWidget(self.empty_label)
         self.splitter.addWidget(table_host)
         self.result = ResultView(f"Select a {self.KIND} and press {self.RUN_LABEL.replace('&', '')}.")
+        self.result.cancel_requested.connect(self.on_cancel)
         self.splitter.addWidget(self.result)
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
@@ -108,6 +113,7 @@ class _UsageView(QWidget):
         self._shortcut(QKeySequence(Qt.Key.Key_Insert), self.on_add)
         self._shortcut(QKeySequence("Ctrl+Shift+N"), self.on_add)
         self._shortcut(QKeySequence("Ctrl+Return"), self.on_run)
+        self._shortcut(QKeySequence(Qt.Key.Key_Escape), self.on_cancel)
         self._keys = {Qt.Key.Key_Delete: self.on_delete, Qt.Key.Key_F2: self.on_edit,
                       Qt.Key.Key_Return: self.on_edit, Qt.Key.Key_Enter: self.on_edit}
         self.table.installEventFilter(self)
@@ -236,8 +242,8 @@ class _UsageView(QWidget):
         box.open()
 
     # ---- run (test / invoke)
-    def run_item(self, name: str) -> Any:
-        """Runs on a worker thread."""
+    def run_item(self, name: str, cancel: Cancellation) -> Any:
+        """Runs on a worker thread; ``cancel`` is used from the GUI thread when the admin cancels."""
         raise NotImplementedError
 
     def busy_text(self, item: Any) -> str:
@@ -252,13 +258,18 @@ class _UsageView(QWidget):
         if item is None or item.name in self.running:
             return
         name = item.name
+        cancel = Cancellation()
         self.running.add(name)
+        self._cancels[name] = cancel
+        self._shown = name
         self._update_buttons()
         text = self.busy_text(item)
         self.result.show_busy(text)
 
         def done(result: Any) -> None:
-            self.running.discard(name)
+            if cancel.cancelled:
+                return  # the admin moved on; on_cancel has said so
+            self._finished(name)
             last = self.show_result(result)
             self.model.set_result(name, last)
             self._update_buttons()
@@ -266,13 +277,36 @@ class _UsageView(QWidget):
                 self.token_used.emit(int(item.config_id))
 
         def failed(exc: BaseException) -> None:
-            self.running.discard(name)
+            if cancel.cancelled:
+                return
+            self._finished(name)
             self._update_buttons()
             logger.error("%s %s failed: %s", self.KIND, name, type(exc).__name__)
             self.result.show_error(f"{name}: {exc}", "Reload the list; if it persists, see tokendesk -v.")
             self.model.set_result(name, LastResult(False, "failed", format_local(utcnow())))
 
-        self.tasks.run(self.run_item, name, on_done=done, on_error=failed, busy_text=text)
+        self.tasks.run(self.run_item, name, cancel, on_done=done, on_error=failed, busy_text=text)
+
+    def _finished(self, name: str) -> None:
+        self.running.discard(name)
+        self._cancels.pop(name, None)
+        if self._shown == name:
+            self._shown = None
+
+    @Slot()
+    def on_cancel(self) -> None:
+        """Stop the run the result panel shows: close its connection, drop its late result, say so."""
+        name = self._shown
+        if name is None or name not in self.running:
+            return
+        cancel = self._cancels.get(name)
+        self._finished(name)
+        if cancel is not None:
+            cancel.cancel()
+        self.result.show_error(f"{name}: cancelled.", f"Nothing was changed. Press {self.RUN_LABEL.replace('&', '')} "
+                                                      "again when you are ready.")
+        self.model.set_result(name, LastResult(False, "cancelled", format_local(utcnow())))
+        self._update_buttons()
 
 
 class MailAccountsView(_UsageView):
@@ -297,8 +331,8 @@ class MailAccountsView(_UsageView):
     def delete_item(self, name: str) -> None:
         self.service.repo.delete_mail_account(name)
 
-    def run_item(self, name: str) -> Any:
-        return self.service.test_mail_account(name)
+    def run_item(self, name: str, cancel: Cancellation) -> Any:
+        return self.service.test_mail_account(name, cancel)
 
     def busy_text(self, item: Any) -> str:
         return f"Testing \u201c{item.name}\u201d: {item.describe()} \u2026"
@@ -334,8 +368,8 @@ class InvokersView(_UsageView):
     def delete_item(self, name: str) -> None:
         self.service.repo.delete_invoker(name)
 
-    def run_item(self, name: str) -> Any:
-        return self.service.invoke(name)
+    def run_item(self, name: str, cancel: Cancellation) -> Any:
+        return self.service.invoke(name)  # httpx cannot be interrupted: a cancelled request ends at its time-out
 
     def busy_text(self, item: Any) -> str:
         return f"Invoking \u201c{item.name}\u201d: {item.method} {item.url} \u2026"
