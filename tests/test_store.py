@@ -92,6 +92,44 @@ def test_old_schema_is_migrated_keeping_its_data(db_path: Path):
         store.close()
 
 
+def test_schema_3_mail_accounts_gain_their_last_test_and_keep_everything_else(db_path: Path):
+    """The last release before 4 wrote mail accounts without an outcome column: they read as never tested."""
+    from desktop.usage.repository import UsageRepository
+    from desktop.usage.runs import LastRun
+
+    db_path.parent.mkdir(parents=True)
+    raw = sqlite3.connect(db_path)
+    for version in range(3):
+        for statement in MIGRATIONS[version]:
+            raw.execute(statement)
+    raw.execute("INSERT INTO meta(key, value) VALUES ('store_id', 'feedfacefeedfacefeedfacefeedface')")
+    raw.execute(
+        "INSERT INTO token_config(id, name, name_key, config_json, create_time, change_time) VALUES "
+        "(1, 'Old', 'old', '{\"TemplateName\": \"Generic OAuth2\"}', '2024-01-01 00:00:00', '2024-01-01 00:00:00')"
+    )
+    raw.execute(
+        "INSERT INTO mail_account(name, name_key, protocol, host, port, login, config_id, create_time, change_time) "
+        "VALUES ('Box', 'box', 'IMAPS', 'imap.example.org', NULL, 'a@example.org', 1, '2024-01-01 00:00:00', "
+        "'2024-01-01 00:00:00')"
+    )
+    raw.execute("PRAGMA user_version = 3")
+    raw.commit()
+    raw.close()
+
+    store = Store.open(db_path)
+    try:
+        assert schema_version(store.conn) == SCHEMA_VERSION >= 4
+        repo = UsageRepository(store)
+        [box] = repo.list_mail_accounts()
+        assert (box.name, box.host, box.config_name, box.last_run) == ("Box", "imap.example.org", "Old", None)
+        run = LastRun(True, "OK, 3 messages", datetime(2026, 11, 27, 18, 0, tzinfo=UTC))
+        repo.record_mail_test("box", run)
+        again = repo.get_mail_account("Box")
+        assert again.last_run == run and again.change_time == "2024-01-01 00:00:00"  # not an edit
+    finally:
+        store.close()
+
+
 def test_second_open_does_not_migrate_again(db_path: Path):
     first = Store.open(db_path)
     first.insert(_cfg("Kept"))

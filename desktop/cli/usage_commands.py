@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from desktop.cli.common import (
@@ -25,9 +26,11 @@ from desktop.cli.common import (
     print_json,
     print_table,
 )
+from desktop.models.status import format_when
 from desktop.usage.accounts import MECHANISMS, PROTOCOLS, MailAccount
 from desktop.usage.invokers import DEFAULT_HEADERS, METHODS, PLACEHOLDER, WebInvoker, parse_header_lines
 from desktop.usage.repository import UsageNotFound, UsageRepository, UsageValidationFailed
+from desktop.usage.runs import LastRun
 from desktop.usage.service import UsageService  # import-light: protocol clients and httpx load on use
 
 PROTOCOL_HELP = ", ".join(f"{p.key} ({p.default_port})" for p in PROTOCOLS)
@@ -189,16 +192,23 @@ def cmd_mail_list(args: argparse.Namespace, factory: ContextFactory) -> int:
     if args.json:
         print_json([{"name": a.name, "protocol": a.protocol, "host": a.host, "port": a.effective_port,
                      "login": a.login, "configuration": a.config_name, "mechanism": a.mechanism,
-                     "ca_file": a.ca_file} for a in accounts])
+                     "ca_file": a.ca_file, "last_test": a.last_run.to_dict() if a.last_run else None}
+                    for a in accounts])
         return 0
     if not accounts:
         print("No mail accounts yet. Add one with 'tokendesk mail add NAME --protocol IMAPS --host ... "
               "--login ... --config CONFIGURATION'.")
         return 0
-    print_table(["NAME", "PROTOCOL", "SERVER", "LOGIN", "TOKEN CONFIGURATION", "MECHANISM"],
-                [[a.name, a.protocol, f"{a.host}:{a.effective_port}", a.login, a.config_name, a.mechanism]
-                 for a in accounts])
+    print_table(["NAME", "PROTOCOL", "SERVER", "LOGIN", "TOKEN CONFIGURATION", "MECHANISM", "LAST TEST"],
+                [[a.name, a.protocol, f"{a.host}:{a.effective_port}", a.login, a.config_name, a.mechanism,
+                  _last_run_text(a.last_run)] for a in accounts])
     return 0
+
+
+def _last_run_text(run: LastRun | None) -> str:
+    if run is None:
+        return "never"
+    return f"{run.text} ({format_when(run.at, datetime.now(UTC))})"
 
 
 def _apply_mail_options(account: MailAccount, args: argparse.Namespace) -> MailAccount:
@@ -269,13 +279,14 @@ def cmd_invoker_list(args: argparse.Namespace, factory: ContextFactory) -> int:
     invokers = UsageService(factory()).repo.list_invokers()
     if args.json:
         print_json([{"name": i.name, "method": i.method, "url": i.url, "headers": [list(h) for h in i.headers],
-                     "body": i.body, "configuration": i.config_name, "ca_file": i.ca_file} for i in invokers])
+                     "body": i.body, "configuration": i.config_name, "ca_file": i.ca_file,
+                     "last_call": i.last_run.to_dict() if i.last_run else None} for i in invokers])
         return 0
     if not invokers:
         print("No invokers yet. Add one with 'tokendesk invoker add NAME --url https://... --config CONFIGURATION'.")
         return 0
-    print_table(["NAME", "METHOD", "URL", "TOKEN CONFIGURATION"],
-                [[i.name, i.method, i.url, i.config_name] for i in invokers])
+    print_table(["NAME", "METHOD", "URL", "TOKEN CONFIGURATION", "LAST CALL"],
+                [[i.name, i.method, i.url, i.config_name, _last_run_text(i.last_run)] for i in invokers])
     return 0
 
 

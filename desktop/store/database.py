@@ -101,6 +101,11 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (config_id, event, due_at)
         )""",
     ],
+    # 4: usage - the last connection test / invocation per account and invoker (desktop/usage/runs.py)
+    [
+        """ALTER TABLE mail_account ADD COLUMN last_run_json TEXT NOT NULL DEFAULT ''""",
+        """ALTER TABLE web_invoker ADD COLUMN last_run_json TEXT NOT NULL DEFAULT ''""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, replace
 
 from desktop.models.validation import FieldError, check_name, is_loopback_host
+from desktop.usage.runs import LastRun
 
 # ---- TLS modes
 TLS_NONE = "none"  # plain text (allowed, with a warning, for servers on this machine or a trusted LAN)
@@ -81,6 +82,8 @@ class MailAccount:
     id: int | None = None
     create_time: str | None = None
     change_time: str | None = None
+    #: the last connection test (None: never tested)
+    last_run: LastRun | None = None
 
     @property
     def spec(self) -> ProtocolSpec:

@@ -131,6 +131,14 @@ class ConnectionResult:
     def transcript_text(self) -> str:
         return "\n".join(str(line) for line in self.transcript)
 
+    def table_text(self) -> str:
+        """One line for the "Last test" column: "OK, 3 messages", "failed (authenticate)", "cancelled"."""
+        if self.cancelled:
+            return "cancelled"
+        if self.ok:
+            return "OK" if self.message_count is None else f"OK, {_messages(self.message_count)}"
+        return f"failed ({self.stage})"
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["transcript"] = [str(line) for line in self.transcript]

@@ -50,6 +50,10 @@ class InvokeResult:
         data["response_headers"] = [list(h) for h in self.response_headers]
         return data
 
+    def table_text(self) -> str:
+        """One line for the "Last call" column: "200 OK", "failed"."""
+        return f"{self.status} {self.reason}".strip() if self.status is not None else "failed"
+
     def text(self) -> str:
         """The whole exchange as text (already redacted)."""
         lines = [f"> {self.method} {self.url}"]

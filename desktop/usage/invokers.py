@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from desktop.models.validation import FieldError, check_name, check_url
+from desktop.usage.runs import LastRun
 
 PLACEHOLDER = "<OTRS_OAUTH2_TOKEN>"
 DEFAULT_HEADERS: tuple[tuple[str, str], ...] = (("Authorization", f"Bearer {PLACEHOLDER}"),)
@@ -36,6 +37,8 @@ class WebInvoker:
     id: int | None = None
     create_time: str | None = None
     change_time: str | None = None
+    #: the last invocation (None: never invoked)
+    last_run: LastRun | None = None
 
     def copy(self, **changes: object) -> WebInvoker:
         return replace(self, headers=list(self.headers), **changes)  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ from desktop.models.validation import FieldError
 from desktop.store.repository import Store, znuny_time
 from desktop.usage.accounts import MailAccount, protocol_spec, validate_mail_account
 from desktop.usage.invokers import WebInvoker, validate_invoker
+from desktop.usage.runs import LastRun
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +46,11 @@ class DuplicateUsageName(UsageValidationFailed):
 
 _MAIL_COLUMNS = (
     "m.id, m.name, m.protocol, m.host, m.port, m.login, m.config_id, m.mechanism, m.ca_file, "
-    "m.create_time, m.change_time, c.name AS config_name"
+    "m.create_time, m.change_time, m.last_run_json, c.name AS config_name"
 )
 _INVOKER_COLUMNS = (
     "w.id, w.name, w.method, w.url, w.headers_json, w.body, w.config_id, w.ca_file, "
-    "w.create_time, w.change_time, c.name AS config_name"
+    "w.create_time, w.change_time, w.last_run_json, c.name AS config_name"
 )
 
 
@@ -107,7 +108,7 @@ class UsageRepository:
             id=row["id"], name=row["name"], protocol=row["protocol"], host=row["host"], port=row["port"],
             login=row["login"], config_id=row["config_id"], config_name=row["config_name"] or "",
             mechanism=row["mechanism"], ca_file=row["ca_file"] or "", create_time=row["create_time"],
-            change_time=row["change_time"],
+            change_time=row["change_time"], last_run=LastRun.from_json(row["last_run_json"]),
         )
 
     def list_mail_accounts(self) -> list[MailAccount]:
@@ -199,6 +200,12 @@ class UsageRepository:
         logger.info("mail account deleted: %s", account.name)
         return account
 
+    def record_mail_test(self, name: str, run: LastRun) -> None:
+        """Keep the outcome of a connection test (not a change of the account: change_time stays)."""
+        with self.store.transaction():
+            self.conn.execute("UPDATE mail_account SET last_run_json = ? WHERE name_key = ?",
+                              (run.to_json(), name.casefold()))
+
     # ---- web-service invokers
     @staticmethod
     def _invoker_from_row(row: sqlite3.Row) -> WebInvoker:
@@ -210,6 +217,7 @@ class UsageRepository:
             id=row["id"], name=row["name"], method=row["method"], url=row["url"], headers=headers,
             body=row["body"] or "", config_id=row["config_id"], config_name=row["config_name"] or "",
             ca_file=row["ca_file"] or "", create_time=row["create_time"], change_time=row["change_time"],
+            last_run=LastRun.from_json(row["last_run_json"]),
         )
 
     def list_invokers(self) -> list[WebInvoker]:
@@ -298,6 +306,12 @@ class UsageRepository:
         return invoker
 
     # ---- who uses a configuration
+    def record_invocation(self, name: str, run: LastRun) -> None:
+        """Keep the outcome of an invocation (not a change of the invoker: change_time stays)."""
+        with self.store.transaction():
+            self.conn.execute("UPDATE web_invoker SET last_run_json = ? WHERE name_key = ?",
+                              (run.to_json(), name.casefold()))
+
     def users_of(self, config_id: int) -> list[str]:
         """``["mail account 'Support IMAP'", "invoker 'Ticket API'"]`` for one configuration."""
         users = [f"mail account '{r[0]}'" for r in self.conn.execute(

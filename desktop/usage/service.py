@@ -9,10 +9,14 @@ imported when first used.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from desktop.models.config import TokenConfiguration
 from desktop.usage.repository import UsageRepository, eligible_configurations
+from desktop.usage.runs import LastRun
 from desktop.usage.tokens import TokenSource, fetch_token, token_source
 
 if TYPE_CHECKING:
@@ -20,6 +24,8 @@ if TYPE_CHECKING:
     from desktop.usage.cancel import Cancellation
     from desktop.usage.connection import ConnectionResult
     from desktop.usage.invoke import InvokeResult
+
+logger = logging.getLogger(__name__)
 
 
 class UsageService:
@@ -53,13 +59,26 @@ class UsageService:
         from desktop.usage.connection import check_mail_account  # imaplib, poplib, smtplib, ssl: only when used
 
         account = self.repo.get_mail_account(name)
-        return check_mail_account(
+        result = check_mail_account(
             account, lambda: fetch_token(self.tokens, account.config_name),
             split_hosts=self.split_hosts, timeout=self.timeout, cancel=cancel,
         )
+        self._record(self.repo.record_mail_test, account.name, result.ok, result.table_text())
+        return result
 
     def invoke(self, name: str) -> InvokeResult:
         from desktop.usage.invoke import invoke  # httpx: only when used
 
         invoker = self.repo.get_invoker(name)
-        return invoke(invoker, lambda: fetch_token(self.tokens, invoker.config_name), timeout=self.timeout)
+        result = invoke(invoker, lambda: fetch_token(self.tokens, invoker.config_name), timeout=self.timeout)
+        self._record(self.repo.record_invocation, invoker.name, result.ok, result.table_text())
+        return result
+
+    @staticmethod
+    def _record(record: Callable[[str, LastRun], None], name: str, ok: bool, text: str) -> None:
+        """Keep the outcome for the "Last test"/"Last call" columns; a store that cannot be written
+        (locked, read-only) must not turn a finished test into an error."""
+        try:
+            record(name, LastRun(ok, text, datetime.now(UTC)))
+        except Exception as exc:  # the result itself is what the admin asked for
+            logger.warning("could not keep the outcome of '%s': %s", name, exc)

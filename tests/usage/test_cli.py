@@ -36,14 +36,14 @@ def test_add_list_edit_delete_mail_account(run, offline_config, ctx):
     assert "Added mail account 'Support IMAP': IMAPS imap.example.org:993 as support@example.org" in out
     code, out, _ = run("mail", "list")
     assert out.splitlines()[1].split() == ["Support", "IMAP", "IMAPS", "imap.example.org:993", "support@example.org",
-                                           "Support", "mailbox", "XOAUTH2"]
+                                           "Support", "mailbox", "XOAUTH2", "never"]
     code, out, _ = run("mail", "edit", "support imap", "--port", "10993", "--mechanism", "oauthbearer",
                        "--rename", "Helpdesk IMAP")
     assert code == 0
     code, out, _ = run("mail", "list", "--json")
     assert json.loads(out) == [{"name": "Helpdesk IMAP", "protocol": "IMAPS", "host": "imap.example.org",
                                 "port": 10993, "login": "support@example.org", "configuration": "Support mailbox",
-                                "mechanism": "OAUTHBEARER", "ca_file": ""}]
+                                "mechanism": "OAUTHBEARER", "ca_file": "", "last_test": None}]
     code, out, _ = run("mail", "delete", "Helpdesk IMAP")
     assert code == 0 and UsageRepository(ctx.store).list_mail_accounts() == []
 
@@ -117,6 +117,11 @@ def test_mail_test_shows_the_inbox_count_from_dovecot(run, ctx, provider, doveco
     data = json.loads(out)
     assert data["ok"] is True and data["message_count"] == 3
     assert pair["access_token"] not in out
+    # the outcome is kept with the account (the window's "Last test" column shows it too)
+    code, out, _ = run("mail", "list")
+    assert out.splitlines()[0].endswith("LAST TEST") and "OK, 3 messages (" in out.splitlines()[1]
+    [listed] = json.loads(run("mail", "list", "--json")[1])
+    assert (listed["last_test"]["ok"], listed["last_test"]["text"]) == (True, "OK, 3 messages")
 
 
 @pytest.mark.realserver
@@ -128,6 +133,8 @@ def test_mail_test_exit_code_when_the_token_must_be_requested_again(run, ctx, pr
     code, out, err = run("mail", "test", "Dovecot", "-q")
     assert code == EXIT_REAUTH
     assert out.startswith("FAILED: ") and "Request a new token" in err
+    [listed] = json.loads(run("mail", "list", "--json")[1])
+    assert (listed["last_test"]["ok"], listed["last_test"]["text"]) == (False, "failed (token)")
 
 
 @pytest.mark.realserver
@@ -142,3 +149,5 @@ def test_invoke_prints_the_exchange_with_the_token_redacted(run, ctx, provider, 
     assert any(line.startswith("< 200 OK") for line in lines)
     assert '  "authorization_seen": "Bearer <redacted access token>"' in lines
     assert pair["access_token"] not in out
+    code, out, _ = run("invoker", "list")
+    assert "200 OK (" in out.splitlines()[1] and out.splitlines()[0].endswith("LAST CALL")

@@ -287,6 +287,12 @@ def test_test_connection_shows_the_inbox_count_from_dovecot(ctx, provider, dovec
     assert view.run_button.isEnabled()
     view.table.resizeColumnsToContents()
     shot(app.window, "usage-mail-accounts.png", tmp_path)
+    # the outcome is kept: a window opened later (the next start) shows it, with the time in the tooltip
+    later = feature(make_app(ctx)).mail_view
+    cell = later.model.index(later.model.row_of("Support IMAP"), 6)
+    assert cell.data() == "OK, 3 messages"
+    assert cell.data(Qt.ItemDataRole.ToolTipRole).startswith("OK, 3 messages (20")
+    assert later.model.index(later.model.row_of("Support POP3"), 6).data() == "not tested"
 
 
 @pytest.mark.realserver

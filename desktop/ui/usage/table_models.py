@@ -8,8 +8,10 @@ from typing import Any, Generic, TypeVar
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from desktop.models.status import format_local
 from desktop.usage.accounts import MailAccount
 from desktop.usage.invokers import WebInvoker
+from desktop.usage.runs import LastRun
 
 T = TypeVar("T")
 
@@ -31,13 +33,21 @@ class _ListModel(QAbstractTableModel, Generic[T]):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.items: list[T] = []
-        #: last test or invocation per name (this session only)
+        #: last test or invocation per name, newer than what the items carry (e.g. a cancel in this window)
         self.results: dict[str, LastResult] = {}
 
     def set_items(self, items: list[T]) -> None:
         self.beginResetModel()
         self.items = list(items)
+        self.results.clear()  # the stored outcomes are current again
         self.endResetModel()
+
+    def result_of(self, item: T) -> LastResult | None:
+        name: str = item.name  # type: ignore[attr-defined]
+        if name in self.results:
+            return self.results[name]
+        run: LastRun | None = getattr(item, "last_run", None)
+        return None if run is None else LastResult(run.ok, run.text, format_local(run.at))
 
     def set_result(self, name: str, result: LastResult) -> None:
         self.results[name] = result
@@ -72,11 +82,11 @@ class _ListModel(QAbstractTableModel, Generic[T]):
         if item is None:
             return None
         last_column = index.column() == len(self.HEADERS) - 1
-        result = self.results.get(item.name) if last_column else None  # type: ignore[attr-defined]
+        result = self.result_of(item) if last_column else None
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             if last_column:
                 if result is None:
-                    return "not tested" if role == Qt.ItemDataRole.DisplayRole else "Not tested in this session"
+                    return "not tested" if role == Qt.ItemDataRole.DisplayRole else "Never tested"
                 return result.text if role == Qt.ItemDataRole.DisplayRole else f"{result.text} ({result.at})"
             return self.cells(item)[index.column()]
         if role == Qt.ItemDataRole.ForegroundRole and last_column:

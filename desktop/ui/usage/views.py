@@ -339,11 +339,7 @@ class MailAccountsView(_UsageView):
 
     def show_result(self, result: Any) -> LastResult:
         self.result.show_connection(result)
-        if result.ok:
-            text = "OK" if result.message_count is None else f"OK, {result.message_count} messages"
-        else:
-            text = f"failed ({result.stage})"
-        return LastResult(result.ok, text, format_local(utcnow()))
+        return LastResult(result.ok, result.table_text(), format_local(utcnow()))
 
 
 class InvokersView(_UsageView):
@@ -376,5 +372,4 @@ class InvokersView(_UsageView):
 
     def show_result(self, result: Any) -> LastResult:
         self.result.show_invoke(result)
-        text = f"{result.status} {result.reason}" if result.status is not None else "failed"
-        return LastResult(result.ok, text, format_local(utcnow()))
+        return LastResult(result.ok, result.table_text(), format_local(utcnow()))
