@@ -6,6 +6,7 @@ import os
 import select
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -65,10 +66,13 @@ def install_notify(app, clock, fake_timer_cls):
     """Install the notify feature with a chosen strategy, the fake clock and a fake timer."""
     created = []
 
-    def factory(*, tray: bool = False, dbus=None, start: bool = True):
+    def factory(*, tray: bool | Callable[[], bool] = False, dbus=None, start: bool = True,
+                tray_may_appear: bool = False):
         from desktop.ui.features.notify import NotifyFeature
 
-        feature = NotifyFeature(app, tray_probe=lambda: tray, dbus_factory=(lambda: dbus) if dbus else None,
+        probe = tray if callable(tray) else (lambda: tray)
+        feature = NotifyFeature(app, tray_probe=probe, tray_may_appear=lambda: tray_may_appear,
+                                dbus_factory=(lambda: dbus) if dbus else None,
                                 clock=clock.now, timer=fake_timer_cls(), start=start)
         app.features["notify"] = feature
         created.append(feature)
@@ -126,15 +130,20 @@ def xserver(tmp_path):
         stop_process(xvfb)
 
 
+def start_trayer(display: str, log_dir) -> subprocess.Popen:
+    """trayer (an XEmbed system tray) on ``display``, top right."""
+    return subprocess.Popen(
+        ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", "120",
+         "--height", "32", "--tint", "0x2b2b2b", "--transparent", "true", "--alpha", "0"],
+        env=dict(os.environ, DISPLAY=display), stdout=subprocess.DEVNULL,
+        stderr=open(log_dir / "trayer.log", "wb"),
+    )
+
+
 @pytest.fixture
 def xdisplay(xserver, tmp_path):
     """Xvfb with trayer as the system tray; yields the DISPLAY string."""
-    trayer = subprocess.Popen(
-        ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", "120",
-         "--height", "32", "--tint", "0x2b2b2b", "--transparent", "true", "--alpha", "0"],
-        env=dict(os.environ, DISPLAY=xserver), stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "trayer.log", "wb"),
-    )
+    trayer = start_trayer(xserver, tmp_path)
     try:
         yield xserver
     finally:

@@ -277,6 +277,38 @@ def test_tray_strategy_menu_messages_and_click_through(app, ctx, make_config, cl
     assert app.window.isVisible()
 
 
+def test_a_tray_that_appears_after_start_up_is_taken_up_once(app, ctx, make_config, clock, install_notify, qtbot):
+    """Autostart before the panel: no tray at start, so the bar alone; once a tray is there, the next
+    notification goes to it, the window says so, and closing the window keeps Tokendesk running."""
+    tray_there = [False]
+    cfg = make_config("Support")
+    signed_in(ctx, cfg, clock.now() - 100 * D)  # the refresh token expired: one announcement now
+    app.window.reload()
+    feature = install_notify(tray=lambda: tray_there[0], tray_may_appear=True)
+    assert feature.strategy == "window" and not app.tray_available()
+    assert [(strategy, n.title) for strategy, n in feature.delivered] == [("window", "Refresh token expired")]
+    assert feature.tray is not None and feature.tray.messages_shown == 0  # the icon waits for a tray
+    assert feature.tray.icon.toolTip() == "Tokendesk: Support: refresh token expired"  # kept current meanwhile
+    assert feature.close_to_tray() is False  # no tray: closing the window quits
+
+    tray_there[0] = True  # the panel started
+    other = make_config("Sales")
+    signed_in(ctx, other, clock.now() - 100 * D)
+    app.hub.configurations_changed.emit()
+    assert feature.strategy == "tray"
+    assert [(strategy, n.title) for strategy, n in feature.delivered][-1] == ("tray", "Refresh token expired")
+    assert feature.tray.messages_shown == 1
+    assert app.window.statusBar().currentMessage().startswith("A system tray appeared: notifications appear as tray")
+    assert "tray messages" in feature.bar.toolTip()
+    assert app.tray_available()
+    assert feature.close_to_tray() is True and feature.tray.messages_shown == 2  # "still running" hint
+
+
+def test_without_x11_no_icon_waits_for_a_tray(app, install_notify):
+    feature = install_notify(tray=False, tray_may_appear=False)
+    assert feature.tray is None and feature.strategy == "window"
+
+
 def test_tray_refresh_all_asks_for_every_working_refresh_token(app, ctx, make_config, clock, install_notify):
     good = make_config("Good")
     signed_in(ctx, good, clock.now() - 2 * H)

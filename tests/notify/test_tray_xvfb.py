@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.notify.conftest import start_trayer
 from tests.notify.conftest import stop_process as _stop
 from tests.notify.helpers import shots_dir
 
@@ -52,9 +53,10 @@ def crop(source: Path, target: Path, geometry: str) -> None:
 class Driver:
     """The GUI process and its line protocol (see tests/notify/xvfb_driver.py)."""
 
-    def __init__(self, display: str, home: Path) -> None:
+    def __init__(self, display: str, home: Path, *, wait_for_tray: bool = True) -> None:
         env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", TOKENDESK_HOME=str(home),
-                   PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring", PYTHONPATH=str(ROOT))
+                   PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring", PYTHONPATH=str(ROOT),
+                   TOKENDESK_DRIVER_WAIT_TRAY="1" if wait_for_tray else "0")
         env.pop("DBUS_SESSION_BUS_ADDRESS", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.notify.xvfb_driver"], cwd=ROOT, env=env, text=True,
@@ -92,9 +94,8 @@ class Driver:
         _stop(self.proc)
 
 
-def test_tray_message_for_an_expiring_token_and_click_through(xdisplay, tmp_path, tokendesk_home):
-    home = tokendesk_home
-    shots = shots_dir(tmp_path / "shots")
+def prepare_store(home: Path, warning_in: timedelta) -> None:
+    """Two configurations; the access token of 'Support mailbox' gets its one-minute warning after ``warning_in``."""
     from desktop.store.repository import Store
 
     store = Store.open(home / "tokendesk.sqlite3")
@@ -110,15 +111,21 @@ def test_tray_message_for_an_expiring_token_and_click_through(xdisplay, tmp_path
     other_cfg.notify_on_expired_refresh_token = False
     other = store.insert(other_cfg)
     now = datetime.now(UTC)
-    # an access token without refresh token that expires in 70 s: the warning is due in 10 s
+    # an access token without refresh token that expires in a minute + warning_in: then the warning is due
     store.update_state(saved.id, has_access_token=True, has_refresh_token=False,
-                       token_expires_at=now + timedelta(seconds=70), last_requested_at=now - timedelta(minutes=59))
+                       token_expires_at=now + timedelta(minutes=1) + warning_in,
+                       last_requested_at=now - timedelta(minutes=59))
     store.update_state(other.id, has_access_token=True, has_refresh_token=False,
                        token_expires_at=now + timedelta(days=3), last_requested_at=now)
     store.set_setting("ui.close_to_tray_hint_shown", True)
     store.set_setting("secrets.allow_file_fallback", True)  # no keyring under Xvfb: keep the shot about tokens
     store.close()
 
+
+def test_tray_message_for_an_expiring_token_and_click_through(xdisplay, tmp_path, tokendesk_home):
+    home = tokendesk_home
+    shots = shots_dir(tmp_path / "shots")
+    prepare_store(home, timedelta(seconds=10))  # the warning is due in 10 s
     driver = Driver(xdisplay, home)
     try:
         assert driver.expect("STRATEGY") == "tray"
@@ -153,3 +160,34 @@ def test_tray_message_for_an_expiring_token_and_click_through(xdisplay, tmp_path
         raise
     finally:
         driver.stop()
+
+
+def test_a_tray_that_appears_after_start_up_gets_the_icon_and_the_messages(xserver, tmp_path, tokendesk_home):
+    """Autostart before the panel: Tokendesk starts on a display without a tray (window shown, bar only),
+    then trayer starts; the icon is embedded and the next notification is a tray message."""
+    home = tokendesk_home
+    prepare_store(home, timedelta(seconds=12))
+    driver = Driver(xserver, home, wait_for_tray=False)
+    trayer = None
+    try:
+        assert driver.expect("STRATEGY") == "window"
+        assert driver.expect("WINDOW") == "visible=True"  # --minimized without a tray: the window is the way in
+        trayer = start_trayer(xserver, tmp_path)
+        assert driver.expect("MESSAGE", timeout=40) == "Token expires soon"
+        geometry = driver.expect("BALLOON")
+        assert geometry != "none", "no balloon is visible"
+        assert screenshot(xserver, tmp_path / "late-tray.png")
+        driver.send("QUIT")
+        assert driver.proc.wait(timeout=15) == 0
+    except BaseException:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        screenshot(xserver, ARTIFACTS / f"late-tray-failure-{stamp}.png")
+        log = home / "driver.log"
+        if log.exists():
+            ARTIFACTS.mkdir(exist_ok=True)
+            shutil.copy(log, ARTIFACTS / f"late-tray-failure-{stamp}.log")
+        raise
+    finally:
+        driver.stop()
+        if trayer is not None:
+            _stop(trayer)

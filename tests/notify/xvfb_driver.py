@@ -1,8 +1,8 @@
 """Runs the real GUI (``run_gui(minimized=True)``) under Xvfb for the tray end-to-end test.
 
 The test process prepares ``TOKENDESK_HOME`` and starts this script with ``DISPLAY`` set. The
-script waits for the tray host, then hands over to ``desktop.app.run_gui`` exactly as
-``tokendesk --minimized`` does, and talks to the test over stdin/stdout:
+script waits for the tray host (unless TOKENDESK_DRIVER_WAIT_TRAY=0), then hands over to
+``desktop.app.run_gui`` exactly as ``tokendesk --minimized`` does, and talks to the test over stdin/stdout:
 
 * prints ``STRATEGY <name>`` once the notify feature chose, ``MESSAGE <title>`` when a tray
   message appeared (and a little later ``BALLOON <x> <y> <w> <h>`` once it is painted);
@@ -29,7 +29,8 @@ def main() -> int:
 
     qapp = QApplication(["tokendesk"])
     deadline = time.monotonic() + 15
-    while not QSystemTrayIcon.isSystemTrayAvailable():
+    # TOKENDESK_DRIVER_WAIT_TRAY=0: start before any tray exists (autostart before the panel)
+    while os.environ.get("TOKENDESK_DRIVER_WAIT_TRAY", "1") == "1" and not QSystemTrayIcon.isSystemTrayAvailable():
         if time.monotonic() > deadline:
             print("NOTRAY", flush=True)
             return 3

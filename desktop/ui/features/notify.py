@@ -13,9 +13,12 @@ Wiring (``install(app)``):
   does not matter: everything is UTC). Elsewhere a precise ``QTimer`` checks wall clock against
   the monotonic clock when it fires and when the application becomes active, and re-plans on a
   jump.
-* Notification strategy, chosen once at start-up (STYLE.md 6): tray messages when a system tray
+* Notification strategy, chosen at start-up (STYLE.md 6): tray messages when a system tray
   exists, else desktop notifications over D-Bus when a notification service answers, else only
   the bar. The bar below the toolbar is always there. The status bar says which one is in use.
+  One exception: on X11 a tray that appears after Tokendesk (autostart before the panel) is
+  taken up - the icon is created anyway (Qt embeds it when a tray shows up) and the next
+  notification, close or tray question switches to the tray once, saying so.
 * Clicking a tray message, a desktop notification or a bar entry emits
   ``hub.open_configuration(name, "refresh"|"request")``; the window selects the row and focuses
   the action.
@@ -352,6 +355,11 @@ def _dbus_notifications() -> Any:
     return DesktopNotifications.open(app_name=APP_NAME)
 
 
+def _tray_may_appear() -> bool:
+    """X11: Qt watches for a tray manager and embeds an icon shown earlier once one appears."""
+    return QGuiApplication.platformName() == "xcb"
+
+
 class NotifyFeature(QObject):
     """What ``install`` returns (``app.features["notify"]``): tray, bar, strategy, controller."""
 
@@ -362,6 +370,7 @@ class NotifyFeature(QObject):
         app: Any,
         *,
         tray_probe: Callable[[], bool] | None = None,
+        tray_may_appear: Callable[[], bool] | None = None,
         dbus_factory: Callable[[], Any] | None = _dbus_notifications,
         clock: Clock = utc_now,
         timer: WallClockTimer | None = None,
@@ -378,18 +387,21 @@ class NotifyFeature(QObject):
         #: the last announcements and how they went out (diagnostics, tests)
         self.delivered: deque[tuple[str, Announcement]] = deque(maxlen=50)
 
-        # strategy, once
+        # strategy, at start-up
         from desktop.ui import tray as tray_module
 
-        probe = tray_probe or tray_module.tray_available
-        if probe():
-            self.strategy = STRATEGY_TRAY
+        self._tray_probe = tray_probe or tray_module.tray_available
+        tray_now = self._tray_probe()
+        if tray_now or (tray_may_appear or _tray_may_appear)():
+            # without a tray yet (X11), the icon waits: Qt embeds it as soon as a tray appears
             self.tray = tray_module.TrayIcon(self)
             self.tray.open_window_requested.connect(self.open_window)
             self.tray.open_requested.connect(self.open_configuration)
             self.tray.refresh_all_requested.connect(self.refresh_all)
             self.tray.quit_requested.connect(self.quit)
             self.tray.show()
+        if tray_now:
+            self.strategy = STRATEGY_TRAY
         else:
             self.strategy = STRATEGY_WINDOW
             if dbus_factory is not None:
@@ -441,7 +453,19 @@ class NotifyFeature(QObject):
 
     # ---- the lead's Application asks
     def tray_available(self) -> bool:
-        return self.tray is not None
+        return self._check_tray()
+
+    def _check_tray(self) -> bool:
+        """True when notifications go to the tray; switches to it once if a tray appeared since start-up."""
+        if self.strategy == STRATEGY_TRAY:
+            return True
+        if self.tray is None or not self._tray_probe():
+            return False
+        self.strategy = STRATEGY_TRAY
+        logger.info("a system tray appeared: notification strategy now %s", self.strategy)
+        self.bar.setToolTip(STRATEGY_TEXT[self.strategy].capitalize() + ".")
+        self.window.show_status(f"A system tray appeared: {STRATEGY_TEXT[self.strategy]}.", 8000)
+        return True
 
     def strategy_text(self) -> str:
         return STRATEGY_TEXT[self.strategy]
@@ -472,8 +496,9 @@ class NotifyFeature(QObject):
 
     @Slot(object)
     def deliver(self, note: Announcement) -> None:
+        tray = self._check_tray()
         self.delivered.append((self.strategy, note))
-        if self.tray is not None:
+        if tray:
             self.tray.show_message(note)
         elif self.dbus is not None:
             actions = {"default": "Open"}
@@ -524,7 +549,7 @@ class NotifyFeature(QObject):
             "No token can be refreshed: none has a working refresh token. Use Request new token."
         )
         self.window.show_status(text, 8000)
-        if self.tray is not None and not self.window.isVisible():
+        if self._check_tray() and not self.window.isVisible():
             self.tray.show_message(Announcement(APP_NAME, text, "", ""), 5000)
 
     @Slot()
@@ -538,7 +563,7 @@ class NotifyFeature(QObject):
     # ---- close to tray
     def close_to_tray(self) -> bool:
         """The window asks on close: True keeps the app running in the tray (first time: say so)."""
-        if self.tray is None:
+        if not self._check_tray():
             return False
         store = self.ctx.store
         if not store.get_setting("ui.close_to_tray_hint_shown"):
