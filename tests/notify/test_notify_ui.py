@@ -302,6 +302,9 @@ def test_a_tray_that_appears_after_start_up_is_taken_up_once(app, ctx, make_conf
     assert "tray messages" in feature.bar.toolTip()
     assert app.tray_available()
     assert feature.close_to_tray() is True and feature.tray.messages_shown == 2  # "still running" hint
+    # like a start with a tray: closing a dialog while the window is hidden must not end Tokendesk
+    assert QApplication.instance().quitOnLastWindowClosed() is False
+    QApplication.instance().setQuitOnLastWindowClosed(True)
 
 
 def test_without_x11_no_icon_waits_for_a_tray(app, install_notify):

@@ -463,6 +463,9 @@ class NotifyFeature(QObject):
             return False
         self.strategy = STRATEGY_TRAY
         logger.info("a system tray appeared: notification strategy now %s", self.strategy)
+        qapp = QGuiApplication.instance()
+        if isinstance(qapp, QGuiApplication):
+            qapp.setQuitOnLastWindowClosed(False)  # as at a start with a tray: the window may hide, dialogs close
         self.bar.setToolTip(STRATEGY_TEXT[self.strategy].capitalize() + ".")
         self.window.show_status(f"A system tray appeared: {STRATEGY_TEXT[self.strategy]}.", 8000)
         return True
