@@ -10,9 +10,9 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from desktop import APP_NAME, __version__
@@ -58,6 +58,9 @@ class Application:
         self.tasks = tasks or TaskRunner()
         self.minimized = minimized
         self.window = MainWindow(ctx, self.hub, self.tasks)
+        #: work that waits for the window's first paint (keyring probe, planning): see after_first_paint
+        self._after_paint: list[Callable[[], None]] | None = []
+        self.window.first_painted.connect(self._run_after_paint)
         self.features: dict[str, object] = {}
         for name in features:
             try:
@@ -75,9 +78,26 @@ class Application:
         tray = self.features.get("notify")
         return bool(getattr(tray, "tray_available", lambda: False)())
 
+    def after_first_paint(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the GUI thread once the window has painted for the first time (at once when
+        it has). A keyring import or a plan over every configuration started earlier competes with
+        that paint: a timer of 0 ms after ``show()`` fires *before* the first paint."""
+        if self._after_paint is None:
+            QTimer.singleShot(0, fn)
+        else:
+            self._after_paint.append(fn)
+
+    def _run_after_paint(self) -> None:
+        waiting, self._after_paint = self._after_paint, None
+        for fn in waiting or ():
+            QTimer.singleShot(0, fn)
+
     def show(self) -> None:
         if not (self.minimized and self.tray_available()):
             self.window.show()  # else the tray icon is the way in
+            QTimer.singleShot(2000, self._run_after_paint)  # a platform that never paints must not stall these
+        else:
+            QTimer.singleShot(0, self._run_after_paint)  # in the tray: nothing to paint first
         self.resolve_secrets()
 
     def resolve_secrets(self) -> None:
@@ -85,16 +105,19 @@ class Application:
         resolve = getattr(self.ctx.secrets, "resolve", None)
         if resolve is None or getattr(self.ctx.secrets, "resolved", True):
             return
-        from PySide6.QtCore import QTimer
 
         def start() -> None:
             self.tasks.run(resolve, on_done=lambda _store: self.hub.secrets_changed.emit(),
                            on_error=lambda _exc: self.hub.secrets_changed.emit(), busy_text="Checking the keyring ...")
 
-        QTimer.singleShot(0, start)  # after the first paint
+        self.after_first_paint(start)
 
     def shutdown(self) -> None:
-        self.tasks.wait(5000)
+        dropped = self.tasks.drop_pending()
+        if dropped:
+            logger.info("quitting: %d queued background tasks dropped", dropped)
+        if not self.tasks.wait(5000):
+            logger.warning("quitting while a network request still runs; it ends at its time-out")
         self.ctx.close()
 
 
@@ -117,19 +140,27 @@ def run_gui(minimized: bool = False, argv: Sequence[str] | None = None) -> int:
         return 1
     app = Application(qapp, ctx, minimized=minimized, defer_start=True)
     qapp.setQuitOnLastWindowClosed(not app.tray_available())
-    app.show()
     if os.environ.get("TOKENDESK_EXIT_WHEN_SHOWN"):  # bench/bench_startup.py: measure start-up, then leave
-        from PySide6.QtCore import QTimer
-
-        def report() -> None:
-            import resource
-
-            rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            webengine = "PySide6.QtWebEngineWidgets" in sys.modules
-            print(f"SHOWN rows={app.window.model.rowCount()} maxrss_mb={rss_mb:.0f} webengine={webengine}", flush=True)
-            qapp.quit()
-
-        QTimer.singleShot(0, report)
+        _report_start_up(app)
+    app.show()
     code = qapp.exec()
     app.shutdown()
     return int(code)
+
+
+def _report_start_up(app: Application) -> None:
+    """For bench/bench_startup.py: ``SHOWN`` at the first paint, ``SETTLED`` once the work queued
+    behind it (keyring probe started, notification plan over every configuration) is done; then quit."""
+    import resource
+
+    def line(word: str) -> str:
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        webengine = "PySide6.QtWebEngineWidgets" in sys.modules
+        return f"{word} rows={app.window.model.rowCount()} maxrss_mb={rss_mb:.0f} webengine={webengine}"
+
+    def settled() -> None:
+        print(line("SETTLED"), flush=True)
+        app.qapp.quit()
+
+    app.window.first_painted.connect(lambda: print(line("SHOWN"), flush=True))
+    app.after_first_paint(lambda: QTimer.singleShot(0, settled))

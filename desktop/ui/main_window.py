@@ -69,6 +69,8 @@ def _breakable(text: str) -> str:
 
 class MainWindow(QMainWindow):
     selection_changed = Signal()
+    #: emitted once, after the window painted for the first time (Application.after_first_paint)
+    first_painted = Signal()
 
     def __init__(self, ctx: Context, hub: Hub, tasks: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
         self.hub = hub
         self.tasks = tasks
         self.named_actions: dict[str, QAction] = {}
+        self._painted = False
         self._context_actions: list[QAction] = []
         self._selection_dependent: list[tuple[QAction, Callable[[list[TokenConfiguration]], bool]]] = []
         #: set by the notify feature: returns True when closing should hide to the tray instead of quitting
@@ -767,6 +770,12 @@ class MainWindow(QMainWindow):
         self.busy_bar.setVisible(bool(text))
 
     # ---- show, hide, close
+    def paintEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            self.first_painted.emit()
+
     def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
         self.model.tick()
         self.tick_timer.start()

@@ -107,6 +107,12 @@ class TaskRunner(QObject):
     def wait(self, msecs: int = 30000) -> bool:
         return self.pool.waitForDone(msecs)
 
+    def drop_pending(self) -> int:
+        """Forget tasks that have not started (at quit: a queue of refreshes must not hold the exit)."""
+        waiting = max(0, len(self._relays) - self.pool.activeThreadCount())
+        self.pool.clear()
+        return waiting
+
 
 class InlineTaskRunner(TaskRunner):
     """Runs tasks synchronously on the calling thread (tests)."""

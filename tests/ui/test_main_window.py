@@ -381,6 +381,21 @@ def test_keyring_is_probed_after_the_window_shows(tokendesk_home, make_app, qtbo
         context.close()
 
 
+def test_work_queued_for_after_the_first_paint_waits_for_it(ctx, qapp, qtbot):
+    """A 0 ms timer after show() fires before the window paints; after_first_paint really waits."""
+    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=[])
+    qtbot.addWidget(app.window)
+    seen = []
+    app.after_first_paint(lambda: seen.append(("queued", app.window._painted)))
+    qtbot.wait(20)
+    assert seen == []  # not shown: nothing painted, nothing run
+    app.show()
+    qtbot.waitUntil(lambda: bool(seen), timeout=3000)
+    assert seen == [("queued", True)]
+    app.after_first_paint(lambda: seen.append(("late", True)))  # after the paint: runs at once (next pass)
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=1000)
+
+
 def test_no_secret_bar_with_a_keyring(ctx, make_app):
     window = make_app(ctx).window
     assert getattr(window, "_secret_bar", None) is None

@@ -445,9 +445,8 @@ class NotifyFeature(QObject):
         self.window.show_status(f"{APP_NAME}: {STRATEGY_TEXT[self.strategy]}.", 8000)
         if start:
             if getattr(app, "defer_start", False):
-                # the real start-up: plan (which reads every configuration) once the window is shown
-                # two event-loop passes: show() and the first paint go first
-                QTimer.singleShot(0, lambda: QTimer.singleShot(0, self.controller.reload))
+                # the real start-up: plan (which reads every configuration) after the window's first paint
+                app.after_first_paint(self.controller.reload)
             else:
                 self.controller.reload()
 
