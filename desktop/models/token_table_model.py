@@ -122,6 +122,10 @@ class TokenTableModel(QAbstractTableModel):
         self.endResetModel()
         self.rows_changed.emit()
 
+    def pairs(self) -> list[tuple[TokenConfiguration, TokenState]]:
+        """Every loaded configuration with its state (all rows, whatever the filter shows)."""
+        return [(row.config, row.state) for row in self._all]
+
     def update_row(self, cfg: TokenConfiguration, state: TokenState) -> None:
         """Replace one configuration's row in place (after a refresh or an edit)."""
         for row in self._all:

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from desktop import APP_NAME, __version__
 from desktop.models.config import TokenConfiguration
 from desktop.models.status import format_when
+from desktop.models.token import TokenState
 from desktop.models.token_table_model import (
     COL_NAME,
     COL_REFRESH,
@@ -323,6 +324,10 @@ class MainWindow(QMainWindow):
         self.model.set_rows(self.ctx.store.list_with_state())
         self._last_data_version = self.ctx.store.data_version()
         self._update_details()
+
+    def configurations_with_state(self) -> list[tuple[TokenConfiguration, TokenState]]:
+        """What the table loaded (features read it instead of asking the store for all rows again)."""
+        return self.model.pairs()
 
     @Slot(int)
     def refresh_configuration(self, config_id: int) -> None:

@@ -400,6 +400,36 @@ def test_restart_does_not_repeat_announcements(app, ctx, make_config, clock, ins
     assert len(second.bar.rows) == 4
 
 
+def test_at_start_up_the_plan_waits_for_the_first_paint_and_reuses_the_windows_rows(
+        qapp, ctx, make_config, clock, monkeypatch, qtbot):
+    from desktop.app import Application
+    from desktop.ui.tasks import InlineTaskRunner
+
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    signed_in(ctx, make_config("Support"), clock.now() - 100 * D)  # needs attention
+    reads = []
+    original = ctx.store.list_with_state
+    monkeypatch.setattr(ctx.store, "list_with_state", lambda: reads.append(1) or original())
+    application = Application(qapp, ctx, tasks=InlineTaskRunner(), features=["desktop.ui.features.notify"],
+                              defer_start=True)
+    feature = application.features["notify"]
+    try:
+        assert len(reads) == 1  # the window's table
+        assert feature.controller.plans == 0  # nothing planned before the window has painted
+        application.show()
+        qtbot.waitUntil(lambda: feature.controller.plans > 0, timeout=3000)
+        assert application.window._painted
+        assert len(reads) == 1  # the plan used the rows the window read
+        assert feature.bar.title.text() == "1 token needs attention"
+    finally:
+        feature.shutdown()
+        application.window.close_to_tray = None
+        application.window._quitting = True
+        application.window.hide()
+        application.window.deleteLater()
+        QApplication.processEvents()
+
+
 def test_installed_through_the_application_like_at_start_up(qapp, ctx, monkeypatch):
     from desktop.app import Application
     from desktop.ui.tasks import InlineTaskRunner

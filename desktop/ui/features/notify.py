@@ -251,10 +251,11 @@ class NotifyController(QObject):
 
     # ---- inputs
     @Slot()
-    def reload(self) -> None:
-        """Recompute everything from the store (start-up, configurations changed, clock changed)."""
+    def reload(self, pairs: list[tuple[Any, Any]] | None = None) -> None:
+        """Recompute everything from the store (start-up, configurations changed, clock changed);
+        ``pairs``: configurations with state read a moment ago (the window's, at start-up)."""
         self.scheduler.refresh_lead_seconds = int(self.ctx.store.get_setting("refresh.lead_time_seconds"))
-        self.scheduler.load(self.ctx.store.list_with_state(), self.clock())
+        self.scheduler.load(self.ctx.store.list_with_state() if pairs is None else pairs, self.clock())
         self.run_plan()
 
     @Slot(int)
@@ -445,8 +446,10 @@ class NotifyFeature(QObject):
         self.window.show_status(f"{APP_NAME}: {STRATEGY_TEXT[self.strategy]}.", 8000)
         if start:
             if getattr(app, "defer_start", False):
-                # the real start-up: plan (which reads every configuration) after the window's first paint
-                app.after_first_paint(self.controller.reload)
+                # the real start-up: plan over every configuration after the window's first paint, from
+                # the rows the window has just read (not a second read of the whole store)
+                rows = getattr(self.window, "configurations_with_state", None)
+                app.after_first_paint(lambda: self.controller.reload(rows() if rows is not None else None))
             else:
                 self.controller.reload()
 
