@@ -16,6 +16,7 @@ from PySide6.QtCore import QCoreApplication, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from desktop import APP_NAME, __version__
+from desktop.paths import data_dir
 from desktop.services import Context, open_context
 from desktop.ui.hub import Hub
 from desktop.ui.main_window import MainWindow
@@ -92,6 +93,30 @@ class Application:
         for fn in waiting or ():
             QTimer.singleShot(0, fn)
 
+    def serve_later_starts(self) -> bool:
+        """Listen for ``tokendesk`` started again on this data directory (desktop.instance): it asks
+        this window to come to the front. False when another instance already listens."""
+        from PySide6.QtCore import QSocketNotifier
+
+        from desktop import instance
+
+        if not instance.supported():
+            return True
+        listener = instance.claim(data_dir())
+        if listener is None:
+            return False
+        self._instance_listener = listener
+        self._instance_notifier = QSocketNotifier(listener.fileno(), QSocketNotifier.Type.Read, self.window)
+
+        def on_ready() -> None:
+            command = instance.read_command(listener)
+            if command == "show":
+                logger.info("tokendesk was started again: showing the window")
+                self.window.show_normal_and_raise()
+
+        self._instance_notifier.activated.connect(on_ready)
+        return True
+
     def show(self) -> None:
         if not (self.minimized and self.tray_available()):
             self.window.show()  # else the tray icon is the way in
@@ -113,6 +138,11 @@ class Application:
         self.after_first_paint(start)
 
     def shutdown(self) -> None:
+        listener = getattr(self, "_instance_listener", None)
+        if listener is not None:
+            self._instance_notifier.setEnabled(False)
+            listener.close()  # a start from now on is a first start again
+            self._instance_listener = None
         dropped = self.tasks.drop_pending()
         if dropped:
             logger.info("quitting: %d queued background tasks dropped", dropped)
@@ -139,6 +169,13 @@ def run_gui(minimized: bool = False, argv: Sequence[str] | None = None) -> int:
         QMessageBox.critical(None, APP_NAME, f"Tokendesk cannot start:\n\n{exc}")
         return 1
     app = Application(qapp, ctx, minimized=minimized, defer_start=True)
+    if not app.serve_later_starts():
+        # another Tokendesk claimed this data directory between our check and now: hand over to it
+        from desktop.instance import ask_running_instance
+
+        if ask_running_instance("minimized" if minimized else "show", data_dir()):
+            app.shutdown()
+            return 0
     qapp.setQuitOnLastWindowClosed(not app.tray_available())
     if os.environ.get("TOKENDESK_EXIT_WHEN_SHOWN"):  # bench/bench_startup.py: measure start-up, then leave
         _report_start_up(app)

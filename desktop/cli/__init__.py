@@ -58,23 +58,33 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _start_gui(minimized: bool) -> int:
+    """The window - unless Tokendesk already runs on this data directory: then that one shows itself."""
+    from desktop.instance import ask_running_instance
+    from desktop.paths import data_dir
+
+    if ask_running_instance("minimized" if minimized else "show", data_dir()):
+        if not minimized:
+            print("tokendesk: already running; its window was brought to the front.", file=sys.stderr)
+        return 0
+    from desktop.app import run_gui  # Qt only on this path
+
+    return run_gui(minimized=minimized)
+
+
 def main(argv: Sequence[str] | None = None, context_factory: ContextFactory | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if set(arguments) <= _GUI_FLAGS:
         # no command: the window, decided before the parser is built so the GUI start imports no
         # subcommand module (start-up time, see bench/)
         _setup_logging(bool({"-v", "--verbose"} & set(arguments)))
-        from desktop.app import run_gui  # Qt only on this path
-
-        return run_gui(minimized="--minimized" in arguments)
+        return _start_gui(minimized="--minimized" in arguments)
     first = next((a for a in arguments if not a.startswith("-")), None)
     parser = build_parser([FAST_COMMANDS[first]] if first in FAST_COMMANDS else COMMAND_MODULES)
     args = parser.parse_args(arguments)
     _setup_logging(args.verbose)
     if not args.command:  # GUI flags in a form the fast path does not know (e.g. the abbreviation --min)
-        from desktop.app import run_gui
-
-        return run_gui(minimized=args.minimized)
+        return _start_gui(minimized=args.minimized)
     factory = context_factory or default_context_factory
     try:
         return int(args.handler(args, factory) or 0)
