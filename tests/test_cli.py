@@ -137,10 +137,12 @@ def test_add_with_field_options(run, ctx):
         "--revocation-url", "https://sso.example.org/revoke", "--scope", "openid offline_access",
         "--validity", "invalid-temporarily", "--browser", "system", "--no-pkce",
         "--redirect-uri", "http://127.0.0.1:9999/cb", "--notify-expired-token", "on",
-        "--notify-expired-refresh-token", "off",
+        "--notify-expired-refresh-token", "off", "--client-auth", "basic",
     )
     assert code == 0, err
     cfg = ctx.store.get("Custom")
+    assert cfg.client_authentication == "client_secret_basic"
+    assert json.loads(run("show", "Custom", "--json")[1])["client_authentication"] == "client_secret_basic"
     assert cfg.refresh_url == "https://sso.example.org/token"  # defaults to the token endpoint
     assert cfg.revocation_url == "https://sso.example.org/revoke"
     assert cfg.scope == "openid offline_access"

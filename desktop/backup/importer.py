@@ -48,6 +48,7 @@ from desktop.models.config import (
     AUTOFILL_SOURCES,
     BROWSER_EMBEDDED,
     BROWSER_SYSTEM,
+    CLIENT_AUTH_METHODS,
     REQUEST_KEYS,
     RESPONSE_TARGETS,
     VALIDITY_LABELS,
@@ -572,6 +573,9 @@ def _check_config(check: _RecordChecker, config: dict[str, Any], templates: Temp
         browser = tokendesk.get("Browser")
         if browser is not None and browser not in (BROWSER_EMBEDDED, BROWSER_SYSTEM):
             check.add("Config.Tokendesk.Browser", f"must be {BROWSER_EMBEDDED} or {BROWSER_SYSTEM}")
+        method = tokendesk.get("ClientAuthentication")
+        if method is not None and method not in CLIENT_AUTH_METHODS:
+            check.add("Config.Tokendesk.ClientAuthentication", f"must be {' or '.join(CLIENT_AUTH_METHODS)}")
         pkce = tokendesk.get("PKCE")
         if pkce is not None and not (
             isinstance(pkce, bool | int) or (isinstance(pkce, str) and pkce.strip().lower() in _FLAG_TEXTS)

@@ -15,6 +15,8 @@ from desktop.models.config import (
     AUTHORIZATION_CODE,
     BROWSER_EMBEDDED,
     BROWSER_SYSTEM,
+    CLIENT_AUTH_BASIC,
+    CLIENT_AUTH_POST,
     TOKEN_BY_AUTHORIZATION_CODE,
     TOKEN_BY_CLIENT_CREDENTIALS,
     TOKEN_BY_REFRESH_TOKEN,
@@ -91,6 +93,8 @@ def _add_field_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--browser", choices=[BROWSER_EMBEDDED, BROWSER_SYSTEM], help="where the login runs")
     p.add_argument("--redirect-uri", help="override the redirect URI built from the settings")
     p.add_argument("--no-pkce", action="store_true", help="do not send PKCE (only for providers that reject it)")
+    p.add_argument("--client-auth", choices=["post", "basic"],
+                   help="client secret in the request body (post, Znuny's way, default) or as HTTP Basic")
     p.add_argument("--notify-expired-token", choices=["on", "off"])
     p.add_argument("--notify-expired-refresh-token", choices=["on", "off"])
 
@@ -118,6 +122,8 @@ def _apply_field_options(cfg: TokenConfiguration, args: argparse.Namespace) -> N
         cfg.redirect_url_override = args.redirect_uri
     if args.no_pkce:
         cfg.pkce_enabled = False
+    if args.client_auth:
+        cfg.client_authentication = CLIENT_AUTH_BASIC if args.client_auth == "basic" else CLIENT_AUTH_POST
     if args.notify_expired_token:
         cfg.notify_on_expired_token = args.notify_expired_token == "on"
     if args.notify_expired_refresh_token:
@@ -239,6 +245,7 @@ def configuration_details(cfg: TokenConfiguration) -> dict[str, Any]:
             "client_credentials": cfg.client_credentials_url or None,
             "revocation": cfg.revocation_url or None,
         },
+        "client_authentication": cfg.client_authentication,
         "pkce": cfg.pkce_enabled,
         "browser": cfg.browser_mode,
         "redirect_uri_override": cfg.redirect_url_override or None,

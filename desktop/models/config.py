@@ -7,7 +7,7 @@ the secret store (see ``desktop.store.secrets``) and is only carried transiently
 import or an add command.
 
 Tokendesk's own additions live in the ``Config.Tokendesk`` mapping (PKCE switch, browser
-mode, redirect URI override, refresh-token lifetime), in ``Config.Requests.TokenRevocation``
+mode, redirect URI override, refresh-token lifetime, client authentication method), in ``Config.Requests.TokenRevocation``
 (RFC 7009 endpoint) and in ``Config.Notifications`` (``NotifyBeforeTokenExpiry``,
 ``NotifyBeforeRefreshTokenExpiry``, ``NotificationLeadTimeMinutes``).
 """
@@ -59,6 +59,12 @@ RESPONSE_TARGETS = (
 
 BROWSER_EMBEDDED = "embedded"
 BROWSER_SYSTEM = "system"
+
+#: how the client secret reaches the token endpoint (RFC 6749 2.3.1; Config.Tokendesk.ClientAuthentication):
+#: in the form body, as Znuny does, or as HTTP Basic, which some providers require
+CLIENT_AUTH_POST = "client_secret_post"
+CLIENT_AUTH_BASIC = "client_secret_basic"
+CLIENT_AUTH_METHODS = (CLIENT_AUTH_POST, CLIENT_AUTH_BASIC)
 
 DEFAULT_LEAD_TIME_MINUTES = 60 * 24  # warn a day ahead unless the configuration says otherwise
 
@@ -302,6 +308,16 @@ class TokenConfiguration:
     @browser_mode.setter
     def browser_mode(self, value: str) -> None:
         self._set_tokendesk("Browser", value)
+
+    @property
+    def client_authentication(self) -> str:
+        method = str(self._tokendesk().get("ClientAuthentication") or CLIENT_AUTH_POST)
+        return method if method in CLIENT_AUTH_METHODS else CLIENT_AUTH_POST
+
+    @client_authentication.setter
+    def client_authentication(self, value: str) -> None:
+        # the default is not written: configurations stay as Znuny would export them
+        self._set_tokendesk("ClientAuthentication", None if value == CLIENT_AUTH_POST else value)
 
     @property
     def redirect_url_override(self) -> str:

@@ -20,6 +20,18 @@ class DiscoveredEndpoints:
     revocation_endpoint: str = ""
     scopes_supported: tuple[str, ...] = ()
     code_challenge_methods: tuple[str, ...] = ()
+    #: ``token_endpoint_auth_methods_supported`` (empty: not announced; RFC 8414 default client_secret_basic)
+    token_auth_methods: tuple[str, ...] = ()
+
+    def preferred_client_authentication(self) -> str | None:
+        """``client_secret_basic`` when the provider announces it but not ``client_secret_post``; ``client_secret_post``
+        when it announces that; None when it says nothing (keep what the configuration has)."""
+        methods = set(self.token_auth_methods)
+        if "client_secret_post" in methods:
+            return "client_secret_post"
+        if "client_secret_basic" in methods:
+            return "client_secret_basic"
+        return None
 
 
 def discovery_urls(issuer: str) -> list[str]:
@@ -76,5 +88,6 @@ def discover(issuer: str, timeout: float = 20.0) -> DiscoveredEndpoints:
             revocation_endpoint=str(doc.get("revocation_endpoint") or ""),
             scopes_supported=tuple(str(s) for s in doc.get("scopes_supported") or ()),
             code_challenge_methods=tuple(str(s) for s in doc.get("code_challenge_methods_supported") or ()),
+            token_auth_methods=tuple(str(s) for s in doc.get("token_endpoint_auth_methods_supported") or ()),
         )
     raise DiscoveryError(f"No discovery document found: {last_error}. Is the issuer URL right?")

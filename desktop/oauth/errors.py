@@ -114,7 +114,9 @@ def hint_for(error: str | None, code: str | None = None, description: str | None
                 "token to sign in again.")
     if err == "invalid_client":
         return ("The provider rejected the client ID or client secret. Check both in Edit (paste the secret's "
-                "value, not its ID); secrets expire at some providers, so create a new one if needed.")
+                "value, not its ID); secrets expire at some providers, so create a new one if needed. If they "
+                "are right, the provider may want the secret sent the other way: switch Client authentication "
+                "(Edit > Advanced) between \"in the request body\" and \"HTTP Basic\".")
     if err == "invalid_grant":
         if stage == "exchange":
             return ("The authorization code was refused (expired, used twice, or the redirect URI or PKCE "

@@ -8,12 +8,13 @@ logged: a token endpoint's answer can contain tokens even when it is malformed.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import warnings
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import authlib.deprecate  # noqa: F401 - installs authlib's own "always" filter first, so ours below wins
 import httpx
@@ -104,12 +105,21 @@ def _network_error(exc: httpx.HTTPError, url: str, timeout: float) -> NetworkErr
                           error="unreachable", description=f"connection to {host} failed: {reason}")
 
 
-def post_form(url: str, params: dict[str, str], *, timeout: float) -> HttpAnswer:
-    """POST ``params`` form-encoded (the body carries the client credentials, Znuny style)."""
-    logger.debug("POST %s (%s)", url, ", ".join(sorted(params)))
+def basic_authorization(client_id: str, client_secret: str) -> str:
+    """RFC 6749 2.3.1: both parts form-urlencoded, joined by ':', base64 - the Authorization header value."""
+    pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}"
+    return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+
+
+def post_form(url: str, params: dict[str, str], *, timeout: float,
+              basic: tuple[str, str] | None = None) -> HttpAnswer:
+    """POST ``params`` form-encoded. The body carries the client credentials (Znuny style), unless
+    ``basic`` (client id, secret) asks for HTTP Basic (``client_secret_basic``)."""
+    logger.debug("POST %s (%s%s)", url, ", ".join(sorted(params)), "; HTTP Basic" if basic else "")
+    headers = {"Authorization": basic_authorization(*basic)} if basic else None
     with _client(timeout) as client:
         try:
-            response = client.request("POST", url, data=params, withhold_token=True)
+            response = client.request("POST", url, data=params, headers=headers, withhold_token=True)
         except httpx.HTTPError as exc:
             raise _network_error(exc, url, timeout) from None
     answer = _answer(response)
@@ -118,12 +128,17 @@ def post_form(url: str, params: dict[str, str], *, timeout: float) -> HttpAnswer
 
 
 def revoke(url: str, token: str, token_type_hint: str, *, client_id: str, client_secret: str | None,
-           timeout: float) -> HttpAnswer:
-    """RFC 7009 revocation through authlib (client credentials in the body, or client_id only)."""
+           timeout: float, basic: bool = False) -> HttpAnswer:
+    """RFC 7009 revocation through authlib (client credentials in the body or as HTTP Basic, or client_id only)."""
+    headers = None
+    if basic and client_secret:
+        # authlib's client_secret_basic does not form-encode id and secret (RFC 6749 2.3.1): our own header
+        headers = {"Authorization": basic_authorization(client_id, client_secret)}
+        client_secret = None
     method = "client_secret_post" if client_secret else "none"
     with _client(timeout, client_id, client_secret or None, method) as client:
         try:
-            response = client.revoke_token(url, token=token, token_type_hint=token_type_hint)
+            response = client.revoke_token(url, token=token, token_type_hint=token_type_hint, headers=headers)
         except httpx.HTTPError as exc:
             raise _network_error(exc, url, timeout) from None
     return _answer(response)

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from desktop.models.config import (
+    CLIENT_AUTH_BASIC,
     FLOW_CLIENT_CREDENTIALS,
     TOKEN_BY_AUTHORIZATION_CODE,
     TOKEN_BY_CLIENT_CREDENTIALS,
@@ -345,6 +346,7 @@ class TokenService:
         if stage == STAGE_REFRESH and "grant_type" not in params:
             params["grant_type"] = "refresh_token"
         params.update(extra or {})
+        basic = _basic_credentials(cfg, params, cfg.autofilled_parameters(key), values)
         timeout = self.timeout
         answer: HttpAnswer | None = None
         last_error: NetworkError | None = None
@@ -355,7 +357,7 @@ class TokenService:
                             attempt + 1, self.max_attempts)
                 self.sleep(delay)
             try:
-                answer = http.post_form(url, params, timeout=timeout)
+                answer = http.post_form(url, params, timeout=timeout, basic=basic)
             except http.ConnectFailed as exc:
                 last_error, answer = exc, None
                 continue
@@ -514,7 +516,7 @@ class TokenService:
                 self.sleep(self.backoff[min(attempt - 1, len(self.backoff) - 1)] if self.backoff else 0.0)
             try:
                 answer = http.revoke(url, token, hint, client_id=cfg.client_id, client_secret=secret,
-                                     timeout=self.timeout)
+                                     timeout=self.timeout, basic=cfg.client_authentication == CLIENT_AUTH_BASIC)
             except http.ConnectFailed:
                 if attempt + 1 == self.max_attempts:
                     raise
@@ -532,6 +534,20 @@ class TokenService:
         raise cls(f"The provider refused to revoke the token: {description or error} (HTTP {answer.status}).",
                   hint_for(error, None, description, stage="revoke") or http_error_hint(answer.status),
                   error=error, description=description)
+
+
+def _basic_credentials(cfg: TokenConfiguration, params: dict[str, str], autofilled: Mapping[str, str],
+                       values: Mapping[str, str | None]) -> tuple[str, str] | None:
+    """For ``client_secret_basic``: take the client id and secret out of the form (RFC 6749 2.3.1: one
+    authentication method per request) and return them for the Authorization header. A public client
+    (no secret) keeps its client_id in the body."""
+    secret = values.get("ClientSecret")
+    if cfg.client_authentication != CLIENT_AUTH_BASIC or not secret:
+        return None
+    for param, source in autofilled.items():
+        if source in ("ClientID", "ClientSecret"):
+            params.pop(param, None)
+    return cfg.client_id, secret
 
 
 def _changed(before: TokenState, after: TokenState) -> bool:

@@ -203,6 +203,8 @@ def _mutations() -> list[tuple[str, Any, str, str]]:
          "Config.Notifications.NotificationLeadTimeMinutes", "whole number"),
         ("browser", setter("Config.Tokendesk.Browser", "lynx"), "Config.Tokendesk.Browser",
          "must be embedded or system"),
+        ("client-auth", setter("Config.Tokendesk.ClientAuthentication", "private_key_jwt"),
+         "Config.Tokendesk.ClientAuthentication", "must be client_secret_post or client_secret_basic"),
         ("redirect-http", setter("Config.Tokendesk.RedirectURL", "http://example.com/cb"),
          "Config.Tokendesk.RedirectURL", "must use https"),
         ("date-value", setter("Config.Requests.AuthorizationCode.Request.Parameters.since", _date()),

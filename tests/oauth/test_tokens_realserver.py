@@ -312,3 +312,51 @@ def test_two_threads_refresh_once(ctx, oauth, server_config, sign_in):
     assert not errors
     assert len(set(results)) == 1 and len(results) == 4
     assert oauth.counters["refresh_token"] == 1
+
+
+BASIC_CLIENT = "tokendesk-basic"
+BASIC_SECRET = "s3cr+t/with:colon&more"  # needs RFC 6749 form-encoding inside the Basic header
+
+
+def basic_only_server(oauth) -> None:
+    oauth.configure(clients={
+        oauth.client_id: {"secret": oauth.client_secret},
+        BASIC_CLIENT: {"secret": BASIC_SECRET, "auth_method": "client_secret_basic"},
+    })
+
+
+def test_client_secret_basic_for_sign_in_refresh_and_revoke(ctx, oauth, server_config):
+    """A provider that accepts the client secret only as HTTP Basic (RFC 6749 2.3.1)."""
+    from desktop.models.config import CLIENT_AUTH_BASIC
+
+    basic_only_server(oauth)
+    cfg = server_config("Basic provider", client_id=BASIC_CLIENT, secret=BASIC_SECRET,
+                        ClientAuthentication=CLIENT_AUTH_BASIC)
+    service = fast(ctx)
+    request = service.begin_authorization(cfg.name)
+    state = service.complete_authorization(request, follow_to_redirect(request.url))
+    assert state.has_access_token and not state.has_error
+    exchange = [r for r in oauth.requests("/token") if r["grant_type"] == "authorization_code"][-1]
+    assert exchange["authorization"] == "Basic"
+    assert "client_secret" not in exchange["params"] and "client_id" not in exchange["params"]
+    old = secret(ctx, cfg, ACCESS_TOKEN)
+    service.refresh(cfg.name)
+    assert secret(ctx, cfg, ACCESS_TOKEN) != old
+    refresh = [r for r in oauth.requests("/token") if r["grant_type"] == "refresh_token"][-1]
+    assert refresh["authorization"] == "Basic" and "client_secret" not in refresh["params"]
+    refresh_token = secret(ctx, cfg, REFRESH_TOKEN)
+    service.revoke(cfg.name)
+    assert oauth.requests("/revoke")[-1]["authorization"] == "Basic"
+    assert oauth.introspect(refresh_token) == {"active": False}
+
+
+def test_secret_in_the_body_where_basic_is_required_fails_with_a_plain_hint(ctx, oauth, server_config):
+    basic_only_server(oauth)
+    cfg = server_config("Body provider", client_id=BASIC_CLIENT, secret=BASIC_SECRET)  # Znuny's default: body
+    service = fast(ctx)
+    request = service.begin_authorization(cfg.name)
+    with pytest.raises(ProviderError) as info:
+        service.complete_authorization(request, follow_to_redirect(request.url))
+    assert info.value.error == "invalid_client"
+    assert "must use client_secret_basic" in (info.value.description or "")
+    assert "HTTP Basic" in info.value.hint

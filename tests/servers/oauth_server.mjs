@@ -3,7 +3,8 @@
 // oauth2-mock-server is lenient by design (any refresh token works, introspection says active:true for
 // anything, no client authentication). This script wraps its request handler and uses its event hooks
 // so that the tests meet a server that behaves like a real provider:
-//   * clients are registered (client_id + client_secret, or public clients without a secret);
+//   * clients are registered (client_id + client_secret, or public clients without a secret); a client
+//     may require one authentication method ({"auth_method": "client_secret_basic"|"client_secret_post"});
 //     a wrong secret answers 401 invalid_client
 //   * authorization codes are single use, bound to the client and the redirect_uri, and checked against
 //     the PKCE S256 code_challenge sent to /authorize (wrong or missing verifier: invalid_grant)
@@ -163,15 +164,31 @@ function redirectAllowed(client, uri) {
   return false;
 }
 
-/** Client authentication: HTTP Basic or client_id/client_secret in the body. Returns [client_id, error]. */
+/** RFC 6749 2.3.1: Basic credentials are form-urlencoded before base64. */
+function formDecode(text) {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, " "));
+  } catch {
+    return text;
+  }
+}
+
+/** Client authentication: HTTP Basic or client_id/client_secret in the body. Returns [client_id, error].
+ *  A client registered with auth_method "client_secret_basic" or "client_secret_post" must use that one;
+ *  sending the secret both ways is refused (RFC 6749 2.3: one method per request). */
 function authenticateClient(req) {
   const basic = basicAuth(req);
-  const clientId = basic ? basic.name : req.body?.client_id;
-  const secret = basic ? basic.pass : req.body?.client_secret;
+  if (basic && req.body?.client_secret) return [null, "client authentication failed: more than one method"];
+  const clientId = basic ? formDecode(basic.name) : req.body?.client_id;
+  const secret = basic ? formDecode(basic.pass) : req.body?.client_secret;
   if (!clientId) return [null, "client authentication failed: no client_id"];
   if (!options.strict_clients) return [clientId, null];
   const client = options.clients[clientId];
   if (!client) return [null, `client authentication failed: unknown client '${clientId}'`];
+  const used = basic ? "client_secret_basic" : "client_secret_post";
+  if (client.secret && client.auth_method && client.auth_method !== used) {
+    return [null, `client authentication failed: this client must use ${client.auth_method}, not ${used}`];
+  }
   if (client.secret) {
     if (!secret) return [null, "client authentication failed: client_secret missing"];
     if (secret !== client.secret) return [null, "client authentication failed: wrong client_secret"];

@@ -241,6 +241,27 @@ def test_edit_keeps_the_stored_secret_and_allows_its_own_name(qtbot, open_dialog
     assert calls == [None]
 
 
+def test_client_authentication_is_kept_and_written_only_when_not_the_default(qtbot, open_dialog, catalog):
+    cfg = catalog.require("Generic OAuth2").new_configuration("Shop API")
+    cfg.id, cfg.client_id = 9, "abc"
+    for key in (AUTHORIZATION_CODE, TOKEN_BY_AUTHORIZATION_CODE, TOKEN_BY_REFRESH_TOKEN):
+        cfg.set_endpoint(key, "https://sso.example.org/oauth2/x")
+    saved = []
+    dialog = open_dialog("Generic OAuth2", cfg=cfg, client_secret_stored=True,
+                         save_fn=lambda c, s: saved.append(c) or c)
+    assert dialog.client_auth_combo.isVisible()
+    dialog.client_auth_combo.setCurrentIndex(dialog.client_auth_combo.findData("client_secret_basic"))
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert saved[-1].client_authentication == "client_secret_basic"
+    assert saved[-1].config["Tokendesk"]["ClientAuthentication"] == "client_secret_basic"
+    again = open_dialog("Generic OAuth2", cfg=saved[-1], client_secret_stored=True,
+                        save_fn=lambda c, s: saved.append(c) or c)
+    assert again.client_auth_combo.currentData() == "client_secret_basic"
+    again.client_auth_combo.setCurrentIndex(again.client_auth_combo.findData("client_secret_post"))
+    qtbot.mouseClick(again.save_button, Qt.MouseButton.LeftButton)
+    assert "ClientAuthentication" not in saved[-1].config.get("Tokendesk", {})  # as Znuny would export it
+
+
 # ---- client credentials
 
 
@@ -358,11 +379,14 @@ def test_discover_from_a_real_well_known_document(qtbot, open_dialog, well_known
         "token_endpoint": f"{issuer}/token",
         "revocation_endpoint": f"{issuer}/revoke",
         "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
     }
     dialog = open_dialog("Generic OpenID Connect")
+    assert dialog.client_auth_combo.currentData() == "client_secret_post"  # Znuny's way unless told otherwise
     dialog.discover_fn = _discover_into(dialog)
     qtbot.keyClicks(dialog.issuer_edit, issuer)
     qtbot.mouseClick(dialog.discover_button, Qt.MouseButton.LeftButton)
+    assert dialog.client_auth_combo.currentData() == "client_secret_basic"  # the only secret method it announces
     assert dialog.endpoint_edits[AUTHORIZATION_CODE].text() == f"{issuer}/auth"
     assert dialog.endpoint_edits[TOKEN_BY_AUTHORIZATION_CODE].text() == f"{issuer}/token"
     assert dialog.endpoint_edits[TOKEN_BY_REFRESH_TOKEN].text() == f"{issuer}/token"

@@ -34,6 +34,8 @@ from desktop.models.config import (
     AUTHORIZATION_CODE,
     BROWSER_EMBEDDED,
     BROWSER_SYSTEM,
+    CLIENT_AUTH_BASIC,
+    CLIENT_AUTH_POST,
     FLOW_CLIENT_CREDENTIALS,
     INVALID,
     INVALID_TEMPORARILY,
@@ -219,6 +221,14 @@ class TokenDialog(QDialog):
         self.revocation_edit = QLineEdit()
         self.revocation_edit.setPlaceholderText("optional: RFC 7009 revocation endpoint")
         self._add_row(adv, "Revocation endpoint:", ENDPOINT_LABELS[TOKEN_REVOCATION], self.revocation_edit)
+        self.client_auth_combo = QComboBox()
+        self.client_auth_combo.addItem("Client secret in the request body (Znuny's way)", CLIENT_AUTH_POST)
+        self.client_auth_combo.addItem("Client secret as HTTP Basic authentication", CLIENT_AUTH_BASIC)
+        self.client_auth_combo.setToolTip(
+            "How the client ID and secret reach the token endpoint (RFC 6749 2.3.1). Most providers take both; "
+            "some accept only HTTP Basic (client_secret_basic). Try the other one after an invalid_client error."
+        )
+        adv.addRow("Client authentication:", self.client_auth_combo)
         self.pkce_check = QCheckBox("Use PKCE (S256) - turn off only if the provider rejects it")
         self.browser_combo = QComboBox()
         self.browser_combo.addItem("Embedded browser (inside Tokendesk)", BROWSER_EMBEDDED)
@@ -288,6 +298,7 @@ class TokenDialog(QDialog):
         self.notify_before_refresh.setChecked(c.notify_before_refresh_token_expiry)
         self.lead_hours.setValue(round(c.notification_lead_time_minutes / 60))
         self.revocation_edit.setText(c.revocation_url)
+        self.client_auth_combo.setCurrentIndex(max(0, self.client_auth_combo.findData(c.client_authentication)))
         self.pkce_check.setChecked(c.pkce_enabled)
         self.browser_combo.setCurrentIndex(max(0, self.browser_combo.findData(c.browser_mode)))
         self.redirect_edit.setText(c.redirect_url_override)
@@ -314,6 +325,7 @@ class TokenDialog(QDialog):
         revocation = self.revocation_edit.text().strip()
         if revocation or c.revocation_url:
             c.set_endpoint(TOKEN_REVOCATION, revocation)
+        c.client_authentication = str(self.client_auth_combo.currentData())
         if not self.is_client_credentials:
             c.pkce_enabled = self.pkce_check.isChecked()
             c.browser_mode = str(self.browser_combo.currentData())
@@ -454,6 +466,9 @@ class TokenDialog(QDialog):
             self.endpoint_edits[TOKEN_BY_CLIENT_CREDENTIALS].setText(token)
         if revocation:
             self.revocation_edit.setText(revocation)
+        preferred = getattr(endpoints, "preferred_client_authentication", lambda: None)()
+        if preferred:
+            self.client_auth_combo.setCurrentIndex(max(0, self.client_auth_combo.findData(preferred)))
         self.discover_status.setStyleSheet("color:#1b5e20;")
         self.discover_status.setText("Endpoints filled in from the discovery document. Check them, then save.")
         self.touch_all()
