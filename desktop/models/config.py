@@ -7,8 +7,8 @@ the secret store (see ``desktop.store.secrets``) and is only carried transiently
 import or an add command.
 
 Tokendesk's own additions live in the ``Config.Tokendesk`` mapping (PKCE switch, browser
-mode, redirect URI override, refresh-token lifetime, client authentication method), in ``Config.Requests.TokenRevocation``
-(RFC 7009 endpoint) and in ``Config.Notifications`` (``NotifyBeforeTokenExpiry``,
+mode, redirect URI override, refresh-token lifetime, client authentication method), in
+``Config.Requests.TokenRevocation`` (RFC 7009 endpoint) and in ``Config.Notifications`` (``NotifyBeforeTokenExpiry``,
 ``NotifyBeforeRefreshTokenExpiry``, ``NotificationLeadTimeMinutes``).
 """
 
