@@ -158,9 +158,11 @@ def run_gui(minimized: bool = False, argv: Sequence[str] | None = None) -> int:
     qapp.setApplicationVersion(__version__)
     qapp.setOrganizationName("Tokendesk")
     qapp.setDesktopFileName("tokendesk")
+    from desktop import logfile
     from desktop.ui.icons import app_icon
 
     qapp.setWindowIcon(app_icon())
+    logfile.enable(data_dir())
     try:
         ctx = open_context(defer_secrets=True)
     except Exception as exc:  # the database cannot be opened: say so in a window, not a traceback

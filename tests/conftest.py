@@ -88,3 +88,22 @@ def make_config(ctx):
         return ctx.configurations.add(cfg, secret)
 
     return factory
+
+
+@pytest.fixture
+def log_home(tmp_path):
+    """A home for desktop.logfile; the logging set-up it changes is put back afterwards."""
+    import logging
+
+    from desktop import logfile
+
+    root = logging.getLogger()
+    saved = (root.level, [(h, h.level) for h in root.handlers],
+             {name: logging.getLogger(name).level for name in logfile.QUIET})
+    yield tmp_path
+    logfile.disable()
+    root.setLevel(saved[0])
+    for handler, level in saved[1]:
+        handler.setLevel(level)
+    for name, level in saved[2].items():
+        logging.getLogger(name).setLevel(level)

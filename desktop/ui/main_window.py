@@ -248,6 +248,9 @@ class MainWindow(QMainWindow):
             "reload", "Re&load", QKeySequence("Ctrl+Shift+R"), self.reload, "Reload the table from the database"
         )
         self.menus["&View"].addAction(reload_view)
+        open_log = self._make("open_log", "Open &Log Folder", None, self.on_open_log_folder,
+                              "Show the folder of Tokendesk's log file (what happened while nobody watched)")
+        self.menus["&Help"].addAction(open_log)
         about = self._make("about", "&About Tokendesk", None, self.on_about, "")
         self.menus["&Help"].addAction(about)
         for action in (settings, quit_action, find, reload_view):
@@ -754,12 +757,37 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def on_about(self) -> None:
-        QMessageBox.about(
-            self,
-            f"About {APP_NAME}",
-            f"<b>{APP_NAME} {__version__}</b><br>OAuth2 token administration for the desktop.<br><br>"
-            f"Data: {self.ctx.store.path}<br>Secrets: {self.ctx.secrets.description}",
-        )
+        from desktop import logfile
+
+        log = logfile.current()
+        box = QMessageBox(QMessageBox.Icon.Information, f"About {APP_NAME}",
+                          f"<b>{APP_NAME} {__version__}</b><br>OAuth2 token administration for the desktop.<br><br>"
+                          f"Data: {html.escape(str(self.ctx.store.path))}<br>"
+                          f"Log: {html.escape(str(log)) if log else 'not written (see tokendesk -v)'}<br>"
+                          f"Secrets: {html.escape(self.ctx.secrets.description)}",
+                          QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("AboutBox")
+        box.setIconPixmap(self.windowIcon().pixmap(64, 64))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.about_box = box
+        box.open()
+
+    @Slot()
+    def on_open_log_folder(self) -> bool:
+        """Open the log folder in the file manager; says where it is when that does not work."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        from desktop import logfile
+
+        log = logfile.current()
+        if log is None:
+            self.show_status("No log file is written in this session (start Tokendesk normally, or use tokendesk -v).")
+            return False
+        opened = QDesktopServices.openUrl(QUrl.fromLocalFile(str(log.parent)))
+        if not opened:
+            self.show_status(f"The log is {log} (no file manager answered).", 15000)
+        return bool(opened)
 
     @Slot(object)
     def _on_context_menu(self, pos) -> None:  # type: ignore[no-untyped-def]

@@ -360,3 +360,18 @@ def test_secret_in_the_body_where_basic_is_required_fails_with_a_plain_hint(ctx,
     assert info.value.error == "invalid_client"
     assert "must use client_secret_basic" in (info.value.description or "")
     assert "HTTP Basic" in info.value.hint
+
+
+def test_a_refresh_is_in_the_log_file_and_its_tokens_are_not(log_home, ctx, oauth, server_config, sign_in):
+    from desktop import logfile
+    from desktop.store.secrets import CLIENT_SECRET
+
+    path = logfile.enable(log_home)
+    cfg = server_config("Logged provider")
+    sign_in(cfg.name)
+    fast(ctx).refresh(cfg.name)
+    text = path.read_text()
+    assert "'Logged provider': refreshing (refresh token " in text
+    for kind in (ACCESS_TOKEN, REFRESH_TOKEN, CLIENT_SECRET):
+        value = ctx.secrets.get_for(cfg.id, kind)
+        assert value and value not in text

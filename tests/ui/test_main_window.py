@@ -562,3 +562,24 @@ def test_token_actions_are_off_while_another_tab_is_shown(qtbot, ctx, make_confi
     assert not win.delete_action.isEnabled() and not win.edit_action.isEnabled()
     win.tabs.setCurrentWidget(win.splitter)
     assert win.delete_action.isEnabled()
+
+
+def test_help_opens_the_log_folder_and_about_names_the_log(ctx, make_app, log_home, monkeypatch, qtbot, tmp_path):
+    from PySide6.QtGui import QDesktopServices
+
+    from desktop import logfile
+
+    window = make_app(ctx).window
+    assert window.on_open_log_folder() is False  # no log in this session
+    assert window.statusBar().currentMessage().startswith("No log file is written in this session")
+    path = logfile.enable(log_home)
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    window.named_actions["open_log"].trigger()
+    assert opened == [str(path.parent)]
+    window.named_actions["about"].trigger()
+    box = window.about_box
+    assert f"Log: {path}" in box.text() and "Data: " in box.text()
+    qtbot.waitExposed(box)
+    box.grab().save(str(tmp_path / "about.png"))
+    box.close()
