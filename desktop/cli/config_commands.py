@@ -268,6 +268,8 @@ def cmd_show(args: argparse.Namespace, factory: ContextFactory) -> int:
     state = ctx.store.get_state(cfg.id)
     data = configuration_details(cfg)
     data["token"] = state_summary(cfg, state, _token_lead(ctx))
+    if state.has_access_token and state.token_info:  # who signed in, what was granted (never the token)
+        data["token"]["info"] = dict(state.token_info)
     if args.json:
         print_json(data)
         return 0

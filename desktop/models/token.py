@@ -7,7 +7,7 @@ All datetimes are timezone-aware UTC.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 
@@ -30,6 +30,8 @@ class TokenState:
     last_used_at: datetime | None = None
     #: set by invalid_grant: automatic refresh stops until the admin requests a new token
     reauthorization_needed: bool = False
+    #: what the token is for, for display (desktop.oauth.claims.token_info: account, granted scope, audience)
+    token_info: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_error(self) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -88,6 +88,8 @@ class MappedResponse:
     """The targets found in a response; a target that is absent here changes nothing."""
 
     values: dict[str, Any]
+    #: the whole answer (for desktop.oauth.claims; never logged)
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def get(self, target: str) -> Any:
         return self.values.get(target)

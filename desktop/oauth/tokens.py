@@ -35,6 +35,7 @@ from desktop.models.config import (
     TokenConfiguration,
 )
 from desktop.models.token import TokenState, utcnow
+from desktop.oauth.claims import token_info
 from desktop.oauth.errors import (
     MALFORMED_HINT,
     NO_REFRESH_TOKEN_HINT,
@@ -404,6 +405,7 @@ class TokenService:
             self._store_error(cfg.id, exc)
             raise exc
         mapped = map_response(mapping, answer.payload, DEFAULT_TOKEN_MAPPING)
+        mapped.raw = answer.payload
         if mapped.is_error or answer.status >= 400:
             error = mapped.error or ("server_error" if answer.status >= 500 else "invalid_request")
             hint = hint_for(error, mapped.error_code, mapped.error_description, stage=stage, redirect_uri=redirect_uri)
@@ -448,10 +450,14 @@ class TokenService:
             "error_code": None,
             "reauthorization_needed": False,
         }
+        info = token_info(mapped.raw, mapped.token)
         if stage == STAGE_REFRESH:
             changes["last_refreshed_at"] = now
+            # a refresh answer without "scope" has not taken the grant away: absent fields keep their value
+            changes["token_info"] = {**store.get_state(cfg.id).token_info, **info}
         else:
             changes["last_requested_at"] = now
+            changes["token_info"] = info  # a new sign-in may be another account
         lifetime = cfg.refresh_token_lifetime_days
         if new_refresh:
             changes["has_refresh_token"] = True
@@ -491,7 +497,7 @@ class TokenService:
         self.ctx.store.update_state(
             config_id, has_access_token=False, has_refresh_token=False, token_expires_at=None,
             refresh_token_expires_at=None, reauthorization_needed=False, error_message=None,
-            error_description=None, error_code=None,
+            error_description=None, error_code=None, token_info={},
         )
 
     def _mark_used(self, config_id: int, state: TokenState, now: datetime, mark_used: bool) -> TokenState:

@@ -106,6 +106,10 @@ MIGRATIONS: list[list[str]] = [
         """ALTER TABLE mail_account ADD COLUMN last_run_json TEXT NOT NULL DEFAULT ''""",
         """ALTER TABLE web_invoker ADD COLUMN last_run_json TEXT NOT NULL DEFAULT ''""",
     ],
+    # 5: token state - what the token is for, for display (desktop/oauth/claims.py; JSON object or '')
+    [
+        """ALTER TABLE token_state ADD COLUMN token_info TEXT NOT NULL DEFAULT ''""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -59,6 +59,17 @@ def from_db_time(text: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+def _json_mapping(text: str | None) -> dict[str, Any]:
+    """A JSON object column ('' or damaged: empty)."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 _STATE_TIME_FIELDS = (
     "token_expires_at",
     "refresh_token_expires_at",
@@ -68,7 +79,8 @@ _STATE_TIME_FIELDS = (
 )
 _STATE_BOOL_FIELDS = ("has_access_token", "has_refresh_token", "reauthorization_needed")
 _STATE_TEXT_FIELDS = ("error_message", "error_description", "error_code")
-STATE_FIELDS = _STATE_BOOL_FIELDS + _STATE_TIME_FIELDS + _STATE_TEXT_FIELDS
+_STATE_JSON_FIELDS = ("token_info",)
+STATE_FIELDS = _STATE_BOOL_FIELDS + _STATE_TIME_FIELDS + _STATE_TEXT_FIELDS + _STATE_JSON_FIELDS
 
 _CONFIG_COLUMNS = (
     "c.id, c.name, c.valid_id, c.template_name, c.config_json, c.extra_json, c.has_client_secret, "
@@ -157,6 +169,8 @@ class Store:
             values[f] = from_db_time(row[f])
         for f in _STATE_TEXT_FIELDS:
             values[f] = row[f]
+        for f in _STATE_JSON_FIELDS:
+            values[f] = _json_mapping(row[f])
         return TokenState(config_id=config_id, **values)
 
     def count(self) -> int:
@@ -308,6 +322,8 @@ class Store:
                 values.append(to_db_time(value))
             elif key in _STATE_BOOL_FIELDS:
                 values.append(int(bool(value)))
+            elif key in _STATE_JSON_FIELDS:
+                values.append(json.dumps(value or {}, sort_keys=True) if value else "")
             else:
                 values.append(value)
         with self.transaction():

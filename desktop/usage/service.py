@@ -63,6 +63,13 @@ class UsageService:
             account, lambda: fetch_token(self.tokens, account.config_name),
             split_hosts=self.split_hosts, timeout=self.timeout, cancel=cancel,
         )
+        if not result.ok and result.stage == "authenticate" and account.config_id is not None:
+            # the most common cause, when the token says whose it is: another account signed in
+            from desktop.oauth.claims import account_mismatch
+
+            mismatch = account_mismatch(self.ctx.store.get_state(account.config_id).token_info, account.login)
+            if mismatch:
+                result.hint = f"{mismatch} {result.hint}"
         self._record(self.repo.record_mail_test, account.name, result.ok, result.table_text())
         return result
 

@@ -61,7 +61,13 @@ def test_refresh_action_updates_table_and_details(qtbot, app, ctx, oauth, server
     row = app.window.model.row_of(cfg.name)
     token_text = app.window.model.index(row, 2).data()
     assert "valid until" in token_text
-    assert "Token expires" in feature(app).details.text()
+    details = feature(app).details.text()
+    assert "Token expires" in details
+    assert "Signed in as" in details and "tokendesk-user@example.test" in details
+    assert "Granted scope" in details and ctx.secrets.get_for(cfg.id, ACCESS_TOKEN) not in details
+    qtbot.wait(50)
+    app.window.details_scroll.ensureWidgetVisible(feature(app).details_box)
+    feature(app).details_box.grab().save(str(screenshot_path("details_after_refresh.png")))
     # a failed refresh: the error is stored, shown with its hint, and offered in a box
     microsoft = {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.",
                  "error_codes": [7000215]}

@@ -375,3 +375,21 @@ def test_a_refresh_is_in_the_log_file_and_its_tokens_are_not(log_home, ctx, oaut
     for kind in (ACCESS_TOKEN, REFRESH_TOKEN, CLIENT_SECRET):
         value = ctx.secrets.get_for(cfg.id, kind)
         assert value and value not in text
+
+
+def test_the_token_state_says_who_signed_in_and_what_was_granted(ctx, oauth, server_config, sign_in):
+    from tests.oauth.conftest import SCOPE
+
+    cfg = server_config("Claims provider")
+    state = sign_in(cfg.name)
+    assert state.token_info["account"] == "tokendesk-user@example.test"
+    assert state.token_info["granted_scope"] == SCOPE
+    assert state.token_info["token_type"].lower() == "bearer"
+    token = secret(ctx, cfg, ACCESS_TOKEN)
+    assert token not in str(state.token_info)  # facts about the token, never the token
+    oauth.configure(refresh_rotation="omit")
+    oauth.fault("token", "omit", fields=["scope"])  # a refresh answer without scope keeps what was granted
+    refreshed = fast(ctx).refresh(cfg.name)
+    assert refreshed.token_info["granted_scope"] == SCOPE
+    fast(ctx).forget(cfg.name)
+    assert ctx.store.get_state(cfg.id).token_info == {}

@@ -224,10 +224,15 @@ service.on("beforeAuthorizeRedirect", (redirect, req) => {
   }
 });
 
-service.on("beforeTokenSigning", (token) => {
+service.on("beforeTokenSigning", (token, req) => {
   // the library hard-codes 3600 s; the access token's exp follows the configured lifetime
   token.payload.exp = token.payload.iat + options.access_token_ttl;
   token.payload.jti = randomUUID();
+  // who signed in, as OIDC providers (Keycloak, Entra ID) put it into their JWTs; clients have no user
+  const ctx = req?.tokendesk || {};
+  if (req?.body?.grant_type !== "client_credentials") {
+    token.payload.preferred_username = ctx.user || options.default_user;
+  }
 });
 
 service.on("beforeResponse", (response, req) => {
@@ -403,7 +408,10 @@ app.post("/__control", jsonBody, (req, res) => {
       issuer
         .buildToken({
           expiresIn: ttl,
-          scopesOrTransform: (_h, p) => Object.assign(p, { sub: body.user || options.default_user, scope: body.scope || "" }),
+          scopesOrTransform: (_h, p) => Object.assign(p, {
+            sub: body.user || options.default_user, preferred_username: body.user || options.default_user,
+            scope: body.scope || "",
+          }),
         })
         .then((accessToken) => {
           const refreshToken = randomUUID();

@@ -35,9 +35,12 @@ def store_tokens(ctx, config_id: int, access: str, refresh: str | None, expires_
     ctx.secrets.set_for(config_id, ACCESS_TOKEN, access)
     if refresh:
         ctx.secrets.set_for(config_id, REFRESH_TOKEN, refresh)
+    from desktop.oauth.claims import token_info
+
     now = utcnow()
     ctx.store.update_state(config_id, has_access_token=True, has_refresh_token=bool(refresh),
-                           token_expires_at=now + timedelta(seconds=expires_in), last_requested_at=now)
+                           token_expires_at=now + timedelta(seconds=expires_in), last_requested_at=now,
+                           token_info=token_info({"token_type": "Bearer"}, access))
 
 
 @pytest.fixture

@@ -131,6 +131,17 @@ def test_dovecot_rejects_bad_tokens(ctx, provider, dovecot, oauth, protocol, how
     assert_no_secret(result.transcript_text() + result.summary, token, pair["access_token"])
 
 
+def test_a_token_of_another_user_is_named_in_the_hint(ctx, provider, dovecot):
+    """The login is someone else than the account that signed in: the hint says so first."""
+    cfg, _pair = provider()
+    UsageRepository(ctx.store).add_mail_account(MailAccount(
+        name="Other", protocol="IMAPS", host="127.0.0.1", port=dovecot.imaps_port, login=OTHER_USER,
+        config_id=cfg.id, ca_file=str(dovecot.ca_file)))
+    result = UsageService(ctx).test_mail_account("Other")
+    assert not result.ok and result.stage == "authenticate"
+    assert result.hint.startswith(f"The token was issued to {MAIL_USER}, but this account logs in as {OTHER_USER}")
+
+
 def test_an_expired_stored_token_is_refreshed_first(ctx, provider, dovecot, oauth):
     """The stored access token expired: TokenService refreshes it at the OAuth2 server and the new
     token opens the mailbox."""

@@ -486,6 +486,11 @@ def details_html(cfg: TokenConfiguration, state: TokenState, settings: dict[str,
     if state.has_access_token:
         exp = state.token_expires_at
         parts.append(_line("Token expires", format_when(exp, now) if exp else "not given"))
+        info = state.token_info
+        for key, label in (("account", "Signed in as"), ("granted_scope", "Granted scope"),
+                           ("token_scope", "Permissions in the token"), ("audience", "Token is for")):
+            if info.get(key):
+                parts.append(_line(label, info[key]))
     if cfg.auth_flow != FLOW_CLIENT_CREDENTIALS:
         if state.has_refresh_token:
             rexp = state.refresh_token_expires_at

@@ -1,0 +1,73 @@
+"""What a token is for, in words an admin can check: account, granted scope, audience (pure).
+
+When a mailbox refuses a token, the usual causes are a token for another account, a scope
+the user did not grant, or a token for another resource (Microsoft: a Graph token used for
+IMAP). The token response's ``scope`` field and, where the access token or the ID token is a
+JWT (Microsoft, many OIDC providers), a few of its claims answer that. The claims are read
+for display only - nothing here checks a signature, and nothing here decides anything.
+The token itself and its signature are never kept; Google's opaque tokens simply yield less.
+
+``token_info(payload)`` returns a small mapping of plain strings, stored with the token state:
+
+* ``account`` - ``upn`` / ``preferred_username`` / ``email`` / ``unique_name`` (access token
+  first, then the ID token);
+* ``granted_scope`` - the response's ``scope`` (what the provider granted, RFC 6749 5.1);
+* ``token_scope`` - the access token's ``scp`` or ``roles`` (Microsoft);
+* ``audience`` - the access token's ``aud`` (the resource it is for);
+* ``token_type`` - ``Bearer`` as a rule.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any
+
+ACCOUNT_CLAIMS = ("upn", "preferred_username", "email", "unique_name")
+MAX_VALUE = 500  # a claim longer than this is cut (the details pane shows it, nothing else)
+
+
+def jwt_claims(token: str | None) -> dict[str, Any]:
+    """The payload of a JWS compact token, or {} for anything else (opaque tokens, garbage)."""
+    if not token or token.count(".") != 2:
+        return {}
+    part = token.split(".")[1]
+    try:
+        data = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        value = " ".join(str(v) for v in value)
+    text = "" if value is None else str(value).strip()
+    return text[:MAX_VALUE]
+
+
+def token_info(payload: Mapping[str, Any], access_token: str | None = None) -> dict[str, str]:
+    """The displayable facts of a token response (see the module docstring); empty values left out."""
+    access = jwt_claims(access_token)
+    identity = jwt_claims(payload.get("id_token") if isinstance(payload.get("id_token"), str) else None)
+    info: dict[str, str] = {}
+    for claims in (access, identity):
+        for name in ACCOUNT_CLAIMS:
+            if claims.get(name) and "account" not in info:
+                info["account"] = _text(claims[name])
+    info["granted_scope"] = _text(payload.get("scope"))
+    info["token_scope"] = _text(access.get("scp") or access.get("roles"))
+    info["audience"] = _text(access.get("aud"))
+    info["token_type"] = _text(payload.get("token_type"))
+    return {key: value for key, value in info.items() if value}
+
+
+def account_mismatch(info: Mapping[str, str], login: str) -> str:
+    """A plain sentence when the token was issued to another account than ``login`` ('' otherwise)."""
+    account = info.get("account", "")
+    if not account or not login or account.casefold() == login.strip().casefold():
+        return ""
+    return (f"The token was issued to {account}, but this account logs in as {login}: unless {account} may "
+            f"open that mailbox (a shared mailbox), sign in as {login} (Request new token) or change the login.")
