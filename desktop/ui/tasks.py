@@ -52,9 +52,16 @@ class _Job(QRunnable):
         try:
             result = self.fn(*self.args)
         except BaseException as exc:  # delivered to on_error on the GUI thread
-            self.relay.failed.emit(exc)
+            self._deliver(self.relay.failed, exc)
         else:
-            self.relay.done.emit(result)
+            self._deliver(self.relay.done, result)
+
+    @staticmethod
+    def _deliver(signal: Any, value: Any) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:  # the receiver is gone: the application quit while this task ran
+            logger.info("a background task finished after the window closed; its result is dropped")
 
 
 class TaskRunner(QObject):

@@ -242,3 +242,40 @@ def test_automatic_refresh_that_fails_on_the_network_is_retried_and_the_window_s
     finally:
         notify.shutdown()
         app.window.close_to_tray = None
+
+
+def test_copy_access_token_refreshes_first_marks_it_secret_and_clears_the_clipboard(
+        qtbot, app, ctx, oauth, server_config, sign_in, monkeypatch):
+    from PySide6.QtGui import QGuiApplication
+
+    from desktop.ui.features import oauth as oauth_feature
+
+    monkeypatch.setattr(oauth_feature, "CLIPBOARD_CLEAR_SECONDS", 1)
+    cfg = server_config("Support mailbox")
+    never = server_config("Not signed in")
+    sign_in(cfg.name)
+    ctx.store.update_state(cfg.id, token_expires_at=utcnow() + timedelta(seconds=20))  # inside the lead time
+    old = ctx.secrets.get_for(cfg.id, ACCESS_TOKEN)
+    app.window.reload()
+    select(app, never.name)
+    assert not feature(app).copy_action.isEnabled()  # nothing to copy
+    select(app, cfg.name)
+    assert feature(app).copy_action.isEnabled()
+    clipboard = QGuiApplication.clipboard()
+    clipboard.setText("something else")
+    feature(app).copy_action.trigger()
+    qtbot.waitUntil(lambda: clipboard.text() != "something else", timeout=TIMEOUT_MS)
+    fresh = ctx.secrets.get_for(cfg.id, ACCESS_TOKEN)
+    assert fresh != old and clipboard.text() == fresh  # refreshed first: a token that still works
+    assert bytes(clipboard.mimeData().data("x-kde-passwordManagerHint")) == b"secret"
+    assert "copied. The clipboard is cleared in 1 s" in app.window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: clipboard.text() == "", timeout=5000)
+    # a token that needs a new sign-in: said plainly, nothing copied
+    ctx.store.update_state(cfg.id, reauthorization_needed=True, token_expires_at=utcnow())
+    oauth.fault("token", "error", status=400, body={"error": "invalid_grant"})
+    feature(app).copy_action.trigger()
+    qtbot.waitUntil(lambda: getattr(feature(app), "last_report", None) is not None, timeout=TIMEOUT_MS)
+    report = feature(app).last_report.text()
+    assert "'Support mailbox' needs a new sign-in" in report and "Request a new token" in report
+    feature(app).last_report.close()
+    assert clipboard.text() == ""

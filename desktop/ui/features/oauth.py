@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QByteArray, QMimeData, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -60,6 +60,28 @@ RECENT_RENEWAL = timedelta(seconds=30)
 
 def install(app: Application) -> OAuthFeature:
     return OAuthFeature(app)
+
+
+#: seconds after which a copied access token is taken off the clipboard (if it is still there)
+CLIPBOARD_CLEAR_SECONDS = 45
+#: tells clipboard managers (KDE Klipper, others that honour it) not to keep the value in their history
+PASSWORD_MANAGER_HINT = "x-kde-passwordManagerHint"
+
+
+def copy_secret_to_clipboard(value: str, clear_after_s: float) -> None:
+    """Put ``value`` on the clipboard, marked as a secret, and take it off again after ``clear_after_s``
+    unless something else was copied meanwhile."""
+    clipboard = QGuiApplication.clipboard()
+    data = QMimeData()
+    data.setText(value)
+    data.setData(PASSWORD_MANAGER_HINT, QByteArray(b"secret"))
+    clipboard.setMimeData(data)
+
+    def clear() -> None:
+        if clipboard.text() == value:
+            clipboard.clear()
+
+    QTimer.singleShot(int(clear_after_s * 1000), clear)
 
 
 # ---- the system-browser waiting window
@@ -180,6 +202,12 @@ class OAuthFeature(QObject):
             "Delete the selected tokens here without telling the provider", self.on_forget)
         w.add_action(self.forget_action, menu="&Token", toolbar=False, context_menu=True,
                      enabled_when=self._has_token, name="forget")
+        self.copy_action = self._action(
+            "copy_token", "&Copy access token", QKeySequence("Ctrl+Shift+C"),
+            f"Copy a valid access token (refreshed first when needed) for a test with curl or Postman; the "
+            f"clipboard is cleared after {CLIPBOARD_CLEAR_SECONDS} s (Ctrl+Shift+C)", self.on_copy_token)
+        w.add_action(self.copy_action, menu="&Token", toolbar=False, context_menu=True,
+                     enabled_when=lambda s: len(s) == 1 and self._has_token(s), name="copy_token")
 
     def _state(self, cfg: TokenConfiguration) -> TokenState:
         assert cfg.id is not None
@@ -196,6 +224,28 @@ class OAuthFeature(QObject):
         selected = self.window.selected_configurations()
         self.revoke_action.setEnabled(self._can_revoke(selected))
         self.forget_action.setEnabled(self._has_token(selected))
+        self.copy_action.setEnabled(len(selected) == 1 and self._has_token(selected))
+
+    # ---- copy the access token (the admin asks for it: a test with curl, Postman, a browser extension)
+    @Slot()
+    def on_copy_token(self) -> None:
+        cfg = self.window.current_configuration()
+        if cfg is None or cfg.id is None:
+            return
+        name = cfg.name
+
+        def done(token: str) -> None:
+            self._changed(int(cfg.id))  # a refresh may have happened on the way
+            copy_secret_to_clipboard(token, CLIPBOARD_CLEAR_SECONDS)
+            self.window.show_status(f"Access token of \u201c{name}\u201d copied. The clipboard is cleared in "
+                                    f"{CLIPBOARD_CLEAR_SECONDS} s.", CLIPBOARD_CLEAR_SECONDS * 1000)
+
+        def failed(exc: BaseException) -> None:
+            self._changed(int(cfg.id))
+            self._report(f"No access token for \u201c{name}\u201d", [(name, exc)])
+
+        self.tasks.run(self.service.access_token, name, on_done=done, on_error=failed,
+                       busy_text=f"Getting a valid access token for {name} ...")
 
     @Slot(int)
     def _on_token_changed(self, config_id: int) -> None:
