@@ -202,6 +202,24 @@ def test_ctrl_number_switches_tabs(ctx, make_app, qtbot):
     assert app.window.tabs.currentIndex() == f.mail_tab
 
 
+def test_the_tabs_are_built_when_first_shown(ctx, offline_config, make_app, qtbot):
+    offline_config()
+    UsageRepository(ctx.store).add_mail_account(MailAccount(
+        name="Support IMAP", protocol="IMAPS", host="imap.example.org", login="s@example.org",
+        config_name="Support mailbox"))
+    app = make_app(ctx)
+    f = feature(app)
+    assert f._mail_view is None and f._invokers_view is None  # not at start-up
+    app.window.hub.configurations_changed.emit()  # a reload before: nothing to reload yet
+    app.window.activateWindow()
+    qtbot.waitUntil(app.window.isActiveWindow, timeout=5000)
+    qtbot.keyClick(app.window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert f._mail_view is not None and f._invokers_view is None
+    assert f.mail_view.isVisible() and f.mail_view.model.rowCount() == 1
+    app.window.tabs.setCurrentIndex(f.invokers_tab)
+    assert f._invokers_view is not None and f.invokers_view.isVisible()
+
+
 def test_a_token_problem_shows_in_the_result_panel(ctx, offline_config, make_app):
     """No token stored yet: the test stops before connecting and says what to do."""
     offline_config()
