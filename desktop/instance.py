@@ -13,7 +13,6 @@ is imported, so a second start costs milliseconds. ``desktop.app`` serves the so
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
@@ -27,10 +26,18 @@ COMMANDS = ("show", "minimized")
 _ANSWER = b"ok\n"
 
 
+def _fnv1a64(data: bytes) -> int:
+    """FNV-1a, 64 bit: a stable digest of the path without importing hashlib (start-up time)."""
+    value = 0xCBF29CE484222325
+    for byte in data:
+        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return value
+
+
 def address(home: Path) -> str:
     """The abstract socket name for ``home`` (leading NUL: Linux abstract namespace)."""
-    digest = hashlib.sha256(str(home.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:20]
-    return f"\0tokendesk-{os.getuid()}-{digest}"
+    digest = _fnv1a64(str(home.resolve()).encode("utf-8", "surrogateescape"))
+    return f"\0tokendesk-{os.getuid()}-{digest:016x}"
 
 
 def supported() -> bool:
