@@ -53,7 +53,7 @@ def _giving_back_bool_references(method: Callable[..., Any]) -> Callable[..., An
         return result
 
     wrapper.__name__ = getattr(method, "__name__", "wrapper")
-    wrapper.__doc__ = getattr(method, "__doc__", None)
+    # not __doc__: reading a PySide method's __doc__ runs shiboken's signature parser (~25 ms at start-up)
     wrapper.__wrapped__ = method  # type: ignore[attr-defined]
     return wrapper
 
