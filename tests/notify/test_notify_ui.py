@@ -430,6 +430,27 @@ def test_at_start_up_the_plan_waits_for_the_first_paint_and_reuses_the_windows_r
         QApplication.processEvents()
 
 
+def test_start_up_plan_in_slices_keeps_the_window_responsive_and_fresh_changes(
+        app, ctx, make_config, clock, install_notify, qtbot):
+    names = [f"Mailbox {i}" for i in range(7)]
+    configs = [make_config(n) for n in names]
+    for cfg in configs:
+        signed_in(ctx, cfg, clock.now() - 100 * D)  # every refresh token expired: all need attention
+    pairs = [(ctx.store.get_by_id(c.id), ctx.store.get_state(c.id)) for c in configs]  # read before the changes
+    feature = install_notify(start=False)
+    controller = feature.controller
+    controller.reload_in_slices(pairs, size=2)
+    assert controller.loading and controller.plans == 0  # one slice done; the rest come with the event loop
+    # meanwhile the admin signs in again for the last one: its fresh state must win over the old snapshot
+    signed_in(ctx, configs[-1], clock.now())
+    app.hub.token_changed.emit(configs[-1].id)
+    assert controller.plans == 0  # no plan over part of the table
+    qtbot.waitUntil(lambda: not controller.loading, timeout=3000)
+    assert controller.plans == 1
+    assert feature.bar.title.text() == "6 tokens need attention"
+    assert [n.title for _s, n in feature.delivered] == ["6 tokens need attention"]  # one summary, once
+
+
 def test_installed_through_the_application_like_at_start_up(qapp, ctx, monkeypatch):
     from desktop.app import Application
     from desktop.ui.tasks import InlineTaskRunner

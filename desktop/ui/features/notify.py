@@ -53,6 +53,9 @@ from desktop.ui.notification_bar import NotificationBar
 
 logger = logging.getLogger(__name__)
 
+#: configurations planned per event-loop pass at start-up (about 30 ms each on this machine)
+LOAD_SLICE = 500
+
 STRATEGY_TRAY = "tray"
 STRATEGY_DBUS = "dbus"
 STRATEGY_WINDOW = "window"
@@ -245,6 +248,11 @@ class NotifyController(QObject):
         self.plans = 0
         self._planning = False
         self._again = False
+        #: start-up load in slices: the configurations still to compute, and those updated meanwhile
+        self._pending: list[tuple[Any, Any]] | None = None
+        self._pending_at = 0
+        self._updated_meanwhile: set[int] = set()
+        self._load_now: datetime | None = None
         hub.configurations_changed.connect(self.reload)
         hub.token_changed.connect(self.on_token_changed)
         hub.refresh_failed.connect(self.on_refresh_failed)
@@ -254,12 +262,46 @@ class NotifyController(QObject):
     def reload(self, pairs: list[tuple[Any, Any]] | None = None) -> None:
         """Recompute everything from the store (start-up, configurations changed, clock changed);
         ``pairs``: configurations with state read a moment ago (the window's, at start-up)."""
+        self._pending = None  # a load in slices that is still running is replaced by this one
         self.scheduler.refresh_lead_seconds = int(self.ctx.store.get_setting("refresh.lead_time_seconds"))
         self.scheduler.load(self.ctx.store.list_with_state() if pairs is None else pairs, self.clock())
         self.run_plan()
 
+    def reload_in_slices(self, pairs: list[tuple[Any, Any]], size: int = LOAD_SLICE) -> None:
+        """Like ``reload(pairs)``, but ``size`` configurations per event-loop pass, so the window stays
+        responsive while thousands are planned (start-up). A configuration that changes meanwhile keeps its
+        fresh events; the plan runs once everything is loaded."""
+        self.scheduler.refresh_lead_seconds = int(self.ctx.store.get_setting("refresh.lead_time_seconds"))
+        self._load_now = self.clock()
+        self.scheduler.load([], self._load_now)
+        self._pending, self._pending_at, self._updated_meanwhile = list(pairs), 0, set()
+        self._slice_size = max(1, size)
+        self._load_slice()
+
+    @Slot()
+    def _load_slice(self) -> None:
+        pending = self._pending
+        if pending is None or self._load_now is None:
+            return
+        end = min(len(pending), self._pending_at + self._slice_size)
+        for cfg, state in pending[self._pending_at:end]:
+            if cfg.id is not None and cfg.id not in self._updated_meanwhile:
+                self.scheduler.update(cfg, state, self._load_now)
+        self._pending_at = end
+        if end < len(pending):
+            QTimer.singleShot(0, self._load_slice)
+            return
+        self._pending = None
+        self.run_plan()
+
+    @property
+    def loading(self) -> bool:
+        return self._pending is not None
+
     @Slot(int)
     def on_token_changed(self, config_id: int) -> None:
+        if self._pending is not None:
+            self._updated_meanwhile.add(config_id)  # the slices must not put older events back
         cfg = self.ctx.store.get_by_id(config_id)
         now = self.clock()
         had_attention = any(i.config_id == config_id for i in self.attention)
@@ -305,6 +347,8 @@ class NotifyController(QObject):
 
     # ---- planning
     def run_plan(self) -> Plan | None:
+        if self._pending is not None:  # loading in slices: a plan over part of the table would announce
+            return None                # (and forget) the wrong things; the last slice plans
         if self._planning:  # a slot of ours ran inside a plan (an inline refresh): plan again after
             self._again = True
             return None
@@ -449,7 +493,10 @@ class NotifyFeature(QObject):
                 # the real start-up: plan over every configuration after the window's first paint, from
                 # the rows the window has just read (not a second read of the whole store)
                 rows = getattr(self.window, "configurations_with_state", None)
-                app.after_first_paint(lambda: self.controller.reload(rows() if rows is not None else None))
+                if rows is not None:  # in slices: thousands of configurations must not freeze the window
+                    app.after_first_paint(lambda: self.controller.reload_in_slices(rows()))
+                else:
+                    app.after_first_paint(self.controller.reload)
             else:
                 self.controller.reload()
 
