@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -415,14 +416,34 @@ def test_doctor_lines(run, ctx, monkeypatch, tokendesk_home):
     code, out, err = run("doctor")
     assert code == 0, err
     lines = out.splitlines()
-    assert len(lines) == 4
+    assert len(lines) == 6
     assert lines[0].startswith("[ok] keyring: ") and "MemoryKeyring; secrets are stored there" in lines[0]
     assert lines[1].startswith(f"[ok] data directory: {tokendesk_home} (writable); database ")
     assert f"mode 600; schema {SCHEMA_VERSION}/{SCHEMA_VERSION}; 0 configurations" in lines[1]
     assert lines[2] == ("[!!] tray: offscreen without a system tray; notifications go to the window bar "
                         "(and D-Bus where available)")
     assert lines[3] == "[ok] QtWebEngine: QtWebEngine 6.12.0"
+    assert lines[4] == f"[ok] log: {tokendesk_home}/logs/tokendesk.log not written yet (the window writes it)"
+    assert lines[5] == "[ok] window: not running"
     assert len(probes) == 2
+    # with a window running on this data directory (its socket) and a log it wrote
+    from desktop import instance
+
+    listener = instance.claim(tokendesk_home)
+    (tokendesk_home / "logs").mkdir()
+    (tokendesk_home / "logs" / "tokendesk.log").write_text("x" * 3000)
+    served = []
+    server = threading.Thread(target=lambda: (listener.setblocking(True), served.append(
+        instance.read_command(listener))))
+    server.start()
+    try:
+        lines = run("doctor")[1].splitlines()
+    finally:
+        server.join(5)
+        listener.close()
+    assert lines[4] == f"[ok] log: {tokendesk_home}/logs/tokendesk.log (2 KB with its rotated files)"
+    assert lines[5] == "[ok] window: running on this data directory"
+    assert served == ["minimized"]  # the question changes nothing in the window
 
 
 def test_doctor_without_a_keyring_and_with_a_broken_qt(run, monkeypatch):

@@ -470,6 +470,19 @@ def doctor_report(ctx: Any) -> list[dict[str, Any]]:
             "detail": out if ok else f"not usable ({out}); use the system browser for logins",
         }
     )
+    from desktop import instance, logfile
+
+    log = logfile.directory_for(home) / logfile.FILENAME
+    if log.exists():
+        size_kb = sum(p.stat().st_size for p in log.parent.glob(logfile.FILENAME + "*")) // 1024
+        log_detail = f"{log} ({size_kb} KB with its rotated files)"
+    else:
+        log_detail = f"{log} not written yet (the window writes it)"
+    checks.append({"check": "log", "ok": True, "detail": log_detail})
+    if instance.supported():
+        running = instance.ask_running_instance("minimized", home)  # "minimized" changes nothing there
+        checks.append({"check": "window", "ok": True,
+                       "detail": "running on this data directory" if running else "not running"})
     return checks
 
 
