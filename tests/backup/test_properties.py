@@ -233,3 +233,51 @@ def test_floats_survive(tmp_path):
 @pytest.mark.parametrize("value", ["\ufeffbom", "nel\x85x", "ls\u2028x", "cr\rx", "crlf\r\nx", "\x7f", "\U0001f600"])
 def test_awkward_strings_survive(value):
     assert yaml.safe_load(dump_records([{"k": value}])) == [{"k": value}]
+
+
+# ---- the fast (event) reader and its way back to the node graph
+FALLBACK_CASES = [
+    "base: &b {a: 1}\nderived:\n  <<: *b\n  c: 2\n",  # merge key
+    "a: !!str 123\nb: !!int '7'\n",  # explicit tags
+    "1: one\ntrue: yes\nnull: nothing\n",  # keys that are not text
+    "a: !!binary aGVsbG8=\n",
+    "a: 2001-12-14t21:59:43.10-05:00\nb: 1e3\nc: .inf\nd: 0o17\ne: ~\nf: ''\n",  # resolved scalars, no fallback
+]
+
+
+@pytest.mark.parametrize("text", FALLBACK_CASES)
+def test_event_reader_and_fallback_agree_with_safe_load(text):
+    assert load_yaml(text) == yaml.safe_load(text)
+
+
+def test_plain_files_never_build_the_node_graph(monkeypatch):
+    from desktop.backup import yamlio
+
+    def no_nodes(*_args):
+        raise AssertionError("the node path was used")
+
+    monkeypatch.setattr(yamlio, "_construct", no_nodes)
+    text = dump_records([BASE_RECORD, {**BASE_RECORD, "Name": "Second"}])
+    assert load_yaml(text) == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("- &r {Name: loop, Config: *r}\n", "recursive structure"),
+    ("a: *nowhere\n", "found undefined alias"),
+    ("a: 1\n---\nb: 2\n", "found another document"),
+    ("? [complex, key]\n: value\n", "keys must be plain text"),
+    ("a: [1, 2\n", "not valid YAML"),
+])
+def test_event_reader_errors_read_like_the_node_readers(text, words):
+    from desktop.backup.yamlio import YamlReadError
+
+    with pytest.raises(YamlReadError) as info:
+        load_yaml(text)
+    assert words in str(info.value)
+
+
+def test_deep_nesting_is_refused_not_a_crash():
+    from desktop.backup.yamlio import YamlReadError
+
+    with pytest.raises(YamlReadError, match="nested too deeply"):
+        load_yaml("a: " + "[" * 600 + "]" * 600 + "\n")
