@@ -290,6 +290,22 @@ def test_client_credentials(ctx, oauth):
     assert params["scope"] == "https://outlook.office.com/.default"
 
 
+def test_client_credentials_with_http_basic(ctx, oauth):
+    from desktop.models.config import CLIENT_AUTH_BASIC
+
+    basic_only_server(oauth)
+    cfg = ctx.templates.require("Microsoft Exchange Online (client credentials)").new_configuration("App basic")
+    cfg.client_id = BASIC_CLIENT
+    cfg.client_authentication = CLIENT_AUTH_BASIC
+    cfg.set_endpoint("TokenByClientCredentials", oauth.token_endpoint)
+    ctx.configurations.add(cfg, BASIC_SECRET)
+    token = fast(ctx).access_token("App basic")
+    assert oauth.introspect(token)["active"] is True
+    request = oauth.requests("/token")[-1]
+    assert request["authorization"] == "Basic" and request["grant_type"] == "client_credentials"
+    assert "client_secret" not in request["params"]
+
+
 def test_two_threads_refresh_once(ctx, oauth, server_config, sign_in):
     cfg = server_config()
     sign_in(cfg.name)
