@@ -52,12 +52,16 @@ def demo_context():
 
     add("Support mailbox (Exchange)", "Microsoft Exchange Online", has_access_token=True, has_refresh_token=True,
         token_expires_at=now + timedelta(minutes=48), refresh_token_expires_at=now + timedelta(days=89),
-        last_requested_at=now - timedelta(days=1), last_refreshed_at=now - timedelta(minutes=12))
+        last_requested_at=now - timedelta(days=1), last_refreshed_at=now - timedelta(minutes=12),
+        token_info={"account": "support@contoso.com", "audience": "https://outlook.office.com",
+                    "granted_scope": "https://outlook.office.com/IMAP.AccessAsUser.All offline_access",
+                    "token_scope": "IMAP.AccessAsUser.All SMTP.Send", "token_type": "Bearer"})
     add("Sales Gmail", "Google Mail", has_access_token=True, has_refresh_token=True,
-        token_expires_at=now - timedelta(minutes=20), last_requested_at=now - timedelta(days=3))
+        token_expires_at=now - timedelta(minutes=20), last_requested_at=now - timedelta(days=3),
+        token_info={"account": "sales@example.com", "granted_scope": "https://mail.google.com/"})
     add("Helpdesk shared mailbox", "Microsoft Exchange Online", has_access_token=True, has_refresh_token=True,
         token_expires_at=now + timedelta(minutes=3), refresh_token_expires_at=now + timedelta(hours=20),
-        last_requested_at=now - timedelta(days=89))
+        last_requested_at=now - timedelta(days=89), token_info={"account": "helpdesk@contoso.com"})
     add("Ticket API (SSO)", "Generic OpenID Connect", has_access_token=False, has_refresh_token=True,
         error_message="invalid_grant", error_description="The refresh token has expired.",
         reauthorization_needed=True, last_requested_at=now - timedelta(days=30))
@@ -89,7 +93,7 @@ def main(outdir: str | None = None) -> list[Path]:
         pass
     app = Application(qapp, ctx)
     win = app.window
-    win.resize(1280, 600)
+    win.resize(1500, 600)
     win.show()
     win.select_configuration("Support mailbox (Exchange)")
     qapp.processEvents()

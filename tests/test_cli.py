@@ -238,12 +238,14 @@ def test_list_and_list_json(run, ctx, make_config):
     make_config("Support mailbox")
     google = make_config("Sales Gmail", template="Google Mail")
     ctx.store.update_state(google.id, has_access_token=True, has_refresh_token=True,
-                           token_expires_at=utcnow() + timedelta(minutes=30, seconds=20))
+                           token_expires_at=utcnow() + timedelta(minutes=30, seconds=20),
+                           token_info={"account": "sales@example.com"})
     code, out, _ = run("list")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["NAME", "TEMPLATE", "TOKEN", "REFRESH", "TOKEN", "VALIDITY"]
+    assert lines[0].split() == ["NAME", "TEMPLATE", "TOKEN", "REFRESH", "TOKEN", "VALIDITY", "SIGNED", "IN", "AS"]
     assert lines[1].startswith("Sales Gmail ") and "valid until" in lines[1] and "(in 30 min)" in lines[1]
+    assert lines[1].rstrip().endswith(" sales@example.com")
     assert lines[2].startswith("Support mailbox ") and "no token requested yet" in lines[2]
     code, out, _ = run("list", "--json")
     data = {row["name"]: row for row in json.loads(out)}
@@ -253,6 +255,7 @@ def test_list_and_list_json(run, ctx, make_config):
     assert data["Sales Gmail"]["template"] == "Google Mail"
     assert data["Support mailbox"]["token_status"] == "none"
     assert data["Support mailbox"]["validity"] == "valid"
+    assert (data["Sales Gmail"]["account"], data["Support mailbox"]["account"]) == ("sales@example.com", None)
 
 
 def test_list_calls_a_token_expiring_inside_the_refresh_lead_time(run, ctx, make_config):

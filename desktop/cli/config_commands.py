@@ -187,6 +187,7 @@ def cmd_list(args: argparse.Namespace, factory: ContextFactory) -> int:
                     "template": cfg.template_name,
                     "validity": cfg.validity_label,
                     **state_summary(cfg, st, token_lead),
+                    "account": st.account or None,
                 }
                 for cfg, st in rows
             ]
@@ -198,11 +199,11 @@ def cmd_list(args: argparse.Namespace, factory: ContextFactory) -> int:
     table = []
     for cfg, st in rows:
         s = state_summary(cfg, st, token_lead)
-        table.append(
-            [cfg.name, cfg.template_name, s["token_status_text"], s["refresh_token_status_text"], cfg.validity_label]
-        )
-    print_table(["NAME", "TEMPLATE", "TOKEN", "REFRESH TOKEN", "VALIDITY"], table)
+        table.append([cfg.name, cfg.template_name, s["token_status_text"], s["refresh_token_status_text"],
+                      cfg.validity_label, st.account])
+    print_table(["NAME", "TEMPLATE", "TOKEN", "REFRESH TOKEN", "VALIDITY", "SIGNED IN AS"], table)
     return 0
+
 
 
 def cmd_templates(args: argparse.Namespace, factory: ContextFactory) -> int:

@@ -34,6 +34,11 @@ class TokenState:
     token_info: dict[str, str] = field(default_factory=dict)
 
     @property
+    def account(self) -> str:
+        """Who signed in for the stored token, as its claims say ('' when unknown or no token is stored)."""
+        return str(self.token_info.get("account", "")) if self.has_access_token else ""
+
+    @property
     def has_error(self) -> bool:
         return bool(self.error_message or self.error_code or self.error_description)
 

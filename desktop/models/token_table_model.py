@@ -20,8 +20,8 @@ from desktop.models.config import TokenConfiguration
 from desktop.models.status import StatusText, refresh_status, token_status
 from desktop.models.token import TokenState, utcnow
 
-COL_NAME, COL_TEMPLATE, COL_TOKEN, COL_REFRESH, COL_VALIDITY = range(5)
-HEADERS = ("Name", "Template", "Token status", "Refresh-token status", "Validity")
+COL_NAME, COL_TEMPLATE, COL_TOKEN, COL_REFRESH, COL_VALIDITY, COL_ACCOUNT = range(6)
+HEADERS = ("Name", "Template", "Token status", "Refresh-token status", "Validity", "Signed in as")
 
 #: the TokenConfiguration of a row
 ConfigRole = Qt.ItemDataRole.UserRole + 1
@@ -78,6 +78,8 @@ def _search_text(cfg: TokenConfiguration, state: TokenState) -> str:
         parts.append("no token requested yet")
     if not cfg.has_client_secret:
         parts.append("client secret missing")
+    if state.account:
+        parts.append(state.account)
     return " ".join(parts).casefold()
 
 
@@ -182,6 +184,8 @@ class TokenTableModel(QAbstractTableModel):
             return lambda r: (r.config.template_name.casefold(), r.config.name.casefold())
         if column == COL_VALIDITY:
             return lambda r: (r.config.valid_id, r.config.name.casefold())
+        if column == COL_ACCOUNT:  # rows without an account last, in either order of the others
+            return lambda r: (not r.state.account, r.state.account.casefold(), r.config.name.casefold())
         return lambda r: (*_status_sort_key(r.state, column), r.config.name.casefold())
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -248,6 +252,8 @@ class TokenTableModel(QAbstractTableModel):
                 return cfg.template_name
             if col == COL_VALIDITY:
                 return cfg.validity_label
+            if col == COL_ACCOUNT:
+                return row.state.account
             return row.status(col, self._now, self.token_lead).text
         if role == Qt.ItemDataRole.DecorationRole and col in (COL_TOKEN, COL_REFRESH):
             from desktop.ui.icons import status_icon
@@ -268,6 +274,9 @@ class TokenTableModel(QAbstractTableModel):
                 return row.status(col, self._now, self.token_lead).text
             if col == COL_VALIDITY and not cfg.is_valid:
                 return "Invalid configurations are not refreshed and do not notify."
+            if col == COL_ACCOUNT:
+                return ("The account that signed in, as the token says (mail accounts must log in as it)"
+                        if row.state.account else "The token does not name its account (or no token is stored)")
             return None
         if role == StatusKindRole and col in (COL_TOKEN, COL_REFRESH):
             return row.status(col, self._now, self.token_lead).kind.value

@@ -41,6 +41,7 @@ from desktop.models.config import TokenConfiguration
 from desktop.models.status import format_when
 from desktop.models.token import TokenState
 from desktop.models.token_table_model import (
+    COL_ACCOUNT,
     COL_NAME,
     COL_REFRESH,
     COL_TEMPLATE,
@@ -135,8 +136,12 @@ class MainWindow(QMainWindow):
             (COL_TOKEN, 280),
             (COL_REFRESH, 250),
             (COL_VALIDITY, 90),
+            (COL_ACCOUNT, 200),
         ):
             self.table.setColumnWidth(col, width)
+        # right-click on the header: choose the columns (kept with the header state in ui.ini)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._on_header_menu)
         self.empty_label = QLabel()
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
@@ -788,6 +793,24 @@ class MainWindow(QMainWindow):
         if not opened:
             self.show_status(f"The log is {log} (no file manager answered).", 15000)
         return bool(opened)
+
+    def column_menu(self) -> QMenu:
+        """Checkable entries for every column but Name (which identifies the row)."""
+        header = self.table.horizontalHeader()
+        menu = QMenu(self)
+        menu.setObjectName("ColumnMenu")
+        for col in range(1, self.model.columnCount()):
+            action = menu.addAction(str(self.model.headerData(col, Qt.Orientation.Horizontal)))
+            action.setCheckable(True)
+            action.setChecked(not header.isSectionHidden(col))
+            action.toggled.connect(lambda shown, c=col: self.table.setColumnHidden(c, not shown))
+        return menu
+
+    @Slot(object)
+    def _on_header_menu(self, pos) -> None:  # type: ignore[no-untyped-def]
+        menu = self.column_menu()
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.table.horizontalHeader().mapToGlobal(pos))
 
     @Slot(object)
     def _on_context_menu(self, pos) -> None:  # type: ignore[no-untyped-def]

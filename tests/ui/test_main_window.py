@@ -583,3 +583,20 @@ def test_help_opens_the_log_folder_and_about_names_the_log(ctx, make_app, log_ho
     qtbot.waitExposed(box)
     box.grab().save(str(tmp_path / "about.png"))
     box.close()
+
+
+def test_columns_can_be_hidden_from_the_header_menu_and_stay_hidden(three, make_app, tokendesk_home):
+    from desktop.models.token_table_model import COL_ACCOUNT, COL_TEMPLATE
+
+    window = make_app(three).window
+    menu = window.column_menu()
+    entries = {a.text(): a for a in menu.actions()}
+    assert list(entries) == ["Template", "Token status", "Refresh-token status", "Validity", "Signed in as"]
+    assert all(a.isChecked() for a in entries.values())
+    entries["Template"].setChecked(False)
+    assert window.table.isColumnHidden(COL_TEMPLATE)
+    assert not window.table.isColumnHidden(COL_ACCOUNT)
+    window.save_state()
+    again = make_app(three).window
+    assert again.table.isColumnHidden(COL_TEMPLATE)  # restored from ui.ini
+    assert {a.text(): a.isChecked() for a in again.column_menu().actions()}["Template"] is False

@@ -88,12 +88,12 @@ def cell(model: TokenTableModel, name: str, column: int, role=Display):
 
 def test_counts_and_headers(model):
     assert model.rowCount() == 6 and model.total_count() == 6
-    assert model.columnCount() == 5
+    assert model.columnCount() == 6
     child_parent = model.index(0, 0)
     assert model.rowCount(child_parent) == 0 and model.columnCount(child_parent) == 0
-    assert [model.headerData(c, Qt.Orientation.Horizontal) for c in range(5)] == [
-        "Name", "Template", "Token status", "Refresh-token status", "Validity"]
-    assert list(HEADERS) == [model.headerData(c, Qt.Orientation.Horizontal) for c in range(5)]
+    assert [model.headerData(c, Qt.Orientation.Horizontal) for c in range(6)] == [
+        "Name", "Template", "Token status", "Refresh-token status", "Validity", "Signed in as"]
+    assert list(HEADERS) == [model.headerData(c, Qt.Orientation.Horizontal) for c in range(6)]
     assert model.headerData(0, Qt.Orientation.Vertical) is None
     assert model.headerData(0, Qt.Orientation.Horizontal, ToolTip) is None
     assert model.headerData(9, Qt.Orientation.Horizontal) is None
@@ -102,7 +102,7 @@ def test_counts_and_headers(model):
 
 def test_empty_model(qapp):
     m = TokenTableModel()
-    assert m.rowCount() == 0 and m.total_count() == 0 and m.columnCount() == 5
+    assert m.rowCount() == 0 and m.total_count() == 0 and m.columnCount() == 6
     assert m.row_at(0) is None and m.config_at(0) is None
 
 
@@ -314,7 +314,7 @@ def test_update_row_replaces_one_row_and_signals_it(model, qtbot, now):
     with qtbot.waitSignal(model.dataChanged, timeout=1000) as blocker:
         model.update_row(new_cfg, new_state)
     top_left, bottom_right = blocker.args[:2]
-    assert (top_left.row(), top_left.column(), bottom_right.row(), bottom_right.column()) == (row, 0, row, 4)
+    assert (top_left.row(), top_left.column(), bottom_right.row(), bottom_right.column()) == (row, 0, row, 5)
     assert cell(model, "Echo never", COL_TOKEN).endswith("(in 12 min)")
     assert cell(model, "Echo never", COL_VALIDITY) == "valid"
     model.set_filter("valid until")  # the search text follows the update
@@ -347,3 +347,19 @@ def test_token_lead_follows_the_setting(model):
     model.token_lead = timedelta(minutes=1)
     model.tick(model.now)
     assert cell(model, "foxtrot soon", COL_TOKEN, StatusKindRole) == "valid"
+
+
+def test_signed_in_as_column_shows_sorts_and_filters_by_the_account(model, now):
+    from desktop.models.token_table_model import COL_ACCOUNT
+
+    signed = TokenState(4, has_access_token=True, token_expires_at=now + 50 * MIN, last_requested_at=now,
+                        token_info={"account": "support@contoso.com", "granted_scope": "IMAP"})
+    model.update_row(cfg(4, "Echo never", "Generic OpenID Connect", valid_id=VALID), signed)
+    assert cell(model, "Echo never", COL_ACCOUNT) == "support@contoso.com"
+    assert cell(model, "Alpha expired", COL_ACCOUNT) == ""  # the token does not say
+    assert model.index(model.row_of("Echo never"), COL_ACCOUNT).data(ToolTip).startswith(
+        "The account that signed in, as the token says")
+    model.sort(COL_ACCOUNT, Qt.SortOrder.AscendingOrder)
+    assert names(model)[0] == "Echo never"  # the rows that name an account first
+    model.set_filter("contoso")
+    assert names(model) == ["Echo never"]
