@@ -544,3 +544,15 @@ def test_the_cli_path_imports_no_qt(cli_env):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0].startswith("No token configurations yet.")
     assert proc.stdout.splitlines()[-1] == "False"
+
+
+def test_autostart_on_off_and_state(run, tmp_path, monkeypatch):
+    config_home = tmp_path / "config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))
+    code, out, _ = run("autostart")
+    assert code == 0 and out.startswith("autostart: off; runs: ")
+    code, out, _ = run("autostart", "on")
+    assert code == 0 and out.strip().endswith("autostart/tokendesk.desktop")
+    assert run("autostart")[1].startswith(f"autostart: on ({config_home}/autostart/tokendesk.desktop)")
+    assert run("autostart", "off")[1].strip() == "Autostart removed."
+    assert run("autostart", "off")[1].strip() == "Autostart was not on."

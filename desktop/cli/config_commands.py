@@ -81,6 +81,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_doctor)
 
+    p = sub.add_parser("autostart", help="start Tokendesk in the tray at log-in: on, off, or show the state")
+    p.add_argument("state", nargs="?", choices=["on", "off"])
+    p.set_defaults(handler=cmd_autostart)
+
 
 def _add_field_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scope", help="space-separated scopes (default: the template's)")
@@ -485,6 +489,21 @@ def doctor_report(ctx: Any) -> list[dict[str, Any]]:
         checks.append({"check": "window", "ok": True,
                        "detail": "running on this data directory" if running else "not running"})
     return checks
+
+
+def cmd_autostart(args: argparse.Namespace, factory: ContextFactory) -> int:
+    from desktop import autostart
+
+    try:
+        if args.state == "on":
+            print(f"Tokendesk starts in the tray at log-in: {autostart.enable()}")
+        elif args.state == "off":
+            print("Autostart removed." if autostart.disable() else "Autostart was not on.")
+        else:
+            print(f"autostart: {autostart.describe()}")
+    except OSError as exc:
+        raise CliError(f"cannot change the autostart entry {autostart.entry_path()}: {exc.strerror or exc}") from None
+    return 0
 
 
 def cmd_doctor(args: argparse.Namespace, factory: ContextFactory) -> int:

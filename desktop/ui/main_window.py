@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -748,15 +749,24 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def on_settings(self) -> None:
+        from desktop import autostart
         from desktop.ui.dialogs.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.ctx.settings, self)
+        linux = sys.platform.startswith("linux")
+        dialog = SettingsDialog(self.ctx.settings, self, autostart=autostart.is_enabled() if linux else None)
         if dialog.exec() == dialog.DialogCode.Accepted:
             try:
                 self.ctx.store.set_settings(dialog.collected().items())
             except ValueError as exc:
                 QMessageBox.warning(self, "Settings not saved", str(exc))
                 return
+            wanted = dialog.autostart_check.isChecked() if dialog.autostart_check is not None else None
+            if wanted is not None and wanted != autostart.is_enabled():
+                try:
+                    autostart.enable() if wanted else autostart.disable()
+                except OSError as exc:
+                    QMessageBox.warning(self, "Autostart not changed",
+                                        f"{autostart.entry_path()} could not be written: {exc.strerror or exc}")
             self.show_status("Settings saved.")
             self.hub.configurations_changed.emit()  # lead times changed: reload, re-plan the scheduler
 

@@ -22,10 +22,10 @@ from desktop.models.validation import check_url
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, values: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, values: dict[str, Any], parent: QWidget | None = None, *, autostart: bool | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings - Tokendesk")
-        self.setMinimumWidth(620)
+        self.setMinimumWidth(780)
         self.values = dict(values)
         self.editors: dict[str, QWidget] = {}
         layout = QVBoxLayout(self)
@@ -43,6 +43,14 @@ class SettingsDialog(QDialog):
         self.redirect_label = QLabel()
         self.redirect_label.setWordWrap(True)
         form.addRow("Redirect URI:", self.redirect_label)
+        #: None: this platform has no XDG autostart (the row is left out)
+        self.autostart_check: QCheckBox | None = None
+        if autostart is not None:
+            self.autostart_check = QCheckBox("Start Tokendesk in the tray when I log in")
+            self.autostart_check.setChecked(autostart)
+            self.autostart_check.setToolTip("Writes ~/.config/autostart/tokendesk.desktop (tokendesk --minimized); "
+                                            "unticked, the file is removed")
+            form.addRow(self.autostart_check)
         self.error = QLabel()
         self.error.setStyleSheet("color:#b00020;")
         self.error.setWordWrap(True)
