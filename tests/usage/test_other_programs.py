@@ -1,17 +1,19 @@
-"""The set-ups of docs/usage-with-other-programs.md, run for real: curl, msmtp and mbsync get their token
+"""The set-ups of docs/usage-with-other-programs.md, run for real: curl, msmtp, mbsync and getmail6 get their token
 from ``tokendesk token NAME`` (the installed command, in a child process) and talk to Dovecot, the
 aiosmtpd submission server and the HTTP API, all of which check the token by introspection.
 
 Each program is skipped when it is not installed (Debian: curl, msmtp, isync and, for mbsync's
-XOAUTH2, libsasl2-modules-kdexoauth2; see scripts/apt-packages.txt).
+XOAUTH2, libsasl2-modules-kdexoauth2, getmail6; see scripts/apt-packages.txt).
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -155,3 +157,40 @@ def test_mbsync_fetches_the_inbox_with_passcmd(shell, dovecot, tmp_path):
     result = run(f"mbsync -c {rc} tokendesk")
     assert result.returncode == 0, result.stderr
     assert len(list((local / "INBOX" / "cur").iterdir())) == dovecot.inbox_count == 3
+
+
+def test_getmail_fetches_the_inbox_with_password_command(shell, dovecot, tmp_path):
+    """getmail6 (Debian's getmail): IMAPS with use_xoauth2 and the token from password_command. (fetchmail 6.4
+    in Debian 12 has no OAuth2 mechanism at all; see the docs.)"""
+    need("getmail")
+    run, _ = shell
+    as_root = ""
+    local = tmp_path / "maildir"
+    if os.geteuid() == 0:
+        # getmail refuses to deliver as root (CI): it delivers as nobody, into a maildir nobody can reach
+        # (pytest's own temporary folders are private to root)
+        as_root = "user = nobody\n"
+        local = Path(tempfile.mkdtemp(prefix="tokendesk-getmail-")) / "maildir"
+        nobody = pwd.getpwnam("nobody")
+        os.chmod(local.parent, 0o755)
+    for sub in ("cur", "new", "tmp"):
+        (local / sub).mkdir(parents=True)
+    if as_root:
+        for path in (local, *local.iterdir()):
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    getmail_dir = tmp_path / "getmail"
+    getmail_dir.mkdir()
+    (getmail_dir / "getmailrc").write_text(
+        "[retriever]\ntype = SimpleIMAPSSLRetriever\nserver = localhost\n"
+        f"port = {dovecot.imaps_port}\nusername = {MAIL_USER}\nuse_xoauth2 = True\n"
+        f'password_command = ("tokendesk", "token", "{NAME}")\nca_certs = {dovecot.ca_file}\n'
+        'mailboxes = ("INBOX",)\n\n'
+        f"[destination]\ntype = Maildir\npath = {local}/\n{as_root}\n"
+        "[options]\nread_all = true\ndelete = false\nverbose = 1\n"
+    )
+    result = run(f"getmail --getmaildir {getmail_dir} --rcfile getmailrc")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(list((local / "new").iterdir())) == dovecot.inbox_count == 3
+    assert "3 messages (" in result.stdout and "retrieved" in result.stdout
+    if as_root:
+        shutil.rmtree(local.parent)
