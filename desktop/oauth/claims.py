@@ -71,3 +71,27 @@ def account_mismatch(info: Mapping[str, str], login: str) -> str:
         return ""
     return (f"The token was issued to {account}, but this account logs in as {login}: unless {account} may "
             f"open that mailbox (a shared mailbox), sign in as {login} (Request new token) or change the login.")
+
+
+#: scopes providers grant without echoing them (OIDC basics, Microsoft's offline_access)
+_UNECHOED = frozenset({"openid", "offline_access", "email", "profile"})
+
+
+def missing_scopes(requested: str, granted: str) -> list[str]:
+    """Requested scopes the provider did not grant (Google's consent screen lets users untick some).
+
+    Empty when the provider said nothing about the grant. Scopes that providers grant without naming
+    them in the answer (openid, offline_access, email, profile) never count as missing; Microsoft
+    answers ``https://outlook.office.com/IMAP.AccessAsUser.All`` for a request of that same string, and
+    a bare ``IMAP.AccessAsUser.All`` also matches its resource-qualified form."""
+    if not granted.strip():
+        return []
+    have = {s.casefold() for s in granted.split()}
+    short = {s.rsplit("/", 1)[-1] for s in have if "/" in s}
+    missing = []
+    for scope in requested.split():
+        key = scope.casefold()
+        if key in _UNECHOED or key in have or ("/" not in key and key in short):
+            continue
+        missing.append(scope)
+    return missing

@@ -35,7 +35,7 @@ from desktop.models.config import (
     TokenConfiguration,
 )
 from desktop.models.token import TokenState, utcnow
-from desktop.oauth.claims import token_info
+from desktop.oauth.claims import missing_scopes, token_info
 from desktop.oauth.errors import (
     MALFORMED_HINT,
     NO_REFRESH_TOKEN_HINT,
@@ -574,4 +574,10 @@ def warnings_for(cfg: TokenConfiguration, state: TokenState) -> list[str]:
     if state.has_access_token and state.token_expires_at is None:
         notes.append("The provider gave no expiry for this token; Tokendesk treats it as valid until a refresh "
                      "or until a server refuses it.")
+    if state.has_access_token:
+        missing = missing_scopes(cfg.scope, state.token_info.get("granted_scope", ""))
+        if missing:
+            notes.append(f"The provider granted less than was asked: {', '.join(missing)} "
+                         f"{'is' if len(missing) == 1 else 'are'} missing (at the consent screen the permission may "
+                         "have been unticked). Request a new token and allow everything asked for.")
     return notes

@@ -56,3 +56,33 @@ def test_account_mismatch_in_plain_words():
     assert account_mismatch({}, "support@contoso.com") == ""
     text = account_mismatch({"account": "sales@contoso.com"}, "support@contoso.com")
     assert text.startswith("The token was issued to sales@contoso.com, but this account logs in as support@")
+
+
+def test_missing_scopes_names_what_the_consent_screen_took_away():
+    from desktop.oauth.claims import missing_scopes
+
+    google = "https://mail.google.com/ openid email"
+    assert missing_scopes(google, "") == []  # the provider said nothing: no claim either way
+    userinfo = "https://www.googleapis.com/auth/userinfo.email"
+    assert missing_scopes(google, f"https://mail.google.com/ openid {userinfo}") == []
+    assert missing_scopes(google, f"openid {userinfo}") == ["https://mail.google.com/"]
+    microsoft = "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access"
+    assert missing_scopes(microsoft, "https://outlook.office.com/IMAP.AccessAsUser.All "
+                                     "https://outlook.office.com/SMTP.Send") == []
+    assert missing_scopes("IMAP.AccessAsUser.All", "https://outlook.office.com/IMAP.AccessAsUser.All") == []
+    assert missing_scopes(microsoft, "https://outlook.office.com/IMAP.AccessAsUser.All") == [
+        "https://outlook.office.com/SMTP.Send"]
+
+
+def test_the_details_note_when_a_scope_was_not_granted():
+    from desktop.models.templates import load_templates
+    from desktop.models.token import TokenState
+    from desktop.oauth.tokens import warnings_for
+
+    cfg = load_templates().require("Google Mail").new_configuration("Sales Gmail")
+    state = TokenState(1, has_access_token=True, has_refresh_token=True,
+                       token_info={"granted_scope": "openid https://www.googleapis.com/auth/userinfo.email"})
+    [note] = [n for n in warnings_for(cfg, state) if "granted less" in n]
+    assert note.startswith("The provider granted less than was asked: https://mail.google.com/ is missing")
+    state.token_info["granted_scope"] = cfg.scope
+    assert not [n for n in warnings_for(cfg, state) if "granted less" in n]

@@ -409,3 +409,18 @@ def test_the_token_state_says_who_signed_in_and_what_was_granted(ctx, oauth, ser
     assert refreshed.token_info["granted_scope"] == SCOPE
     fast(ctx).forget(cfg.name)
     assert ctx.store.get_state(cfg.id).token_info == {}
+
+
+def test_a_narrower_grant_than_asked_is_noted(ctx, oauth, server_config, sign_in):
+    from desktop.oauth.tokens import warnings_for
+
+    cfg = server_config("Narrow grant")
+    cfg.scope = "openid offline_access mail.read"
+    ctx.configurations.update(cfg)
+    oauth.fault("token", "merge", fields={"scope": "openid offline_access"}, grant_type="authorization_code")
+    state = sign_in(cfg.name)
+    assert state.token_info["granted_scope"] == "openid offline_access"
+    notes = warnings_for(ctx.store.get(cfg.name), state)
+    assert [n for n in notes if "granted less" in n] == [
+        "The provider granted less than was asked: mail.read is missing (at the consent screen the permission "
+        "may have been unticked). Request a new token and allow everything asked for."]
