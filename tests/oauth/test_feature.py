@@ -143,6 +143,23 @@ def test_request_new_token_system_browser(qtbot, app, ctx, oauth, server_config)
     qtbot.waitUntil(lambda: bool(pages), timeout=10000)
     assert "You can close this tab" in pages[0]
     assert feature(app).wait_dialog is None
+    assert app.window.statusBar().currentMessage() == "New token stored for 'Google-like'."
+    assert getattr(feature(app), "last_notes", None) is None  # nothing to point out
+
+    # the same sign-in, but the consent screen took a permission away: said at once, not only in the details
+    cfg.scope = "openid offline_access mail.read"
+    ctx.configurations.update(cfg)
+    oauth.fault("token", "merge", fields={"scope": "openid offline_access"}, grant_type="authorization_code")
+    pages.clear()
+    with qtbot.waitSignal(app.hub.token_changed, timeout=TIMEOUT_MS):
+        feature(app).request_action.trigger()
+    qtbot.waitUntil(lambda: getattr(feature(app), "last_notes", None) is not None, timeout=10000)
+    notes = feature(app).last_notes
+    assert notes.text().startswith("The token is stored, but:")
+    assert "mail.read is missing" in notes.text()
+    qtbot.waitExposed(notes)
+    notes.grab().save(str(screenshot_path("sign_in_notes.png")))
+    notes.close()
 
 
 def test_system_browser_cancel(qtbot, app, ctx, oauth, server_config):

@@ -287,7 +287,7 @@ class OAuthFeature(QObject):
             self.login_dialog = None
             self._changed(config_id)  # stored token, or an error recorded from the redirect
             if dialog.result_state is not None:
-                self.window.show_status(f"New token stored for '{cfg.name}'.")
+                self._signed_in(cfg.name, dialog.result_state)
 
         dialog.finished.connect(finished)
         dialog.open()
@@ -323,7 +323,7 @@ class OAuthFeature(QObject):
             self.wait_dialog = None
             wait.accept()
             self._changed(config_id)
-            self.window.show_status(f"New token stored for '{name}'.")
+            self._signed_in(name, state)
 
         def failed(exc: BaseException) -> None:
             self.wait_dialog = None
@@ -377,6 +377,22 @@ class OAuthFeature(QObject):
 
         self.tasks.run(self.service.refresh_by_id, config_id, on_done=finish, on_error=failed,
                        busy_text=f"Refreshing {cfg.name} ...")
+
+    def _signed_in(self, name: str, state: TokenState) -> None:
+        """Say that the token is stored - and, right away, what is not as it should be (no refresh token,
+        less granted than asked), which the details pane would otherwise only show to who looks."""
+        self.window.show_status(f"New token stored for '{name}'.")
+        cfg = self.ctx.store.get(name)
+        notes = warnings_for(cfg, state) if cfg is not None else []
+        if not notes:
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, f"New token for \u201c{name}\u201d - please check",
+                          "The token is stored, but:\n\n" + "\n\n".join(notes), QMessageBox.StandardButton.Ok,
+                          self.window)
+        box.setObjectName("SignInNotesBox")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.last_notes = box
+        box.open()
 
     def _refresh(self, configs: list[TokenConfiguration], *, manual: bool) -> None:
         targets = [c for c in configs if c.id is not None and c.id not in self.busy]
