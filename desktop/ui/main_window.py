@@ -254,6 +254,8 @@ class MainWindow(QMainWindow):
             "reload", "Re&load", QKeySequence("Ctrl+Shift+R"), self.reload, "Reload the table from the database"
         )
         self.menus["&View"].addAction(reload_view)
+        self.columns_menu = self.menus["&View"].addMenu("&Columns")
+        self.columns_menu.aboutToShow.connect(lambda: self.column_menu(self.columns_menu))
         open_log = self._make("open_log", "Open &Log Folder", None, self.on_open_log_folder,
                               "Show the folder of Tokendesk's log file (what happened while nobody watched)")
         self.menus["&Help"].addAction(open_log)
@@ -804,11 +806,14 @@ class MainWindow(QMainWindow):
             self.show_status(f"The log is {log} (no file manager answered).", 15000)
         return bool(opened)
 
-    def column_menu(self) -> QMenu:
-        """Checkable entries for every column but Name (which identifies the row)."""
+    def column_menu(self, menu: QMenu | None = None) -> QMenu:
+        """Checkable entries for every column but Name (which identifies the row), in ``menu`` (refilled)
+        or a new one: the header's context menu and View > Columns."""
         header = self.table.horizontalHeader()
-        menu = QMenu(self)
-        menu.setObjectName("ColumnMenu")
+        if menu is None:
+            menu = QMenu(self)
+            menu.setObjectName("ColumnMenu")
+        menu.clear()
         for col in range(1, self.model.columnCount()):
             action = menu.addAction(str(self.model.headerData(col, Qt.Orientation.Horizontal)))
             action.setCheckable(True)

@@ -600,3 +600,9 @@ def test_columns_can_be_hidden_from_the_header_menu_and_stay_hidden(three, make_
     again = make_app(three).window
     assert again.table.isColumnHidden(COL_TEMPLATE)  # restored from ui.ini
     assert {a.text(): a.isChecked() for a in again.column_menu().actions()}["Template"] is False
+    # the keyboard way: View > Columns holds the same entries
+    again.columns_menu.aboutToShow.emit()
+    view_entries = {a.text(): a for a in again.columns_menu.actions()}
+    assert list(view_entries) == list(entries)
+    view_entries["Template"].setChecked(True)
+    assert not again.table.isColumnHidden(COL_TEMPLATE)
