@@ -101,6 +101,27 @@ def main(outdir: str | None = None) -> list[Path]:
     path = out / "main-window.png"
     win.grab().save(str(path))
     shots.append(path)
+    if os.environ.get("TOKENDESK_SHOT_DARK"):  # the same window in a dark theme (not in the README)
+        from PySide6.QtGui import QColor, QPalette
+
+        light_style, light_palette = qapp.style().name(), qapp.palette()
+        qapp.setStyle("Fusion")
+        dark = QPalette()
+        for role, colour in ((QPalette.ColorRole.Window, "#2a2e32"), (QPalette.ColorRole.WindowText, "#eff0f1"),
+                             (QPalette.ColorRole.Base, "#1b1e20"), (QPalette.ColorRole.AlternateBase, "#232629"),
+                             (QPalette.ColorRole.Text, "#eff0f1"), (QPalette.ColorRole.Button, "#31363b"),
+                             (QPalette.ColorRole.ButtonText, "#eff0f1"), (QPalette.ColorRole.Highlight, "#3daee9"),
+                             (QPalette.ColorRole.HighlightedText, "#eff0f1")):
+            dark.setColor(role, QColor(colour))
+        qapp.setPalette(dark)
+        win.model.tick()
+        win.select_configuration("Support mailbox (Exchange)")
+        qapp.processEvents()
+        path = out / "main-window-dark.png"
+        win.grab().save(str(path))
+        shots.append(path)
+        qapp.setPalette(light_palette)
+        qapp.setStyle(light_style)
 
     template = ctx.templates.require("Microsoft Exchange Online")
     cfg = template.new_configuration("Support mailbox (exchange)")

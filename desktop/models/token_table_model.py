@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush
 
 from desktop.models.config import TokenConfiguration
 from desktop.models.status import StatusText, refresh_status, token_status
 from desktop.models.token import TokenState, utcnow
+from desktop.models.tones import tone_color
 
 COL_NAME, COL_TEMPLATE, COL_TOKEN, COL_REFRESH, COL_VALIDITY, COL_ACCOUNT = range(6)
 HEADERS = ("Name", "Template", "Token status", "Refresh-token status", "Validity", "Signed in as")
@@ -30,16 +31,16 @@ StateRole = Qt.ItemDataRole.UserRole + 2
 #: the status kind value ('valid', 'expired', ...) of the token or refresh-token column
 StatusKindRole = Qt.ItemDataRole.UserRole + 3
 
-_STATUS_COLOURS = {
-    "valid": QColor("#1b5e20"),
-    "no_expiry": QColor("#1b5e20"),
-    "expiring": QColor("#8a5300"),
-    "expired": QColor("#b71c1c"),
-    "failed": QColor("#b71c1c"),
-    "reauth": QColor("#bf360c"),
-    "none": QColor("#616161"),
+#: status kind -> tone (desktop/models/tones.py: readable on light and dark themes)
+_STATUS_TONES = {
+    "valid": "ok",
+    "no_expiry": "ok",
+    "expiring": "warn",
+    "expired": "error",
+    "failed": "error",
+    "reauth": "reauth",
+    "none": "muted",
 }
-_INVALID_COLOUR = QColor("#757575")
 
 
 @dataclass
@@ -261,11 +262,10 @@ class TokenTableModel(QAbstractTableModel):
             return status_icon(row.status(col, self._now, self.token_lead).kind.value)
         if role == Qt.ItemDataRole.ForegroundRole:
             if not cfg.is_valid:
-                return QBrush(_INVALID_COLOUR)
+                return QBrush(tone_color("disabled"))
             if col in (COL_TOKEN, COL_REFRESH):
-                return QBrush(
-                    _STATUS_COLOURS.get(row.status(col, self._now, self.token_lead).kind.value, _INVALID_COLOUR)
-                )
+                kind = row.status(col, self._now, self.token_lead).kind.value
+                return QBrush(tone_color(_STATUS_TONES.get(kind, "disabled")))
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_NAME and not cfg.has_client_secret:

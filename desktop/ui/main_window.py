@@ -13,7 +13,17 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QFileSystemWatcher, QItemSelectionModel, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QFileSystemWatcher,
+    QItemSelectionModel,
+    QSettings,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -50,6 +60,7 @@ from desktop.models.token_table_model import (
     COL_VALIDITY,
     TokenTableModel,
 )
+from desktop.models.tones import style, tone
 from desktop.models.validation import ENDPOINT_LABELS
 from desktop.ui.icons import app_icon
 from desktop.ui.widgets import MessageBar, rich_text_label
@@ -146,7 +157,7 @@ class MainWindow(QMainWindow):
         self.empty_label = QLabel()
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
-        self.empty_label.setStyleSheet("color:#555; font-size:11pt; padding:30px;")
+        self.empty_label.setStyleSheet(style("label", " font-size:11pt; padding:30px;"))
         self.table_stack.addWidget(self.table)
         self.table_stack.addWidget(self.empty_label)
         self.splitter.addWidget(table_host)
@@ -538,7 +549,7 @@ class MainWindow(QMainWindow):
         items += [(ENDPOINT_LABELS[k], url or "-") for k, url in cfg.endpoints_in_use().items()]
         self.details_text.setText(
             "".join(
-                f"<p style='margin:0 0 6px 0'><span style='color:#555'>{html.escape(label)}</span><br>"
+                f"<p style='margin:0 0 6px 0'><span style='color:{tone('label')}'>{html.escape(label)}</span><br>"
                 f"{_breakable(value)}</p>"
                 for label, value in items
             )
@@ -841,6 +852,13 @@ class MainWindow(QMainWindow):
         self.busy_bar.setVisible(bool(text))
 
     # ---- show, hide, close
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt API
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            # the details sections write their colours into rich text: draw them again for the new theme
+            self._update_details()
+            self.selection_changed.emit()
+
     def paintEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
         super().paintEvent(event)
         if not self._painted:

@@ -606,3 +606,24 @@ def test_columns_can_be_hidden_from_the_header_menu_and_stay_hidden(three, make_
     assert list(view_entries) == list(entries)
     view_entries["Template"].setChecked(True)
     assert not again.table.isColumnHidden(COL_TEMPLATE)
+
+
+def test_a_theme_change_redraws_the_details_in_readable_colours(three, make_app, qapp):
+    from PySide6.QtGui import QColor, QPalette
+
+    from desktop.models.tones import TONES
+
+    window = make_app(three).window
+    window.table.selectRow(0)
+    assert TONES["label"][0] in window.details_text.text()
+    light = qapp.palette()
+    dark = QPalette(light)
+    dark.setColor(QPalette.ColorRole.Window, QColor("#2a2e32"))
+    qapp.setPalette(dark)
+    try:
+        qapp.processEvents()
+        assert TONES["label"][1] in window.details_text.text()
+    finally:
+        qapp.setPalette(light)
+        qapp.processEvents()
+    assert TONES["label"][0] in window.details_text.text()

@@ -363,3 +363,31 @@ def test_signed_in_as_column_shows_sorts_and_filters_by_the_account(model, now):
     assert names(model)[0] == "Echo never"  # the rows that name an account first
     model.set_filter("contoso")
     assert names(model) == ["Echo never"]
+
+
+def test_status_colours_follow_a_dark_theme(model, qapp):
+    from PySide6.QtGui import QColor, QPalette
+
+    def colour(name, column):
+        brush = cell(model, name, column, Foreground)
+        return brush.color().name() if isinstance(brush, QBrush) else None
+
+    from desktop.models.tones import TONES, is_dark
+
+    light = qapp.palette()
+    dark = QPalette(light)
+    dark.setColor(QPalette.ColorRole.Window, QColor("#2a2e32"))
+    dark.setColor(QPalette.ColorRole.Base, QColor("#1b1e20"))
+    dark.setColor(QPalette.ColorRole.Text, QColor("#eff0f1"))
+    qapp.setPalette(dark)
+    try:
+        assert is_dark()
+        assert colour("delta valid", COL_TOKEN) == TONES["ok"][1]
+        assert colour("Alpha expired", COL_TOKEN) == TONES["error"][1]
+        for column in (COL_NAME, COL_TOKEN):
+            assert colour("Echo never", column) == TONES["disabled"][1]  # an invalid configuration
+        # readable: every dark-theme tone is clearly lighter than the dark background
+        assert all(QColor(d).lightness() - QColor("#1b1e20").lightness() > 100 for _l, d in TONES.values())
+    finally:
+        qapp.setPalette(light)
+    assert colour("delta valid", COL_TOKEN) == TONES["ok"][0]

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.backup.importer import Action, ImportPlan, ParsedImport, Problem, field_label
+from desktop.models.tones import style
 from desktop.ui.icons import icon
 from desktop.ui.widgets import BAR_STYLES
 
@@ -194,7 +195,7 @@ class ImportPreviewDialog(QDialog):
             self.status.setText(
                 f"Nothing can be imported while the file has problems ({n}). Fix the file and import it again."
             )
-            self.status.setStyleSheet("color:#9b0012;")
+            self.status.setStyleSheet(style("error"))
         elif changes == 0:
             self.status.setText("Nothing would change." + (
                 " Tick \u201cOverwrite existing configurations\u201d to replace the ones with the same name."

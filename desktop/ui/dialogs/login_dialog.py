@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.models.tones import tone
 from desktop.oauth.errors import Cancelled, StateMismatch, TokenError
 from desktop.oauth.flow import AuthorizationRequest, same_endpoint
 from desktop.ui.widgets import rich_text_label
@@ -298,7 +299,7 @@ class LoginDialog(QDialog):
         self.address.setCursorPosition(0)  # the host is what matters: show the start
         secure = url.scheme() == "https"
         self.secure_label.setText("https" if secure else url.scheme())
-        color = "#1a7f37" if secure else "#8a6d00"
+        color = tone("ok") if secure else tone("note")
         self.secure_label.setStyleSheet(f"QLabel#SecureBadge {{color:{color}; font-weight:bold; padding:0 4px;}}")
         self.secure_label.setToolTip("Encrypted connection (https)" if secure
                                      else "Not encrypted: allowed only for this machine (loopback)")

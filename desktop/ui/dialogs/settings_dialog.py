@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.models.settings import SETTINGS, SettingSpec, redirect_uri
+from desktop.models.tones import style
 from desktop.models.validation import check_url
 
 
@@ -52,7 +53,7 @@ class SettingsDialog(QDialog):
                                             "unticked, the file is removed")
             form.addRow(self.autostart_check)
         self.error = QLabel()
-        self.error.setStyleSheet("color:#b00020;")
+        self.error.setStyleSheet(style("error"))
         self.error.setWordWrap(True)
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from desktop.models.templates import ProviderTemplate, TemplateCatalog
+from desktop.models.tones import style
 
 
 class TemplatePicker(QDialog):
@@ -29,7 +30,7 @@ class TemplatePicker(QDialog):
         if catalog.problems:
             warn = QLabel("Skipped template files: " + "; ".join(catalog.problems))
             warn.setWordWrap(True)
-            warn.setStyleSheet("color:#8a5300;")
+            warn.setStyleSheet(style("warn"))
             layout.addWidget(warn)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Next")

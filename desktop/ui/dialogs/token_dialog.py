@@ -47,6 +47,7 @@ from desktop.models.config import (
     TokenConfiguration,
 )
 from desktop.models.templates import ProviderTemplate
+from desktop.models.tones import style
 from desktop.models.validation import ENDPOINT_LABELS, FieldError, validate_configuration
 from desktop.notify.events import REFRESH_TOKEN_LIFETIME_CHOICES
 from desktop.ui.widgets import SecretEdit
@@ -54,7 +55,7 @@ from desktop.ui.widgets import SecretEdit
 SaveFn = Callable[[TokenConfiguration, "str | None"], TokenConfiguration]
 DiscoverFn = Callable[[str], object]
 
-_ERROR_STYLE = "color:#b00020;"
+
 
 
 class _Field:
@@ -64,7 +65,7 @@ class _Field:
         self.key = key
         self.editor = editor
         self.error = QLabel()
-        self.error.setStyleSheet(_ERROR_STYLE)
+        self.error.setStyleSheet(style("error"))
         self.error.setWordWrap(True)
         self.error.hide()
         self.container = QWidget()
@@ -269,7 +270,7 @@ class TokenDialog(QDialog):
         bottom = QHBoxLayout()
         self.summary = QLabel()
         self.summary.setWordWrap(True)
-        self.summary.setStyleSheet(_ERROR_STYLE)
+        self.summary.setStyleSheet(style("error"))
         bottom.addWidget(self.summary, 1)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
@@ -469,11 +470,11 @@ class TokenDialog(QDialog):
         preferred = getattr(endpoints, "preferred_client_authentication", lambda: None)()
         if preferred:
             self.client_auth_combo.setCurrentIndex(max(0, self.client_auth_combo.findData(preferred)))
-        self.discover_status.setStyleSheet("color:#1b5e20;")
+        self.discover_status.setStyleSheet(style("ok"))
         self.discover_status.setText("Endpoints filled in from the discovery document. Check them, then save.")
         self.touch_all()
 
     def discovery_failed(self, message: str) -> None:
         self.discover_button.setEnabled(True)
-        self.discover_status.setStyleSheet(_ERROR_STYLE)
+        self.discover_status.setStyleSheet(style("error"))
         self.discover_status.setText(message)

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from desktop.models.config import BROWSER_SYSTEM, FLOW_CLIENT_CREDENTIALS, TokenConfiguration
 from desktop.models.status import format_when
 from desktop.models.token import TokenState, utcnow
+from desktop.models.tones import tone
 from desktop.oauth.errors import (
     Cancelled,
     ConfigurationProblem,
@@ -532,7 +533,7 @@ class OAuthFeature(QObject):
 
 def _line(label: str, value: str, color: str = "") -> str:
     style = f" style='color:{color}'" if color else ""
-    return (f"<p style='margin:0 0 6px 0'><span style='color:#555'>{html.escape(label)}</span><br>"
+    return (f"<p style='margin:0 0 6px 0'><span style='color:{tone('label')}'>{html.escape(label)}</span><br>"
             f"<span{style}>{html.escape(value)}</span></p>")
 
 
@@ -544,11 +545,11 @@ def details_html(cfg: TokenConfiguration, state: TokenState, settings: dict[str,
         stage = "refresh" if state.has_access_token else "exchange"
         hint = hint_for(state.error_message, state.error_code, state.error_description, stage=stage)
         parts.append(_line("Re-authorization needed" if state.reauthorization_needed else "Last error",
-                           state.error_text, "#b42318"))
+                           state.error_text, tone("error")))
         if hint:
             parts.append(_line("What to do", hint))
     for note in warnings_for(cfg, state):
-        parts.append(_line("Note", note, "#8a6d00"))
+        parts.append(_line("Note", note, tone("note")))
     if state.has_access_token:
         exp = state.token_expires_at
         parts.append(_line("Token expires", format_when(exp, now) if exp else "not given"))

@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from desktop.models.tones import tone
 from desktop.usage.service import UsageService
 
 if TYPE_CHECKING:
@@ -133,6 +134,6 @@ class UsageFeature(QObject):
         if users:
             items = "".join(f"<li>{html.escape(u, quote=False)}</li>" for u in users)
             self.used_by.setText(f"<ul style='margin:0; padding-left:14px'>{items}</ul>"
-                                 "<span style='color:#555'>It cannot be deleted while these use it.</span>")
+                                 f"<span style='color:{tone('label')}'>It cannot be deleted while these use it.</span>")
         else:
-            self.used_by.setText("<span style='color:#555'>No mail account or web service uses it.</span>")
+            self.used_by.setText(f"<span style='color:{tone('label')}'>No mail account or web service uses it.</span>")

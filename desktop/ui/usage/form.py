@@ -23,14 +23,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.models.tones import style
 from desktop.models.validation import FieldError
 from desktop.usage.repository import UsageValidationFailed
 
 if TYPE_CHECKING:
     from desktop.usage.service import UsageService
 
-ERROR_STYLE = "color:#a4000f;"
 NO_CONFIGURATION = "No valid token configuration: add one first"
+
+
+def error_style() -> str:
+    return style("error")
 
 
 def ca_file_row(parent: QWidget, edit: QLineEdit, title: str) -> QWidget:
@@ -95,7 +99,7 @@ class UsageItemDialog(QDialog):
         self.errors = QLabel()
         self.errors.setObjectName("errors")
         self.errors.setWordWrap(True)
-        self.errors.setStyleSheet(ERROR_STYLE)
+        self.errors.setStyleSheet(error_style())
         layout.addWidget(self.errors)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.save)

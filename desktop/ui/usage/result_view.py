@@ -20,12 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.models import tones
+
 if TYPE_CHECKING:  # the protocol clients and httpx load when a test or call runs, not at start-up
     from desktop.usage.connection import ConnectionResult
     from desktop.usage.invoke import InvokeResult
-
-OK_STYLE = "color:#1b6e20; font-weight:600;"
-FAIL_STYLE = "color:#a4000f; font-weight:600;"
 
 
 class ResultView(QWidget):
@@ -91,7 +90,7 @@ class ResultView(QWidget):
         self.progress.hide()
         self.cancel_button.hide()
         mark = "\u2714" if ok else "\u2716"
-        style = OK_STYLE if ok else FAIL_STYLE
+        style = tones.style("ok" if ok else "error", " font-weight:600;")
         self.title.setText(f"<span style='{style}'>{mark} {html.escape(headline, quote=False)}</span>")
         if hint:
             self.hint.setText(f"<b>What to do:</b> {html.escape(hint, quote=False)}")

@@ -6,17 +6,17 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush
 
 from desktop.models.status import format_local
+from desktop.models.tones import tone_color
 from desktop.usage.accounts import MailAccount
 from desktop.usage.invokers import WebInvoker
 from desktop.usage.runs import LastRun
 
 T = TypeVar("T")
 
-OK_COLOR = QColor("#1b6e20")
-FAIL_COLOR = QColor("#a4000f")
+
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -91,8 +91,8 @@ class _ListModel(QAbstractTableModel, Generic[T]):
             return self.cells(item)[index.column()]
         if role == Qt.ItemDataRole.ForegroundRole and last_column:
             if result is None:
-                return QBrush(QColor("#666666"))
-            return QBrush(OK_COLOR if result.ok else FAIL_COLOR)
+                return QBrush(tone_color("muted"))
+            return QBrush(tone_color("ok" if result.ok else "error"))
         if role == Qt.ItemDataRole.UserRole:
             return item
         return None

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from desktop.models.status import format_local
 from desktop.models.token import utcnow
+from desktop.models.tones import style
 from desktop.ui.usage.result_view import ResultView
 from desktop.ui.usage.table_models import InvokersModel, LastResult, MailAccountsModel, _ListModel
 from desktop.usage.cancel import Cancellation
@@ -100,7 +101,7 @@ class _UsageView(QWidget):
         self.empty_label = QLabel(self.EMPTY_TEXT)
         self.empty_label.setWordWrap(True)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setStyleSheet("color:#555; padding:18px;")
+        self.empty_label.setStyleSheet(style("label", " padding:18px;"))
         table_layout.addWidget(self.empty_label)
         self.splitter.addWidget(table_host)
         self.result = ResultView(f"Select a {self.KIND} and press {self.RUN_LABEL.replace('&', '')}.")
