@@ -57,8 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("--format", choices=FORMATS, default="raw",
                    help="raw token (default), an HTTP 'Authorization: Bearer' header, JSON, or a base64 "
-                   "XOAUTH2 string (needs --user)")
-    p.add_argument("--user", metavar="LOGIN", help="mail login for --format xoauth2")
+                   "XOAUTH2 string (for --user LOGIN, or the account the token names)")
+    p.add_argument("--user", metavar="LOGIN",
+                   help="mail login for --format xoauth2 (default: the account the token names, if it does)")
     p.set_defaults(handler=cmd_token)
 
     p = sub.add_parser("revoke", help="revoke the token at the provider (RFC 7009) and delete it here")
@@ -131,8 +132,6 @@ def _describe(state: Any) -> str:
 
 # ---- commands
 def cmd_token(args: argparse.Namespace, factory: ContextFactory) -> int:
-    if args.format == "xoauth2" and not args.user:
-        raise CliError("--format xoauth2 needs --user LOGIN (the mail account's login)", EXIT_USAGE)
     from desktop.oauth.errors import TokenError
     from desktop.oauth.tokens import TokenService
 
@@ -149,7 +148,11 @@ def cmd_token(args: argparse.Namespace, factory: ContextFactory) -> int:
     elif args.format == "xoauth2":
         from desktop.usage.sasl import xoauth2_base64
 
-        out = xoauth2_base64(args.user, token)
+        user = args.user or state.account  # the account the token names, when the provider said
+        if not user:
+            raise CliError("--format xoauth2 needs --user LOGIN (the mail account's login): this token does not "
+                           "name its account", EXIT_USAGE)
+        out = xoauth2_base64(user, token)
     else:
         from desktop.models.token import utcnow
 
@@ -160,6 +163,8 @@ def cmd_token(args: argparse.Namespace, factory: ContextFactory) -> int:
             "token_type": "Bearer",
             "expires_at": expires.isoformat() if expires else None,
             "expires_in": max(0, int((expires - utcnow()).total_seconds())) if expires else None,
+            "account": state.account or None,
+            "scope": state.token_info.get("granted_scope") or None,
         })
     sys.stdout.write(out + "\n")
     return EXIT_OK

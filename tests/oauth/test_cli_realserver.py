@@ -158,10 +158,15 @@ def test_token_formats(ctx, oauth, server_config, sign_in, capsys):
     code, out, _ = run_cli(ctx, "token", cfg.name, "--format", "json", capsys=capsys)
     data = json.loads(out)
     assert data["access_token"] == token and data["token_type"] == "Bearer" and 3500 <= data["expires_in"] <= 3600
+    assert data["account"] == "tokendesk-user@example.test" and data["scope"] == cfg.scope
     code, out, _ = run_cli(ctx, "token", cfg.name, "--format", "xoauth2", "--user", "a@b.example", capsys=capsys)
     assert out.strip() == xoauth2_base64("a@b.example", token)
+    # without --user: the account the token names
+    code, out, _ = run_cli(ctx, "token", cfg.name, "--format", "xoauth2", capsys=capsys)
+    assert code == 0 and out.strip() == xoauth2_base64("tokendesk-user@example.test", token)
+    ctx.store.update_state(cfg.id, token_info={})  # a token that does not say whose it is
     code, _, err = run_cli(ctx, "token", cfg.name, "--format", "xoauth2", capsys=capsys)
-    assert code == 2 and "--user" in err
+    assert code == 2 and "--user" in err and "does not name its account" in err
     code, _, err = run_cli(ctx, "token", "no such thing", capsys=capsys)
     assert code == EXIT_NOT_FOUND
 
