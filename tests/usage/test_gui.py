@@ -94,6 +94,22 @@ def test_mail_dialog_offers_only_valid_configurations_and_validates_live(ctx, of
         "IMAPS", "imap.example.org", 993, "Good")
 
 
+def test_a_new_mail_account_logs_in_as_whoever_signed_in_for_the_token(ctx, offline_config, qtbot):
+    support = offline_config("Support mailbox")
+    sales = offline_config("Sales mailbox")
+    for cfg, account in ((support, "support@contoso.com"), (sales, "sales@contoso.com")):
+        ctx.store.update_state(cfg.id, has_access_token=True, token_info={"account": account})
+    dialog = MailAccountDialog(UsageService(ctx))
+    qtbot.addWidget(dialog)
+    assert dialog.config.currentData() == "Sales mailbox" and dialog.login.text() == "sales@contoso.com"
+    assert dialog.errors.isHidden()  # a suggestion is not a mistake to point at
+    dialog.config.setCurrentIndex(dialog.config.findData("Support mailbox"))
+    assert dialog.login.text() == "support@contoso.com"  # our suggestion follows the configuration
+    dialog.login.setText("shared@contoso.com")  # the admin's own choice (a shared mailbox) stays
+    dialog.config.setCurrentIndex(dialog.config.findData("Sales mailbox"))
+    assert dialog.login.text() == "shared@contoso.com"
+
+
 def test_mail_dialog_without_any_valid_configuration(ctx, offline_config, qtbot):
     offline_config("Paused", valid_id=3)
     dialog = MailAccountDialog(UsageService(ctx))

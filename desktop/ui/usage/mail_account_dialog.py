@@ -67,6 +67,11 @@ class MailAccountDialog(UsageItemDialog):
         self.revalidate_on(self.name, self.host, self.login, self.ca_file, self.port, self.config, self.mechanism)
         self.protocol.currentIndexChanged.connect(self._protocol_changed)
         self._protocol_changed()
+        #: the login this dialog filled in from a token (replaced when another configuration is picked)
+        self._suggested_login = ""
+        if account is None:
+            self.config.currentIndexChanged.connect(self._suggest_login)
+            self._suggest_login()
         self.resize(560, self.sizeHint().height())
 
     def _fill(self, account: MailAccount | None) -> None:
@@ -80,6 +85,16 @@ class MailAccountDialog(UsageItemDialog):
         self.login.setText(account.login)
         self.mechanism.setCurrentText(account.mechanism)
         self.ca_file.setText(account.ca_file)
+
+    @Slot()
+    def _suggest_login(self) -> None:
+        """A new account usually logs in as whoever signed in for the token: fill that in, unless typed."""
+        current = self.login.text().strip()
+        if current and current != self._suggested_login:
+            return  # the admin's own choice stays
+        account = self.service.signed_in_account(self.config.currentData() or "")
+        self.login.setText(account)
+        self._suggested_login = account
 
     @Slot()
     def _protocol_changed(self) -> None:
