@@ -86,7 +86,12 @@ def describe(event: DueEvent, now: datetime, relative: bool = True) -> tuple[str
         text = f"The access token of '{name}' {_when(event.expires_at, now, 'expires', relative)}."
     else:
         title, text = "Refresh due", f"The access token of '{name}' is due for a refresh."
-    step = "Refresh it now." if event.action == ACTION_REFRESH else "Request a new token (sign in again)."
+    if event.action == ACTION_REFRESH:
+        step = "Refresh it now."
+    elif event.reason == "never_requested":
+        step = "Request a new token to sign in for the first time."
+    else:
+        step = "Request a new token (sign in again)."
     return title, text, step
 
 

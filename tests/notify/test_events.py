@@ -56,7 +56,8 @@ def test_never_requested_counts_as_expired_but_notifies_only_where_switched_on()
     assert event.action == ACTION_REQUEST
     assert event.active(T0)
     [item] = attention_list(events, T0)
-    assert item.message == "No token has been requested for 'Support' yet. Request a new token (sign in again)."
+    assert item.message == ("No token has been requested for 'Support' yet. Request a new token to sign in for the "
+                            "first time.")
     assert item.action_label == "Request new token"
 
 
