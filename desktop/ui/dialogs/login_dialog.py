@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 from desktop.models.tones import tone
 from desktop.oauth.errors import Cancelled, StateMismatch, TokenError
 from desktop.oauth.flow import AuthorizationRequest, same_endpoint
-from desktop.ui.widgets import rich_text_label
+from desktop.ui.widgets import BAR_STYLES, rich_text_label
 
 if TYPE_CHECKING:
     from desktop.models.token import TokenState
@@ -50,12 +50,6 @@ if TYPE_CHECKING:
     from desktop.services import Context
 
 logger = logging.getLogger(__name__)
-
-_PANEL_STYLES = {
-    "error": "background:#fde7e9; border:1px solid #e3a0a8; color:#6b0010;",
-    "info": "background:#e8f1fb; border:1px solid #a9c7ea; color:#0b3a6b;",
-}
-
 
 class _RedirectWatch(QObject):
     """Thread-safe relay: the interceptor runs on Chromium's IO thread."""
@@ -198,7 +192,7 @@ class LoginDialog(QDialog):
         if hint:
             parts.append(f"<p><b>What to do:</b> {html.escape(hint)}</p>")
         self.panel.setText("".join(parts))
-        self.panel.setStyleSheet(f"QLabel#LoginPanel {{{_PANEL_STYLES[kind]} border-radius:6px; padding:12px;}}")
+        self.panel.setStyleSheet(f"QLabel#LoginPanel {{{BAR_STYLES[kind]} border-radius:6px; padding:12px;}}")
         self.stack.setCurrentIndex(1)
 
     def panel_visible(self) -> bool:

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QSpinBox, QWidget
 
 from desktop.models.validation import FieldError
 from desktop.ui.usage.form import UsageItemDialog
+from desktop.ui.widgets import BAR_STYLES
 from desktop.usage.accounts import (
     MECHANISMS,
     PROTOCOLS,
@@ -21,7 +22,7 @@ from desktop.usage.accounts import (
 if TYPE_CHECKING:
     from desktop.usage.service import UsageService
 
-WARNING_STYLE = "background:#fff4ce; border:1px solid #e0c060; color:#4a3b00; padding:4px; border-radius:3px;"
+WARNING_STYLE = BAR_STYLES["warning"] + " padding:4px; border-radius:3px;"
 
 
 class MailAccountDialog(UsageItemDialog):
