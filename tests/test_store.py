@@ -67,20 +67,26 @@ def test_empty_existing_file_is_migrated(db_path: Path):
         conn.close()
 
 
-def test_old_schema_is_migrated_keeping_its_data(db_path: Path):
-    """A database at schema version 1 (as the first release wrote it) gains the later tables, keeps its rows."""
+def _old_database(db_path: Path, version: int) -> sqlite3.Connection:
+    """A database as release ``version`` wrote it: its migrations only, a store id and configuration 1 'Old'."""
     db_path.parent.mkdir(parents=True)
     raw = sqlite3.connect(db_path)
-    for statement in MIGRATIONS[0]:
-        raw.execute(statement)
+    for statements in MIGRATIONS[:version]:
+        for statement in statements:
+            raw.execute(statement)
     raw.execute("INSERT INTO meta(key, value) VALUES ('store_id', 'feedfacefeedfacefeedfacefeedface')")
     raw.execute(
-        "INSERT INTO token_config(name, name_key, config_json, create_time, change_time) "
-        "VALUES ('Old', 'old', '{\"TemplateName\": \"Generic OAuth2\"}', '2024-01-01 00:00:00', '2024-01-01 00:00:00')"
+        "INSERT INTO token_config(id, name, name_key, config_json, create_time, change_time) VALUES "
+        "(1, 'Old', 'old', '{\"TemplateName\": \"Generic OAuth2\"}', '2024-01-01 00:00:00', '2024-01-01 00:00:00')"
     )
-    raw.execute("PRAGMA user_version = 1")
+    raw.execute(f"PRAGMA user_version = {version}")
     raw.commit()
-    raw.close()
+    return raw
+
+
+def test_old_schema_is_migrated_keeping_its_data(db_path: Path):
+    """A database at schema version 1 (as the first release wrote it) gains the later tables, keeps its rows."""
+    _old_database(db_path, 1).close()
 
     store = Store.open(db_path)
     try:
@@ -97,22 +103,12 @@ def test_schema_3_mail_accounts_gain_their_last_test_and_keep_everything_else(db
     from desktop.usage.repository import UsageRepository
     from desktop.usage.runs import LastRun
 
-    db_path.parent.mkdir(parents=True)
-    raw = sqlite3.connect(db_path)
-    for version in range(3):
-        for statement in MIGRATIONS[version]:
-            raw.execute(statement)
-    raw.execute("INSERT INTO meta(key, value) VALUES ('store_id', 'feedfacefeedfacefeedfacefeedface')")
-    raw.execute(
-        "INSERT INTO token_config(id, name, name_key, config_json, create_time, change_time) VALUES "
-        "(1, 'Old', 'old', '{\"TemplateName\": \"Generic OAuth2\"}', '2024-01-01 00:00:00', '2024-01-01 00:00:00')"
-    )
+    raw = _old_database(db_path, 3)
     raw.execute(
         "INSERT INTO mail_account(name, name_key, protocol, host, port, login, config_id, create_time, change_time) "
         "VALUES ('Box', 'box', 'IMAPS', 'imap.example.org', NULL, 'a@example.org', 1, '2024-01-01 00:00:00', "
         "'2024-01-01 00:00:00')"
     )
-    raw.execute("PRAGMA user_version = 3")
     raw.commit()
     raw.close()
 

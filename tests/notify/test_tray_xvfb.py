@@ -50,6 +50,16 @@ def crop(source: Path, target: Path, geometry: str) -> None:
         shutil.copy(source, target)
 
 
+def keep_failure(display: str, home: Path, prefix: str) -> None:
+    """A failed run leaves the screen and the GUI's log in artifacts/ (CI keeps that folder)."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    screenshot(display, ARTIFACTS / f"{prefix}-{stamp}.png")
+    log = home / "driver.log"
+    if log.exists():
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(log, ARTIFACTS / f"{prefix}-{stamp}.log")
+
+
 class Driver:
     """The GUI process and its line protocol (see tests/notify/xvfb_driver.py)."""
 
@@ -151,12 +161,7 @@ def test_tray_message_for_an_expiring_token_and_click_through(xdisplay, tmp_path
         driver.send("QUIT")
         assert driver.proc.wait(timeout=15) == 0
     except BaseException:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        screenshot(xdisplay, ARTIFACTS / f"tray-xvfb-failure-{stamp}.png")
-        log = home / "driver.log"
-        if log.exists():
-            ARTIFACTS.mkdir(exist_ok=True)
-            shutil.copy(log, ARTIFACTS / f"tray-xvfb-failure-{stamp}.log")
+        keep_failure(xdisplay, home, "tray-xvfb-failure")
         raise
     finally:
         driver.stop()
@@ -180,12 +185,7 @@ def test_a_tray_that_appears_after_start_up_gets_the_icon_and_the_messages(xserv
         driver.send("QUIT")
         assert driver.proc.wait(timeout=15) == 0
     except BaseException:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        screenshot(xserver, ARTIFACTS / f"late-tray-failure-{stamp}.png")
-        log = home / "driver.log"
-        if log.exists():
-            ARTIFACTS.mkdir(exist_ok=True)
-            shutil.copy(log, ARTIFACTS / f"late-tray-failure-{stamp}.log")
+        keep_failure(xserver, home, "late-tray-failure")
         raise
     finally:
         driver.stop()
