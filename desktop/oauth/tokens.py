@@ -324,7 +324,7 @@ class TokenService:
             logger.info("'%s': refreshing (refresh token %s)", cfg.name, fingerprint(refresh_token))
             mapped = self._token_request(cfg, TOKEN_BY_REFRESH_TOKEN, self._values(cfg, RefreshToken=refresh_token),
                                          STAGE_REFRESH)
-            return self._store_tokens(cfg, mapped, STAGE_REFRESH)
+            return self._store_tokens(cfg, mapped, STAGE_REFRESH, previous=current)
 
     def _values(self, cfg: TokenConfiguration, **extra: str | None) -> dict[str, str | None]:
         assert cfg.id is not None
@@ -432,7 +432,10 @@ class TokenService:
         return mapped
 
     # ---- internals: storing
-    def _store_tokens(self, cfg: TokenConfiguration, mapped: MappedResponse, stage: str) -> TokenState:
+    def _store_tokens(self, cfg: TokenConfiguration, mapped: MappedResponse, stage: str,
+                      previous: TokenState | None = None) -> TokenState:
+        """``previous``: the state read under the lock before a refresh (its token facts are kept where the
+        answer is silent)."""
         assert cfg.id is not None and mapped.token
         secrets, store = self.ctx.secrets, self.ctx.store
         now = self.clock()
@@ -454,7 +457,7 @@ class TokenService:
         if stage == STAGE_REFRESH:
             changes["last_refreshed_at"] = now
             # a refresh answer without "scope" has not taken the grant away: absent fields keep their value
-            changes["token_info"] = {**store.get_state(cfg.id).token_info, **info}
+            changes["token_info"] = {**(previous.token_info if previous else {}), **info}
         else:
             changes["last_requested_at"] = now
             changes["token_info"] = info  # a new sign-in may be another account
