@@ -28,6 +28,8 @@ class TokenState:
     last_requested_at: datetime | None = None
     last_refreshed_at: datetime | None = None
     last_used_at: datetime | None = None
+    #: the program that last asked for the token (its executable, e.g. /usr/bin/msmtp; '' when unknown)
+    last_used_by: str = ""
     #: set by invalid_grant: automatic refresh stops until the admin requests a new token
     reauthorization_needed: bool = False
     #: what the token is for, for display (desktop.oauth.claims.token_info: account, granted scope, audience)

@@ -110,6 +110,22 @@ MIGRATIONS: list[list[str]] = [
     [
         """ALTER TABLE token_state ADD COLUMN token_info TEXT NOT NULL DEFAULT ''""",
     ],
+    # 6: the vault (desktop/store/vault.py): every secret encrypted in the database, committed with its state;
+    #    which program last asked for the token. Secrets written by schema 5 and earlier (keyring items, the
+    #    plain fallback table) are moved in by desktop/store/legacy.py when the vault first opens.
+    [
+        """CREATE TABLE config_secret (
+            config_id INTEGER NOT NULL REFERENCES token_config(id) ON DELETE CASCADE,
+            field TEXT NOT NULL,
+            value BLOB NOT NULL,
+            PRIMARY KEY (config_id, field)
+        ) WITHOUT ROWID""",
+        """ALTER TABLE token_state ADD COLUMN last_used_by TEXT NOT NULL DEFAULT ''""",
+        """INSERT INTO meta(key, value) SELECT 'vault.legacy', '1' WHERE
+            EXISTS (SELECT 1 FROM token_config WHERE has_client_secret)
+            OR EXISTS (SELECT 1 FROM token_state WHERE has_access_token OR has_refresh_token)
+            OR EXISTS (SELECT 1 FROM fallback_secret)""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

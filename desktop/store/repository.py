@@ -78,7 +78,7 @@ _STATE_TIME_FIELDS = (
     "last_used_at",
 )
 _STATE_BOOL_FIELDS = ("has_access_token", "has_refresh_token", "reauthorization_needed")
-_STATE_TEXT_FIELDS = ("error_message", "error_description", "error_code")
+_STATE_TEXT_FIELDS = ("error_message", "error_description", "error_code", "last_used_by")
 _STATE_JSON_FIELDS = ("token_info",)
 STATE_FIELDS = _STATE_BOOL_FIELDS + _STATE_TIME_FIELDS + _STATE_TEXT_FIELDS + _STATE_JSON_FIELDS
 
