@@ -23,8 +23,23 @@ records ``Name``, ``ValidID``, ``Config``, ``CreateTime``, ``CreateBy``, ``Chang
   stored secret stays too. A new configuration without one is marked "client secret missing".
 * **Secrets.** ``ClientSecret`` is exported only when asked, and the file is then written
   with mode 0600. Tokens are never exported.
+* **Encryption** (``encrypted``). On request the same YAML is written encrypted for a
+  passphrase in the age format (binary age v1, one scrypt recipient; file name ``*.yml.age``),
+  so a backup with client secrets can travel; ``age -d`` gives the plain YAML back. The import
+  recognises binary and ASCII-armored age files without the passphrase, asks for it, and then
+  checks the decrypted text exactly like a plain file (same limits). A file encrypted for an age
+  or SSH key is refused with a hint. Plain exports with secrets stay possible (Znuny reads only
+  plain YAML) and are warned about.
 """
 
+from desktop.backup.encrypted import (
+    EncryptedBackup,
+    EncryptedBackupError,
+    WrongPassphrase,
+    encrypt_text,
+    looks_encrypted,
+    open_backup,
+)
 from desktop.backup.export import (
     ExportError,
     ExportResult,
@@ -50,6 +65,8 @@ from desktop.backup.yamlio import MAX_FILE_BYTES, YamlReadError
 
 __all__ = [
     "Action",
+    "EncryptedBackup",
+    "EncryptedBackupError",
     "ExportError",
     "ExportResult",
     "ImportBlocked",
@@ -59,11 +76,15 @@ __all__ = [
     "ParsedImport",
     "PlanChanged",
     "Problem",
+    "WrongPassphrase",
     "YamlReadError",
     "apply_import",
     "default_export_filename",
+    "encrypt_text",
     "export_configurations",
     "import_file",
+    "looks_encrypted",
+    "open_backup",
     "parse_import",
     "plan_import",
     "read_import_file",

@@ -166,12 +166,14 @@ def _umask() -> int:
     return 0o022
 
 
-def write_export(path: Path | str, text: str, *, private: bool) -> Path:
+def write_export(path: Path | str, text: str | bytes, *, private: bool) -> Path:
     """Write atomically (a temporary file in the same folder, then a rename).
 
+    ``text`` is the YAML, or the bytes of an encrypted export (``desktop.backup.encrypted``).
     ``private`` (the file holds secrets): mode 0600 from the first byte on. Otherwise the
     usual mode for new files (0666 less the umask).
     """
+    data = text.encode("utf-8") if isinstance(text, str) else text
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
@@ -183,8 +185,8 @@ def write_export(path: Path | str, text: str, *, private: bool) -> Path:
     except OSError as exc:
         raise ExportError(f"Cannot write in {folder} ({exc.strerror}); choose another folder.") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp_name, 0o600 if private else 0o666 & ~_umask())

@@ -101,6 +101,7 @@ def decode_text(data: bytes | str, limit: int = MAX_FILE_BYTES) -> str:
     else:
         if len(data) > limit:
             raise YamlReadError(_too_big(len(data), limit))
+        _refuse_encrypted(data)
         if b"\x00" in data:
             raise YamlReadError(
                 "The file contains binary data (NUL bytes), not YAML text. Choose a .yml export file."
@@ -115,6 +116,17 @@ def decode_text(data: bytes | str, limit: int = MAX_FILE_BYTES) -> str:
     if "\x00" in text:
         raise YamlReadError("The file contains binary data (NUL characters), not YAML text.")
     return text
+
+
+def _refuse_encrypted(data: bytes) -> None:
+    """An age-encrypted backup read as plain YAML: say what it is instead of "binary data"."""
+    from desktop.backup.encrypted import looks_encrypted  # here: encrypted.py imports this module
+
+    if looks_encrypted(data):
+        raise YamlReadError(
+            "The file is an encrypted backup (age). Import it with 'tokendesk import FILE' or File > Import, "
+            "which ask for its passphrase."
+        )
 
 
 #: an alias can only start after a line start, a space or a flow indicator
