@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 #: feature modules, each with ``install(app)``; absent ones are skipped
 FEATURES: list[str] = [
+    "desktop.ui.features.vault",
     "desktop.ui.features.oauth",
     "desktop.ui.features.notify",
     "desktop.ui.features.backup",
@@ -59,7 +60,7 @@ class Application:
         self.tasks = tasks or TaskRunner()
         self.minimized = minimized
         self.window = MainWindow(ctx, self.hub, self.tasks)
-        #: work that waits for the window's first paint (keyring probe, planning): see after_first_paint
+        #: work that waits for the window's first paint (opening the vault, planning): see after_first_paint
         self._after_paint: list[Callable[[], None]] | None = []
         self.window.first_painted.connect(self._run_after_paint)
         self.features: dict[str, object] = {}
@@ -123,19 +124,6 @@ class Application:
             QTimer.singleShot(2000, self._run_after_paint)  # a platform that never paints must not stall these
         else:
             QTimer.singleShot(0, self._run_after_paint)  # in the tray: nothing to paint first
-        self.resolve_secrets()
-
-    def resolve_secrets(self) -> None:
-        """Probe the keyring on a worker once the window is up; the window updates its bar then."""
-        resolve = getattr(self.ctx.secrets, "resolve", None)
-        if resolve is None or getattr(self.ctx.secrets, "resolved", True):
-            return
-
-        def start() -> None:
-            self.tasks.run(resolve, on_done=lambda _store: self.hub.secrets_changed.emit(),
-                           on_error=lambda _exc: self.hub.secrets_changed.emit(), busy_text="Checking the keyring ...")
-
-        self.after_first_paint(start)
 
     def shutdown(self) -> None:
         listener = getattr(self, "_instance_listener", None)
@@ -164,7 +152,7 @@ def run_gui(minimized: bool = False, argv: Sequence[str] | None = None) -> int:
     qapp.setWindowIcon(app_icon())
     logfile.enable(data_dir())
     try:
-        ctx = open_context(defer_secrets=True)
+        ctx = open_context()  # cheap: the vault opens after the first paint (features/vault.py)
     except Exception as exc:  # the database cannot be opened: say so in a window, not a traceback
         from PySide6.QtWidgets import QMessageBox
 

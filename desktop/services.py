@@ -1,9 +1,8 @@
 """Services: the operations an admin performs, shared by the CLI and the GUI.
 
-``Context`` bundles the store, the secret store, the templates and settings; ``open_context``
-is the one place (besides tests) that builds it. ``ConfigurationService`` combines the
-database and the secret store into transactional operations: a configuration and its
-secrets are saved or removed together, or not at all.
+``Context`` bundles the store, its vault (the secret store), the templates and settings;
+``open_context`` is the one place (besides tests) that builds it. ``ConfigurationService``
+saves a configuration and its client secret in one transaction: both or neither.
 
 No Qt here: the GUI wraps these calls; the CLI calls them directly.
 """
@@ -19,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 from desktop.models.config import TokenConfiguration
 from desktop.models.validation import FieldError, validate_configuration
 from desktop.store.repository import NotFoundError, Store
-from desktop.store.secrets import CLIENT_SECRET, DeferredSecrets, SecretStore, SecretStoreError, choose_secret_store
+from desktop.store.secrets import CLIENT_SECRET, SecretStore, SecretStoreError
 
 if TYPE_CHECKING:
     from desktop.models.templates import TemplateCatalog
+    from desktop.store.vault import AgentKeySource, PassphraseProvider, Vault
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,11 @@ class Context:
         return self._templates
 
     @property
+    def vault(self) -> Vault | None:
+        """The store's vault (None only with a test's MemorySecrets)."""
+        return getattr(self.secrets, "vault", None)
+
+    @property
     def settings(self) -> dict[str, Any]:
         return self.store.settings()
 
@@ -70,17 +75,21 @@ class Context:
 
 
 def open_context(
-    db_path: Path | str | None = None, secrets: SecretStore | None = None, *, defer_secrets: bool = False
+    db_path: Path | str | None = None,
+    secrets: SecretStore | None = None,
+    *,
+    passphrase_provider: PassphraseProvider | None = None,
+    agent_key: AgentKeySource | None = None,
 ) -> Context:
-    """Open the store and choose the secret store (``defer_secrets``: on first use, see DeferredSecrets)."""
+    """Open the store and its vault. Cheap: the keyring is touched only when a secret is first needed.
+
+    ``passphrase_provider`` asks the admin for the vault passphrase (terminal or dialog); ``agent_key``
+    asks a running window for the open vault's key (``desktop.agent``)."""
     store = Store.open(db_path)
     if secrets is None:
-        allow = bool(store.get_setting("secrets.allow_file_fallback"))
+        from desktop.store.vault import Vault, VaultSecrets
 
-        def choose() -> SecretStore:
-            return choose_secret_store(lambda: store.conn, store.store_id, allow)
-
-        secrets = DeferredSecrets(choose) if defer_secrets else choose()
+        secrets = VaultSecrets(store, Vault(store, passphrase_provider=passphrase_provider, agent_key=agent_key))
     ctx = Context(store=store, secrets=secrets)
     _install_default_guards(ctx)
     return ctx
@@ -125,11 +134,13 @@ class ConfigurationService:
         if errors:
             raise ValidationFailed(errors)
         secret = client_secret or ""
+        if secret:
+            self.secrets.prepare_write()  # makes (or opens) the vault before the transaction
         with self.store.transaction():
             saved = self.store.insert(cfg, has_client_secret=bool(secret))
             assert saved.id is not None
             if secret:
-                # inside the transaction: if the keyring refuses, the row is rolled back
+                # sealed into the same transaction: the row and its secret commit together
                 self.secrets.set_for(saved.id, CLIENT_SECRET, secret)
         logger.info("configuration added: %s (template %s)", saved.name, saved.template_name)
         return saved
@@ -140,6 +151,8 @@ class ConfigurationService:
         if errors:
             raise ValidationFailed(errors)
         assert cfg.id is not None
+        if client_secret:
+            self.secrets.prepare_write()
         with self.store.transaction():
             saved = self.store.update(cfg, has_client_secret=None if client_secret is None else bool(client_secret))
             if client_secret is not None:
@@ -169,9 +182,8 @@ class ConfigurationService:
                 "Change or delete those first."
             )
         with self.store.transaction():
-            self.store.delete(cfg.id)
-            # the row deletion commits only if every secret is gone too
             self.secrets.delete_all_for(cfg.id)
+            self.store.delete(cfg.id)
         logger.info("configuration deleted: %s", cfg.name)
 
     def client_secret(self, cfg: TokenConfiguration) -> str | None:

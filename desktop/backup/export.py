@@ -24,7 +24,7 @@ from typing import Any
 
 from desktop.backup.yamlio import dump_records
 from desktop.models.config import TokenConfiguration
-from desktop.store.secrets import SecretStoreError
+from desktop.store.secrets import CLIENT_SECRET, SecretStoreError
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +125,15 @@ def select_configurations(ctx: Any, names: Sequence[str] | None = None) -> list[
     return chosen
 
 
+def read_client_secrets(ctx: Any, config_ids: list[Any]) -> dict[int, str]:
+    """The client secrets of ``config_ids`` (one query and one vault opening for all of them)."""
+    get_many = getattr(ctx.secrets, "get_many", None)
+    if get_many is not None:
+        return dict(get_many(CLIENT_SECRET, config_ids))
+    found = {cid: ctx.secrets.get_for(cid, CLIENT_SECRET) for cid in config_ids}
+    return {cid: value for cid, value in found.items() if value}
+
+
 def export_configurations(
     ctx: Any, names: Sequence[str] | None = None, *, include_secrets: bool = False
 ) -> ExportResult:
@@ -133,21 +142,19 @@ def export_configurations(
     records = []
     included: list[str] = []
     missing: list[str] = []
+    secrets: dict[int, str] = {}
+    if include_secrets:
+        try:
+            secrets = read_client_secrets(ctx, [c.id for c in configurations if c.has_client_secret])
+        except SecretStoreError as exc:
+            raise ExportError(
+                f"The client secrets could not be read ({exc}); nothing was exported. "
+                "Unlock the vault, or export without client secrets."
+            ) from None
     for cfg in configurations:
-        secret = None
+        secret = secrets.get(cfg.id) if include_secrets and cfg.id is not None else None
         if include_secrets:
-            if cfg.has_client_secret:
-                try:
-                    secret = ctx.configurations.client_secret(cfg)
-                except SecretStoreError as exc:
-                    raise ExportError(
-                        f"The client secret of '{cfg.name}' could not be read ({exc}); nothing was exported. "
-                        "Unlock the keyring, or export without client secrets."
-                    ) from None
-            if secret:
-                included.append(cfg.name)
-            else:
-                missing.append(cfg.name)
+            (included if secret else missing).append(cfg.name)
         records.append(configuration_record(cfg, secret))
     text = dump_records(records)
     logger.info("export: %d configurations, %d client secrets", len(records), len(included))

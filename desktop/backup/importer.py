@@ -9,8 +9,8 @@ Steps, each usable on its own (the import preview re-plans live when "overwrite"
 2. ``plan_import(ctx, parsed, overwrite)`` decides per record: *new*, *overwrites* (same name,
    overwrite on), *skipped* (same name, overwrite off) or *invalid* (why).
 3. ``apply_import(ctx, plan)`` refuses a plan with any invalid record, then writes everything in
-   one database transaction; client secrets go to the secret store inside that transaction, so
-   a keyring failure rolls the database back (and the secrets already written are restored).
+   one database transaction; client secrets are sealed into the vault inside that transaction,
+   so configurations and their secrets commit together or not at all (a killed import too).
 
 Decisions (documented for admins in ``desktop/backup/__init__.py``):
 
@@ -687,18 +687,6 @@ def plan_import(ctx: Any, parsed: ParsedImport, overwrite: bool = False) -> Impo
             notes.append("keeps the stored client secret" if stored.has_client_secret else "no client secret")
         planned.append(PlannedRecord(record, Action.OVERWRITE, stored.id, stored.name, notes))
     warnings: list[str] = []
-    secrets_in_file = sum(
-        1 for p in planned if p.record.client_secret and p.action in (Action.NEW, Action.OVERWRITE)
-    )
-    secrets = getattr(ctx, "secrets", None)
-    if secrets_in_file and secrets is not None:
-        if secrets.kind == "unavailable":
-            warnings.append(
-                f"The file has {secrets_in_file} client secret(s), but no keyring is usable and the local fallback "
-                "is not allowed: applying will fail. Allow the fallback in Settings or unlock a keyring first."
-            )
-        elif secrets.kind == "file":
-            warnings.append("Client secrets will be kept in the local database file (no system keyring).")
     return ImportPlan(parsed=parsed, overwrite=overwrite, records=planned, warnings=warnings)
 
 
@@ -706,15 +694,16 @@ def plan_import(ctx: Any, parsed: ParsedImport, overwrite: bool = False) -> Impo
 def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
     """Write the plan in one transaction; raises ``ImportBlocked``/``PlanChanged``/store errors.
 
-    Nothing is changed when it raises: the database rolls back, and client secrets already
-    written to the keyring are put back as they were.
+    Nothing is changed when it raises: the configurations and their client secrets (sealed into the
+    vault in the same transaction) commit together or not at all.
     """
     if not plan.ok:
         raise ImportBlocked(plan)
     store = ctx.store
     secrets = ctx.secrets
     summary = ImportSummary()
-    written: list[tuple[int, str | None]] = []  # (config id, previous secret) for the undo
+    if any(p.record.client_secret and p.action in (Action.NEW, Action.OVERWRITE) for p in plan.records):
+        secrets.prepare_write()  # opens (or makes) the vault before the transaction
     gc_was_enabled = gc.isenabled()
     gc.disable()  # thousands of configuration copies: the collector would rescan them all
     try:
@@ -735,7 +724,6 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
                     saved = store.insert(replace(cfg, change_time=None), has_client_secret=bool(secret))
                     assert saved.id is not None
                     if secret:
-                        written.append((saved.id, None))
                         secrets.set_for(saved.id, CLIENT_SECRET, secret)
                     else:
                         summary.without_secret.append(saved.name)
@@ -745,7 +733,6 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
                     saved = store.update(replace(cfg, id=planned.existing_id),
                                          has_client_secret=True if secret else None)
                     if secret:
-                        written.append((planned.existing_id, secrets.get_for(planned.existing_id, CLIENT_SECRET)))
                         secrets.set_for(planned.existing_id, CLIENT_SECRET, secret)
                     else:
                         stored = store.get_by_id(planned.existing_id)
@@ -757,9 +744,6 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
                     continue
                 if secret:
                     summary.secrets_stored += 1
-    except BaseException:
-        _restore_secrets(secrets, written)
-        raise
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -768,18 +752,6 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
         len(summary.added), len(summary.overwritten), len(summary.skipped), summary.secrets_stored,
     )
     return summary
-
-
-def _restore_secrets(secrets: Any, written: list[tuple[int, str | None]]) -> None:
-    for config_id, previous in reversed(written):
-        try:
-            if previous is None:
-                secrets.delete_for(config_id, CLIENT_SECRET)
-            else:
-                secrets.set_for(config_id, CLIENT_SECRET, previous)
-        except Exception as exc:  # best effort: report, keep undoing the others
-            logger.warning("import rollback: the client secret of configuration %d could not be restored (%s)",
-                           config_id, exc.__class__.__name__)
 
 
 def import_file(ctx: Any, path: Path | str, *, overwrite: bool = False, dry_run: bool = False

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from desktop import __version__
-from desktop.cli.common import EXIT_ERROR, EXIT_USAGE, CliError, ContextFactory, default_context_factory
+from desktop.cli.common import EXIT_ERROR, EXIT_REAUTH, EXIT_USAGE, CliError, ContextFactory, default_context_factory
 
 #: modules that contribute subcommands, in the order --help lists them
 COMMAND_MODULES = [
@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "desktop.cli.oauth_commands",
     "desktop.cli.backup_commands",
     "desktop.cli.usage_commands",
+    "desktop.cli.vault_commands",
 ]
 
 #: subcommands that scripts call often: only their own module is imported (see bench/bench_token.py)
@@ -99,6 +100,11 @@ def main(argv: Sequence[str] | None = None, context_factory: ContextFactory | No
     except SystemExit:
         raise
     except Exception as exc:  # last resort: one plain line, no traceback unless -v
+        from desktop.store.vault import VaultError, VaultLocked
+
+        if isinstance(exc, VaultError):  # the vault is locked, the keyring went away, ...
+            print(f"tokendesk: {exc}", file=sys.stderr)
+            return EXIT_REAUTH if isinstance(exc, VaultLocked) else EXIT_ERROR
         logging.getLogger("desktop.cli").debug("unexpected error", exc_info=True)
         print(f"tokendesk: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

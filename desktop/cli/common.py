@@ -26,10 +26,74 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+#: a file whose first line is the vault passphrase, for scripts and services that have no terminal
+ENV_PASSPHRASE_FILE = "TOKENDESK_PASSPHRASE_FILE"
+
+
 def default_context_factory() -> Context:  # noqa: F821
     from desktop.services import open_context
 
-    return open_context()
+    return open_context(passphrase_provider=terminal_passphrase, agent_key=window_vault_key)
+
+
+def window_vault_key() -> tuple[str, bytes] | None:
+    """The open vault's key from a Tokendesk window on this data directory (None when none runs)."""
+    try:
+        from desktop.agent import ask_vault_key
+    except ImportError:  # pragma: no cover - the agent module is part of the package
+        return None
+    return ask_vault_key()
+
+
+def read_passphrase_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            line = fh.readline()
+    except OSError as exc:
+        raise CliError(f"cannot read the passphrase file {path} ({exc.strerror or exc})") from None
+    passphrase = line.rstrip("\r\n")
+    if not passphrase:
+        raise CliError(f"the passphrase file {path} is empty")
+    return passphrase
+
+
+def terminal_passphrase(purpose: str) -> str | None:
+    """The vault passphrase: from $TOKENDESK_PASSPHRASE_FILE, else asked on the terminal (/dev/tty, not
+    echoed). ``purpose`` "new" asks twice. None when there is no terminal to ask on."""
+    import os
+
+    path = os.environ.get(ENV_PASSPHRASE_FILE)
+    if path:
+        return read_passphrase_file(path)
+    try:
+        tty = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return None
+    os.close(tty)
+    import getpass
+
+    if purpose != "new":
+        try:
+            return getpass.getpass("Tokendesk vault passphrase: ")
+        except (EOFError, KeyboardInterrupt):
+            return None
+    from desktop.store.vault import check_new_passphrase
+
+    print("No usable keyring: Tokendesk protects its secrets with a passphrase instead. You will be asked for it "
+          "once per command, or never while the Tokendesk window runs (it answers for it).", file=sys.stderr)
+    for _ in range(3):
+        try:
+            first = getpass.getpass("Choose a passphrase for Tokendesk's secrets: ")
+            problem = check_new_passphrase(first)
+            if problem:
+                print(problem, file=sys.stderr)
+                continue
+            if getpass.getpass("Repeat it: ") == first:
+                return first
+        except (EOFError, KeyboardInterrupt):
+            return None
+        print("The two did not match; try again.", file=sys.stderr)
+    return None
 
 
 def print_json(data: Any) -> None:

@@ -366,16 +366,12 @@ def cmd_settings(args: argparse.Namespace, factory: ContextFactory) -> int:
         spec = spec_for(args.key)
         if action == "set":
             value = spec.parse(args.value)
-            if spec.key == "secrets.allow_file_fallback" and not value:
-                _check_no_fallback_secrets(ctx)
             if spec.key.startswith("redirect."):
                 _check_redirect(ctx.store.settings() | {spec.key: value})
             ctx.store.set_setting(spec.key, value)
             print(f"{spec.key} = {spec.format(value)}")
             return 0
         if action == "reset":
-            if spec.key == "secrets.allow_file_fallback":
-                _check_no_fallback_secrets(ctx)
             if spec.key.startswith("redirect."):
                 _check_redirect(ctx.store.settings() | {spec.key: spec.default})
             ctx.store.set_setting(spec.key, spec.default)
@@ -384,16 +380,6 @@ def cmd_settings(args: argparse.Namespace, factory: ContextFactory) -> int:
     except (KeyError, ValueError) as exc:
         raise CliError(str(exc.args[0] if exc.args else exc), EXIT_USAGE) from None
     raise CliError(f"unknown settings action '{action}'", EXIT_USAGE)
-
-
-def _check_no_fallback_secrets(ctx: Any) -> None:
-    count = int(ctx.store.conn.execute("SELECT COUNT(*) FROM fallback_secret").fetchone()[0])
-    if count:
-        raise ValueError(
-            f"{count} secrets are kept in the local database file; turning the fallback off would make them "
-            "unreadable. Delete those configurations (or export them with --include-secrets and re-import them "
-            "once a keyring works) first."
-        )
 
 
 def _check_redirect(values: dict[str, Any]) -> None:
@@ -426,23 +412,38 @@ def _qt_probe(code: str, timeout: float = 30.0) -> tuple[bool, str]:
     return True, out
 
 
+def vault_check(ctx: Any) -> dict[str, Any]:
+    """Doctor's line about secrets: the vault's mode and why, and whether the keyring works (probe)."""
+    from desktop.store.keyring_access import probe_keyring
+    from desktop.store.vault import MODE_KEYRING, MODE_PASSPHRASE
+
+    vault = ctx.vault
+    if vault is None:
+        return {"check": "secrets", "ok": True, "detail": ctx.secrets.description}
+    info = vault.info()
+    probe = probe_keyring()
+    keyring_text = f"keyring {probe.backend}: " + ("works (an item was written, read back and deleted)"
+                                                   if probe.usable else probe.reason)
+    if info.mode == MODE_KEYRING:
+        ok = probe.usable
+        detail = f"encrypted vault, data key in the system keyring ({info.reason}); {keyring_text}"
+    elif info.mode == MODE_PASSPHRASE:
+        ok = True
+        detail = f"encrypted vault, data key protected by a passphrase ({info.reason}); {keyring_text}"
+    else:
+        ok = probe.usable or not info.legacy
+        where = "the system keyring" if probe.usable else "a passphrase (no usable keyring)"
+        detail = f"no secret stored yet; the vault will keep its key in {where}; {keyring_text}"
+        if info.legacy:
+            detail = f"secrets of an earlier version wait to move into the vault; {keyring_text}"
+    return {"check": "secrets", "ok": ok, "detail": detail}
+
+
 def doctor_report(ctx: Any) -> list[dict[str, Any]]:
     from desktop import paths
     from desktop.store.database import SCHEMA_VERSION, schema_version
-    from desktop.store.secrets import probe_keyring
 
-    checks: list[dict[str, Any]] = []
-    probe = probe_keyring()
-    if probe.usable:
-        checks.append({"check": "keyring", "ok": True, "detail": f"{probe.backend}; secrets are stored there"})
-    else:
-        checks.append(
-            {
-                "check": "keyring",
-                "ok": False,
-                "detail": f"{probe.backend}: {probe.reason}. Secrets: {ctx.secrets.description}",
-            }
-        )
+    checks: list[dict[str, Any]] = [vault_check(ctx)]
     home = paths.data_dir()
     db = ctx.store.path
     mode = stat.S_IMODE(db.stat().st_mode) if db and db.exists() else None

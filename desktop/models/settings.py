@@ -88,12 +88,6 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec("refresh.lead_time_seconds", int, 300, "Refresh access tokens this many seconds before they expire"),
     SettingSpec("network.timeout_seconds", int, 20, "Time-out for every network request, in seconds"),
-    SettingSpec(
-        "secrets.allow_file_fallback",
-        bool,
-        False,
-        "Keep secrets in the local database file (mode 0600) when no system keyring works",
-    ),
     SettingSpec("ui.close_to_tray_hint_shown", bool, False, "Whether the 'still running in the tray' hint was shown"),
 )
 

@@ -8,7 +8,7 @@ All datetimes are timezone-aware UTC.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def utcnow() -> datetime:
@@ -51,6 +51,25 @@ class TokenState:
 
     def never_requested(self) -> bool:
         return not self.has_access_token and self.last_requested_at is None and not self.has_error
+
+    @property
+    def issued_at(self) -> datetime | None:
+        """When the stored access token was obtained (the later of the last request and the last refresh)."""
+        times = [t for t in (self.last_requested_at, self.last_refreshed_at) if t is not None]
+        return max(times) if times else None
+
+    def refresh_due_at(self, lead: timedelta) -> datetime | None:
+        """When the access token should be renewed: its expiry minus ``lead``, but never earlier than half its
+        lifetime after it was issued (5-minute tokens with a 5-minute lead time would otherwise be renewed -
+        and their refresh token rotated - on every use). None when no expiry is known."""
+        expires = self.token_expires_at
+        if expires is None:
+            return None
+        due = expires - lead
+        issued = self.issued_at
+        if issued is not None and issued < expires:
+            due = max(due, issued + (expires - issued) / 2)
+        return due
 
     def token_expired(self, now: datetime) -> bool:
         if not self.has_access_token:

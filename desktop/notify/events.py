@@ -9,7 +9,8 @@ An event is something that becomes true at a known instant and stays true for a 
 * ``REFRESH_EXPIRED`` - Znuny's ``NotifyOnExpiredRefreshToken``; also when the provider rejected
   the refresh token (``invalid_grant``, re-authorization needed) or none is stored.
 * ``REFRESH_DUE`` - automatic refresh: token expiry minus the ``refresh.lead_time_seconds``
-  setting, only while a refresh token exists, works and re-authorization is not needed; for the
+  setting, but never before half the token's lifetime (``TokenState.refresh_due_at``); only
+  while a refresh token exists, works and re-authorization is not needed; for the
   client-credentials flow (no refresh token: the client secret gets a new token) once a token
   has been requested.
   Not a notification: the GUI emits ``hub.refresh_due`` for it.
@@ -227,13 +228,13 @@ def configuration_events(
     if client_credentials:
         # a new token needs only the client secret: renew ahead of expiry once the admin asked for one
         if state.has_access_token and token_exp is not None and not state.reauthorization_needed:
-            add(DueEvent(cid, name, EventKind.REFRESH_DUE, token_exp - lead_refresh, expires_at=token_exp,
-                         action=ACTION_REFRESH))
+            add(DueEvent(cid, name, EventKind.REFRESH_DUE, _utc(state.refresh_due_at(lead_refresh)) or token_exp,
+                         expires_at=token_exp, action=ACTION_REFRESH))
     elif state.has_refresh_token and not state.reauthorization_needed and not (rt_expiry and rt_expiry <= now):
         if not state.has_access_token:
             due: datetime | None = anchor
         elif token_exp is not None:
-            due = token_exp - lead_refresh
+            due = _utc(state.refresh_due_at(lead_refresh))
         else:
             due = None  # no expiry given: nothing to refresh ahead of
         if due is not None and (rt_expiry is None or due < rt_expiry):

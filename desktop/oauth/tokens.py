@@ -3,19 +3,21 @@
 The one place that talks to token endpoints and writes token secrets and token state:
 
 * ``access_token(name)`` returns a valid access token, refreshing first when it expires within
-  the ``refresh.lead_time_seconds`` setting (client-credentials configurations request a new
+  the ``refresh.lead_time_seconds`` setting - but never before half its lifetime has passed, so
+  5-minute tokens are not renewed on every call (client-credentials configurations request a new
   one). The fast path (a valid stored token) imports neither authlib nor httpx.
 * Never two refreshes of one token at once, across threads and processes
   (``desktop.oauth.locks``): whoever waited re-reads the state and uses the other's result.
-* A rotated refresh token is stored before anything else; a response field that is absent
-  keeps the stored value (Znuny); ``invalid_grant`` sets ``reauthorization_needed`` and stops
-  further refresh attempts until the admin signs in again; connection failures, time-outs and
-  5xx answers are retried with a bounded backoff (a code exchange only when the request never
-  reached the server, because a code is single use).
+* A rotated refresh token, the access token and their expiry are stored in one transaction
+  (the vault: ``desktop.store.vault``); a response field that is absent keeps the stored value
+  (Znuny); ``invalid_grant`` sets ``reauthorization_needed`` and stops further refresh attempts
+  until the admin signs in again; connection failures, time-outs and 5xx answers are retried
+  with a bounded backoff (a code exchange only when the request never reached the server, because a code is single use).
 * Failures are stored on the token in Znuny's form (ErrorMessage, ErrorDescription, ErrorCode)
   and raised as ``TokenError`` subclasses whose ``hint`` says what to do next.
 
-Secrets go through ``ctx.secrets``; non-secret facts through ``ctx.store.update_state``.
+Secrets go through ``ctx.secrets`` (the vault), non-secret facts through ``ctx.store.update_state``; the
+tokens of one answer and their state are written in one transaction.
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ __all__ = [
     "Cancelled",
 ]
 
-#: "last used" is written at most this often per token (every ``tokendesk token`` call would otherwise write)
+#: "last used" is written at most this often per token and program (every ``tokendesk token`` call would otherwise
+#: write); a different program is written at once
 USED_WRITE_INTERVAL = timedelta(seconds=60)
 
 #: pauses between attempts after a connection failure, time-out or 5xx (bounded: max_attempts in all)
@@ -129,10 +132,12 @@ class TokenService:
 
     @staticmethod
     def _fresh(state: TokenState, now: datetime, lead: timedelta) -> bool:
-        """A stored access token that is not inside the lead time (no expiry given counts as fresh)."""
+        """A stored access token that is not yet due for renewal (``TokenState.refresh_due_at``: the lead time,
+        but never before half its lifetime); no expiry given counts as fresh."""
         if not state.has_access_token:
             return False
-        return state.token_expires_at is None or state.token_expires_at - lead > now
+        due = state.refresh_due_at(lead)
+        return due is None or due > now
 
     def is_due(self, state: TokenState, now: datetime | None = None) -> bool:
         """Does this token need renewing now (missing, or expiring within the lead time)?"""
@@ -154,7 +159,10 @@ class TokenService:
         """A valid access token for ``name``, renewed first when it expires within the lead time."""
         return self.access_token_and_state(name, mark_used=mark_used)[0]
 
-    def access_token_and_state(self, name: str, *, mark_used: bool = True) -> tuple[str, TokenState]:
+    def access_token_and_state(self, name: str, *, mark_used: bool = True,
+                               used_by: str = "") -> tuple[str, TokenState]:
+        """``access_token`` plus the token's state. ``used_by``: the program that asked (its executable,
+        ``desktop.procinfo``), kept with "last used" ('' when unknown)."""
         cfg = self.configuration(name)
         assert cfg.id is not None
         self._check_usable_configuration(cfg)
@@ -165,7 +173,7 @@ class TokenService:
         if self._fresh(state, now, lead):
             token = secrets.get_for(cfg.id, ACCESS_TOKEN)
             if token:
-                return token, self._mark_used(cfg.id, state, now, mark_used)
+                return token, self._mark_used(cfg.id, state, now, mark_used, used_by)
         try:
             state = self._renew(cfg, seen=state, force=False)
         except (NetworkError, ReauthorizationNeeded) as exc:
@@ -175,13 +183,13 @@ class TokenService:
                 if token:
                     logger.warning("'%s': renewing the token failed (%s); the current token is still valid until %s",
                                    cfg.name, exc, state.token_expires_at)
-                    return token, self._mark_used(cfg.id, state, now, mark_used)
+                    return token, self._mark_used(cfg.id, state, now, mark_used, used_by)
             raise
         token = secrets.get_for(cfg.id, ACCESS_TOKEN)
         if not token:
             raise ReauthorizationNeeded(f"No access token is stored for '{cfg.name}'.",
                                         "Request a new token (tokendesk authorize, or the window).")
-        return token, self._mark_used(cfg.id, state, self.clock(), mark_used)
+        return token, self._mark_used(cfg.id, state, self.clock(), mark_used, used_by)
 
     def refresh(self, name: str) -> TokenState:
         """Renew now (refresh token, or a new client-credentials token), unless another process just did."""
@@ -275,6 +283,7 @@ class TokenService:
     def exchange_code(self, request: AuthorizationRequest, code: str) -> TokenState:
         cfg = self._by_id(request.config_id)
         assert cfg.id is not None
+        self._prepare_secrets()
         values = self._values(cfg, AuthorizationCode=code, RedirectURL=request.redirect_uri)
         extra = {"code_verifier": request.code_verifier} if request.code_verifier else {}
         with self._lock(cfg.id):
@@ -291,8 +300,14 @@ class TokenService:
 
         return token_lock(self.ctx.store.store_id, config_id, self._lock_timeout())
 
+    def _prepare_secrets(self) -> None:
+        """Open (or make) the vault before a request: a token the provider issued - maybe rotating the refresh
+        token away - must never wait on a locked vault or a keyring prompt to be stored."""
+        self.ctx.secrets.prepare_write()
+
     def _renew(self, cfg: TokenConfiguration, *, seen: TokenState, force: bool) -> TokenState:
         assert cfg.id is not None
+        self._prepare_secrets()
         with self._lock(cfg.id):
             current = self.ctx.store.get_state(cfg.id)
             now = self.clock()
@@ -440,10 +455,6 @@ class TokenService:
         secrets, store = self.ctx.secrets, self.ctx.store
         now = self.clock()
         new_refresh = mapped.refresh_token if stage != STAGE_CLIENT_CREDENTIALS else None
-        if new_refresh:
-            # first: the provider may have invalidated the old one already (rotation)
-            secrets.set_for(cfg.id, REFRESH_TOKEN, new_refresh)
-        secrets.set_for(cfg.id, ACCESS_TOKEN, mapped.token)
         changes: dict[str, Any] = {
             "has_access_token": True,
             # a new token without expires_in has an unknown expiry: the old date belonged to the old token
@@ -472,7 +483,13 @@ class TokenService:
             changes["refresh_token_expires_at"] = mapped.expires_at("RefreshTokenExpirationDate", now)
         elif stage == STAGE_REFRESH and lifetime and cfg.refresh_token_lifetime_rolling:
             changes["refresh_token_expires_at"] = now + timedelta(days=lifetime)
-        state = store.update_state(cfg.id, **changes)
+        # one transaction: a rotated refresh token, the access token and the expiry commit together or not at all
+        # (the vault was opened before the request: _prepare_secrets)
+        with store.transaction():
+            if new_refresh:
+                secrets.set_for(cfg.id, REFRESH_TOKEN, new_refresh)
+            secrets.set_for(cfg.id, ACCESS_TOKEN, mapped.token)
+            state = store.update_state(cfg.id, **changes)
         logger.info("'%s': %s stored token %s (refresh token %s)", cfg.name, _stage_words(stage),
                     fingerprint(mapped.token), "rotated" if new_refresh and stage == STAGE_REFRESH else "kept")
         return state
@@ -495,21 +512,26 @@ class TokenService:
 
     def _forget_locked(self, config_id: int) -> None:
         secrets = self.ctx.secrets
-        secrets.delete_for(config_id, ACCESS_TOKEN)
-        secrets.delete_for(config_id, REFRESH_TOKEN)
-        self.ctx.store.update_state(
-            config_id, has_access_token=False, has_refresh_token=False, token_expires_at=None,
-            refresh_token_expires_at=None, reauthorization_needed=False, error_message=None,
-            error_description=None, error_code=None, token_info={},
-        )
+        with self.ctx.store.transaction():
+            secrets.delete_for(config_id, ACCESS_TOKEN)
+            secrets.delete_for(config_id, REFRESH_TOKEN)
+            self.ctx.store.update_state(
+                config_id, has_access_token=False, has_refresh_token=False, token_expires_at=None,
+                refresh_token_expires_at=None, reauthorization_needed=False, error_message=None,
+                error_description=None, error_code=None, token_info={},
+            )
 
-    def _mark_used(self, config_id: int, state: TokenState, now: datetime, mark_used: bool) -> TokenState:
+    def _mark_used(self, config_id: int, state: TokenState, now: datetime, mark_used: bool,
+                   used_by: str = "") -> TokenState:
+        """Record when (and by which program) the token was handed out: at most once a minute for the same
+        program, at once when another program asks."""
         if not mark_used:
             return state
-        if state.last_used_at is not None and now - state.last_used_at < USED_WRITE_INTERVAL:
+        same_program = used_by == state.last_used_by
+        if same_program and state.last_used_at is not None and now - state.last_used_at < USED_WRITE_INTERVAL:
             return state
         try:
-            return self.ctx.store.update_state(config_id, last_used_at=now)
+            return self.ctx.store.update_state(config_id, last_used_at=now, last_used_by=used_by)
         except Exception:  # a busy database must not cost the caller its token
             logger.warning("could not record when the token was used", exc_info=True)
             return state

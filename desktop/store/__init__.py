@@ -1,2 +1,3 @@
-"""Persistence: the SQLite database (``database``), the repository over it (``repository``),
-secrets in the OS keyring or the announced local fallback (``secrets``) and settings."""
+"""Persistence: the SQLite database (``database``), the repository over it (``repository``), the
+encrypted vault for secrets (``vault``, with ``keyring_access`` for its one keyring item and ``legacy``
+for secrets of earlier versions), the secret store interface (``secrets``) and lock files (``filelock``)."""

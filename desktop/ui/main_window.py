@@ -63,7 +63,7 @@ from desktop.models.token_table_model import (
 from desktop.models.tones import style, tone
 from desktop.models.validation import ENDPOINT_LABELS
 from desktop.ui.icons import app_icon
-from desktop.ui.widgets import MessageBar, rich_text_label
+from desktop.ui.widgets import rich_text_label
 
 if TYPE_CHECKING:
     from desktop.services import Context
@@ -430,43 +430,8 @@ class MainWindow(QMainWindow):
         self.count_label.setText(f"{shown} of {total} {noun}" if shown != total else f"{total} {noun}")
 
     def _update_secret_bar(self) -> None:
+        """The status bar's "Secrets:" label (features/vault.py adds the reason and the bar)."""
         self.secrets_label.setText(f"Secrets: {self.ctx.secrets.description}")
-        if not getattr(self.ctx.secrets, "resolved", True):
-            return  # the app resolves it after start-up and emits hub.secrets_changed
-        warning = self.ctx.secrets.persistent_warning
-        bar = getattr(self, "_secret_bar", None)
-        if not warning:
-            if bar is not None:
-                bar.hide()
-            return
-        if bar is None:
-            bar = self._secret_bar = MessageBar(kind="warning")
-            bar.setObjectName("secretBar")
-            self._allow_fallback_button = bar.add_button("Keep secrets in the local file ...")
-            self._allow_fallback_button.clicked.connect(self.on_allow_file_fallback)
-            self.add_bar(bar)
-        bar.set_text(warning)
-        self._allow_fallback_button.setVisible(self.ctx.secrets.kind == "unavailable")
-        bar.show()
-
-    @Slot()
-    def on_allow_file_fallback(self) -> None:
-        answer = QMessageBox.question(
-            self,
-            "Keep secrets in the local database file?",
-            "No system keyring is usable, so Tokendesk cannot protect secrets with one.\n\n"
-            "If you continue, client secrets and tokens are stored in Tokendesk's database file, which only your "
-            "user account can read (mode 0600). Anyone with access to your account or a backup of it can read them.\n\n"
-            "Continue and store secrets in the local file?",
-        )
-        if answer != QMessageBox.StandardButton.Yes:
-            return
-        from desktop.store.secrets import DatabaseSecrets
-
-        self.ctx.store.set_setting("secrets.allow_file_fallback", True)
-        store = self.ctx.store
-        self.ctx.secrets = DatabaseSecrets(lambda: store.conn, getattr(self.ctx.secrets, "reason", ""))
-        self.hub.secrets_changed.emit()
 
     # ---- selection and details
     def selected_configurations(self) -> list[TokenConfiguration]:

@@ -331,8 +331,12 @@ class LoginDialog(QDialog):
 
     def _on_failed(self, exc: BaseException) -> None:
         self._exchanging = False
+        from desktop.store.vault import VaultError
+
         if isinstance(exc, TokenError):
             self._fail(exc, retry=True)
+        elif isinstance(exc, VaultError):  # the vault is locked, the keyring went away, ...
+            self._fail(TokenError(f"The token could not be stored: {exc.message}", exc.hint), retry=True)
         else:
             logger.error("sign-in failed unexpectedly: %s", exc.__class__.__name__, exc_info=exc)
             self._fail(TokenError(f"The sign-in failed unexpectedly ({exc.__class__.__name__}).",

@@ -48,6 +48,7 @@ from desktop.oauth.errors import (
     hint_for,
 )
 from desktop.oauth.tokens import TokenService, warnings_for
+from desktop.store.vault import VaultError
 from desktop.ui.widgets import rich_text_label
 
 if TYPE_CHECKING:
@@ -500,6 +501,8 @@ class OAuthFeature(QObject):
                 text = f"{name}: {exc}"
                 if exc.hint:
                     text += f"\nWhat to do: {exc.hint}"
+            elif isinstance(exc, VaultError):  # the vault is locked, the keyring went away, ...
+                text = f"{name}: {exc.message}" + (f"\nWhat to do: {exc.hint}" if exc.hint else "")
             else:
                 logger.error("token action for '%s' failed", name, exc_info=exc)
                 text = f"{name}: unexpected error ({exc.__class__.__name__}); run 'tokendesk -v refresh' for details."

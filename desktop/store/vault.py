@@ -1,0 +1,746 @@
+"""The vault: every secret encrypted in the store under one data key, committed with its state.
+
+Design (the one of Chromium's and Electron's "safe storage"; ARCHITECTURE.md has the trade-offs):
+
+* One random 256-bit **data key** per store. It lives in exactly one place, never in clear on disk:
+  - *keyring mode*: one OS keyring item (``desktop.store.keyring_access``), service
+    ``tokendesk:<store id>``, user ``vault-data-key/<key id>``;
+  - *passphrase mode* (no usable keyring, or the admin's choice): wrapped (AES-256-GCM) with a key
+    derived from a passphrase by Argon2id (RFC 9106's second recommendation: t=3, 64 MiB, p=4; the
+    parameters and salt are stored beside the wrapped key).
+* Every secret (client secret, access token, refresh token, and any later one) is a row of
+  ``config_secret``: ``0x01 | 12-byte random nonce | AES-256-GCM ciphertext+tag``. The associated data
+  binds it to its store, table, row, field and key id, so a ciphertext copied to another row, field or
+  store does not decrypt. A secret is written on the same SQLite connection, in the same transaction,
+  as the state it belongs to: a rotated refresh token, the access token and the expiry commit together
+  or not at all.
+* ``meta`` holds the vault's description (``vault.*``): mode, key id, a check value (the key id sealed
+  under the key: a wrong key or passphrase is recognised as such), the wrapped key and KDF parameters,
+  the remembered keyring backend and why this mode was chosen.
+* Changes of the key itself (create, rekey, passphrase, move between keyring and passphrase) are each
+  one database transaction, under a lock across processes. A new key reaches the keyring *before* the
+  transaction commits; its id is first noted in a small file beside the locks, so a crash in between
+  leaves no orphan: the next open deletes keyring items whose ids were noted but never committed.
+  An old key's item is deleted only after the commit.
+* Stores written by schema 5 and earlier (secrets as keyring items, or the plain fallback table) are
+  moved in by ``desktop.store.legacy`` when the vault is first opened: one transaction, old keyring
+  items deleted after the commit; a killed migration runs again next time.
+
+Qt-free; used by the GUI (which asks for a passphrase in a dialog) and the CLI (terminal prompt).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from desktop.store import filelock
+from desktop.store.keyring_access import KeyringAccess, KeyringUnavailable, probe_keyring, service_name
+from desktop.store.secrets import SECRET_KINDS, SecretStore, SecretStoreError
+
+if TYPE_CHECKING:
+    from desktop.store.repository import Store
+
+logger = logging.getLogger(__name__)
+
+MODE_KEYRING = "keyring"
+MODE_PASSPHRASE = "passphrase"
+
+BLOB_VERSION = 1
+NONCE_BYTES = 12
+KEY_BYTES = 32
+KEY_TABLE = "token_config"  # the owner table of config_secret rows (associated data)
+
+#: Argon2id parameters for new passphrases (RFC 9106, section 4, second recommended option)
+DEFAULT_KDF = {"alg": "argon2id", "iterations": 3, "memory_kib": 64 * 1024, "lanes": 4}
+MIN_PASSPHRASE_LENGTH = 8
+
+_META = "vault."
+
+
+# ---- errors
+class VaultError(SecretStoreError):
+    """A vault problem in plain words (what happened, what to do); never contains a secret."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(f"{message} {hint}".strip())
+        self.message = message
+        self.hint = hint
+
+
+class VaultLocked(VaultError):
+    """The data key is protected by a passphrase that has not been given in this session."""
+
+
+class WrongPassphrase(VaultError):
+    pass
+
+
+class NoKeyring(VaultError):
+    """No usable keyring to create the vault in: a passphrase is needed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"No usable keyring ({reason}), so Tokendesk cannot keep its data key there.",
+            "Protect the secrets with a passphrase instead: 'tokendesk vault passphrase' (or the window's prompt).",
+        )
+        self.reason = reason
+
+
+class KeyringGone(VaultError):
+    """The keyring that holds the data key cannot be reached (or no longer has the key)."""
+
+
+class SecretDamaged(VaultError):
+    pass
+
+
+# ---- the cipher
+def associated_data(store_id: str, key_id: str, table: str, row_id: int, field_name: str) -> bytes:
+    return f"tokendesk-vault/1|{store_id}|{key_id}|{table}|{row_id}|{field_name}".encode()
+
+
+class Cipher:
+    """AES-256-GCM under one data key, bound to one store and key id."""
+
+    def __init__(self, key: bytes, store_id: str, key_id: str) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        if len(key) != KEY_BYTES:
+            raise VaultError("The data key has the wrong length; the vault's key item is damaged.")
+        self._aead = AESGCM(key)
+        self._key = key
+        self.store_id = store_id
+        self.key_id = key_id
+
+    def seal(self, table: str, row_id: int, field_name: str, plaintext: str) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        ad = associated_data(self.store_id, self.key_id, table, row_id, field_name)
+        return bytes([BLOB_VERSION]) + nonce + self._aead.encrypt(nonce, plaintext.encode("utf-8"), ad)
+
+    def open(self, table: str, row_id: int, field_name: str, blob: bytes) -> str:
+        """The plaintext; raises ``SecretDamaged`` when ``blob`` was not sealed for this place and key."""
+        from cryptography.exceptions import InvalidTag
+
+        blob = bytes(blob)
+        if len(blob) < 1 + NONCE_BYTES + 16 or blob[0] != BLOB_VERSION:
+            raise SecretDamaged(f"The stored {field_name} of configuration {row_id} is not a vault value.")
+        nonce, body = blob[1:1 + NONCE_BYTES], blob[1 + NONCE_BYTES:]
+        ad = associated_data(self.store_id, self.key_id, table, row_id, field_name)
+        try:
+            return self._aead.decrypt(nonce, body, ad).decode("utf-8")
+        except InvalidTag:
+            raise SecretDamaged(
+                f"The stored {field_name} of configuration {row_id} does not decrypt: it belongs to another "
+                "row, field or store, or was damaged.",
+                "Enter it again (Edit, or request a new token).",
+            ) from None
+
+    @property
+    def key(self) -> bytes:
+        return self._key
+
+
+# ---- passphrase key wrapping
+def new_kdf() -> dict[str, Any]:
+    return dict(DEFAULT_KDF, salt=base64.b64encode(os.urandom(16)).decode("ascii"))
+
+
+def derive_kek(passphrase: str, kdf: dict[str, Any]) -> bytes:
+    if kdf.get("alg") == "argon2id":
+        from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+        return Argon2id(salt=base64.b64decode(kdf["salt"]), length=KEY_BYTES, iterations=int(kdf["iterations"]),
+                        lanes=int(kdf["lanes"]), memory_cost=int(kdf["memory_kib"])).derive(passphrase.encode())
+    if kdf.get("alg") == "scrypt":
+        from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+        return Scrypt(salt=base64.b64decode(kdf["salt"]), length=KEY_BYTES, n=int(kdf["n"]), r=int(kdf["r"]),
+                      p=int(kdf["p"])).derive(passphrase.encode())
+    raise VaultError(f"The vault's passphrase uses an unknown key derivation ({kdf.get('alg')!r}).",
+                     "Update Tokendesk.")
+
+
+def wrap_key(kek: bytes, key: bytes, store_id: str, key_id: str) -> bytes:
+    return Cipher(kek, store_id, key_id).seal("vault", 0, "data_key", base64.b64encode(key).decode("ascii"))
+
+
+def unwrap_key(kek: bytes, wrapped: bytes, store_id: str, key_id: str) -> bytes:
+    try:
+        text = Cipher(kek, store_id, key_id).open("vault", 0, "data_key", wrapped)
+    except SecretDamaged:
+        raise WrongPassphrase("The passphrase is wrong.", "Try again (it is case-sensitive).") from None
+    return base64.b64decode(text)
+
+
+def check_new_passphrase(passphrase: str) -> str:
+    """'' when acceptable, else what is wrong with it."""
+    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        return f"Use at least {MIN_PASSPHRASE_LENGTH} characters."
+    if not passphrase.strip():
+        return "The passphrase cannot be only spaces."
+    return ""
+
+
+def key_user(key_id: str) -> str:
+    return f"vault-data-key/{key_id}"
+
+
+# ---- what the store says about its vault
+@dataclass
+class VaultInfo:
+    mode: str = ""  # '' (not created yet), MODE_KEYRING, MODE_PASSPHRASE
+    key_id: str = ""
+    check: bytes = b""
+    wrapped_key: bytes = b""
+    kdf: dict[str, Any] = field(default_factory=dict)
+    backend: str = ""  # the keyring backend class that holds the key (keyring mode)
+    backend_name: str = ""
+    reason: str = ""  # why this mode
+    created_at: str = ""
+    rekeyed_at: str = ""
+    legacy: bool = False  # secrets of schema 5 still wait in the keyring / fallback table
+    legacy_cleanup: list[int] = field(default_factory=list)  # config ids whose old keyring items may remain
+
+    @classmethod
+    def read(cls, conn: Any) -> VaultInfo:
+        values = {k[len(_META):]: v for k, v in conn.execute("SELECT key, value FROM meta WHERE key LIKE 'vault.%'")}
+        return cls(
+            mode=values.get("mode", ""),
+            key_id=values.get("key_id", ""),
+            check=base64.b64decode(values.get("check", "")),
+            wrapped_key=base64.b64decode(values.get("wrapped_key", "")),
+            kdf=json.loads(values.get("kdf", "{}")),
+            backend=values.get("keyring_backend", ""),
+            backend_name=values.get("keyring_backend_name", ""),
+            reason=values.get("reason", ""),
+            created_at=values.get("created_at", ""),
+            rekeyed_at=values.get("rekeyed_at", ""),
+            legacy=values.get("legacy") == "1",
+            legacy_cleanup=json.loads(values.get("legacy_cleanup", "[]")),
+        )
+
+
+def _write_meta(conn: Any, values: dict[str, str | bytes | None]) -> None:
+    """Set (or, for None, delete) ``vault.*`` keys; bytes are stored base64."""
+    for key, value in values.items():
+        if value is None:
+            conn.execute("DELETE FROM meta WHERE key = ?", (_META + key,))
+            continue
+        text = base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
+        conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                     (_META + key, text))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+#: asks the admin: ``purpose`` is "unlock" (the current passphrase) or "new" (choose one); None = cancelled
+PassphraseProvider = Callable[[str], "str | None"]
+#: the key a running Tokendesk window has open: (key id, key) or None (see desktop.agent)
+AgentKeySource = Callable[[], "tuple[str, bytes] | None"]
+
+
+def _lock_timed_out(_by_other: bool) -> VaultError:
+    return VaultError("Another Tokendesk program is changing the vault right now.", "Wait a moment and try again.")
+
+
+class Vault:
+    """The data key of one store: opening it, and every change of it. Thread-safe."""
+
+    LOCK_TIMEOUT = 60.0
+
+    def __init__(self, store: Store, *, passphrase_provider: PassphraseProvider | None = None,
+                 agent_key: AgentKeySource | None = None) -> None:
+        self.store = store
+        self.store_id = store.store_id
+        self.passphrase_provider = passphrase_provider
+        self.agent_key = agent_key
+        self._cipher: Cipher | None = None
+        self._kek: tuple[str, bytes] | None = None  # (salt, key-encryption key) after a passphrase unlock
+        self._lock = threading.RLock()
+        self._keyring: KeyringAccess | None = None
+        self._legacy_checked = False
+
+    # ---- state
+    def info(self) -> VaultInfo:
+        return VaultInfo.read(self.store.conn)
+
+    @property
+    def is_open(self) -> bool:
+        return self._cipher is not None
+
+    @property
+    def key_id(self) -> str:
+        return self._cipher.key_id if self._cipher else ""
+
+    def keyring(self, info: VaultInfo | None = None) -> KeyringAccess:
+        info = info or self.info()
+        if self._keyring is None or self._keyring.remembered != info.backend:
+            self._keyring = KeyringAccess(service_name(self.store_id), info.backend)
+        return self._keyring
+
+    def _exclusive(self):  # noqa: ANN202 - a context manager
+        return filelock.exclusive(f"vault-{self.store_id}", self.LOCK_TIMEOUT, _lock_timed_out)
+
+    # ---- pending keyring items (a new key reaches the keyring before its transaction commits)
+    def _pending_path(self) -> str:
+        return filelock.lock_path(f"vault-{self.store_id}").removesuffix(".lock") + ".pending"
+
+    def _note_pending(self, key_id: str) -> None:
+        with open(self._pending_path(), "a", encoding="ascii") as fh:
+            fh.write(key_id + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def _clear_pending(self) -> None:
+        try:
+            os.unlink(self._pending_path())
+        except FileNotFoundError:
+            pass
+
+    def _clean_pending(self, info: VaultInfo) -> None:
+        """Delete keyring items of keys that were written but never committed (a crash in between)."""
+        try:
+            with open(self._pending_path(), encoding="ascii") as fh:
+                noted = {line.strip() for line in fh if line.strip()}
+        except FileNotFoundError:
+            return
+        for key_id in noted - {info.key_id}:
+            try:
+                self.keyring(info).delete(key_user(key_id))
+                logger.info("vault: removed the keyring item of a key that was never committed")
+            except KeyringUnavailable:
+                return  # try again next time
+        self._clear_pending()
+
+    # ---- opening
+    def cipher(self) -> Cipher:
+        """The open cipher; opens (or, for a store of an earlier version, creates and migrates) the vault."""
+        if self._cipher is not None:
+            return self._cipher
+        with self._lock:
+            if self._cipher is None:
+                self.open()
+            assert self._cipher is not None
+            return self._cipher
+
+    def open(self, passphrase: str | None = None) -> None:
+        """Open the existing vault (or create it for a store that still has schema-5 secrets)."""
+        with self._lock:
+            info = self.info()
+            if not info.mode:
+                if not info.legacy:
+                    raise VaultError("No secret has been stored yet, so there is no vault to open.")
+                self.create(passphrase)
+                return
+            key = self._key_from_agent(info)
+            if key is None and info.mode == MODE_KEYRING:
+                key = self._key_from_keyring(info)
+            elif key is None:
+                key = self._key_from_passphrase(info, passphrase)
+            self._install(Cipher(key, self.store_id, info.key_id), info)
+            if info.mode == MODE_KEYRING:
+                self._clean_pending(info)
+            if info.legacy_cleanup:
+                self._finish_legacy_cleanup()
+
+    def _key_from_agent(self, info: VaultInfo) -> bytes | None:
+        if self.agent_key is None:
+            return None
+        try:
+            answer = self.agent_key()
+        except Exception:  # a window that does not answer is no window
+            logger.debug("the window did not give the vault key", exc_info=True)
+            return None
+        if answer is None or answer[0] != info.key_id:
+            return None
+        return answer[1]
+
+    def _key_from_keyring(self, info: VaultInfo) -> bytes:
+        access = self.keyring(info)
+        try:
+            text = access.get(key_user(info.key_id))
+        except KeyringUnavailable as exc:
+            raise KeyringGone(str(exc)) from None
+        if text is None:
+            raise KeyringGone(
+                f"Tokendesk's data key is not in the keyring ({access.name}): the item was deleted, or this is "
+                "another keyring than the one that made the vault.",
+                "Restore the keyring, or start a new vault: move the database away and import a backup.",
+            )
+        if access.path and access.path != info.backend:
+            self._remember_backend(access)
+        try:
+            return base64.b64decode(text, validate=True)
+        except ValueError:
+            raise KeyringGone("Tokendesk's data key in the keyring is damaged.",
+                              "Restore the keyring item, or import a backup into a new store.") from None
+
+    def _remember_backend(self, access: KeyringAccess) -> None:
+        try:
+            with self.store.transaction() as conn:
+                _write_meta(conn, {"keyring_backend": access.path, "keyring_backend_name": access.name})
+        except Exception:  # only a start-up shortcut: not worth failing for
+            logger.debug("could not remember the keyring backend", exc_info=True)
+
+    def _ask(self, purpose: str) -> str:
+        if self.passphrase_provider is None:
+            raise VaultLocked(
+                "Tokendesk's secrets are protected by a passphrase that has not been given.",
+                "Start the Tokendesk window and unlock it there, or run the command in a terminal.",
+            )
+        passphrase = self.passphrase_provider(purpose)
+        if passphrase is None:
+            raise VaultLocked("No passphrase was given, so the secrets stay locked.")
+        return passphrase
+
+    def _key_from_passphrase(self, info: VaultInfo, passphrase: str | None) -> bytes:
+        salt = str(info.kdf.get("salt", ""))
+        if passphrase is None:
+            key = self._key_from_kek(info)
+            if key is not None:
+                return key
+            passphrase = self._ask("unlock")
+            key = self._key_from_kek(info)  # a dialog that checked the passphrase has derived it already
+            if key is not None:
+                return key
+        kek = derive_kek(passphrase, info.kdf)
+        key = unwrap_key(kek, info.wrapped_key, self.store_id, info.key_id)
+        self._kek = (salt, kek)
+        return key
+
+    def _key_from_kek(self, info: VaultInfo) -> bytes | None:
+        kek = self._kek
+        if kek is None or kek[0] != info.kdf.get("salt"):
+            return None
+        try:
+            return unwrap_key(kek[1], info.wrapped_key, self.store_id, info.key_id)
+        except WrongPassphrase:
+            return None
+
+    def check_passphrase(self, passphrase: str) -> str:
+        """'' when ``passphrase`` opens the vault (its derived key is kept for the opening), else what is
+        wrong. Takes no lock: a dialog may call it while a worker waits in ``open`` for the answer."""
+        info = self.info()
+        if info.mode != MODE_PASSPHRASE:
+            return "The vault is not protected by a passphrase."
+        try:
+            kek = derive_kek(passphrase, info.kdf)
+            unwrap_key(kek, info.wrapped_key, self.store_id, info.key_id)
+        except VaultError as exc:
+            return str(exc)
+        self._kek = (str(info.kdf.get("salt", "")), kek)
+        return ""
+
+    def _install(self, cipher: Cipher, info: VaultInfo) -> None:
+        try:
+            checked = cipher.open("vault", 0, "check", info.check)
+        except SecretDamaged:
+            checked = ""
+        if checked != info.key_id:
+            raise KeyringGone(
+                "The data key found does not belong to this store's vault.",
+                "Another store's key may have replaced it. Restore the keyring item, or import a backup.",
+            )
+        self._cipher = cipher
+
+    def lock(self) -> None:
+        """Forget the key and the passphrase's derived key (the next use opens the vault again)."""
+        with self._lock:
+            self._cipher = None
+            self._kek = None
+
+    def reopen_if_rekeyed(self) -> bool:
+        """After a decryption failure: True when another program changed the key (and it is open again)."""
+        with self._lock:
+            info = self.info()
+            if self._cipher is not None and info.key_id == self._cipher.key_id:
+                return False
+            self._cipher = None
+            self.open()
+            return True
+
+    # ---- creating
+    def create(self, passphrase: str | None = None, *, reason: str = "") -> None:
+        """Make the vault: in the keyring when a probe says it works, else with ``passphrase`` (asked when
+        None). Moves a schema-5 store's secrets in, in the same transaction. Nothing happens when another
+        program made it meanwhile (then it is opened)."""
+        with self._lock, self._exclusive():
+            self._create_locked(passphrase, reason)
+
+    def _create_locked(self, passphrase: str | None, reason: str) -> None:
+        from desktop.store import legacy
+
+        info = self.info()
+        if info.mode:
+            self.open(passphrase)
+            return
+        if self.store.conn.in_transaction:
+            # the keyring item and the cipher would outlive a rollback of the caller's transaction
+            raise VaultError("Internal error: the vault must be made before a change that stores a secret starts.",
+                             "Please report this; nothing was changed.")
+        key, key_id = os.urandom(KEY_BYTES), os.urandom(8).hex()
+        cipher = Cipher(key, self.store_id, key_id)
+        old = legacy.read_legacy_secrets(self.store) if info.legacy else None
+        meta: dict[str, str | bytes | None] = {"key_id": key_id, "check": cipher.seal("vault", 0, "check", key_id),
+                                               "created_at": _now()}
+        kek: tuple[str, bytes] | None = None
+        if passphrase is None:
+            probe = probe_keyring(service_name(self.store_id))
+            if not probe.usable:
+                passphrase = self._ask("new")
+                reason = reason or f"no usable keyring: {probe.reason}"
+            else:
+                access = KeyringAccess(service_name(self.store_id))
+                self._note_pending(key_id)
+                try:
+                    access.set(key_user(key_id), base64.b64encode(key).decode("ascii"))
+                except KeyringUnavailable as exc:
+                    raise KeyringGone(str(exc)) from None
+                meta.update(mode=MODE_KEYRING, keyring_backend=access.path, keyring_backend_name=access.name,
+                            reason=reason or f"system keyring ({probe.backend})")
+        if passphrase is not None:
+            problem = check_new_passphrase(passphrase)
+            if problem:
+                raise VaultError(f"That passphrase is too weak: {problem}")
+            kdf = new_kdf()
+            kek = (kdf["salt"], derive_kek(passphrase, kdf))
+            meta.update(mode=MODE_PASSPHRASE, wrapped_key=wrap_key(kek[1], key, self.store_id, key_id),
+                        kdf=json.dumps(kdf), reason=reason or "chosen by the admin")
+        with self.store.transaction() as conn:
+            if VaultInfo.read(conn).mode:  # cannot happen under the lock, unless the lock file was removed
+                raise VaultError("Another program created the vault at the same moment.", "Try again.")
+            _write_meta(conn, meta)
+            if old is not None:
+                legacy.move_in(conn, cipher, old)
+        self._clear_pending()
+        self._cipher, self._kek = cipher, kek
+        logger.info("vault created (%s mode)", meta["mode"])
+        if old is not None:
+            self._finish_legacy_cleanup()
+
+    def _finish_legacy_cleanup(self) -> None:
+        from desktop.store import legacy
+
+        legacy.delete_old_items(self.store, self.keyring())
+
+    def ensure(self) -> Cipher:
+        """The cipher, creating the vault when none exists yet (the first secret to store). Call it before
+        a transaction that stores a secret (``SecretStore.prepare_write``): creating one cannot join it."""
+        if self._cipher is not None:
+            return self._cipher
+        with self._lock:
+            if self._cipher is None:
+                if self.info().mode:
+                    self.open()
+                else:
+                    self.create()
+            assert self._cipher is not None
+            return self._cipher
+
+    # ---- changing the key or where it lives (each one transaction)
+    def rekey(self) -> int:
+        """Re-encrypt every secret under a new data key; returns how many. The old key is gone afterwards."""
+        old_cipher = self.cipher()  # before the lock: opening may create the vault, which takes it
+        with self._lock, self._exclusive():
+            info = self.info()
+            if info.key_id != old_cipher.key_id:
+                raise VaultError("Another program changed the vault's key a moment ago.", "Try again.")
+            key, key_id = os.urandom(KEY_BYTES), os.urandom(8).hex()
+            cipher = Cipher(key, self.store_id, key_id)
+            meta: dict[str, str | bytes | None] = {"key_id": key_id, "check": cipher.seal("vault", 0, "check", key_id),
+                                                   "rekeyed_at": _now()}
+            access = None
+            if info.mode == MODE_KEYRING:
+                access = self.keyring(info)
+                self._note_pending(key_id)
+                try:
+                    access.set(key_user(key_id), base64.b64encode(key).decode("ascii"))
+                except KeyringUnavailable as exc:
+                    raise KeyringGone(str(exc)) from None
+            else:
+                if self._kek is None or self._kek[0] != info.kdf.get("salt"):
+                    self._key_from_passphrase(info, None)
+                assert self._kek is not None
+                meta["wrapped_key"] = wrap_key(self._kek[1], key, self.store_id, key_id)
+            count = 0
+            with self.store.transaction() as conn:
+                rows = conn.execute("SELECT config_id, field, value FROM config_secret").fetchall()
+                for config_id, field_name, value in rows:
+                    plain = old_cipher.open(KEY_TABLE, config_id, field_name, value)
+                    conn.execute("UPDATE config_secret SET value = ? WHERE config_id = ? AND field = ?",
+                                 (cipher.seal(KEY_TABLE, config_id, field_name, plain), config_id, field_name))
+                    count += 1
+                _write_meta(conn, meta)
+            self._cipher = cipher
+            if access is not None:
+                try:
+                    access.delete(key_user(info.key_id))
+                except KeyringUnavailable:
+                    logger.warning("vault: the old data key's keyring item could not be deleted")
+                self._clear_pending()
+            logger.info("vault re-keyed: %d secrets re-encrypted", count)
+            return count
+
+    def use_passphrase(self, new_passphrase: str, *, reason: str = "chosen by the admin") -> None:
+        """Protect the data key with ``new_passphrase`` (from keyring mode: moves it out of the keyring; in
+        passphrase mode: changes the passphrase). The secrets themselves are not touched."""
+        problem = check_new_passphrase(new_passphrase)
+        if problem:
+            raise VaultError(f"That passphrase is too weak: {problem}")
+        with self._lock, self._exclusive():
+            info = self.info()
+            if not info.mode:
+                self._create_locked(new_passphrase, reason)
+                return
+            cipher = self.cipher()
+            kdf = new_kdf()
+            kek = derive_kek(new_passphrase, kdf)
+            with self.store.transaction() as conn:
+                _write_meta(conn, {"mode": MODE_PASSPHRASE, "kdf": json.dumps(kdf), "reason": reason,
+                                   "wrapped_key": wrap_key(kek, cipher.key, self.store_id, cipher.key_id),
+                                   "keyring_backend": None, "keyring_backend_name": None})
+            self._kek = (kdf["salt"], kek)
+            if info.mode == MODE_KEYRING:
+                try:
+                    self.keyring(info).delete(key_user(info.key_id))
+                except KeyringUnavailable:
+                    logger.warning("vault: the data key's keyring item could not be deleted after the move")
+            logger.info("vault: data key now protected by a passphrase")
+
+    def use_keyring(self) -> str:
+        """Move the data key into the OS keyring (passphrase mode off). Returns the backend's name."""
+        with self._lock, self._exclusive():
+            info = self.info()
+            probe = probe_keyring(service_name(self.store_id))
+            if not probe.usable:
+                raise NoKeyring(probe.reason)
+            if not info.mode:
+                self._create_locked(None, f"system keyring ({probe.backend})")
+                return probe.backend
+            cipher = self.cipher()
+            access = KeyringAccess(service_name(self.store_id))
+            self._note_pending(cipher.key_id)
+            try:
+                access.set(key_user(cipher.key_id), base64.b64encode(cipher.key).decode("ascii"))
+            except KeyringUnavailable as exc:
+                raise KeyringGone(str(exc)) from None
+            with self.store.transaction() as conn:
+                _write_meta(conn, {"mode": MODE_KEYRING, "kdf": None, "wrapped_key": None,
+                                   "keyring_backend": access.path, "keyring_backend_name": access.name,
+                                   "reason": f"system keyring ({probe.backend})"})
+            self._clear_pending()
+            self._kek = None
+            self._keyring = None
+            logger.info("vault: data key moved into the keyring (%s)", probe.backend)
+            return probe.backend
+
+
+class VaultSecrets(SecretStore):
+    """The secret store of schema 6: ``config_secret`` rows sealed by the ``Vault``.
+
+    Reads and writes use the calling thread's store connection, so a secret joins whatever
+    transaction that thread has open (``Store.transaction()``). Reading an absent secret never needs
+    the key; deleting never does.
+    """
+
+    kind = "vault"
+
+    def __init__(self, store: Store, vault: Vault) -> None:
+        self.store = store
+        self.vault = vault
+
+    # ---- descriptions for the window, doctor and the CLI
+    @property
+    def mode(self) -> str:
+        return self.vault.info().mode
+
+    @property
+    def description(self) -> str:
+        info = self.vault.info()
+        if info.mode == MODE_KEYRING:
+            return f"encrypted vault, key in the system keyring ({info.backend_name or info.backend or 'keyring'})"
+        if info.mode == MODE_PASSPHRASE:
+            state = "unlocked" if self.vault.is_open else "locked"
+            return f"encrypted vault, key protected by a passphrase ({state})"
+        if info.legacy:
+            return "secrets of an earlier version, moved into the encrypted vault when it first opens"
+        return "encrypted vault (made when the first secret is stored)"
+
+    @property
+    def persistent_warning(self) -> str:
+        info = self.vault.info()
+        if info.mode == MODE_PASSPHRASE and not self.vault.is_open:
+            return ("Tokendesk's secrets are locked: enter the vault passphrase to sign in, refresh and use tokens. "
+                    "Automatic refreshes wait until then.")
+        return ""
+
+    def prepare_write(self) -> None:
+        self._legacy_first()
+        self.vault.ensure()
+
+    # ---- secrets
+    def _legacy_first(self) -> None:
+        if self.vault._legacy_checked:
+            return
+        if self.vault.info().legacy:
+            self.vault.cipher()  # creates the vault and moves the old secrets in
+        self.vault._legacy_checked = True
+
+    def get_for(self, config_id: int, kind: str) -> str | None:
+        _check_kind(kind)
+        self._legacy_first()
+        row = self.store.conn.execute("SELECT value FROM config_secret WHERE config_id = ? AND field = ?",
+                                      (config_id, kind)).fetchone()
+        if row is None:
+            return None
+        try:
+            return self.vault.cipher().open(KEY_TABLE, config_id, kind, row[0])
+        except SecretDamaged:
+            if self.vault.reopen_if_rekeyed():
+                return self.vault.cipher().open(KEY_TABLE, config_id, kind, row[0])
+            raise
+
+    def get_many(self, kind: str, config_ids: Iterable[int]) -> dict[int, str]:
+        """Many configurations' secrets of one kind at once (export); absent ones are left out."""
+        _check_kind(kind)
+        self._legacy_first()
+        wanted = set(config_ids)
+        rows = [(cid, value) for cid, value in self.store.conn.execute(
+            "SELECT config_id, value FROM config_secret WHERE field = ?", (kind,)) if cid in wanted]
+        if not rows:
+            return {}
+        cipher = self.vault.cipher()
+        return {cid: cipher.open(KEY_TABLE, cid, kind, value) for cid, value in rows}
+
+    def set_for(self, config_id: int, kind: str, value: str) -> None:
+        _check_kind(kind)
+        self._legacy_first()
+        blob = self.vault.ensure().seal(KEY_TABLE, config_id, kind, value)
+        self.store.conn.execute(
+            "INSERT INTO config_secret(config_id, field, value) VALUES (?, ?, ?) "
+            "ON CONFLICT(config_id, field) DO UPDATE SET value = excluded.value", (config_id, kind, blob))
+
+    def delete_for(self, config_id: int, kind: str) -> None:
+        _check_kind(kind)
+        self.store.conn.execute("DELETE FROM config_secret WHERE config_id = ? AND field = ?", (config_id, kind))
+
+    def delete_all_for(self, config_id: int) -> None:
+        self.store.conn.execute("DELETE FROM config_secret WHERE config_id = ?", (config_id,))
+
+    def count(self) -> int:
+        return int(self.store.conn.execute("SELECT COUNT(*) FROM config_secret").fetchone()[0])
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in SECRET_KINDS:
+        raise ValueError(f"unknown secret kind {kind!r}")
