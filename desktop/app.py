@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QCoreApplication, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication
 
 from desktop import APP_NAME, __version__
@@ -95,27 +95,26 @@ class Application:
             QTimer.singleShot(0, fn)
 
     def serve_later_starts(self) -> bool:
-        """Listen for ``tokendesk`` started again on this data directory (desktop.instance): it asks
-        this window to come to the front. False when another instance already listens."""
+        """Listen on this data directory's instance socket (desktop.instance): ``tokendesk`` started again asks
+        this window to come to the front, and ``tokendesk token``/``refresh`` ask it for tokens
+        (desktop.agent: answered on worker threads from this window's context). False when another
+        instance already listens."""
         from PySide6.QtCore import QSocketNotifier
 
-        from desktop import instance
+        from desktop import agent, instance
 
         if not instance.supported():
             return True
         listener = instance.claim(data_dir())
         if listener is None:
             return False
+        relay = _AgentRelay(self)
+        self._agent_relay = relay
         self._instance_listener = listener
+        self._agent = agent.AgentServer(listener, agent.TokenAgent(self.ctx, on_changed=relay.token_changed.emit),
+                                        on_command=relay.command.emit)
         self._instance_notifier = QSocketNotifier(listener.fileno(), QSocketNotifier.Type.Read, self.window)
-
-        def on_ready() -> None:
-            command = instance.read_command(listener)
-            if command == "show":
-                logger.info("tokendesk was started again: showing the window")
-                self.window.show_normal_and_raise()
-
-        self._instance_notifier.activated.connect(on_ready)
+        self._instance_notifier.activated.connect(lambda *_args: self._agent.accept_ready())
         return True
 
     def show(self) -> None:
@@ -129,6 +128,7 @@ class Application:
         listener = getattr(self, "_instance_listener", None)
         if listener is not None:
             self._instance_notifier.setEnabled(False)
+            self._agent.close()  # requests still running finish on their own; nothing new is taken
             listener.close()  # a start from now on is a first start again
             self._instance_listener = None
         dropped = self.tasks.drop_pending()
@@ -137,6 +137,29 @@ class Application:
         if not self.tasks.wait(5000):
             logger.warning("quitting while a network request still runs; it ends at its time-out")
         self.ctx.close()
+
+
+class _AgentRelay(QObject):
+    """Lives on the GUI thread; the agent's worker threads emit these, the slots run queued on the GUI thread."""
+
+    command = Signal(str)
+    token_changed = Signal(int)
+
+    def __init__(self, app: Application) -> None:
+        super().__init__(app.window)
+        self._app = app
+        self.command.connect(self.on_command)
+        self.token_changed.connect(self.on_token_changed)
+
+    @Slot(str)
+    def on_command(self, command: str) -> None:
+        if command == "show":
+            logger.info("tokendesk was started again: showing the window")
+            self._app.window.show_normal_and_raise()
+
+    @Slot(int)
+    def on_token_changed(self, config_id: int) -> None:
+        self._app.hub.token_changed.emit(config_id)
 
 
 def run_gui(minimized: bool = False, argv: Sequence[str] | None = None) -> int:

@@ -1,29 +1,38 @@
-"""One running Tokendesk window per data directory; a second start asks the first to show itself.
+"""One running Tokendesk window per data directory; later starts and commands talk to it over a socket.
 
 Two GUIs on one database would both plan, both refresh and both announce every warning (each
 reads the announcement log once at start), and the admin would see two tray icons. So the
 first GUI listens on a Unix socket in Linux's abstract namespace (no file to go stale), named
 after the user and the data directory; ``tokendesk`` started again connects, sends one line
 ("show", or "minimized" for ``--minimized``) and exits when the running one answers "ok".
-Abstract sockets carry no file permissions, so both ends check the other's user id
-(``SO_PEERCRED``): another user can neither raise our window nor, by squatting the name, stop
-Tokendesk from starting. Elsewhere (no abstract sockets) nothing is enforced. No Qt here: the check runs before PySide6
-is imported, so a second start costs milliseconds. ``desktop.app`` serves the socket.
+The same socket carries the token agent's JSON requests (``desktop.agent``: ``tokendesk token``
+answered by the window). Abstract sockets carry no file permissions, so both ends check the other's
+user id (``SO_PEERCRED``): another user can neither raise our window nor ask it for a token nor, by
+squatting the name, stop Tokendesk from starting. Elsewhere (no abstract sockets) nothing is
+enforced. No Qt here, and nothing heavier than ``socket`` (not even ``pathlib`` or ``logging`` until
+needed): the check runs before PySide6 is imported, and ``tokendesk token`` asks through it.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
-import struct
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 COMMANDS = ("show", "minimized")
 _ANSWER = b"ok\n"
+#: connections waiting to be accepted (a burst of ``tokendesk token`` calls, e.g. mbsync on many channels)
+BACKLOG = 32
+
+
+def _logger():  # noqa: ANN202 - logging is imported only when something is worth saying
+    import logging
+
+    return logging.getLogger(__name__)
 
 
 def _fnv1a64(data: bytes) -> int:
@@ -34,9 +43,10 @@ def _fnv1a64(data: bytes) -> int:
     return value
 
 
-def address(home: Path) -> str:
-    """The abstract socket name for ``home`` (leading NUL: Linux abstract namespace)."""
-    digest = _fnv1a64(str(home.resolve()).encode("utf-8", "surrogateescape"))
+def address(home: Path | str) -> str:
+    """The abstract socket name for ``home`` (leading NUL: Linux abstract namespace).
+    ``os.path.realpath`` is what ``Path.resolve()`` does, without importing pathlib."""
+    digest = _fnv1a64(os.path.realpath(os.fspath(home)).encode("utf-8", "surrogateescape"))
     return f"\0tokendesk-{os.getuid()}-{digest:016x}"
 
 
@@ -44,45 +54,64 @@ def supported() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "AF_UNIX") and hasattr(socket, "SO_PEERCRED")
 
 
-def _same_user(sock: socket.socket) -> bool:
-    """The process at the other end runs as this user (Linux SO_PEERCRED: pid, uid, gid)."""
+def peer_credentials(sock: socket.socket) -> tuple[int, int, int] | None:
+    """(pid, uid, gid) of the process at the other end (Linux ``SO_PEERCRED``); None when unknown."""
     try:
-        _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                               struct.calcsize("3i")))
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
     except OSError:
-        return False
-    return uid == os.getuid()
+        return None
+    if len(raw) != 12:
+        return None
+    return (int.from_bytes(raw[0:4], sys.byteorder, signed=True), int.from_bytes(raw[4:8], sys.byteorder),
+            int.from_bytes(raw[8:12], sys.byteorder))
 
 
-def ask_running_instance(command: str, home: Path, timeout: float = 2.0) -> bool:
-    """True when a Tokendesk GUI for ``home`` took ``command``; False when none runs (or it hangs)."""
+def _same_user(sock: socket.socket) -> bool:
+    """The process at the other end runs as this user."""
+    creds = peer_credentials(sock)
+    return creds is not None and creds[1] == os.getuid()
+
+
+def connect(home: Path | str, timeout: float) -> socket.socket | None:
+    """A connection to the window on ``home``, its user checked; None when none listens (or another user's)."""
     if not supported():
-        return False
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        try:
-            sock.connect(address(home))
-        except OSError:
-            return False  # nobody listens: this start is the first
-        if not _same_user(sock):
-            logger.warning("another user's process holds Tokendesk's instance socket; starting anyway")
-            return False
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(address(home))
+    except OSError:
+        sock.close()
+        return None  # nobody listens
+    if not _same_user(sock):
+        sock.close()
+        _logger().warning("another user's process holds Tokendesk's instance socket; not talking to it")
+        return None
+    return sock
+
+
+def ask_running_instance(command: str, home: Path | str, timeout: float = 2.0) -> bool:
+    """True when a Tokendesk GUI for ``home`` took ``command``; False when none runs (or it hangs)."""
+    sock = connect(home, timeout)
+    if sock is None:
+        return False  # this start is the first
+    with sock:
         try:
             sock.sendall(command.encode("ascii") + b"\n")
             return sock.recv(16) == _ANSWER
         except OSError as exc:  # it listens but does not answer in time: start anyway
-            logger.warning("another Tokendesk holds %s but did not answer: %s", home, exc)
+            _logger().warning("another Tokendesk holds %s but did not answer: %s", home, exc)
             return False
 
 
-def claim(home: Path) -> socket.socket | None:
+def claim(home: Path | str) -> socket.socket | None:
     """Listen for later starts; None when another instance already listens (or not supported)."""
     if not supported():
         return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(address(home))
-        sock.listen(4)
+        sock.listen(BACKLOG)
     except OSError:
         sock.close()
         return None
@@ -91,7 +120,8 @@ def claim(home: Path) -> socket.socket | None:
 
 
 def read_command(listener: socket.socket) -> str | None:
-    """Accept one waiting connection, read its command and answer; None when nothing usable came."""
+    """Accept one waiting connection, read its command and answer; None when nothing usable came.
+    (The window serves the socket through ``desktop.agent.AgentServer``, which also speaks this.)"""
     try:
         conn, _ = listener.accept()
     except (BlockingIOError, InterruptedError):

@@ -3,15 +3,15 @@
 ``tokendesk`` with no subcommand (or ``python -m desktop``) starts the GUI; every
 subcommand lives in a module of this package that exposes ``register(subparsers)``.
 Errors go to stderr with a non-zero exit code (see ``desktop.cli.common``).
+
+``tokendesk token NAME`` is asked of a running window first (``desktop.cli.via_window``), before
+argparse, logging or any store module is imported: that path is a Python start plus a socket.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import logging
 import sys
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from desktop import __version__
 from desktop.cli.common import EXIT_ERROR, EXIT_REAUTH, EXIT_USAGE, CliError, ContextFactory, default_context_factory
@@ -25,11 +25,18 @@ COMMAND_MODULES = [
     "desktop.cli.vault_commands",
 ]
 
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
 #: subcommands that scripts call often: only their own module is imported (see bench/bench_token.py)
 FAST_COMMANDS = {"token": "desktop.cli.oauth_commands"}
 
 
 def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
+    import argparse
+    import importlib
+
     parser = argparse.ArgumentParser(
         prog="tokendesk",
         description="OAuth2 token administration for the desktop. Without a command, the window opens.",
@@ -55,6 +62,8 @@ _GUI_FLAGS = {"--minimized", "-v", "--verbose"}
 
 
 def _setup_logging(verbose: bool) -> None:
+    import logging
+
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
@@ -81,8 +90,22 @@ def main(argv: Sequence[str] | None = None, context_factory: ContextFactory | No
         _setup_logging(bool({"-v", "--verbose"} & set(arguments)))
         return _start_gui(minimized="--minimized" in arguments)
     first = next((a for a in arguments if not a.startswith("-")), None)
+    window_asked = False
+    if first == "token":  # a running window answers before anything heavy is imported (desktop.agent)
+        from desktop.cli.via_window import fast_token
+
+        try:
+            code, window_asked = fast_token(arguments)
+        except CliError as exc:
+            print(f"tokendesk: {exc}", file=sys.stderr)
+            return exc.exit_code
+        except BrokenPipeError:
+            return EXIT_ERROR
+        if code is not None:
+            return code
     parser = build_parser([FAST_COMMANDS[first]] if first in FAST_COMMANDS else COMMAND_MODULES)
     args = parser.parse_args(arguments)
+    args.window_asked = window_asked  # cmd_token does not ask a second time
     _setup_logging(args.verbose)
     if not args.command:  # GUI flags in a form the fast path does not know (e.g. the abbreviation --min)
         return _start_gui(minimized=args.minimized)
@@ -105,6 +128,8 @@ def main(argv: Sequence[str] | None = None, context_factory: ContextFactory | No
         if isinstance(exc, VaultError):  # the vault is locked, the keyring went away, ...
             print(f"tokendesk: {exc}", file=sys.stderr)
             return EXIT_REAUTH if isinstance(exc, VaultLocked) else EXIT_ERROR
+        import logging
+
         logging.getLogger("desktop.cli").debug("unexpected error", exc_info=True)
         print(f"tokendesk: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -25,7 +25,7 @@ from desktop.models.config import (
     TokenConfiguration,
 )
 from desktop.models.settings import SETTINGS, spec_for
-from desktop.models.status import refresh_status, token_status
+from desktop.models.status import last_used_text, refresh_status, token_status
 from desktop.models.templates import TemplateError
 from desktop.models.token import TokenState, utcnow
 from desktop.services import InUseError, ValidationFailed
@@ -170,6 +170,7 @@ def state_summary(cfg: TokenConfiguration, state: TokenState, token_lead: timede
         "last_requested_at": state.last_requested_at.isoformat() if state.last_requested_at else None,
         "last_refreshed_at": state.last_refreshed_at.isoformat() if state.last_refreshed_at else None,
         "last_used_at": state.last_used_at.isoformat() if state.last_used_at else None,
+        "last_used_by": state.last_used_by or None,  # the program that asked (desktop.procinfo)
         "error": state.error_text if state.has_error else None,
         "reauthorization_needed": state.reauthorization_needed,
     }
@@ -278,6 +279,10 @@ def cmd_show(args: argparse.Namespace, factory: ContextFactory) -> int:
     if args.json:
         print_json(data)
         return 0
+    # as the window's details pane says it: "last used: 2026-11-27 14:02 (3 min ago) by /usr/bin/msmtp"
+    used = last_used_text(state.last_used_at, state.last_used_by, utcnow())
+    data["token"] = {("last_used" if key == "last_used_at" else key): (used if key == "last_used_at" else value)
+                     for key, value in data["token"].items() if key != "last_used_by"}
     _print_mapping(data)
     return 0
 

@@ -9,7 +9,6 @@ httpx unless a refresh is needed. Exit codes (desktop.cli.common): 0 success, 3 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -20,17 +19,14 @@ from desktop.cli.common import (
     EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_REAUTH,
-    EXIT_USAGE,
     CliError,
     ContextFactory,
 )
+from desktop.cli.via_window import FORMATS, format_token, refresh_via_window, token_via_window
 
 if TYPE_CHECKING:
     from desktop.oauth.errors import TokenError
     from desktop.services import Context
-
-FORMATS = ("raw", "header", "json", "xoauth2")
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("authorize", help="sign in and store a new token (system or embedded browser)",
@@ -132,50 +128,49 @@ def _describe(state: Any) -> str:
 
 # ---- commands
 def cmd_token(args: argparse.Namespace, factory: ContextFactory) -> int:
+    """A running window answers (desktop.agent, asked before the parser when the arguments are plain: see
+    desktop.cli.main); without one, the store is opened here."""
+    if not getattr(args, "window_asked", False):
+        code = token_via_window(args.name, args.format, args.user)
+        if code is not None:
+            return code
+    import os
+
     from desktop.oauth.errors import TokenError
     from desktop.oauth.tokens import TokenService
+    from desktop.procinfo import requesting_program
 
     ctx = factory()
     _configuration(ctx, args.name)
     try:
-        token, state = TokenService(ctx).access_token_and_state(args.name)
+        token, state = TokenService(ctx).access_token_and_state(args.name, used_by=requesting_program(os.getppid()))
     except TokenError as exc:
         raise _token_failure(exc, args.name) from None
-    if args.format == "raw":
-        out = token
-    elif args.format == "header":
-        out = f"Authorization: Bearer {token}"
-    elif args.format == "xoauth2":
-        from desktop.usage.sasl import xoauth2_base64
-
-        user = args.user or state.account  # the account the token names, when the provider said
-        if not user:
-            raise CliError("--format xoauth2 needs --user LOGIN (the mail account's login): this token does not "
-                           "name its account", EXIT_USAGE)
-        out = xoauth2_base64(user, token)
-    else:
-        from desktop.models.token import utcnow
-
-        expires = state.token_expires_at
-        out = json.dumps({
-            "configuration": args.name,
-            "access_token": token,
-            "token_type": "Bearer",
-            "expires_at": expires.isoformat() if expires else None,
-            "expires_in": max(0, int((expires - utcnow()).total_seconds())) if expires else None,
-            "account": state.account or None,
-            "scope": state.token_info.get("granted_scope") or None,
-        })
+    out = format_token(args.format, args.name, token, user=args.user, account=state.account or None,
+                       expires_at=state.token_expires_at.isoformat() if state.token_expires_at else None,
+                       scope=state.token_info.get("granted_scope") or None)
     sys.stdout.write(out + "\n")
     return EXIT_OK
 
 
 def cmd_refresh(args: argparse.Namespace, factory: ContextFactory) -> int:
+    """NAME: the running window refreshes (the same code and lock), else this process does; ``--all`` loops."""
     from desktop.models.config import FLOW_CLIENT_CREDENTIALS
     from desktop.oauth.errors import TokenError
 
+    if not args.all:
+        answered = refresh_via_window(args.name)
+        if answered is not None:
+            code, name, text, state = answered
+            if code == EXIT_NOT_FOUND:
+                raise CliError(text, code)
+            if code != EXIT_OK:
+                print(f"{name}: failed: {text}", file=sys.stderr)
+                return code
+            print(f"{name}: refreshed ({_describe(state)})")
+            return EXIT_OK
     ctx = factory()
-    service = _service(ctx)
+    service = None
     if args.all:
         names = []
         for cfg, state in ctx.store.list_with_state():
@@ -190,14 +185,25 @@ def cmd_refresh(args: argparse.Namespace, factory: ContextFactory) -> int:
     else:
         names = [_configuration(ctx, args.name).name]
     codes: list[int] = []
+    window = args.all  # --all: each name is asked of the window, until it is clear that none answers
     for name in names:
-        try:
-            state = service.refresh(name)
-        except TokenError as exc:
-            failure = _token_failure(exc, name)
-            print(f"{name}: failed: {failure}", file=sys.stderr)
-            codes.append(failure.exit_code)
-            continue
+        answered = refresh_via_window(name) if window else None
+        if answered is None:
+            window = False
+            service = service or _service(ctx)
+            try:
+                state = service.refresh(name)
+            except TokenError as exc:
+                failure = _token_failure(exc, name)
+                print(f"{name}: failed: {failure}", file=sys.stderr)
+                codes.append(failure.exit_code)
+                continue
+        else:
+            code, _name, text, state = answered
+            if code != EXIT_OK:
+                print(f"{name}: failed: {text}", file=sys.stderr)
+                codes.append(code)
+                continue
         print(f"{name}: refreshed ({_describe(state)})")
     if not codes:
         return EXIT_OK

@@ -68,6 +68,14 @@ def format_when(dt: datetime, now: datetime) -> str:
     return f"{format_local(dt)} ({relative_time(dt, now)})"
 
 
+def last_used_text(at: datetime | None, by: str, now: datetime) -> str:
+    """``2026-11-27 14:02 (3 min ago) by /usr/bin/msmtp`` - when the token was last handed out and to which
+    program (``by`` '' when unknown); ``never`` when it was not. The details pane and ``tokendesk show``."""
+    if at is None:
+        return "never"
+    return f"{format_when(at, now)} by {by}" if by else format_when(at, now)
+
+
 _FAR = float(10**12)
 
 

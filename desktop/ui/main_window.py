@@ -49,7 +49,7 @@ from PySide6.QtWidgets import (
 
 from desktop import APP_NAME, __version__
 from desktop.models.config import TokenConfiguration
-from desktop.models.status import format_when
+from desktop.models.status import format_when, last_used_text
 from desktop.models.token import TokenState
 from desktop.models.token_table_model import (
     COL_ACCOUNT,
@@ -498,9 +498,10 @@ class MainWindow(QMainWindow):
         for label, dt in (
             ("Last requested", state.last_requested_at),
             ("Last refreshed", state.last_refreshed_at),
-            ("Last used", state.last_used_at),
         ):
             items.append((label, format_when(dt, now) if dt else "never"))
+        # when and to which program the token was last handed out ("... by /usr/bin/msmtp", desktop.agent)
+        items.append(("Last used", last_used_text(state.last_used_at, state.last_used_by, now)))
         items += [
             ("Template", cfg.template_name),
             ("Validity", cfg.validity_label),
