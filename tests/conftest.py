@@ -107,3 +107,17 @@ def log_home(tmp_path):
         handler.setLevel(level)
     for name, level in saved[2].items():
         logging.getLogger(name).setLevel(level)
+
+
+@pytest.fixture
+def shared_keyring(tmp_path, memory_keyring):
+    """A keyring file shared with child processes: returns (backend, environment additions for children).
+    The test's own ``keyring`` uses it too (the memory keyring fixture puts the previous one back)."""
+    import keyring
+
+    from tests.support.file_keyring import ENV, FileKeyring
+
+    path = str(tmp_path / "keyring.json")
+    backend = FileKeyring(path)
+    keyring.set_keyring(backend)
+    return backend, {"PYTHON_KEYRING_BACKEND": "tests.support.file_keyring.FileKeyring", ENV: path}

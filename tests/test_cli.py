@@ -1,5 +1,6 @@
 """The ``tokendesk`` command: in-process through ``desktop.cli.main`` with the test context, plus a few real
-subprocess runs (TOKENDESK_HOME, no keyring, the announced file fallback) and the no-Qt check."""
+subprocess runs (TOKENDESK_HOME, no keyring and a passphrase, a keyring shared between processes) and the
+no-Qt check."""
 
 from __future__ import annotations
 
@@ -108,7 +109,8 @@ def test_add_reads_the_secret_from_a_file_and_never_prints_it(run, ctx, secret_f
     secret = "file-secret-" + uuid.uuid4().hex
     code, out, err = run(*add_args(), "--client-secret-file", secret_file(secret))
     assert code == 0, err
-    assert out.startswith("Added 'Support mailbox' (template Microsoft Exchange Online); secrets in the system keyring")
+    assert out.startswith("Added 'Support mailbox' (template Microsoft Exchange Online); secrets in the encrypted "
+                          "vault, key in the system keyring")
     assert secret not in out + err
     saved = ctx.store.get("Support mailbox")
     assert saved.client_id == "id-Support mailbox" and saved.has_client_secret
@@ -210,11 +212,13 @@ def test_add_without_required_options_is_a_usage_error(run):
     assert "--client-id" in err
 
 
-def test_add_refused_by_a_locked_keyring_exits_1_and_saves_nothing(run, ctx, secret_file):
+def test_add_without_a_keyring_or_terminal_exits_1_and_saves_nothing(run, ctx, secret_file, monkeypatch):
     keyring.set_keyring(fail.Keyring())
+    monkeypatch.setattr(ctx.vault, "passphrase_provider", lambda purpose: None)  # no terminal to ask on
     code, out, err = run(*add_args(), "--client-secret-file", secret_file("locked-secret"))
     assert code == 1
-    assert err.startswith("tokendesk: the configuration was not saved: the keyring could not store")
+    assert err.startswith("tokendesk: the configuration was not saved: No usable keyring (no keyring backend")
+    assert "tokendesk vault passphrase" in err
     assert "locked-secret" not in out + err
     assert ctx.store.count() == 0
 
@@ -309,7 +313,7 @@ def test_delete(run, ctx, make_config, memory_keyring):
     assert code == 0
     assert out == "Deleted 'Doomed' with its token and secrets.\n"
     assert ctx.store.count() == 0
-    assert memory_keyring.passwords == {}
+    assert ctx.store.conn.execute("SELECT COUNT(*) FROM config_secret").fetchone()[0] == 0
     code, _, err = run("delete", "Doomed")
     assert code == 3 and "No configuration named 'Doomed'" in err
 
@@ -352,7 +356,7 @@ def test_settings_set_and_reset(run, ctx):
     code, out, _ = run("settings", "set", "pop3.split_hosts", "pop.example.org, pop2.example.org")
     assert out == "pop3.split_hosts = pop.example.org, pop2.example.org\n"
     assert ctx.store.get_setting("pop3.split_hosts") == ["pop.example.org", "pop2.example.org"]
-    assert run("settings", "set", "secrets.allow_file_fallback", "yes")[1] == "secrets.allow_file_fallback = true\n"
+    assert run("settings", "set", "secrets.allow_file_fallback", "yes")[0] == 2  # gone: the vault replaced it
     code, out, _ = run("settings", "reset", "network.timeout_seconds")
     assert (code, out) == (0, "network.timeout_seconds = 20 (default)\n")
     assert ctx.store.get_setting("network.timeout_seconds") == 20
@@ -364,7 +368,6 @@ def test_settings_set_and_reset(run, ctx):
         (("set", "network.timeout_seconds", "soon"), "network.timeout_seconds must be a whole number, not 'soon'"),
         (("set", "refresh.lead_time_seconds", "-5"), "refresh.lead_time_seconds must not be negative"),
         (("set", "redirect.http_type", "gopher"), "redirect.http_type must be one of http, https, not 'gopher'"),
-        (("set", "secrets.allow_file_fallback", "maybe"), "secrets.allow_file_fallback must be true or false"),
         (("set", "no.such", "1"), "unknown setting 'no.such' (known settings: redirect.http_type"),
         (("get", "no.such"), "unknown setting 'no.such'"),
         (("reset", "no.such"), "unknown setting 'no.such'"),
@@ -420,7 +423,8 @@ def test_doctor_lines(run, ctx, monkeypatch, tokendesk_home):
     assert code == 0, err
     lines = out.splitlines()
     assert len(lines) == 6
-    assert lines[0].startswith("[ok] keyring: ") and "MemoryKeyring; secrets are stored there" in lines[0]
+    assert lines[0].startswith("[ok] secrets: no secret stored yet; the vault will keep its key in the system "
+                               "keyring; keyring ") and "MemoryKeyring: works" in lines[0]
     assert lines[1].startswith(f"[ok] data directory: {tokendesk_home} (writable); database ")
     assert f"mode 600; schema {SCHEMA_VERSION}/{SCHEMA_VERSION}; 0 configurations" in lines[1]
     assert lines[2] == ("[!!] tray: offscreen without a system tray; notifications go to the window bar "
@@ -455,11 +459,24 @@ def test_doctor_without_a_keyring_and_with_a_broken_qt(run, monkeypatch):
     code, out, _ = run("doctor", "--json")
     assert code == 0  # warnings, not failures: the app still works
     checks = {c["check"]: c for c in json.loads(out)}
-    assert checks["keyring"]["ok"] is False
-    assert "no keyring backend is available" in checks["keyring"]["detail"]
-    assert "Secrets: system keyring" in checks["keyring"]["detail"]  # ctx was opened with the memory keyring
+    assert checks["secrets"]["ok"] is True  # nothing to protect yet; a passphrase will do it
+    assert checks["secrets"]["detail"] == ("no secret stored yet; the vault will keep its key in a passphrase (no "
+                                           "usable keyring); keyring fail.Keyring: no keyring backend is available")
     assert checks["tray"]["ok"] is False and "Qt cannot start: libEGL.so.1: not found" in checks["tray"]["detail"]
     assert checks["QtWebEngine"]["detail"].startswith("not usable (libEGL.so.1: not found); use the system browser")
+
+
+def test_doctor_says_which_vault_mode_and_why(run, ctx, make_config, monkeypatch):
+    monkeypatch.setattr(config_commands, "_qt_probe", lambda code, timeout=30.0: (True, "x"))
+    make_config("Keyed")
+    checks = {c["check"]: c for c in json.loads(run("doctor", "--json")[1])}
+    assert checks["secrets"]["ok"] is True
+    assert checks["secrets"]["detail"].startswith("encrypted vault, data key in the system keyring (system keyring (")
+    ctx.vault.use_passphrase("a good passphrase")
+    keyring.set_keyring(fail.Keyring())
+    checks = {c["check"]: c for c in json.loads(run("doctor", "--json")[1])}
+    assert checks["secrets"]["detail"].startswith("encrypted vault, data key protected by a passphrase (chosen by the "
+                                                  "admin); keyring fail.Keyring: no keyring backend")
 
 
 def test_a_database_from_a_newer_tokendesk_is_an_error_on_stderr(tokendesk_home, capsys):
@@ -474,7 +491,7 @@ def test_a_database_from_a_newer_tokendesk_is_an_error_on_stderr(tokendesk_home,
     assert "Traceback" not in err
 
 
-# ---- real processes: no keyring, the announced file fallback, no Qt on the CLI path
+# ---- real processes: no keyring (a passphrase), a shared keyring, no Qt on the CLI path
 
 
 @pytest.fixture
@@ -487,40 +504,67 @@ def cli_env(tmp_path):
 
 def tokendesk(env, *argv: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run([str(TOKENDESK), *argv], input=stdin, capture_output=True, text=True, env=env,
-                          timeout=timeout, cwd=ROOT)
+                          timeout=timeout, cwd=ROOT, start_new_session=True)  # no terminal: nobody to prompt
 
 
-def test_subprocess_without_keyring_refuses_then_uses_the_allowed_file_fallback(cli_env):
+def database_bytes(db: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+
+
+def test_subprocess_without_keyring_refuses_then_works_with_a_passphrase(cli_env, tmp_path):
     secret = "proc-secret-" + uuid.uuid4().hex
     args = ["add", "--template", "Google Mail", "--name", "Gmail", "--client-id", "x.apps.googleusercontent.com",
             "--client-secret-file", "-"]
     refused = tokendesk(cli_env, *args, stdin=secret)
     assert refused.returncode == 1
-    assert "No system keyring is usable" in refused.stderr
-    assert "tokendesk settings set secrets.allow_file_fallback true" in refused.stderr
+    assert "No usable keyring (no keyring backend is available" in refused.stderr
+    assert "tokendesk vault passphrase" in refused.stderr
     assert secret not in refused.stdout + refused.stderr
 
-    allowed = tokendesk(cli_env, "settings", "set", "secrets.allow_file_fallback", "true")
-    assert (allowed.returncode, allowed.stdout) == (0, "secrets.allow_file_fallback = true\n")
+    passphrase_file = tmp_path / "passphrase"
+    passphrase_file.write_text("proc passphrase 1\n")
+    made = tokendesk(cli_env, "vault", "passphrase", "--new-passphrase-file", str(passphrase_file))
+    assert made.returncode == 0, made.stderr
     added = tokendesk(cli_env, *args, stdin=secret + "\n")
+    assert added.returncode == 4  # locked: no passphrase given, no terminal
+    assert "protected by a passphrase that has not been given" in added.stderr
+    env = dict(cli_env, TOKENDESK_PASSPHRASE_FILE=str(passphrase_file))
+    added = tokendesk(env, *args, stdin=secret + "\n")
     assert added.returncode == 0, added.stderr
-    assert "secrets in the local database file (fallback: no system keyring)" in added.stdout
+    assert "secrets in the encrypted vault, key protected by a passphrase (unlocked)" in added.stdout
     assert secret not in added.stdout + added.stderr
 
-    listed = tokendesk(cli_env, "list", "--json")
+    listed = tokendesk(cli_env, "list", "--json")  # listing needs no passphrase
     assert [row["name"] for row in json.loads(listed.stdout)] == ["Gmail"]
     shown = tokendesk(cli_env, "show", "gmail")
     assert "client secret: stored" in shown.stdout and secret not in shown.stdout
+    exported = tokendesk(env, "export", "--include-secrets", "-o", "-")
+    assert exported.returncode == 0 and f"ClientSecret: {secret}" in exported.stdout
 
     db = Path(cli_env["TOKENDESK_HOME"]) / "tokendesk.sqlite3"
-    conn = sqlite3.connect(db)
-    assert conn.execute("SELECT value FROM fallback_secret").fetchall() == [(secret,)]
-    conn.close()
+    assert secret.encode() not in database_bytes(db) and b"proc passphrase 1" not in database_bytes(db)
+    status = tokendesk(cli_env, "vault", "status")
+    assert "vault: data key protected by a passphrase" in status.stdout
+    assert "why: no usable keyring: no keyring backend is available" in status.stdout or "why: chosen" in status.stdout
     deleted = tokendesk(cli_env, "delete", "Gmail")
     assert deleted.returncode == 0
-    conn = sqlite3.connect(db)
-    assert conn.execute("SELECT COUNT(*) FROM fallback_secret").fetchone()[0] == 0
-    conn.close()
+
+
+def test_subprocesses_share_the_vault_through_the_keyring(cli_env, shared_keyring, ctx, make_config):
+    backend, child_env = shared_keyring
+    saved = make_config("Shared mailbox", secret="shared-" + uuid.uuid4().hex)
+    env = dict(cli_env, TOKENDESK_HOME=str(ctx.store.path.parent), **child_env)
+    status = tokendesk(env, "vault", "status", "--json")
+    data = json.loads(status.stdout)
+    assert data["mode"] == "keyring" and data["secrets"] == 1
+    exported = tokendesk(env, "export", "--include-secrets", "-o", "-")
+    assert exported.returncode == 0, exported.stderr
+    assert ctx.configurations.client_secret(saved) in exported.stdout
+    rekeyed = tokendesk(env, "vault", "rekey")
+    assert rekeyed.returncode == 0 and rekeyed.stdout.startswith("Re-encrypted 1 secret under a new data key")
+    assert ctx.configurations.client_secret(saved).startswith("shared-")  # this process follows the new key
+    assert [u for (s, u) in backend.passwords if s.startswith("tokendesk:")] == [
+        f"vault-data-key/{ctx.vault.info().key_id}"]
 
 
 def test_subprocess_errors_go_to_stderr_with_exit_codes(cli_env):
@@ -531,8 +575,8 @@ def test_subprocess_errors_go_to_stderr_with_exit_codes(cli_env):
     assert usage.returncode == 2 and usage.stdout == "" and "must be a whole number" in usage.stderr
     doctor = tokendesk(cli_env, "doctor")
     assert doctor.returncode == 0
-    assert doctor.stdout.startswith("[!!] keyring: fail.Keyring: no keyring backend is available")
-    assert "Secrets: none (" in doctor.stdout
+    assert doctor.stdout.startswith("[ok] secrets: no secret stored yet; the vault will keep its key in a passphrase")
+    assert "keyring fail.Keyring: no keyring backend is available" in doctor.stdout
     assert "\n[ok] data directory: " in doctor.stdout and "mode 600" in doctor.stdout
     assert "\n[ok] QtWebEngine: QtWebEngine 6." in doctor.stdout
 

@@ -1,33 +1,19 @@
-"""Secrets and services: the client secret lives in the keyring (never the database), add and delete are
-transactional with the secret store, delete guards, the unavailable store and the announced file fallback."""
+"""Services: a configuration and its client secret are saved and removed together (the vault, in one
+transaction), delete guards, and logs that never hold a secret. The vault itself: tests/test_vault.py."""
 
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
-from keyring.backends import fail
 
-from desktop.services import InUseError, ValidationFailed, open_context
+from desktop.services import InUseError, ValidationFailed
 from desktop.store.repository import NotFoundError
-from desktop.store.secrets import (
-    ACCESS_TOKEN,
-    CLIENT_SECRET,
-    FALLBACK_HINT,
-    REFRESH_TOKEN,
-    DatabaseSecrets,
-    KeyringSecrets,
-    SecretStoreError,
-    SecretStoreUnavailable,
-    UnavailableSecrets,
-    probe_keyring,
-)
-from tests.support.memory_keyring import MemoryKeyring
+from desktop.store.secrets import ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN, SecretStoreError
+from tests.support.memory_keyring import LockedKeyring
 
 
 def unique_secret(label: str = "secret") -> str:
@@ -44,73 +30,48 @@ def database_bytes(ctx) -> bytes:
     return data
 
 
-def entries_for(backend: MemoryKeyring, config_id: int) -> dict[str, str]:
-    prefix = f"config-{config_id}/"
-    return {user: pw for (_svc, user), pw in backend.passwords.items() if user.startswith(prefix)}
+def secret_rows(ctx, config_id: int) -> set[str]:
+    return {r[0] for r in ctx.store.conn.execute("SELECT field FROM config_secret WHERE config_id = ?", (config_id,))}
 
 
-class LockedKeyring(KeyringBackend):
-    """A keyring that is present but refuses writes (a locked collection)."""
-
-    priority = -1  # type: ignore[assignment]  # never chosen by keyring's own detection
-
-    def __init__(self, refuse_delete: bool = False) -> None:
-        super().__init__()
-        self.refuse_delete = refuse_delete
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        raise RuntimeError(f"collection is locked (refused {password})")  # a careless backend echoing the value
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.refuse_delete:
-            raise RuntimeError("collection is locked")
-        self.passwords.pop((service, username), None)
+# ---- add and update
 
 
-# ---- the keyring strategy
-
-
-def test_context_uses_the_keyring_under_a_per_store_service_name(ctx, memory_keyring):
-    assert isinstance(ctx.secrets, KeyringSecrets)
-    assert ctx.secrets.kind == "keyring"
-    assert ctx.secrets.service == f"tokendesk:{ctx.store.store_id}"
-    assert "MemoryKeyring" in ctx.secrets.description
-    assert ctx.secrets.persistent_warning == ""
-
-
-def test_add_stores_the_client_secret_in_the_keyring_not_the_database(ctx, make_config, memory_keyring):
+def test_add_stores_the_client_secret_encrypted_in_the_store(ctx, make_config, memory_keyring):
     secret = unique_secret()
     saved = make_config("Support mailbox", secret=secret)
-    assert memory_keyring.passwords[(f"tokendesk:{ctx.store.store_id}", f"config-{saved.id}/client_secret")] == secret
+    assert secret_rows(ctx, saved.id) == {CLIENT_SECRET}
     assert ctx.configurations.client_secret(saved) == secret
     assert ctx.store.get("Support mailbox").has_client_secret is True
     raw = database_bytes(ctx)
     assert b"Support mailbox" in raw  # the check reads the right file
     assert secret.encode() not in raw
+    # the keyring holds one item: the data key, not the secret
+    assert [user for (_s, user) in memory_keyring.passwords] == [f"vault-data-key/{ctx.vault.key_id}"]
+    assert secret not in memory_keyring.passwords.values()
 
 
-def test_tokens_in_the_keyring_never_reach_the_database(ctx, make_config):
+def test_tokens_never_reach_the_database_in_clear(ctx, make_config):
     saved = make_config("Tokens")
     access, refresh = unique_secret("access"), unique_secret("refresh")
-    ctx.secrets.set_for(saved.id, ACCESS_TOKEN, access)
-    ctx.secrets.set_for(saved.id, REFRESH_TOKEN, refresh)
-    ctx.store.update_state(saved.id, has_access_token=True, has_refresh_token=True)
+    with ctx.store.transaction():
+        ctx.secrets.set_for(saved.id, ACCESS_TOKEN, access)
+        ctx.secrets.set_for(saved.id, REFRESH_TOKEN, refresh)
+        ctx.store.update_state(saved.id, has_access_token=True, has_refresh_token=True)
     raw = database_bytes(ctx)
     assert access.encode() not in raw and refresh.encode() not in raw
+    assert ctx.secrets.get_for(saved.id, REFRESH_TOKEN) == refresh
 
 
-def test_add_without_a_secret_records_it_as_missing(ctx, make_config, memory_keyring):
+def test_add_without_a_secret_records_it_as_missing_and_makes_no_vault(ctx, make_config, memory_keyring):
     saved = make_config("Public client", secret=None)
     assert saved.has_client_secret is False
     assert ctx.store.get("Public client").has_client_secret is False
-    assert entries_for(memory_keyring, saved.id) == {}
+    assert secret_rows(ctx, saved.id) == set()
+    assert memory_keyring.passwords == {}  # nothing to protect yet: no key made
 
 
-def test_add_is_rolled_back_when_the_keyring_refuses(ctx, caplog):
+def test_add_is_rolled_back_when_the_keyring_refuses_to_take_the_first_key(ctx, caplog):
     caplog.set_level(logging.DEBUG)
     keyring.set_keyring(LockedKeyring())  # the fixture restores the memory keyring afterwards
     cfg = ctx.templates.require("Google Mail").new_configuration("Locked out")
@@ -118,11 +79,19 @@ def test_add_is_rolled_back_when_the_keyring_refuses(ctx, caplog):
     secret = unique_secret()
     with pytest.raises(SecretStoreError) as info:
         ctx.configurations.add(cfg, secret)
-    assert "could not store" in str(info.value) and "locked" in str(info.value)
+    assert "locked" in str(info.value)
     assert secret not in str(info.value)
     assert secret not in caplog.text
     assert ctx.store.count() == 0
     assert ctx.store.conn.execute("SELECT COUNT(*) FROM token_state").fetchone()[0] == 0
+
+
+def test_once_the_vault_exists_a_keyring_that_refuses_writes_changes_nothing(ctx, make_config):
+    make_config("First", secret="first-secret")  # makes the vault
+    keyring.set_keyring(LockedKeyring(dict(keyring.get_keyring().passwords)))
+    saved = make_config("Second", secret="second-secret")
+    ctx.configurations.update(saved, "rotated-secret")
+    assert ctx.configurations.client_secret(ctx.store.get("Second")) == "rotated-secret"
 
 
 def test_add_refuses_an_invalid_configuration_and_stores_nothing(ctx, memory_keyring):
@@ -144,7 +113,18 @@ def test_add_refuses_a_duplicate_name_case_insensitively(ctx, make_config):
     assert ctx.store.count() == 1
 
 
-def test_update_keeps_replaces_or_removes_the_client_secret(ctx, make_config, memory_keyring):
+def test_add_inside_a_failing_transaction_leaves_neither_row_nor_secret(ctx, make_config):
+    make_config("Vault maker", secret="x")  # the vault exists before the transaction
+    cfg = ctx.templates.require("Google Mail").new_configuration("Half done")
+    cfg.client_id = "abc"
+    with pytest.raises(RuntimeError, match="later step failed"), ctx.store.transaction():
+        ctx.configurations.add(cfg, "half-secret")
+        raise RuntimeError("later step failed")
+    assert ctx.store.names() == ["Vault maker"]
+    assert ctx.store.conn.execute("SELECT COUNT(*) FROM config_secret").fetchone()[0] == 1
+
+
+def test_update_keeps_replaces_or_removes_the_client_secret(ctx, make_config):
     saved = make_config("Rotating", secret="first")
     service = ctx.configurations
     saved.scope = "offline_access"
@@ -155,17 +135,8 @@ def test_update_keeps_replaces_or_removes_the_client_secret(ctx, make_config, me
     removed = service.update(replaced, "")
     assert removed.has_client_secret is False
     assert ctx.store.get("Rotating").has_client_secret is False
-    assert entries_for(memory_keyring, saved.id) == {}
+    assert secret_rows(ctx, saved.id) == set()
     assert ctx.store.get("Rotating").scope == "offline_access"
-
-
-def test_update_rolled_back_when_the_keyring_refuses(ctx, make_config):
-    saved = make_config("Stable", secret="old")
-    saved.scope = "changed scope"
-    keyring.set_keyring(LockedKeyring())
-    with pytest.raises(SecretStoreError):
-        ctx.configurations.update(saved, "new")
-    assert ctx.store.get("Stable").scope != "changed scope"
 
 
 def test_update_may_keep_its_own_name_in_another_case(ctx, make_config):
@@ -183,14 +154,14 @@ def test_delete_removes_row_state_and_all_three_secrets(ctx, make_config, memory
     ctx.secrets.set_for(saved.id, ACCESS_TOKEN, "doomed-access")
     ctx.secrets.set_for(saved.id, REFRESH_TOKEN, "doomed-refresh")
     ctx.store.update_state(saved.id, has_access_token=True, has_refresh_token=True)
-    assert len(entries_for(memory_keyring, saved.id)) == 3
+    assert secret_rows(ctx, saved.id) == {CLIENT_SECRET, ACCESS_TOKEN, REFRESH_TOKEN}
 
     ctx.configurations.delete("doomed")
 
     assert ctx.store.find("Doomed") is None
     left = ctx.store.conn.execute("SELECT COUNT(*) FROM token_state WHERE config_id = ?", (saved.id,)).fetchone()[0]
     assert left == 0
-    assert entries_for(memory_keyring, saved.id) == {}
+    assert secret_rows(ctx, saved.id) == set()
     assert ctx.configurations.client_secret(other) == "other-secret"  # the neighbour is untouched
 
 
@@ -217,131 +188,6 @@ def test_delete_refused_by_a_guard_keeps_everything(ctx, make_config, memory_key
     assert calls == ["In use"]
     assert ctx.store.find("In use") is not None
     assert ctx.configurations.client_secret(saved) == "guarded"
-
-
-def test_delete_rolled_back_when_the_keyring_cannot_delete(ctx, make_config):
-    saved = make_config("Sticky", secret="sticky")
-    backend = LockedKeyring(refuse_delete=True)
-    backend.passwords = dict(keyring.get_keyring().passwords)
-    keyring.set_keyring(backend)
-    with pytest.raises(SecretStoreError, match="could not delete"):
-        ctx.configurations.delete("Sticky")
-    assert ctx.store.find("Sticky") is not None
-    assert ctx.store.get_state(saved.id).config_id == saved.id
-
-
-# ---- no keyring: unavailable, then the announced fallback
-
-
-def test_without_a_keyring_the_context_opens_and_writes_are_refused_with_the_hint(tokendesk_home):
-    keyring.set_keyring(fail.Keyring())
-    probe = probe_keyring()
-    assert probe.usable is False and "no keyring backend" in probe.reason
-    ctx = open_context()
-    try:
-        assert isinstance(ctx.secrets, UnavailableSecrets)
-        assert ctx.secrets.kind == "unavailable"
-        assert ctx.secrets.get("config-1/client_secret") is None
-        assert "Secrets cannot be saved until you allow the local fallback" in ctx.secrets.persistent_warning
-        with pytest.raises(SecretStoreUnavailable) as info:
-            ctx.secrets.set("config-1/client_secret", "x")
-        assert str(info.value) == FALLBACK_HINT
-        assert "tokendesk settings set secrets.allow_file_fallback true" in FALLBACK_HINT
-        # a configuration with a secret is not saved; one without a secret is
-        cfg = ctx.templates.require("Microsoft Exchange Online").new_configuration("No keyring")
-        cfg.client_id = "id"
-        with pytest.raises(SecretStoreUnavailable):
-            ctx.configurations.add(cfg, "s3cret")
-        assert ctx.store.count() == 0
-        ctx.configurations.add(cfg, None)
-        assert ctx.store.names() == ["No keyring"]
-        ctx.configurations.delete("No keyring")  # deleting needs no keyring
-        assert ctx.store.count() == 0
-    finally:
-        ctx.close()
-
-
-def test_file_fallback_when_allowed_keeps_secrets_in_the_database(tokendesk_home):
-    keyring.set_keyring(fail.Keyring())
-    first = open_context()
-    first.store.set_setting("secrets.allow_file_fallback", True)
-    first.close()
-
-    ctx = open_context()
-    try:
-        assert isinstance(ctx.secrets, DatabaseSecrets)
-        assert ctx.secrets.kind == "file"
-        assert "local database file" in ctx.secrets.description
-        assert "readable only by your user account" in ctx.secrets.persistent_warning
-        cfg = ctx.templates.require("Google Mail").new_configuration("Fallback")
-        cfg.client_id = "abc.apps.googleusercontent.com"
-        saved = ctx.configurations.add(cfg, "fallback-secret")
-        ctx.secrets.set_for(saved.id, ACCESS_TOKEN, "fallback-access")
-        assert ctx.configurations.client_secret(saved) == "fallback-secret"
-        rows = dict(ctx.store.conn.execute("SELECT name, value FROM fallback_secret"))
-        assert rows == {f"config-{saved.id}/client_secret": "fallback-secret",
-                        f"config-{saved.id}/access_token": "fallback-access"}
-        ctx.configurations.delete("Fallback")
-        assert ctx.store.conn.execute("SELECT COUNT(*) FROM fallback_secret").fetchone()[0] == 0
-    finally:
-        ctx.close()
-
-
-def test_file_fallback_secret_is_rolled_back_with_its_configuration(tokendesk_home):
-    keyring.set_keyring(fail.Keyring())
-    ctx = open_context(secrets=None)
-    try:
-        ctx.secrets = DatabaseSecrets(lambda: ctx.store.conn)
-        cfg = ctx.templates.require("Google Mail").new_configuration("Half done")
-        cfg.client_id = "abc"
-        with pytest.raises(RuntimeError, match="later step failed"), ctx.store.transaction():
-            ctx.configurations.add(cfg, "half-secret")
-            raise RuntimeError("later step failed")
-        assert ctx.store.count() == 0
-        assert ctx.store.conn.execute("SELECT COUNT(*) FROM fallback_secret").fetchone()[0] == 0
-    finally:
-        ctx.close()
-
-
-def test_file_fallback_works_from_a_worker_thread(tokendesk_home):
-    ctx = open_context(secrets=None)
-    try:
-        ctx.secrets = DatabaseSecrets(lambda: ctx.store.conn)
-        errors: list[BaseException] = []
-
-        def worker() -> None:
-            try:
-                ctx.secrets.set_for(7, REFRESH_TOKEN, "rotated-in-worker")
-            except BaseException as exc:
-                errors.append(exc)
-
-        thread = threading.Thread(target=worker)
-        thread.start()
-        thread.join(10)
-        assert errors == []
-        assert ctx.secrets.get_for(7, REFRESH_TOKEN) == "rotated-in-worker"
-    finally:
-        ctx.close()
-
-
-def test_secret_names_refuse_unknown_kinds(ctx):
-    with pytest.raises(ValueError, match="unknown secret kind"):
-        ctx.secrets.set_for(1, "password", "x")
-    assert CLIENT_SECRET == "client_secret"
-
-
-def test_two_data_directories_never_share_keyring_entries(tmp_path, memory_keyring):
-    a = open_context(tmp_path / "a.sqlite3")
-    b = open_context(tmp_path / "b.sqlite3")
-    try:
-        a.secrets.set_for(1, CLIENT_SECRET, "from-a")
-        b.secrets.set_for(1, CLIENT_SECRET, "from-b")
-        assert a.secrets.get_for(1, CLIENT_SECRET) == "from-a"
-        assert b.secrets.get_for(1, CLIENT_SECRET) == "from-b"
-        assert len(memory_keyring.passwords) == 2
-    finally:
-        a.close()
-        b.close()
 
 
 def test_service_logs_never_contain_the_secret(ctx, caplog):

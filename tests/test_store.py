@@ -373,12 +373,12 @@ def test_set_and_get_settings(store: Store):
     store.set_setting("network.timeout_seconds", 45)
     store.set_setting("pop3.split_hosts", ["pop.example.org"])
     store.set_setting("redirect.http_type", "https")
-    store.set_setting("secrets.allow_file_fallback", True)
+    store.set_setting("ui.close_to_tray_hint_shown", True)
     assert store.get_setting("network.timeout_seconds") == 45
     values = store.settings()
     assert values["pop3.split_hosts"] == ["pop.example.org"]
     assert values["redirect.http_type"] == "https"
-    assert values["secrets.allow_file_fallback"] is True
+    assert values["ui.close_to_tray_hint_shown"] is True
     # a value equal to the default is not stored at all
     store.set_setting("network.timeout_seconds", spec_for("network.timeout_seconds").default)
     keys = {r[0] for r in store.conn.execute("SELECT key FROM setting")}
@@ -394,7 +394,7 @@ def test_set_and_get_settings(store: Store):
         ("network.timeout_seconds", True),
         ("redirect.http_type", "ftp"),
         ("pop3.split_hosts", "outlook.office365.com"),
-        ("secrets.allow_file_fallback", "yes"),
+        ("ui.close_to_tray_hint_shown", "yes"),
     ],
 )
 def test_invalid_setting_values_are_rejected_and_not_stored(store: Store, key: str, value):

@@ -96,6 +96,13 @@ def terminal_passphrase(purpose: str) -> str | None:
     return None
 
 
+def secret_failure(prefix: str, exc: Exception) -> CliError:
+    """A secret store failure as a CLI error: exit 4 when the vault waits for its passphrase, else 1."""
+    from desktop.store.vault import VaultLocked
+
+    return CliError(f"{prefix}{exc}", EXIT_REAUTH if isinstance(exc, VaultLocked) else EXIT_ERROR)
+
+
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
     sys.stdout.write("\n")

@@ -10,7 +10,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from desktop.cli.common import EXIT_NOT_FOUND, EXIT_USAGE, CliError, ContextFactory, print_json, print_table
+from desktop.cli.common import (
+    EXIT_NOT_FOUND,
+    EXIT_USAGE,
+    CliError,
+    ContextFactory,
+    print_json,
+    print_table,
+    secret_failure,
+)
 from desktop.models.config import (
     AUTHORIZATION_CODE,
     BROWSER_EMBEDDED,
@@ -323,7 +331,7 @@ def cmd_add(args: argparse.Namespace, factory: ContextFactory) -> int:
     except DuplicateNameError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     except SecretStoreError as exc:
-        raise CliError(f"the configuration was not saved: {exc}") from None
+        raise secret_failure("the configuration was not saved: ", exc) from None
     print(f"Added '{saved.name}' (template {saved.template_name}); secrets in the {ctx.secrets.description}.")
     if not secret:
         print("No client secret was given: add one with Edit in the window if the provider requires it.")

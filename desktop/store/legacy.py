@@ -50,6 +50,7 @@ class LegacySecrets:
     values: list[tuple[int, str, str]] = field(default_factory=list)  # (config id, kind, secret)
     missing: list[tuple[int, str]] = field(default_factory=list)  # named by a flag, found nowhere
     keyring_ids: list[int] = field(default_factory=list)  # configurations whose items are in the keyring
+    had_plain_rows: bool = False  # the plain fallback table had rows (to be wiped from the file afterwards)
 
 
 def read_legacy_secrets(store: Store) -> LegacySecrets:
@@ -61,7 +62,7 @@ def read_legacy_secrets(store: Store) -> LegacySecrets:
 
     conn = store.conn
     fallback = {str(name): str(value) for name, value in conn.execute("SELECT name, value FROM fallback_secret")}
-    found = LegacySecrets()
+    found = LegacySecrets(had_plain_rows=bool(fallback))
     access: KeyringAccess | None = None
     keyring_ids: set[int] = set()
     for kind, query in _FLAGS:

@@ -393,14 +393,13 @@ class Vault:
             logger.debug("could not remember the keyring backend", exc_info=True)
 
     def _ask(self, purpose: str) -> str:
-        if self.passphrase_provider is None:
+        passphrase = self.passphrase_provider(purpose) if self.passphrase_provider is not None else None
+        if passphrase is None:
             raise VaultLocked(
                 "Tokendesk's secrets are protected by a passphrase that has not been given.",
-                "Start the Tokendesk window and unlock it there, or run the command in a terminal.",
+                "Unlock them in the Tokendesk window (which then answers for commands), run the command in a "
+                "terminal, or name a file that holds the passphrase in TOKENDESK_PASSPHRASE_FILE.",
             )
-        passphrase = self.passphrase_provider(purpose)
-        if passphrase is None:
-            raise VaultLocked("No passphrase was given, so the secrets stay locked.")
         return passphrase
 
     def _key_from_passphrase(self, info: VaultInfo, passphrase: str | None) -> bytes:
@@ -488,6 +487,7 @@ class Vault:
             # the keyring item and the cipher would outlive a rollback of the caller's transaction
             raise VaultError("Internal error: the vault must be made before a change that stores a secret starts.",
                              "Please report this; nothing was changed.")
+        self._clean_pending(info)  # keys of an earlier attempt that never committed
         key, key_id = os.urandom(KEY_BYTES), os.urandom(8).hex()
         cipher = Cipher(key, self.store_id, key_id)
         old = legacy.read_legacy_secrets(self.store) if info.legacy else None
@@ -497,7 +497,9 @@ class Vault:
         if passphrase is None:
             probe = probe_keyring(service_name(self.store_id))
             if not probe.usable:
-                passphrase = self._ask("new")
+                passphrase = self.passphrase_provider("new") if self.passphrase_provider else None
+                if passphrase is None:
+                    raise NoKeyring(probe.reason)
                 reason = reason or f"no usable keyring: {probe.reason}"
             else:
                 access = KeyringAccess(service_name(self.store_id))
@@ -526,6 +528,10 @@ class Vault:
         self._cipher, self._kek = cipher, kek
         logger.info("vault created (%s mode)", meta["mode"])
         if old is not None:
+            if old.had_plain_rows:
+                # the plain rows were zeroed (secure_delete); older copies of their pages may still sit in the
+                # write-ahead log: copy it into the database and empty it
+                self.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._finish_legacy_cleanup()
 
     def _finish_legacy_cleanup(self) -> None:

@@ -14,7 +14,7 @@ def snapshot(ctx: Any, keyring_backend: Any = None) -> dict[str, Any]:
     """Every row an import could change, plus the keyring's entries."""
     conn = ctx.store.conn
     tables = {}
-    for table in ("token_config", "token_state", "fallback_secret"):
+    for table in ("token_config", "token_state", "config_secret"):
         tables[table] = [tuple(row) for row in conn.execute(f"SELECT * FROM {table} ORDER BY 1")]
     if keyring_backend is not None:
         tables["keyring"] = sorted(keyring_backend.passwords.items())

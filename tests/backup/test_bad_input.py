@@ -294,7 +294,8 @@ def test_secrets_never_appear_in_problems(ctx, tmp_path):
     assert "secret-value" not in repr(parsed)
 
 
-def test_keyring_failure_rolls_everything_back(ctx, state, memory_keyring, make_config, monkeypatch):
+def test_a_failure_midway_rolls_everything_back(ctx, state, make_config, monkeypatch):
+    """Rows and client secrets are one transaction: a failure at the third secret leaves nothing behind."""
     make_config("Existing", secret="old-secret")
     records = [good_record(ctx, "Existing"), good_record(ctx, "New one"), good_record(ctx, "New two")]
     for i, record in enumerate(records):
@@ -303,19 +304,19 @@ def test_keyring_failure_rolls_everything_back(ctx, state, memory_keyring, make_
     assert plan.ok
     before = state()
     calls = {"n": 0}
-    real_set = memory_keyring.set_password
+    real_set = ctx.secrets.set_for
 
-    def flaky_set(service, username, password):
+    def flaky_set(config_id, kind, value):
         calls["n"] += 1
         if calls["n"] == 3:
-            raise RuntimeError("keyring locked")
-        real_set(service, username, password)
+            raise SecretStoreError("the disk is full (simulated)")
+        real_set(config_id, kind, value)
 
-    monkeypatch.setattr(memory_keyring, "set_password", flaky_set)
+    monkeypatch.setattr(ctx.secrets, "set_for", flaky_set)
     with pytest.raises(SecretStoreError):
         apply_import(ctx, plan)
-    assert calls["n"] == 4  # the third write failed; the fourth put the old secret back
-    assert state() == before  # rows rolled back, the overwritten secret restored, the new one removed
+    assert calls["n"] == 3
+    assert state() == before  # rows and sealed secrets rolled back together
     existing = ctx.store.get("Existing")
     assert ctx.secrets.get_for(existing.id, CLIENT_SECRET) == "old-secret"
 

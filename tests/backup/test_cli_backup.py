@@ -143,31 +143,37 @@ def cli_env(tmp_path):
 
 
 def tokendesk(env, *argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([str(TOKENDESK), *argv], capture_output=True, text=True, env=env, timeout=60, cwd=cwd)
+    return subprocess.run([str(TOKENDESK), *argv], capture_output=True, text=True, env=env, timeout=60, cwd=cwd,
+                          start_new_session=True)  # no terminal: nobody to ask for a passphrase
 
 
-def test_subprocess_round_trip_with_the_file_fallback(cli_env, tmp_path, fixtures_dir):
-    assert tokendesk(cli_env, "settings", "set", "secrets.allow_file_fallback", "true").returncode == 0
-    imported = tokendesk(cli_env, "import", str(fixtures_dir / "znuny7_export.yml"))
+def test_subprocess_round_trip_through_the_vault(cli_env, shared_keyring, tmp_path, fixtures_dir):
+    backend, child_env = shared_keyring
+    env = dict(cli_env, **child_env)
+    imported = tokendesk(env, "import", str(fixtures_dir / "znuny7_export.yml"))
     assert imported.returncode == 0, imported.stderr
-    assert "note: Client secrets will be kept in the local database file (no system keyring)." in imported.stdout
-    exported = tokendesk(cli_env, "export", "--include-secrets", cwd=tmp_path)
+    exported = tokendesk(env, "export", "--include-secrets", cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
     [path] = list(tmp_path.glob("OAuth2TokenConfigurationExport_*.yml"))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     records = yaml.safe_load(path.read_text())
-    assert {r["Name"]: r["Config"]["ClientSecret"] for r in records} == {
+    secrets = {r["Name"]: r["Config"]["ClientSecret"] for r in records}
+    assert secrets == {
         "Exchange app-only": "made-up-app-only-secret",
         "Exchange Online support mailbox": "made-up-microsoft-secret~1",
         "Gmail helpdesk": "GOCSPX-made-up-google-secret",
     }
+    assert len([u for (s, u) in backend.passwords if s.startswith("tokendesk:")]) == 1  # the data key only
+    db = Path(cli_env["TOKENDESK_HOME"]) / "tokendesk.sqlite3"
+    raw = b"".join(p.read_bytes() for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+    assert [s for s in secrets.values() if s.encode() in raw] == []
 
 
 def test_subprocess_import_without_any_secret_store_fails_whole(cli_env, fixtures_dir):
     refused = tokendesk(cli_env, "import", str(fixtures_dir / "znuny7_export.yml"))
     assert refused.returncode == 1
-    assert "applying will fail" in refused.stdout
-    assert "nothing was imported: a client secret could not be stored" in refused.stderr
+    assert "nothing was imported: a client secret could not be stored (No usable keyring" in refused.stderr
+    assert "tokendesk vault passphrase" in refused.stderr
     listed = tokendesk(cli_env, "list")
     assert listed.stdout.startswith("No token configurations yet.")
 

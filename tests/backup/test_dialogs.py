@@ -285,24 +285,27 @@ def test_imported_configuration_without_secret_is_marked(app, ctx, fixtures_dir,
     assert "missing" in app.window.details_text.text()
 
 
-def test_keyring_failure_imports_nothing(app, ctx, make_config, tmp_path, boxes, memory_keyring, monkeypatch):
+def test_keyring_failure_imports_nothing(app, ctx, make_config, tmp_path, boxes, monkeypatch):
+    import keyring
+
+    from tests.support.memory_keyring import LockedKeyring
+
     calls, _ = boxes
     path = _four_kinds_file(ctx, make_config, tmp_path)
     text = path.read_text()
     records = [r for r in yaml.safe_load(text) if r["Name"] != "Broken import"]
     path.write_text(yaml.safe_dump(records))
-    before = snapshot(ctx, memory_keyring)
-
-    def locked(*_args):
-        raise RuntimeError("locked")
-
-    monkeypatch.setattr(memory_keyring, "set_password", locked)
+    ctx.store.conn.execute("DELETE FROM config_secret")  # as if no secret had been stored: no vault yet
+    ctx.store.conn.execute("DELETE FROM meta WHERE key LIKE 'vault.%'")
+    ctx.vault.lock()
+    before = snapshot(ctx)
+    keyring.set_keyring(LockedKeyring())  # refuses to take the new vault's key
     feature(app).open_preview(path)
     feature(app).preview_dialog.apply_button.click()
     kind, title, message = calls[-1]
     assert (kind, title) == ("critical", "Import failed")
-    assert message.startswith("Nothing was imported.\n\nthe keyring could not store")
-    assert snapshot(ctx, memory_keyring) == before
+    assert message.startswith("Nothing was imported.\n\nNo usable keyring (the keyring refused to store an item")
+    assert snapshot(ctx) == before
 
 
 def test_changed_store_reopens_the_preview(app, ctx, make_config, fixtures_dir, boxes):

@@ -65,7 +65,9 @@ class Driver:
 
     def __init__(self, display: str, home: Path, *, wait_for_tray: bool = True) -> None:
         env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", TOKENDESK_HOME=str(home),
-                   PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring", PYTHONPATH=str(ROOT),
+                   # a keyring that works (a file, tests/support/file_keyring.py): the shot is about tokens
+                   PYTHON_KEYRING_BACKEND="tests.support.file_keyring.FileKeyring",
+                   TOKENDESK_TEST_KEYRING=str(home / "keyring.json"), PYTHONPATH=str(ROOT),
                    TOKENDESK_DRIVER_WAIT_TRAY="1" if wait_for_tray else "0")
         env.pop("DBUS_SESSION_BUS_ADDRESS", None)
         self.proc = subprocess.Popen(
@@ -128,7 +130,6 @@ def prepare_store(home: Path, warning_in: timedelta) -> None:
     store.update_state(other.id, has_access_token=True, has_refresh_token=False,
                        token_expires_at=now + timedelta(days=3), last_requested_at=now)
     store.set_setting("ui.close_to_tray_hint_shown", True)
-    store.set_setting("secrets.allow_file_fallback", True)  # no keyring under Xvfb: keep the shot about tokens
     store.close()
 
 

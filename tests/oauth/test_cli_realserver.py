@@ -1,7 +1,7 @@
 """The token commands against the real server, partly as separate processes (the way scripts use them).
 
-Processes share the test's secrets through the database fallback (no keyring in the child:
-PYTHON_KEYRING_BACKEND=keyring.backends.fail.Keyring plus secrets.allow_file_fallback).
+Processes share the test's vault through a keyring file that the test and its children both use
+(tests/support/file_keyring.py, named in PYTHON_KEYRING_BACKEND for the children).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from desktop.cli import main
 from desktop.cli.common import EXIT_NETWORK, EXIT_NOT_FOUND, EXIT_REAUTH
 from desktop.models.token import utcnow
-from desktop.store.secrets import ACCESS_TOKEN, REFRESH_TOKEN, DatabaseSecrets, MemorySecrets
+from desktop.store.secrets import ACCESS_TOKEN, REFRESH_TOKEN
 from desktop.usage.sasl import xoauth2_base64
 
 pytestmark = pytest.mark.realserver
@@ -26,21 +26,25 @@ pytestmark = pytest.mark.realserver
 FAKE_BROWSER = Path(__file__).with_name("fake_browser.py")
 
 
+#: the keyring file of the running test, for its child processes (set by the ctx fixture)
+CHILD_KEYRING: dict[str, str] = {}
+
+
 @pytest.fixture
-def ctx(tokendesk_home):
-    """A context whose secrets live in the database file, so child processes see them."""
+def ctx(tokendesk_home, shared_keyring):
+    """A context whose vault key is in a keyring file that child processes read too."""
     from desktop.services import open_context
 
-    context = open_context(secrets=MemorySecrets())
-    context.secrets = DatabaseSecrets(lambda: context.store.conn)
-    context.store.set_setting("secrets.allow_file_fallback", True)
+    CHILD_KEYRING.clear()
+    CHILD_KEYRING.update(shared_keyring[1])
+    context = open_context()
     yield context
     context.close()
 
 
 def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    env.update(CHILD_KEYRING)
     env.pop("DISPLAY", None)
     env.update(extra)
     return env

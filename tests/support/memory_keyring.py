@@ -26,3 +26,25 @@ class MemoryKeyring(KeyringBackend):
             del self.passwords[(service, username)]
         except KeyError:
             raise PasswordDeleteError("not found") from None
+
+
+class LockedKeyring(KeyringBackend):
+    """A keyring that is present but refuses writes (a locked collection); reads what it was given."""
+
+    priority = -1  # type: ignore[assignment]  # never chosen by keyring's own detection
+
+    def __init__(self, passwords: dict[tuple[str, str], str] | None = None, refuse_delete: bool = False) -> None:
+        super().__init__()
+        self.refuse_delete = refuse_delete
+        self.passwords: dict[tuple[str, str], str] = dict(passwords or {})
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise RuntimeError(f"collection is locked (refused {password})")  # a careless backend echoing the value
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.refuse_delete:
+            raise RuntimeError("collection is locked")
+        self.passwords.pop((service, username), None)

@@ -1,6 +1,6 @@
 """The main window built by desktop.app.Application (no features, inline task runner): table, search, empty
-states, Add/Edit/Delete with the blocking calls patched, the secret bar and the local-file fallback, persisted
-geometry, click-through, reload on external changes, and no QtWebEngine at start-up."""
+states, Add/Edit/Delete with the blocking calls patched, saving without a keyring, persisted geometry,
+click-through, reload on external changes, and no QtWebEngine at start-up."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from desktop.app import Application
 from desktop.models.token import utcnow
 from desktop.models.token_table_model import COL_NAME, COL_TOKEN
 from desktop.services import open_context
-from desktop.store.secrets import CLIENT_SECRET, DatabaseSecrets, UnavailableSecrets
+from desktop.store.secrets import CLIENT_SECRET
 from desktop.ui.dialogs.template_picker import TemplatePicker
 from desktop.ui.dialogs.token_dialog import TokenDialog
 from desktop.ui.tasks import InlineTaskRunner
@@ -80,7 +80,7 @@ def test_table_shows_the_configurations(three, make_app):
     assert table_names(window) == ["Billing SSO", "Sales Gmail", "Support mailbox"]
     assert window.table_stack.currentWidget() is window.table
     assert window.count_label.text() == "3 configurations"
-    assert window.secrets_label.text().startswith("Secrets: system keyring")
+    assert window.secrets_label.text().startswith("Secrets: encrypted vault, key in the system keyring")
     row = window.model.row_of("Sales Gmail")
     assert window.model.data(window.model.index(row, COL_TOKEN)).startswith("expired on ")
     assert window.details_title.text() == "No configuration selected"
@@ -262,7 +262,7 @@ def test_delete_confirmed(three, make_app, monkeypatch, memory_keyring):
     assert "client secret are deleted too" in text
     assert table_names(window) == ["Billing SSO"]
     assert three.store.names() == ["Billing SSO"]
-    assert memory_keyring.passwords == {}
+    assert three.store.conn.execute("SELECT COUNT(*) FROM config_secret").fetchone()[0] == 0
     assert window.statusBar().currentMessage() == "Deleted 2 configurations."
 
 
@@ -289,57 +289,15 @@ def test_delete_refused_by_a_guard_is_reported(three, make_app, monkeypatch):
     assert window.statusBar().currentMessage() == "Deleted 1 configuration."
 
 
-# ---- the secret bar
+# ---- saving without a keyring (the vault feature's prompts: tests/ui/test_vault_feature.py)
 
 
-@pytest.fixture
-def no_keyring_ctx(tokendesk_home):
-    context = open_context(secrets=UnavailableSecrets("no Secret Service on the session bus"))
-    yield context
-    context.close()
+def test_saving_a_secret_without_a_keyring_or_passphrase_keeps_the_dialog_open(ctx, make_app, monkeypatch):
+    import keyring
+    from keyring.backends import fail
 
-
-def test_secret_bar_and_switching_to_the_local_file(no_keyring_ctx, make_app, monkeypatch):
-    window = make_app(no_keyring_ctx).window
-    bar = window.findChild(type(window._secret_bar), "secretBar")
-    assert bar is not None and bar.isVisible()
-    assert bar.label.text() == ("No system keyring is usable: no Secret Service on the session bus. Secrets cannot "
-                                "be saved until you allow the local fallback.")
-    assert window._allow_fallback_button.isVisible()
-    assert window._allow_fallback_button.text() == "Keep secrets in the local file ..."
-    assert window.secrets_label.text() == "Secrets: none (no Secret Service on the session bus)"
-
-    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.No)
-    window._allow_fallback_button.click()
-    assert isinstance(no_keyring_ctx.secrets, UnavailableSecrets)
-    assert no_keyring_ctx.store.get_setting("secrets.allow_file_fallback") is False
-
-    asked = []
-    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a: asked.append(text)
-                        or QMessageBox.StandardButton.Yes)
-    window._allow_fallback_button.click()
-    assert "mode 0600" in asked[0]
-    assert isinstance(no_keyring_ctx.secrets, DatabaseSecrets)
-    assert no_keyring_ctx.store.get_setting("secrets.allow_file_fallback") is True
-    assert bar.isVisible()  # still announced, for as long as the fallback is in use
-    assert bar.label.text().startswith("No system keyring: secrets are kept in Tokendesk's local database file")
-    assert not window._allow_fallback_button.isVisible()
-    assert window.secrets_label.text() == "Secrets: local database file (fallback: no system keyring)"
-
-    # and saving with a secret now works, into the database file
-    def fill(dialog):
-        dialog.name_edit.setText("Now it works")
-        dialog.client_id_edit.setText("id")
-        dialog.secret_edit.setText("file-secret")
-
-    monkeypatch.setattr(TokenDialog, "exec", fake_exec(fill))
-    window.on_add("Google Mail")
-    saved = no_keyring_ctx.store.get("Now it works")
-    assert no_keyring_ctx.secrets.get_for(saved.id, CLIENT_SECRET) == "file-secret"
-
-
-def test_saving_a_secret_without_a_keyring_keeps_the_dialog_open(no_keyring_ctx, make_app, monkeypatch):
-    window = make_app(no_keyring_ctx).window
+    keyring.set_keyring(fail.Keyring())  # the memory keyring fixture restores the previous one
+    window = make_app(ctx).window  # no features: nobody answers for a passphrase
     seen = {}
 
     def fill(dialog):
@@ -354,31 +312,9 @@ def test_saving_a_secret_without_a_keyring_keeps_the_dialog_open(no_keyring_ctx,
 
     monkeypatch.setattr(TokenDialog, "exec", fill)
     window.on_add("Google Mail")
-    assert seen["summary"].startswith("Not saved: No system keyring is usable on this machine.")
+    assert seen["summary"].startswith("Not saved: No usable keyring (no keyring backend is available")
     assert "cannot-store" not in seen["summary"]
-    assert no_keyring_ctx.store.count() == 0
-
-
-def test_keyring_is_probed_after_the_window_shows(tokendesk_home, make_app, qtbot):
-    """The GUI opens its context with defer_secrets: the bar appears once the probe (a task) has answered."""
-    import keyring
-    from keyring.backends import fail
-
-    keyring.set_keyring(fail.Keyring())  # the memory keyring fixture restores the previous one
-    context = open_context(defer_secrets=True)
-    try:
-        app = make_app(context)
-        window = app.window
-        assert window.secrets_label.text() == "Secrets: checking the keyring ..."
-        assert getattr(window, "_secret_bar", None) is None
-        app.show()
-        qtbot.waitUntil(lambda: getattr(window, "_secret_bar", None) is not None, timeout=5000)
-        assert window._secret_bar.isVisible()
-        assert window._secret_bar.label.text().startswith("No system keyring is usable: no keyring backend")
-        assert window._allow_fallback_button.isVisible()
-        assert window.secrets_label.text().startswith("Secrets: none (no keyring backend is available")
-    finally:
-        context.close()
+    assert ctx.store.count() == 0
 
 
 def test_work_queued_for_after_the_first_paint_waits_for_it(ctx, qapp, qtbot):
@@ -394,11 +330,6 @@ def test_work_queued_for_after_the_first_paint_waits_for_it(ctx, qapp, qtbot):
     assert seen == [("queued", True)]
     app.after_first_paint(lambda: seen.append(("late", True)))  # after the paint: runs at once (next pass)
     qtbot.waitUntil(lambda: len(seen) == 2, timeout=1000)
-
-
-def test_no_secret_bar_with_a_keyring(ctx, make_app):
-    window = make_app(ctx).window
-    assert getattr(window, "_secret_bar", None) is None
 
 
 # ---- persistence, click-through, external changes

@@ -18,8 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from desktop.services import Context
-from desktop.store.secrets import DatabaseSecrets
 from tests.servers.dovecot import MAIL_USER
 from tests.usage.conftest import point_at, store_tokens
 
@@ -37,21 +35,18 @@ def need(program: str) -> str:
 
 
 @pytest.fixture
-def shell(ctx, oauth, tokendesk_home, tmp_path):
-    """A signed-in configuration that a *separate process* can read: secrets in the database file
-    (the announced fallback), since the test's in-memory keyring is invisible to child processes.
+def shell(ctx, oauth, tokendesk_home, tmp_path, shared_keyring):
+    """A signed-in configuration that a *separate process* can read: the vault's key sits in a keyring file
+    that the test and its children share (the test's in-memory keyring is invisible to child processes).
     Returns (run(command) -> CompletedProcess, token pair)."""
-    ctx.store.set_setting("secrets.allow_file_fallback", True)
-    file_ctx = Context(store=ctx.store, secrets=DatabaseSecrets(lambda: ctx.store.conn))
     cfg = ctx.templates.require("Generic OAuth2").new_configuration(NAME)
     point_at(cfg, oauth)
-    saved = file_ctx.configurations.add(cfg, oauth.client_secret)
+    saved = ctx.configurations.add(cfg, oauth.client_secret)
     pair = oauth.issue(client_id=oauth.client_id, user=MAIL_USER, scope=cfg.scope)
-    store_tokens(file_ctx, saved.id, pair["access_token"], pair["refresh_token"], 3600)
+    store_tokens(ctx, saved.id, pair["access_token"], pair["refresh_token"], 3600)
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "TOKENDESK_HOME": str(tokendesk_home), "HOME": str(tmp_path),
-           "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
-           "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+           "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), **shared_keyring[1]}
     if shutil.which("tokendesk", path=env["PATH"]) is None:
         pytest.skip("the tokendesk command is not installed (pip install -e .)")
 
