@@ -1,11 +1,20 @@
-"""Backup commands: ``tokendesk export`` and ``tokendesk import`` (Znuny's YAML format)."""
+"""Backup commands: ``tokendesk export`` and ``tokendesk import`` (Znuny's YAML format, optionally age-encrypted)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from desktop.backup.encrypted import (
+    AGE_SUFFIX,
+    CLEAR_TEXT_HINT,
+    EncryptedBackup,
+    EncryptedBackupError,
+    encrypt_text,
+    open_backup,
+)
 from desktop.backup.export import (
     SECRETS_WARNING,
     ExportError,
@@ -13,64 +22,168 @@ from desktop.backup.export import (
     export_configurations,
     write_export,
 )
-from desktop.backup.importer import ImportBlocked, PlanChanged, apply_import, plan_import, read_import_file
-from desktop.cli.common import EXIT_ERROR, EXIT_NOT_FOUND, CliError, ContextFactory
+from desktop.backup.importer import ImportBlocked, PlanChanged, apply_import, plan_import
+from desktop.cli.common import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_USAGE, CliError, ContextFactory
 from desktop.store.repository import StoreError
 from desktop.store.secrets import SecretStoreError
+
+#: a passphrase file's first line is read up to this many bytes
+MAX_PASSPHRASE_BYTES = 4096
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="export configurations to Znuny's YAML format (client secrets only when asked, never tokens)",
+        help="export configurations to Znuny's YAML format (client secrets only when asked, never tokens; "
+        "optionally encrypted for a passphrase)",
         description="Write all configurations, or the named ones, as a Znuny-compatible YAML list. "
-        "Default file: OAuth2TokenConfigurationExport_YYYYMMDD_HHMMSS.yml in the current folder.",
+        "Default file: OAuth2TokenConfigurationExport_YYYYMMDD_HHMMSS.yml in the current folder "
+        "(.yml.age with --encrypt). With --encrypt the YAML is encrypted for a passphrase in the age format, "
+        "so a backup with client secrets can travel; 'tokendesk import' and 'age -d' open it. Znuny reads "
+        "only plain YAML.",
     )
     p.add_argument("names", nargs="*", metavar="NAME", help="configurations to export (default: all)")
     p.add_argument("--include-secrets", action="store_true",
-                   help="also write the client secrets in clear text (the file gets mode 0600)")
-    p.add_argument("-o", "--output", metavar="FILE|-", help="where to write ('-' for standard output)")
+                   help="also write the client secrets (the file gets mode 0600); in clear text unless --encrypt")
+    p.add_argument("--encrypt", action="store_true",
+                   help="encrypt the file for a passphrase (age format), asked twice on the terminal")
+    p.add_argument("--passphrase-file", metavar="FILE|-",
+                   help="with --encrypt: read the passphrase from the first line of FILE ('-': standard input) "
+                   "instead of the terminal, for scripts")
+    p.add_argument("-o", "--output", metavar="FILE|-",
+                   help="where to write ('-' for standard output; encrypted data only when it is not a terminal)")
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser(
         "import",
-        help="import configurations from a Znuny or Tokendesk YAML export",
+        help="import configurations from a Znuny or Tokendesk YAML export (also an age-encrypted one)",
         description="Check every record first and print what would happen to each. Nothing is changed "
-        "when any record is invalid (exit code 1); otherwise everything is applied in one transaction.",
+        "when any record is invalid (exit code 1); otherwise everything is applied in one transaction. "
+        "An encrypted export (age, from 'tokendesk export --encrypt') is recognised; its passphrase is "
+        "asked on the terminal or read with --passphrase-file. A wrong passphrase imports nothing (exit code 1).",
     )
-    p.add_argument("file", metavar="FILE", help="the YAML export file")
+    p.add_argument("file", metavar="FILE", help="the YAML export file, plain or encrypted (.age)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace configurations of the same name (otherwise they are skipped)")
     p.add_argument("--dry-run", action="store_true", help="only check and report; change nothing")
+    p.add_argument("--passphrase-file", metavar="FILE|-",
+                   help="for an encrypted file: read the passphrase from the first line of FILE ('-': standard "
+                   "input) instead of the terminal")
     p.set_defaults(handler=cmd_import)
 
 
+# ---- passphrases
+def _have_terminal() -> bool:
+    """A terminal to ask on: getpass reads /dev/tty (and falls back to a terminal stdin)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return sys.stdin.isatty()
+    os.close(fd)
+    return True
+
+
+def read_passphrase_file(name: str) -> str:
+    """The first line of ``name`` ('-': standard input) without its line end."""
+    try:
+        if name == "-":
+            raw = sys.stdin.buffer.readline(MAX_PASSPHRASE_BYTES + 1)
+        else:
+            with open(name, "rb") as fh:
+                raw = fh.readline(MAX_PASSPHRASE_BYTES + 1)
+    except OSError as exc:
+        raise CliError(f"cannot read the passphrase file {name} ({exc.strerror or exc.__class__.__name__})") from None
+    if len(raw) > MAX_PASSPHRASE_BYTES:
+        raise CliError(f"the first line of the passphrase file {name} is longer than {MAX_PASSPHRASE_BYTES} bytes")
+    try:
+        passphrase = raw.rstrip(b"\r\n").decode("utf-8")
+    except UnicodeDecodeError:
+        raise CliError(f"the passphrase file {name} is not UTF-8 text") from None
+    if not passphrase:
+        raise CliError(f"the passphrase file {name} is empty (its first line is the passphrase)")
+    return passphrase
+
+
+def ask_passphrase(args: argparse.Namespace, *, confirm: bool, what: str) -> str:
+    """The passphrase from ``--passphrase-file`` or the terminal (twice when ``confirm``)."""
+    if args.passphrase_file:
+        return read_passphrase_file(args.passphrase_file)
+    if not _have_terminal():
+        raise CliError("there is no terminal to ask the passphrase on; use --passphrase-file FILE", EXIT_USAGE)
+    import getpass
+
+    try:
+        passphrase = getpass.getpass(f"Passphrase for {what}: ")
+        if not passphrase:
+            raise CliError(f"no passphrase was entered; nothing was {'exported' if confirm else 'imported'}")
+        if confirm and getpass.getpass("The same passphrase again: ") != passphrase:
+            raise CliError("the two passphrases differ; nothing was exported")
+    except EOFError:
+        raise CliError(f"no passphrase was entered; nothing was {'exported' if confirm else 'imported'}") from None
+    return passphrase
+
+
+# ---- export
 def cmd_export(args: argparse.Namespace, factory: ContextFactory) -> int:
+    if args.passphrase_file and not args.encrypt:
+        raise CliError("--passphrase-file is only used with --encrypt", EXIT_USAGE)
+    to_stdout = args.output == "-"
+    if args.encrypt and to_stdout and sys.stdout.isatty():
+        raise CliError("refusing to write encrypted (binary) data to the terminal; use -o FILE "
+                       "or redirect standard output", EXIT_USAGE)
     ctx = factory()
     try:
         result = export_configurations(ctx, args.names, include_secrets=args.include_secrets)
     except ExportError as exc:
         code = EXIT_NOT_FOUND if str(exc).startswith("No configuration named") else EXIT_ERROR
         raise CliError(str(exc), code) from None
-    if args.include_secrets:
-        print(f"tokendesk: warning: {SECRETS_WARNING}", file=sys.stderr)
-    if args.output == "-":
-        sys.stdout.write(result.text)
-        sys.stdout.flush()
-        print(result.summary(), file=sys.stderr)
+    if args.include_secrets and not args.encrypt:
+        print(f"tokendesk: warning: {SECRETS_WARNING} {CLEAR_TEXT_HINT}", file=sys.stderr)
+    data: str | bytes = result.text
+    summary = result.summary()
+    if args.encrypt:
+        passphrase = ask_passphrase(args, confirm=True, what="the encrypted backup")
+        try:
+            data = encrypt_text(result.text, passphrase)
+        except EncryptedBackupError as exc:
+            raise CliError(str(exc)) from None
+        summary += " Encrypted for a passphrase (age)."
+    if to_stdout:
+        if isinstance(data, bytes):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            sys.stdout.write(data)
+            sys.stdout.flush()
+        print(summary, file=sys.stderr)
         return 0
-    path = Path(args.output) if args.output else Path.cwd() / default_export_filename()
+    if args.output:
+        path = Path(args.output)
+    else:
+        path = Path.cwd() / (default_export_filename() + (AGE_SUFFIX if args.encrypt else ""))
     try:
-        write_export(path, result.text, private=result.has_secrets)
+        write_export(path, data, private=result.has_secrets)
     except ExportError as exc:
         raise CliError(str(exc)) from None
-    print(f"{result.summary()} File: {path}")
+    print(f"{summary} File: {path}")
     return 0
 
 
+# ---- import
 def cmd_import(args: argparse.Namespace, factory: ContextFactory) -> int:
     ctx = factory()
-    parsed = read_import_file(args.file, ctx.templates)
+    try:
+        opened = open_backup(args.file, ctx.templates)
+        if isinstance(opened, EncryptedBackup):
+            passphrase = ask_passphrase(args, confirm=False, what=Path(args.file).name)
+            parsed = opened.read(passphrase, ctx.templates)
+        else:
+            if args.passphrase_file:
+                print("tokendesk: note: the file is not encrypted; the passphrase file was not read", file=sys.stderr)
+            parsed = opened
+    except EncryptedBackupError as exc:
+        raise CliError(str(exc)) from None
     plan = plan_import(ctx, parsed, args.overwrite)
     for line in plan.report_lines():
         print(line)
