@@ -27,7 +27,7 @@ COMMAND_MODULES = [
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 #: subcommands that scripts call often: only their own module is imported (see bench/bench_token.py)
 FAST_COMMANDS = {"token": "desktop.cli.oauth_commands"}
@@ -90,28 +90,42 @@ def main(argv: Sequence[str] | None = None, context_factory: ContextFactory | No
         _setup_logging(bool({"-v", "--verbose"} & set(arguments)))
         return _start_gui(minimized="--minimized" in arguments)
     first = next((a for a in arguments if not a.startswith("-")), None)
-    window_asked = False
-    if first == "token":  # a running window answers before anything heavy is imported (desktop.agent)
-        from desktop.cli.via_window import fast_token
+    factory = context_factory or default_context_factory
+    if first == "token":
+        from desktop.cli import via_window
 
-        try:
-            code, window_asked = fast_token(arguments)
-        except CliError as exc:
-            print(f"tokendesk: {exc}", file=sys.stderr)
-            return exc.exit_code
-        except BrokenPipeError:
-            return EXIT_ERROR
-        if code is not None:
-            return code
+        plain = via_window.parse_token_arguments(arguments)
+        if plain is not None:  # no argparse at all: a running window answers, else this process (bench/)
+            return _run(lambda: _token(plain, factory))
     parser = build_parser([FAST_COMMANDS[first]] if first in FAST_COMMANDS else COMMAND_MODULES)
     args = parser.parse_args(arguments)
-    args.window_asked = window_asked  # cmd_token does not ask a second time
     _setup_logging(args.verbose)
     if not args.command:  # GUI flags in a form the fast path does not know (e.g. the abbreviation --min)
         return _start_gui(minimized=args.minimized)
-    factory = context_factory or default_context_factory
+    return _run(lambda: args.handler(args, factory))
+
+
+def _token(plain: tuple[str, str, str | None, bool], factory: ContextFactory) -> int:
+    """``tokendesk token NAME [--format F] [--user U]``: asked of a running window before anything heavy is
+    imported (desktop.agent); when none answers, this process opens the store (oauth_commands.token_here)."""
+    from desktop.cli import via_window
+
+    name, fmt, user, verbose = plain
+    if verbose:
+        _setup_logging(True)
+    code = via_window.token_via_window(name, fmt, user)
+    if code is not None:
+        return code
+    _setup_logging(verbose)
+    from desktop.cli.oauth_commands import token_here
+
+    return token_here(name, fmt, user, factory)
+
+
+def _run(handler: Callable[[], int | None]) -> int:
+    """A command's handler, with its errors as one plain line on stderr and an exit code."""
     try:
-        return int(args.handler(args, factory) or 0)
+        return int(handler() or 0)
     except CliError as exc:
         print(f"tokendesk: {exc}", file=sys.stderr)
         return exc.exit_code

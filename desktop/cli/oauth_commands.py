@@ -8,7 +8,6 @@ httpx unless a refresh is needed. Exit codes (desktop.cli.common): 0 success, 3 
 
 from __future__ import annotations
 
-import argparse
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,8 @@ from desktop.cli.common import (
 from desktop.cli.via_window import FORMATS, format_token, refresh_via_window, token_via_window
 
 if TYPE_CHECKING:
+    import argparse
+
     from desktop.oauth.errors import TokenError
     from desktop.services import Context
 
@@ -128,12 +129,16 @@ def _describe(state: Any) -> str:
 
 # ---- commands
 def cmd_token(args: argparse.Namespace, factory: ContextFactory) -> int:
-    """A running window answers (desktop.agent, asked before the parser when the arguments are plain: see
-    desktop.cli.main); without one, the store is opened here."""
-    if not getattr(args, "window_asked", False):
-        code = token_via_window(args.name, args.format, args.user)
-        if code is not None:
-            return code
+    """A running window answers (desktop.agent); without one, the store is opened here. (Plain arguments do not
+    come here: desktop.cli.main asks the window and calls token_here without argparse.)"""
+    code = token_via_window(args.name, args.format, args.user)
+    if code is not None:
+        return code
+    return token_here(args.name, args.format, args.user, factory)
+
+
+def token_here(name: str, fmt: str, user: str | None, factory: ContextFactory) -> int:
+    """``tokendesk token`` without a window: this process opens the store and the vault."""
     import os
 
     from desktop.oauth.errors import TokenError
@@ -141,12 +146,12 @@ def cmd_token(args: argparse.Namespace, factory: ContextFactory) -> int:
     from desktop.procinfo import requesting_program
 
     ctx = factory()
-    _configuration(ctx, args.name)
+    _configuration(ctx, name)
     try:
-        token, state = TokenService(ctx).access_token_and_state(args.name, used_by=requesting_program(os.getppid()))
+        token, state = TokenService(ctx).access_token_and_state(name, used_by=requesting_program(os.getppid()))
     except TokenError as exc:
-        raise _token_failure(exc, args.name) from None
-    out = format_token(args.format, args.name, token, user=args.user, account=state.account or None,
+        raise _token_failure(exc, name) from None
+    out = format_token(fmt, name, token, user=user, account=state.account or None,
                        expires_at=state.token_expires_at.isoformat() if state.token_expires_at else None,
                        scope=state.token_info.get("granted_scope") or None)
     sys.stdout.write(out + "\n")

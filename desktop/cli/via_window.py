@@ -1,9 +1,10 @@
 """``tokendesk token`` / ``refresh`` answered by a running window (``desktop.agent``), and the token's output.
 
-Lean on purpose: ``desktop.cli.main`` calls ``fast_token`` before argparse or any store module is
-imported, so ``tokendesk token NAME`` with a window running costs a Python start, ``socket`` and
-``json``. Nothing here imports Qt, sqlite3 or keyring. When no window answers, the caller goes on
-to the usual path (``desktop.cli.oauth_commands``), which opens the store itself.
+Lean on purpose: ``desktop.cli.main`` reads plain ``token`` arguments with ``parse_token_arguments`` and
+asks the window before argparse or any store module is imported, so ``tokendesk token NAME`` with a
+window running costs a Python start, ``socket`` and ``json``. Nothing here imports Qt, sqlite3 or
+keyring. When no window answers, the caller goes on to ``desktop.cli.oauth_commands.token_here``,
+which opens the store itself.
 """
 
 from __future__ import annotations
@@ -128,17 +129,3 @@ def parse_token_arguments(arguments: list[str]) -> tuple[str, str, str | None, b
     if name is None:
         return None
     return name, fmt, user, verbose
-
-
-def fast_token(arguments: list[str]) -> tuple[int | None, bool]:
-    """``tokendesk token ...`` through the window before anything heavy is imported: (exit code or None,
-    whether the window was asked). None as the code: go on with the usual path."""
-    parsed = parse_token_arguments(arguments)
-    if parsed is None:
-        return None, False
-    name, fmt, user, verbose = parsed
-    if verbose:
-        import logging
-
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return token_via_window(name, fmt, user), True
