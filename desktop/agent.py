@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -181,6 +180,7 @@ class AgentServer:
     def __init__(self, listener: socket.socket, handle: Callable[[dict[str, Any], int], dict[str, Any]],
                  on_command: Callable[[str], None], *, workers: int = WORKERS, max_waiting: int = MAX_WAITING,
                  read_timeout: float = READ_TIMEOUT) -> None:
+        import threading
         from concurrent.futures import ThreadPoolExecutor
 
         self.listener = listener
