@@ -56,7 +56,8 @@ def test_import_seals_secrets_in_the_store_and_export_reads_them(real_ctx):
     assert not any(s.encode() in raw for s in secrets)
     assert items_of(f"tokendesk:{real_ctx.store.store_id}") == [f"vault-data-key/{real_ctx.vault.info().key_id}"]
     exported = yaml.safe_load(export_configurations(real_ctx, include_secrets=True).text)
-    assert {r["Name"]: r["Config"]["ClientSecret"] for r in exported} == {f"Keyring {i}": s for i, s in enumerate(secrets)}
+    expected = {f"Keyring {i}": s for i, s in enumerate(secrets)}
+    assert {r["Name"]: r["Config"]["ClientSecret"] for r in exported} == expected
 
 
 def test_a_failing_secret_write_leaves_the_store_unchanged(real_ctx, monkeypatch):
