@@ -387,3 +387,28 @@ def test_the_procinfo_walk_names_the_real_program_of_a_command_line_request(ctx,
                           capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
     assert proc.stdout == TOKEN + "\n", proc.stderr
     assert ctx.store.get_state(valid_token.id).last_used_by == procinfo.describe(procinfo.read_process(os.getpid()))
+
+
+def test_a_command_that_needs_a_secret_gets_the_open_vaults_key_from_the_window(ctx, valid_token, serve,
+                                                                                 tokendesk_home):
+    """``desktop.cli.common`` hands ``agent.ask_vault_key`` to the vault: with the window's vault open, a command's
+    own vault opens without the keyring (or a passphrase); with it closed, the window gives nothing."""
+    import keyring
+    from keyring.backends import fail
+
+    from desktop.services import open_context
+
+    serve(agent.TokenAgent(ctx))
+    vault = ctx.vault
+    if vault is None:
+        pytest.skip("this secret store has no vault")
+    cipher = vault.cipher()
+    assert agent.ask_vault_key(tokendesk_home) == (cipher.key_id, cipher.key)
+    keyring.set_keyring(fail.Keyring())  # the command's process has no keyring at all
+    other = open_context(agent_key=lambda: agent.ask_vault_key(tokendesk_home))
+    try:
+        assert other.secrets.get_for(valid_token.id, ACCESS_TOKEN) == TOKEN
+    finally:
+        other.close()
+    vault.lock()
+    assert agent.ask_vault_key(tokendesk_home) is None
