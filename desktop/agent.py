@@ -225,10 +225,21 @@ class AgentServer:
             taken += 1
         return taken
 
-    def close(self) -> None:
-        """Stop taking requests; running ones finish (their answers may no longer be read)."""
+    def close(self, timeout: float = 0.0) -> bool:
+        """Stop taking requests: waiting ones are closed unanswered (their commands work alone), running ones
+        get up to ``timeout`` seconds to finish. False when some still run."""
+        import time
+
         self._closed = True
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=False)
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if self._busy <= 0:
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
 
     def _release(self) -> None:
         with self._lock:
@@ -237,6 +248,8 @@ class AgentServer:
     def _serve(self, conn: socket.socket, pid: int) -> None:
         try:
             with conn:
+                if self._closed:
+                    return  # the window is quitting: the command works alone
                 conn.settimeout(self.read_timeout)
                 line = _LineReader(conn, MAX_REQUEST).line()
                 if line is None:

@@ -128,7 +128,8 @@ class Application:
         listener = getattr(self, "_instance_listener", None)
         if listener is not None:
             self._instance_notifier.setEnabled(False)
-            self._agent.close()  # requests still running finish on their own; nothing new is taken
+            if not self._agent.close(timeout=5.0):  # nothing new is taken; running requests may finish
+                logger.warning("quitting while the token agent still answers a command; it works alone")
             listener.close()  # a start from now on is a first start again
             self._instance_listener = None
         dropped = self.tasks.drop_pending()

@@ -412,3 +412,59 @@ def test_a_command_that_needs_a_secret_gets_the_open_vaults_key_from_the_window(
         other.close()
     vault.lock()
     assert agent.ask_vault_key(tokendesk_home) is None
+
+
+def test_closing_waits_a_bounded_time_and_queued_requests_work_alone(tokendesk_home):
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow(request, pid):
+        started.set()
+        release.wait(10)
+        return {"ok": True, "token": "late"}
+
+    listener = instance.claim(tokendesk_home)
+    server = agent.AgentServer(listener, slow, lambda c: None, workers=1)
+    asked: list = []
+    askers = [threading.Thread(target=lambda: asked.append(agent.ask({"op": "token", "name": "X"}, tokendesk_home,
+                                                                     answer_timeout=10))) for _ in range(2)]
+    try:
+        for asker in askers:
+            asker.start()
+        assert accept_when_ready(server, 2) == 2
+        assert started.wait(5)
+        begun = time.monotonic()
+        assert server.close(timeout=0.3) is False  # one still runs
+        assert time.monotonic() - begun < 2
+        release.set()
+        for asker in askers:
+            asker.join(10)
+        assert sorted(asked, key=lambda a: a is None) == [{"v": 1, "ok": True, "token": "late"}, None]
+        assert server.close(timeout=5) is True
+    finally:
+        release.set()
+        listener.close()
+
+
+def test_refresh_all_asks_the_window_for_each_name(ctx, valid_token, make_config, serve, capsys, monkeypatch):
+    from desktop.oauth import tokens
+
+    other = make_config("Sales Gmail", template="Google Mail")
+    for cfg in (valid_token, other):
+        ctx.store.update_state(cfg.id, has_access_token=True, has_refresh_token=True)
+    make_config("Never signed in")  # skipped: no refresh token
+    refreshed = []
+
+    def fake_refresh(self, name):
+        refreshed.append(name)
+        return self.ctx.store.get_state(self.ctx.store.get(name).id)
+
+    monkeypatch.setattr(tokens.TokenService, "refresh", fake_refresh)
+    served_by = []
+    work = agent.TokenAgent(ctx)
+    serve(lambda request, pid: served_by.append(request["name"]) or work(request, pid))
+    assert main(["refresh", "--all"], context_factory=lambda: ctx) == 0
+    out = capsys.readouterr().out
+    assert "Never signed in: skipped (no refresh token" in out
+    assert "Sales Gmail: refreshed (" in out and "Support mailbox: refreshed (" in out
+    assert sorted(served_by) == sorted(refreshed) == ["Sales Gmail", "Support mailbox"]
