@@ -683,6 +683,11 @@ class VaultSecrets(SecretStore):
         return "encrypted vault (made when the first secret is stored)"
 
     @property
+    def locked(self) -> bool:
+        """The key is protected by a passphrase that has not been given in this process yet."""
+        return not self.vault.is_open and self.vault.info().mode == MODE_PASSPHRASE
+
+    @property
     def persistent_warning(self) -> str:
         info = self.vault.info()
         if info.mode == MODE_PASSPHRASE and not self.vault.is_open:

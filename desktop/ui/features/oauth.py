@@ -6,7 +6,8 @@
   Client-credentials configurations simply get a new token.
 * **Refresh** (F5): the selected rows, on the task runner.
 * **Revoke token** / **Forget token**: confirmed; revoke where a revocation endpoint exists.
-* ``hub.refresh_due(config_id)`` (from the notify scheduler) refreshes ahead of expiry, quietly.
+* ``hub.refresh_due(config_id)`` (from the notify scheduler) refreshes ahead of expiry, quietly (while the vault
+  is locked: once it is unlocked, without a prompt of its own).
 * A "Token" section in the details pane: last error in Znuny's text with the plain hint, advice,
   expiries, and how the sign-in runs.
 Every change emits ``hub.token_changed(config_id)``. No network I/O on the GUI thread.
@@ -166,6 +167,9 @@ class OAuthFeature(QObject):
         self._build_actions()
         self._build_details()
         self.hub.refresh_due.connect(self.on_refresh_due)
+        #: automatic refreshes that came due while the vault was locked; run when it opens
+        self.waiting_for_vault: set[int] = set()
+        self.hub.secrets_changed.connect(self._run_waiting_refreshes)
         self.hub.token_changed.connect(self._on_token_changed)
         self.window.selection_changed.connect(self.update_details)
         self.window.selection_changed.connect(self._update_enabled)
@@ -354,6 +358,10 @@ class OAuthFeature(QObject):
         cfg = self.ctx.store.get_by_id(config_id)
         if cfg is None or not cfg.is_valid or config_id in self.busy:
             return
+        if getattr(self.ctx.secrets, "locked", False):
+            # no passphrase prompt out of the blue: the refresh runs once the admin unlocks (features/vault.py)
+            self.waiting_for_vault.add(config_id)
+            return
         state = self.ctx.store.get_state(config_id)
         if state.reauthorization_needed:
             return  # invalid_grant: no more attempts until the admin signs in again
@@ -379,6 +387,14 @@ class OAuthFeature(QObject):
 
         self.tasks.run(self.service.refresh_by_id, config_id, on_done=finish, on_error=failed,
                        busy_text=f"Refreshing {cfg.name} ...")
+
+    @Slot()
+    def _run_waiting_refreshes(self) -> None:
+        if not self.waiting_for_vault or getattr(self.ctx.secrets, "locked", False):
+            return
+        waiting, self.waiting_for_vault = sorted(self.waiting_for_vault), set()
+        for config_id in waiting:
+            self.on_refresh_due(config_id)
 
     def _signed_in(self, name: str, state: TokenState) -> None:
         """Say that the token is stored - and, right away, what is not as it should be (no refresh token,
