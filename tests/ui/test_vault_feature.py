@@ -218,8 +218,8 @@ def test_screenshots_of_the_passphrase_dialogs(qapp, tmp_path):
     qapp.processEvents()
     assert unlock.passphrase.is_masked() and unlock.isVisible()
     unlock.grab().save(str(out / "passphrase-unlock.png"))
-    new = PassphraseDialog("new", reason="No usable keyring: no keyring backend is available (no Secret Service on "
-                           "the session bus?).", new_check=lambda p: "" if len(p) >= 8 else "Use at least 8 characters.")
+    reason = "No usable keyring: no keyring backend is available (no Secret Service on the session bus?)."
+    new = PassphraseDialog("new", reason=reason, new_check=lambda p: "" if len(p) >= 8 else "Use at least 8 characters.")
     new.passphrase.setText("a long passphrase")
     new.repeat.setText("a long passphrase")
     new.resize(new.sizeHint())
