@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QDialog
 from desktop.app import Application
 from desktop.services import open_context
 from desktop.store.secrets import CLIENT_SECRET
-from desktop.store.vault import MODE_PASSPHRASE
+from desktop.store.vault import MODE_PASSPHRASE, check_new_passphrase
 from desktop.ui.dialogs.passphrase_dialog import PassphraseDialog
 from desktop.ui.tasks import InlineTaskRunner, TaskRunner
 
@@ -219,7 +219,7 @@ def test_screenshots_of_the_passphrase_dialogs(qapp, tmp_path):
     assert unlock.passphrase.is_masked() and unlock.isVisible()
     unlock.grab().save(str(out / "passphrase-unlock.png"))
     reason = "No usable keyring: no keyring backend is available (no Secret Service on the session bus?)."
-    new = PassphraseDialog("new", reason=reason, new_check=lambda p: "" if len(p) >= 8 else "Use at least 8 characters.")
+    new = PassphraseDialog("new", reason=reason, new_check=check_new_passphrase)
     new.passphrase.setText("a long passphrase")
     new.repeat.setText("a long passphrase")
     new.resize(new.sizeHint())
