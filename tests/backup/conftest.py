@@ -22,8 +22,45 @@ def snapshot(ctx: Any, keyring_backend: Any = None) -> dict[str, Any]:
 
 
 @pytest.fixture
+def run(ctx, capsys):
+    """``run(*argv)`` runs ``tokendesk`` in-process on the test context: (exit code, stdout, stderr)."""
+    from desktop.cli import main
+
+    def invoke(*argv: str) -> tuple[int, str, str]:
+        try:
+            code = main(list(argv), context_factory=lambda: ctx)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+@pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture
+def fast_file(tmp_path) -> Path:
+    """The Znuny 7 fixture encrypted for ``agefile.TEST_PASSPHRASE`` (low work factor: decrypts in milliseconds)."""
+    from tests.backup.agefile import TEST_PASSPHRASE, encrypt_fast
+
+    path = tmp_path / "znuny7.yml.age"
+    path.write_bytes(encrypt_fast((FIXTURES / "znuny7_export.yml").read_bytes(), TEST_PASSPHRASE))
+    return path
+
+
+@pytest.fixture
+def key_file(tmp_path) -> Path:
+    """A file encrypted for an age X25519 key, not a passphrase (no scrypt: cheap)."""
+    import pyrage
+
+    recipient = pyrage.x25519.Identity.generate().to_public()
+    path = tmp_path / "for-a-key.yml.age"
+    path.write_bytes(pyrage.encrypt(b"- Name: x\n", [recipient]))
+    return path
 
 
 @pytest.fixture

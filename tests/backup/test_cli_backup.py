@@ -11,24 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from desktop.cli import main
 from tests.backup.conftest import snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKENDESK = Path(sys.executable).with_name("tokendesk")
-
-
-@pytest.fixture
-def run(ctx, capsys):
-    def invoke(*argv: str) -> tuple[int, str, str]:
-        try:
-            code = main(list(argv), context_factory=lambda: ctx)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
 
 
 def test_export_default_file_name_in_the_current_folder(run, make_config, tmp_path, monkeypatch):
@@ -49,6 +35,8 @@ def test_export_with_secrets_warns_and_writes_0600(run, make_config, tmp_path):
     code, out, err = run("export", "--include-secrets", "-o", str(target))
     assert code == 0
     assert err.startswith("tokendesk: warning: The export contains client secrets in clear text.")
+    assert "Use --encrypt to protect the file with a passphrase (age)" in err  # and Znuny reads only plain YAML
+    assert "Znuny itself reads only plain YAML" in err
     assert out.startswith("Exported 1 configuration with 1 client secret.")
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert yaml.safe_load(target.read_text())[0]["Config"]["ClientSecret"] == "s3cret"
@@ -178,14 +166,14 @@ def test_subprocess_import_without_any_secret_store_fails_whole(cli_env, fixture
     assert listed.stdout.startswith("No token configurations yet.")
 
 
-def test_backup_commands_import_no_qt(cli_env, tmp_path, fixtures_dir):
+def test_backup_commands_import_no_qt_and_no_pyrage(cli_env, tmp_path, fixtures_dir):
     code = (
         "import sys; from desktop.cli import main; "
         f"main(['import', '--dry-run', {str(fixtures_dir / 'znuny6_export.yml')!r}]); "
         f"main(['export', '-o', {str(tmp_path / 'x.yml')!r}]); "
-        "print('PySide6' in sys.modules)"
+        "print('PySide6' in sys.modules, 'pyrage' in sys.modules)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env, timeout=60,
                           cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[-1] == "False"
+    assert proc.stdout.splitlines()[-1] == "False False"  # pyrage only for encrypted files

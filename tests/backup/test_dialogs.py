@@ -1,5 +1,9 @@
 """The backup feature in the real main window, driven with pytest-qt (file dialogs and message boxes
-patched, never exec()). TOKENDESK_SCREENSHOTS=1 refreshes docs/screenshots/{import_preview,export_dialog}.png."""
+patched, never exec()). TOKENDESK_SCREENSHOTS=1 refreshes docs/screenshots/{import_preview,export_dialog,
+export-encrypted,import-passphrase}.png.
+
+Encrypted backups: one test pays for pyrage's real scrypt work (one encryption, one decryption, a
+few seconds); the others use ``fast_file`` (tests/backup/agefile.py, a low work factor)."""
 
 from __future__ import annotations
 
@@ -11,13 +15,16 @@ import pytest
 import yaml
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit, QMessageBox
 
 from desktop.app import Application
 from desktop.backup import Action, parse_import
+from desktop.backup.encrypted import DAMAGED, FOR_AGE_KEY, WRONG_PASSPHRASE
+from desktop.ui.dialogs.backup_passphrase_dialog import BackupPassphraseDialog
 from desktop.ui.dialogs.export_dialog import ExportDialog
 from desktop.ui.dialogs.import_dialog import ImportPreviewDialog
 from desktop.ui.tasks import InlineTaskRunner
+from tests.backup.agefile import TEST_PASSPHRASE
 from tests.backup.conftest import snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,25 +114,59 @@ def test_export_dialog_defaults_and_selection(app, make_config, qtbot):
     dialog.reject()
 
 
-def test_ticking_secrets_asks_and_warns(app, make_config, boxes):
+def test_ticking_secrets_ticks_encryption_and_clear_text_is_confirmed(app, make_config, boxes):
     calls, answers = boxes
     make_config("Alpha", secret="s")
     make_config("Public", secret=None)
     feature(app).on_export()
     dialog = feature(app).export_dialog
+    assert not dialog.encrypt and dialog.encrypt_panel.isHidden()
+    dialog.secrets_box.setChecked(True)
+    assert calls == []  # nothing to confirm: the file is going to be encrypted
+    assert dialog.include_secrets and dialog.encrypt and not dialog.encrypt_panel.isHidden()
+    assert dialog.passphrase_edit.echoMode() == QLineEdit.EchoMode.Password
+    assert dialog.repeat_edit.echoMode() == QLineEdit.EchoMode.Password
+    assert "encrypted with your passphrase" in dialog.secrets_warning.text()
+    assert "Znuny reads only plain YAML" in dialog.encrypt_explanation.text()
+    # Export stays disabled, and says why, until both fields hold the same passphrase
+    reasons = []
+    for first, second in (("", ""), ("one", ""), ("one", "two"), ("one", "one")):
+        dialog.passphrase_edit.setText(first)
+        dialog.repeat_edit.setText(second)
+        reasons.append((dialog.export_button.isEnabled(), dialog.export_button.toolTip()))
+    assert reasons == [
+        (False, "Enter a passphrase twice to encrypt the file."),
+        (False, "Enter the passphrase a second time, in Repeat."),
+        (False, "The two passphrases differ."),
+        (True, ""),
+    ]
+    assert dialog.summary.text() == (
+        "2 configurations will be exported with their client secrets (1 without one: none is stored), "
+        "encrypted for a passphrase."
+    )
+    assert dialog.passphrase() == "one"
+    # unticking encryption while the secrets are in asks first; No keeps it
     answers["warning"] = QMessageBox.StandardButton.No
-    dialog.secrets_box.setChecked(True)
-    assert calls[-1][:2] == ("warning", "Include client secrets?")
-    assert not dialog.include_secrets and not dialog.secrets_warning.isVisible()
+    dialog.encrypt_box.setChecked(False)
+    assert calls[-1][:2] == ("warning", "Write client secrets in clear text?")
+    assert dialog.encrypt and dialog.passphrase() == "one" and dialog.export_button.isEnabled()
     answers["warning"] = QMessageBox.StandardButton.Yes
-    dialog.secrets_box.setChecked(True)
-    assert dialog.include_secrets and not dialog.secrets_warning.isHidden()
-    assert "clear text" in dialog.secrets_warning.text()
+    dialog.encrypt_box.setChecked(False)
+    assert not dialog.encrypt and dialog.encrypt_panel.isHidden() and dialog.passphrase() is None
+    assert dialog.passphrase_edit.text() == "" and dialog.export_button.isEnabled()
+    assert "clear text" in dialog.secrets_warning.text() and not dialog.secrets_warning.isHidden()
     assert dialog.summary.text() == (
         "2 configurations will be exported with their client secrets (1 without one: none is stored)."
     )
     dialog.secrets_box.setChecked(False)
-    assert dialog.secrets_warning.isHidden()
+    assert dialog.secrets_warning.isHidden() and not dialog.encrypt
+    # the suggestion goes away with the secrets while no passphrase was typed; encryption alone is allowed
+    dialog.secrets_box.setChecked(True)
+    assert dialog.encrypt
+    dialog.secrets_box.setChecked(False)
+    assert not dialog.encrypt
+    dialog.encrypt_box.setChecked(True)
+    assert dialog.summary.text().startswith("2 configurations will be exported without client secrets, encrypted")
     dialog.reject()
 
 
@@ -142,7 +183,8 @@ def test_export_writes_the_chosen_file(app, make_config, monkeypatch, tmp_path, 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", save)
     feature(app).on_export()
     dialog = feature(app).export_dialog
-    dialog.secrets_box.setChecked(True)  # confirmed by the patched warning (Yes)
+    dialog.secrets_box.setChecked(True)
+    dialog.encrypt_box.setChecked(False)  # clear text for Znuny: confirmed by the patched warning (Yes)
     shot = shots_dir(tmp_path) / "export_dialog.png"
     dialog.grab().save(str(shot))
     dialog.export_button.click()
@@ -344,7 +386,7 @@ def _drop(window, path: Path) -> tuple[bool, bool]:
 
 
 @pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent.*deprecated:DeprecationWarning")
-def test_dropping_a_yaml_file_opens_the_preview(app, fixtures_dir, tmp_path):
+def test_dropping_a_yaml_file_opens_the_preview(app, fixtures_dir, tmp_path, fast_file):
     other = tmp_path / "notes.txt"
     other.write_text("hello")
     assert _drop(app.window, other) == (False, False)
@@ -353,6 +395,11 @@ def test_dropping_a_yaml_file_opens_the_preview(app, fixtures_dir, tmp_path):
     dialog = feature(app).preview_dialog
     assert dialog is not None and [n for n, _s, _d in dialog.rows()][0] == "Exchange Online support mailbox"
     dialog.reject()
+    assert _drop(app.window, fast_file) == (True, True)  # an encrypted backup asks for its passphrase
+    ask = feature(app).passphrase_dialog
+    assert isinstance(ask, BackupPassphraseDialog) and ask.isVisible()
+    ask.reject()
+    assert feature(app).passphrase_dialog is None
 
 
 def test_preview_dialog_on_its_own(qtbot, ctx, make_config):
@@ -365,3 +412,123 @@ def test_preview_dialog_on_its_own(qtbot, ctx, make_config):
     qtbot.addWidget(dialog)
     assert dialog.rows()[0][1] == "invalid"
     assert ("Config.ClientID", "is missing") in dialog.problems_shown(0)
+
+
+# ---- encrypted backups (age)
+def test_encrypted_export_then_import_in_the_window(app, ctx, make_config, monkeypatch, tmp_path, boxes, qtbot):
+    """The one window test that pays for pyrage's real work factor: one encryption, one decryption."""
+    calls, _ = boxes
+    make_config("Alpha", secret="alpha-secret")
+    make_config("Beta", secret="beta-secret")
+    app.window.reload()
+    asked: dict[str, str] = {}
+
+    def save(_parent, caption, proposed, filters):
+        asked.update(proposed=proposed, save_filters=filters)
+        return str(tmp_path / "backup"), filters.split(";;")[0]
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save)
+    busy: list[str] = []
+    app.tasks.busy_changed.connect(busy.append)
+    feature(app).on_export()
+    dialog = feature(app).export_dialog
+    dialog.secrets_box.setChecked(True)
+    qtbot.keyClicks(dialog.passphrase_edit, TEST_PASSPHRASE)
+    qtbot.keyClicks(dialog.repeat_edit, TEST_PASSPHRASE)
+    assert dialog.export_button.isEnabled()
+    dialog.grab().save(str(shots_dir(tmp_path) / "export-encrypted.png"))
+    dialog.export_button.click()
+    assert calls == []
+    assert Path(asked["proposed"]).name.startswith("OAuth2TokenConfigurationExport_")
+    assert asked["proposed"].endswith(".yml.age") and asked["save_filters"].startswith("Encrypted backups (*.age)")
+    written = tmp_path / "backup.yml.age"  # the suffixes were added
+    data = written.read_bytes()
+    assert data.startswith(b"age-encryption.org/v1\n-> scrypt ")
+    for clear in (b"alpha-secret", b"beta-secret", b"Alpha", TEST_PASSPHRASE.encode()):
+        assert clear not in data
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    assert "Exporting and encrypting (a few seconds) ..." in busy
+    assert app.window.statusBar().currentMessage().startswith(
+        "Exported 2 configurations with 2 client secrets. Encrypted for a passphrase (age). Saved to ")
+
+    for name in ("Alpha", "Beta"):
+        ctx.configurations.delete(name)
+
+    def open_file(_parent, caption, folder, filters):
+        asked.update(open_filters=filters)
+        return str(written), filters.split(";;")[0]
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", open_file)
+    feature(app).import_action.trigger()
+    assert asked["open_filters"].split(";;")[0] == "Backups (*.yml *.yaml *.age)"
+    ask = feature(app).passphrase_dialog
+    assert isinstance(ask, BackupPassphraseDialog) and ask.isVisible()
+    assert "backup.yml.age" in ask.findChild(type(dialog.summary), "passphraseIntro").text()
+    qtbot.keyClicks(ask.edit, TEST_PASSPHRASE)
+    ask.decrypt_button.click()
+    assert "Decrypting backup.yml.age (a few seconds) ..." in busy
+    assert feature(app).passphrase_dialog is None
+    preview = feature(app).preview_dialog
+    assert [(n, s) for n, s, _d in preview.rows()] == [("Alpha", "new"), ("Beta", "new")]
+    assert "backup.yml.age" in preview.windowTitle()
+    with qtbot.waitSignal(app.hub.configurations_changed, timeout=5000):
+        preview.apply_button.click()
+    assert calls[-1][:2] == ("information", "Import finished")
+    assert {n: ctx.configurations.client_secret(ctx.store.get(n)) for n in ctx.store.names()} == {
+        "Alpha": "alpha-secret", "Beta": "beta-secret"}
+
+
+def test_wrong_passphrase_in_the_window_lets_the_admin_try_again(app, fast_file, boxes, qtbot, tmp_path):
+    calls, _ = boxes
+    feature(app).open_preview(fast_file)
+    ask = feature(app).passphrase_dialog
+    assert ask.edit.echoMode() == QLineEdit.EchoMode.Password
+    assert not ask.decrypt_button.isEnabled() and ask.error.isHidden() and ask.progress.isHidden()
+    qtbot.keyClicks(ask.edit, "not the passphrase")
+    ask.grab().save(str(shots_dir(tmp_path) / "import-passphrase.png"))
+    ask.decrypt_button.click()
+    assert ask.isVisible() and feature(app).passphrase_dialog is ask
+    assert ask.error.text() == f"{WRONG_PASSPHRASE} Try again, or Cancel."
+    assert not ask.error.isHidden() and ask.progress.isHidden() and not ask.edit.isReadOnly()
+    assert ask.edit.selectedText() == "not the passphrase"  # typing replaces it
+    assert feature(app).preview_dialog is None and calls == []
+    qtbot.keyClicks(ask.edit, TEST_PASSPHRASE)
+    assert ask.edit.text() == TEST_PASSPHRASE
+    ask.decrypt_button.click()
+    assert feature(app).passphrase_dialog is None
+    preview = feature(app).preview_dialog
+    assert [n for n, _s, _d in preview.rows()] == [
+        "Exchange Online support mailbox", "Exchange app-only", "Gmail helpdesk"]
+    preview.reject()
+
+
+def test_cancel_while_decrypting_drops_the_result(app, fast_file, monkeypatch, qtbot):
+    feature(app).open_preview(fast_file)
+    ask = feature(app).passphrase_dialog
+    pending = []
+    monkeypatch.setattr(app.tasks, "run", lambda fn, *args, **kw: pending.append((fn, args, kw)))
+    qtbot.keyClicks(ask.edit, TEST_PASSPHRASE)
+    ask.decrypt_button.click()
+    assert ask.busy and ask.edit.isReadOnly() and not ask.progress.isHidden()
+    assert not ask.decrypt_button.isEnabled()
+    ask.reject()
+    assert feature(app).passphrase_dialog is None
+    [(fn, args, kw)] = pending
+    kw["on_done"](fn(*args))  # the decryption finishes after Cancel
+    assert feature(app).preview_dialog is None
+
+
+def test_files_that_no_passphrase_opens(app, key_file, fast_file, tmp_path, boxes, qtbot):
+    calls, _ = boxes
+    feature(app).open_preview(key_file)
+    assert feature(app).passphrase_dialog is None
+    assert calls[-1] == ("critical", "Import", f"The file could not be read.\n\n{FOR_AGE_KEY}")
+    data = fast_file.read_bytes()
+    changed = tmp_path / "changed.yml.age"
+    changed.write_bytes(data[:-5] + bytes([data[-5] ^ 1]) + data[-4:])
+    feature(app).open_preview(changed)
+    ask = feature(app).passphrase_dialog
+    qtbot.keyClicks(ask.edit, TEST_PASSPHRASE)
+    ask.decrypt_button.click()  # the right passphrase, a changed file: no use trying again
+    assert feature(app).passphrase_dialog is None and feature(app).preview_dialog is None
+    assert calls[-1] == ("critical", "Import", f"The file could not be read.\n\n{DAMAGED}")

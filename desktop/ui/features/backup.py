@@ -1,13 +1,18 @@
 """Backup feature: Export (Ctrl+E) and Import (Ctrl+I) in the File menu and the toolbar, and
-dropping a .yml/.yaml file on the window opens the import preview.
+dropping a .yml/.yaml/.age file on the window opens the import preview.
 
-* Export: ``ExportDialog`` (all or selected, client secrets off by default and confirmed when
-  ticked, file dialog proposing Znuny's file name); the export and the atomic write run on the
-  task runner (reading client secrets may wait for the keyring).
-* Import: file dialog, then the file is read and checked on the task runner, then
-  ``ImportPreviewDialog`` (new / overwrites / skipped / invalid, overwrite option re-plans
-  live, Apply disabled while anything is invalid); applying runs on the task runner in one
-  transaction, then a summary, ``hub.configurations_changed`` and the first imported row selected.
+* Export: ``ExportDialog`` (all or selected, client secrets off by default; ticking them ticks
+  "Encrypt with a passphrase (age)", and writing them in clear text is confirmed; file dialog
+  proposing Znuny's file name, ``.yml.age`` when encrypted); the export, the encryption (a few
+  seconds of scrypt) and the atomic write run on the task runner (reading client secrets may
+  wait for the keyring).
+* Import: file dialog, then the file is read on the task runner. An encrypted file (age) opens
+  ``BackupPassphraseDialog``; decryption runs on the task runner while the dialog shows that it works;
+  a wrong passphrase is said in the dialog, which stays open for another try. Then the file is
+  checked and ``ImportPreviewDialog`` opens (new / overwrites / skipped / invalid, overwrite
+  option re-plans live, Apply disabled while anything is invalid); applying runs on the task
+  runner in one transaction, then a summary, ``hub.configurations_changed`` and the first
+  imported row selected.
 The dialogs are opened with ``open()`` (window-modal, not blocking), so tests can drive them.
 """
 
@@ -23,8 +28,10 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 if TYPE_CHECKING:
     from desktop.app import Application
+    from desktop.backup.encrypted import EncryptedBackup
     from desktop.backup.export import ExportResult
     from desktop.backup.importer import ImportPlan, ImportSummary, ParsedImport
+    from desktop.ui.dialogs.backup_passphrase_dialog import BackupPassphraseDialog
     from desktop.ui.dialogs.export_dialog import ExportDialog
     from desktop.ui.dialogs.import_dialog import ImportPreviewDialog
 
@@ -32,7 +39,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-YAML_SUFFIXES = (".yml", ".yaml")
+#: files that a drop on the window imports (.age: an encrypted backup)
+BACKUP_SUFFIXES = (".yml", ".yaml", ".age")
 LAST_DIR_KEY = "backup/last_dir"
 
 
@@ -47,12 +55,13 @@ class BackupFeature(QObject):
         self.window = app.window
         self.export_dialog: ExportDialog | None = None
         self.preview_dialog: ImportPreviewDialog | None = None
+        self.passphrase_dialog: BackupPassphraseDialog | None = None
 
         self.import_action = QAction("&Import ...", self.window)
         self.import_action.setObjectName("action_import")
         self.import_action.setShortcut(QKeySequence("Ctrl+I"))
-        self.import_action.setToolTip("Import configurations from a Znuny or Tokendesk YAML export (Ctrl+I); "
-                                      "you can also drop the file on the window")
+        self.import_action.setToolTip("Import configurations from a Znuny or Tokendesk YAML export, plain or "
+                                      "encrypted (Ctrl+I); you can also drop the file on the window")
         self.import_action.setStatusTip(self.import_action.toolTip())
         self.import_action.triggered.connect(self.on_import)
 
@@ -108,6 +117,8 @@ class BackupFeature(QObject):
 
     def _export(self, dialog: ExportDialog) -> None:
         names, include_secrets, path = dialog.names(), dialog.include_secrets, dialog.path
+        passphrase = dialog.passphrase()  # None: plain YAML
+        dialog.clear_passphrases()
         if path is None:
             return
         ctx = self.app.ctx
@@ -116,42 +127,94 @@ class BackupFeature(QObject):
             from desktop.backup.export import export_configurations, write_export
 
             result = export_configurations(ctx, names, include_secrets=include_secrets)
-            write_export(path, result.text, private=result.has_secrets)
+            data: str | bytes = result.text
+            if passphrase is not None:
+                from desktop.backup.encrypted import encrypt_text
+
+                data = encrypt_text(result.text, passphrase)
+            write_export(path, data, private=result.has_secrets)
             return result
 
         def done(result: ExportResult) -> None:
             self._remember_dir(path)
-            self.window.show_status(f"{result.summary()} Saved to {path}.", 15000)
+            encrypted = " Encrypted for a passphrase (age)." if passphrase is not None else ""
+            self.window.show_status(f"{result.summary()}{encrypted} Saved to {path}.", 15000)
 
         def failed(exc: BaseException) -> None:
             QMessageBox.critical(self.window, "Export failed", f"Nothing was exported.\n\n{_plain(exc)}")
 
-        self.app.tasks.run(work, on_done=done, on_error=failed, busy_text="Exporting ...")
+        busy = "Exporting and encrypting (a few seconds) ..." if passphrase is not None else "Exporting ..."
+        self.app.tasks.run(work, on_done=done, on_error=failed, busy_text=busy)
 
     # ---- import
     @Slot()
     def on_import(self) -> None:
-        from desktop.ui.dialogs.export_dialog import YAML_FILTER
+        from desktop.ui.dialogs.export_dialog import IMPORT_FILTER
 
         path, _filter = QFileDialog.getOpenFileName(
-            self.window, "Import token configurations", str(self._last_dir()), YAML_FILTER
+            self.window, "Import token configurations", str(self._last_dir()), IMPORT_FILTER
         )
         if path:
             self.open_preview(Path(path))
 
     def open_preview(self, path: Path | str, overwrite: bool = False) -> None:
-        """Read and check ``path`` off the GUI thread, then show the preview."""
-        from desktop.backup.importer import read_import_file
+        """Read and check ``path`` off the GUI thread, then show the preview (an encrypted file asks first)."""
+        from desktop.backup.encrypted import EncryptedBackup, open_backup
 
         path = Path(path)
         templates = self.app.ctx.templates
 
-        def failed(exc: BaseException) -> None:
-            QMessageBox.critical(self.window, "Import", f"The file could not be read.\n\n{_plain(exc)}")
+        def opened(result: ParsedImport | EncryptedBackup) -> None:
+            if isinstance(result, EncryptedBackup):
+                self.ask_passphrase(result, overwrite)
+            else:
+                self.show_preview(result, overwrite)
 
-        self.app.tasks.run(read_import_file, path, templates,
-                           on_done=lambda parsed: self.show_preview(parsed, overwrite),
-                           on_error=failed, busy_text=f"Reading {path.name} ...")
+        self.app.tasks.run(open_backup, path, templates, on_done=opened, on_error=self._read_failed,
+                           busy_text=f"Reading {path.name} ...")
+
+    def _read_failed(self, exc: BaseException) -> None:
+        QMessageBox.critical(self.window, "Import", f"The file could not be read.\n\n{_plain(exc)}")
+
+    def ask_passphrase(self, backup: EncryptedBackup, overwrite: bool = False) -> BackupPassphraseDialog:
+        """The passphrase dialog for an encrypted file; the preview follows once it decrypts."""
+        from desktop.backup.encrypted import WrongPassphrase
+        from desktop.ui.dialogs.backup_passphrase_dialog import BackupPassphraseDialog
+
+        if self.passphrase_dialog is not None:
+            self.passphrase_dialog.reject()
+        templates = self.app.ctx.templates
+        dialog = BackupPassphraseDialog(backup.path.name, parent=self.window)
+        self.passphrase_dialog = dialog
+
+        def submitted(passphrase: str) -> None:
+            def done(parsed: ParsedImport) -> None:
+                if self.passphrase_dialog is not dialog:
+                    return  # cancelled while it decrypted
+                dialog.accept()
+                self.show_preview(parsed, overwrite)
+
+            def failed(exc: BaseException) -> None:
+                if self.passphrase_dialog is not dialog:
+                    return
+                if isinstance(exc, WrongPassphrase):
+                    dialog.show_error(str(exc))
+                    return
+                dialog.reject()
+                self._read_failed(exc)
+
+            self.app.tasks.run(backup.read, passphrase, templates, on_done=done, on_error=failed,
+                               busy_text=f"Decrypting {backup.path.name} (a few seconds) ...")
+
+        dialog.submitted.connect(submitted)
+        dialog.finished.connect(lambda _code: self._forget_passphrase(dialog))
+        dialog.open()
+        return dialog
+
+    def _forget_passphrase(self, dialog: BackupPassphraseDialog) -> None:
+        if self.passphrase_dialog is dialog:
+            self.passphrase_dialog = None
+        dialog.deleteLater()
 
     def show_preview(self, parsed: ParsedImport, overwrite: bool = False) -> ImportPreviewDialog:
         from desktop.backup.importer import plan_import
@@ -201,11 +264,11 @@ class BackupFeature(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
         kind = event.type()
         if watched is self.window and kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
-            if _dropped_yaml(event) is not None:
+            if _dropped_backup(event) is not None:
                 event.acceptProposedAction()  # type: ignore[attr-defined]
                 return True
         elif watched is self.window and kind == QEvent.Type.Drop:
-            path = _dropped_yaml(event)
+            path = _dropped_backup(event)
             if path is not None:
                 event.acceptProposedAction()  # type: ignore[attr-defined]
                 self.window.show_normal_and_raise()
@@ -214,12 +277,12 @@ class BackupFeature(QObject):
         return super().eventFilter(watched, event)
 
 
-def _dropped_yaml(event: Any) -> Path | None:
+def _dropped_backup(event: Any) -> Path | None:
     mime = event.mimeData()
     if mime is None or not mime.hasUrls():
         return None
     for url in mime.urls():
-        if url.isLocalFile() and url.toLocalFile().lower().endswith(YAML_SUFFIXES):
+        if url.isLocalFile() and url.toLocalFile().lower().endswith(BACKUP_SUFFIXES):
             return Path(url.toLocalFile())
     return None
 
