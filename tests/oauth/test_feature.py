@@ -91,7 +91,8 @@ def test_refresh_action_updates_table_and_details(qtbot, app, ctx, oauth, server
 def test_refresh_due_refreshes_quietly_and_respects_reauthorization(qtbot, app, ctx, oauth, server_config, sign_in):
     cfg = server_config()
     sign_in(cfg.name)
-    ctx.store.update_state(cfg.id, token_expires_at=utcnow() + timedelta(seconds=30))  # inside the lead time
+    ctx.store.update_state(cfg.id, token_expires_at=utcnow() + timedelta(seconds=30),  # inside the lead time
+                           last_requested_at=utcnow() - timedelta(hours=1))  # and more than half its life old
     old = ctx.secrets.get_for(cfg.id, ACCESS_TOKEN)
     with qtbot.waitSignal(app.hub.token_changed, timeout=TIMEOUT_MS):
         app.hub.refresh_due.emit(cfg.id)
@@ -226,7 +227,8 @@ def test_automatic_refresh_that_fails_on_the_network_is_retried_and_the_window_s
     now = [utcnow()]
     cfg = server_config("Support mailbox")
     sign_in(cfg.name)
-    ctx.store.update_state(cfg.id, token_expires_at=now[0] + timedelta(seconds=60))  # inside the lead time
+    ctx.store.update_state(cfg.id, token_expires_at=now[0] + timedelta(seconds=60),  # inside the lead time
+                           last_requested_at=now[0] - timedelta(hours=1))  # and more than half its life old
     old = ctx.secrets.get_for(cfg.id, ACCESS_TOKEN)
     oauth.fault("token", "error", status=503, body={"error": "temporarily_unavailable"}, times=3)
     app.window.reload()
@@ -271,7 +273,8 @@ def test_copy_access_token_refreshes_first_marks_it_secret_and_clears_the_clipbo
     cfg = server_config("Support mailbox")
     never = server_config("Not signed in")
     sign_in(cfg.name)
-    ctx.store.update_state(cfg.id, token_expires_at=utcnow() + timedelta(seconds=20))  # inside the lead time
+    ctx.store.update_state(cfg.id, token_expires_at=utcnow() + timedelta(seconds=20),  # inside the lead time
+                           last_requested_at=utcnow() - timedelta(hours=1))  # and more than half its life old
     old = ctx.secrets.get_for(cfg.id, ACCESS_TOKEN)
     app.window.reload()
     select(app, never.name)

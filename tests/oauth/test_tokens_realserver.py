@@ -228,7 +228,10 @@ def test_access_token_refreshes_inside_the_lead_time(ctx, oauth, server_config, 
     assert fast(ctx).access_token(cfg.name) == first  # 120 s left, lead 60 s: no refresh
     assert oauth.counters["refresh_token"] == 0
     ctx.store.set_setting("refresh.lead_time_seconds", 300)
-    second = fast(ctx).access_token(cfg.name)
+    assert fast(ctx).access_token(cfg.name) == first  # inside the lead time, but not yet half its life old
+    assert oauth.counters["refresh_token"] == 0
+    later = fast(ctx, clock=lambda: utcnow() + timedelta(seconds=61))  # past half of its 120 s
+    second = later.access_token(cfg.name)
     assert second != first and oauth.introspect(second)["active"] is True
     assert oauth.counters["refresh_token"] == 1
     assert ctx.store.get_state(cfg.id).last_used_at is not None
@@ -240,7 +243,8 @@ def test_still_valid_token_is_handed_out_when_the_refresh_fails(ctx, oauth, serv
     sign_in(cfg.name)
     ctx.store.set_setting("refresh.lead_time_seconds", 300)
     oauth.fault("token", "error", status=500, body={"error": "server_error"}, times=3)
-    assert fast(ctx).access_token(cfg.name) == secret(ctx, cfg, ACCESS_TOKEN)
+    later = fast(ctx, clock=lambda: utcnow() + timedelta(seconds=61))  # due: past half of its 120 s
+    assert later.access_token(cfg.name) == secret(ctx, cfg, ACCESS_TOKEN)
     assert ctx.store.get_state(cfg.id).error_message == "server_error"
 
 
@@ -424,3 +428,53 @@ def test_a_narrower_grant_than_asked_is_noted(ctx, oauth, server_config, sign_in
     assert [n for n in notes if "granted less" in n] == [
         "The provider granted less than was asked: mail.read is missing (at the consent screen the permission "
         "may have been unticked). Request a new token and allow everything asked for."]
+
+
+def test_a_5_minute_token_is_not_refreshed_on_every_call(ctx, oauth, server_config, sign_in):
+    """Keycloak's default: 5-minute access tokens, with Tokendesk's default 5-minute lead time."""
+    oauth.configure(access_token_ttl=300)
+    cfg = server_config()
+    sign_in(cfg.name)
+    first = secret(ctx, cfg, ACCESS_TOKEN)
+    for _ in range(5):
+        assert fast(ctx).access_token(cfg.name) == first
+    assert oauth.counters["refresh_token"] == 0
+    assert fast(ctx, clock=lambda: utcnow() + timedelta(seconds=155)).access_token(cfg.name) != first
+    assert oauth.counters["refresh_token"] == 1
+
+
+def test_a_keyring_that_refuses_every_write_changes_nothing_for_refresh(ctx, oauth, server_config, sign_in):
+    """The keyring holds only the vault's key: once the vault exists, a refresh (with rotation) writes nothing
+    there, so a locked or broken keyring cannot lose the rotated refresh token."""
+    import keyring
+
+    from tests.support.memory_keyring import LockedKeyring
+
+    cfg = server_config()
+    sign_in(cfg.name)
+    keyring.set_keyring(LockedKeyring(dict(keyring.get_keyring().passwords)))  # the fixture puts it back
+    for _ in range(3):
+        old_refresh = secret(ctx, cfg, REFRESH_TOKEN)
+        fast(ctx).refresh(cfg.name)
+        assert secret(ctx, cfg, REFRESH_TOKEN) != old_refresh  # rotated and stored
+        assert oauth.introspect(old_refresh)["active"] is False
+    assert oauth.counters["refresh_token"] == 3
+    assert not ctx.store.get_state(cfg.id).has_error
+
+
+def test_rotation_and_state_commit_together(ctx, oauth, server_config, sign_in, monkeypatch):
+    """A failure while storing a refresh answer leaves the previous tokens *and* state, not a mix."""
+    cfg = server_config()
+    sign_in(cfg.name)
+    before = (secret(ctx, cfg, ACCESS_TOKEN), secret(ctx, cfg, REFRESH_TOKEN), ctx.store.get_state(cfg.id))
+    real_update = ctx.store.update_state
+
+    def fail_on_success(config_id, **changes):
+        if "last_refreshed_at" in changes:
+            raise RuntimeError("disk full (simulated) while storing the refresh answer")
+        return real_update(config_id, **changes)
+
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError, match="disk full"):
+        patch.setattr(ctx.store, "update_state", fail_on_success)
+        fast(ctx).refresh(cfg.name)
+    assert (secret(ctx, cfg, ACCESS_TOKEN), secret(ctx, cfg, REFRESH_TOKEN), ctx.store.get_state(cfg.id)) == before
