@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.models.tones import style
+from desktop.ui.dialogs.export_dialog import grow_to_fit
 
 
 class BackupPassphraseDialog(QDialog):
@@ -87,7 +88,8 @@ class BackupPassphraseDialog(QDialog):
 
         self.edit.textChanged.connect(self._update)
         self._update()
-        self.resize(460, self.sizeHint().height())
+        self.resize(480, 10)
+        grow_to_fit(self)
 
     def passphrase(self) -> str:
         return self.edit.text()
@@ -111,11 +113,13 @@ class BackupPassphraseDialog(QDialog):
         if busy:
             self.error.setVisible(False)
         self._update()
+        grow_to_fit(self)
 
     def show_error(self, message: str) -> None:
         """The passphrase did not open the file: say so, keep the dialog, let the admin type again."""
         self.set_busy(False)
         self.error.setText(message + " Try again, or Cancel.")
         self.error.setVisible(True)
+        grow_to_fit(self)
         self.edit.selectAll()
         self.edit.setFocus()

@@ -41,10 +41,9 @@ AGE_FILTER = "Encrypted backups (*.age);;All files (*)"
 IMPORT_FILTER = "Backups (*.yml *.yaml *.age);;YAML files (*.yml *.yaml);;Encrypted backups (*.age);;All files (*)"
 
 ENCRYPT_EXPLANATION = (
-    "The file is encrypted in the age format: nobody can read it without the passphrase, so it can travel by "
-    "mail or on a USB stick. Tokendesk's Import (and the age tool) open it with the passphrase; Znuny reads "
-    "only plain YAML. Choose a long passphrase (several words) and tell it another way than the file: a lost "
-    "passphrase cannot be recovered."
+    "Nobody can read the file without the passphrase, so it can travel (mail, USB stick). Tokendesk's Import "
+    "and the age tool open it; Znuny reads only plain YAML. Use several words, send the passphrase another way "
+    "than the file, and keep it: a lost passphrase cannot be recovered."
 )
 ENCRYPTED_SECRETS_NOTE = (
     "The client secrets are in the file, encrypted with your passphrase. Anyone with the file and the passphrase "
@@ -53,6 +52,19 @@ ENCRYPTED_SECRETS_NOTE = (
 CLEAR_SECRETS_WARNING = (
     f"{SECRETS_WARNING} Encrypt the file with a passphrase to take it elsewhere; only Znuny needs the plain form."
 )
+
+
+def grow_to_fit(dialog: QWidget) -> None:
+    """Make ``dialog`` tall enough for its layout at its width: word-wrapped labels that appear or
+    change do not enlarge a dialog by themselves, and would be clipped."""
+    layout = dialog.layout()
+    layout.activate()
+    if layout.hasHeightForWidth():
+        needed = layout.totalHeightForWidth(dialog.width())
+    else:
+        needed = layout.totalSizeHint().height()
+    if needed > dialog.height():
+        dialog.resize(dialog.width(), needed)
 
 
 class ExportDialog(QDialog):
@@ -234,6 +246,7 @@ class ExportDialog(QDialog):
         elif not checked and self._encrypt_suggested and not self.passphrase_edit.text():
             self.encrypt_box.setChecked(False)
         self._update()
+        grow_to_fit(self)
 
     @Slot(bool)
     def on_encrypt_toggled(self, checked: bool) -> None:
@@ -259,6 +272,7 @@ class ExportDialog(QDialog):
         else:
             self.clear_passphrases()  # nothing typed lingers behind a hidden field
         self._update()
+        grow_to_fit(self)
 
     def _update(self) -> None:
         secrets, encrypt = self.include_secrets, self.encrypt
