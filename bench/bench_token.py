@@ -167,7 +167,7 @@ def main() -> int:
         runs: dict[str, list[float]] = {"a": [], "b": [], "c": []}
         cases = {"a": (baseline, env_alone), "b": (command + ["token", NAME], env_alone),
                  "c": (command + ["token", NAME], env_window)}
-        for key, (cmd, env) in cases.items():  # warm the page cache and the window's vault
+        for cmd, env in cases.values():  # warm the page cache and the window's vault
             run(cmd, env, TOKEN)
         for _ in range(args.repeat):
             for key, (cmd, env) in cases.items():
