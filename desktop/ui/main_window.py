@@ -429,6 +429,13 @@ class MainWindow(QMainWindow):
         noun = "configuration" if total == 1 else "configurations"
         self.count_label.setText(f"{shown} of {total} {noun}" if shown != total else f"{total} {noun}")
 
+    def _secrets_summary(self) -> str:
+        """Where the secrets are and why, in one or two lines (Settings, About)."""
+        text = self.ctx.secrets.description
+        vault = getattr(self.ctx, "vault", None)
+        reason = vault.info().reason if vault is not None else ""
+        return f"{text[:1].upper()}{text[1:]}." + (f" Why: {reason}." if reason else "")
+
     def _update_secret_bar(self) -> None:
         """The status bar's "Secrets:" label (features/vault.py adds the reason and the bar)."""
         self.secrets_label.setText(f"Secrets: {self.ctx.secrets.description}")
@@ -732,7 +739,8 @@ class MainWindow(QMainWindow):
         from desktop.ui.dialogs.settings_dialog import SettingsDialog
 
         linux = sys.platform.startswith("linux")
-        dialog = SettingsDialog(self.ctx.settings, self, autostart=autostart.is_enabled() if linux else None)
+        dialog = SettingsDialog(self.ctx.settings, self, autostart=autostart.is_enabled() if linux else None,
+                                secrets=self._secrets_summary())
         if dialog.exec() == dialog.DialogCode.Accepted:
             try:
                 self.ctx.store.set_settings(dialog.collected().items())
@@ -758,7 +766,7 @@ class MainWindow(QMainWindow):
                           f"<b>{APP_NAME} {__version__}</b><br>OAuth2 token administration for the desktop.<br><br>"
                           f"Data: {html.escape(str(self.ctx.store.path))}<br>"
                           f"Log: {html.escape(str(log)) if log else 'not written (see tokendesk -v)'}<br>"
-                          f"Secrets: {html.escape(self.ctx.secrets.description)}",
+                          f"Secrets: {html.escape(self._secrets_summary())}",
                           QMessageBox.StandardButton.Ok, self)
         box.setObjectName("AboutBox")
         box.setIconPixmap(self.windowIcon().pixmap(64, 64))

@@ -253,3 +253,24 @@ def test_an_automatic_refresh_waits_quietly_while_locked(tokendesk_home, qapp, q
     app.window._quitting = True
     app.window.deleteLater()
     ctx.close()
+
+
+def test_settings_say_where_the_key_is_and_why(ctx, make_config, make_app, monkeypatch, tmp_path):
+    from desktop.ui.dialogs.settings_dialog import SettingsDialog
+
+    make_config("Keyed")
+    app = make_app(ctx)
+    shown = {}
+
+    def exec_(dialog):
+        shown["text"] = dialog.secrets_label.text()
+        dialog.resize(dialog.sizeHint())
+        dialog.show()
+        dialog.grab().save(str(shots_dir(tmp_path) / "settings-secrets.png"))
+        dialog.reject()
+        return dialog.result()
+
+    monkeypatch.setattr(SettingsDialog, "exec", exec_)
+    app.window.named_actions["settings"].trigger()
+    assert shown["text"].startswith("Encrypted vault, key in the system keyring (")
+    assert "Why: system keyring (" in shown["text"] and "tokendesk vault passphrase|keyring|rekey" in shown["text"]

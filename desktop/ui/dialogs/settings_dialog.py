@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -23,7 +24,10 @@ from desktop.models.validation import check_url
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, values: dict[str, Any], parent: QWidget | None = None, *, autostart: bool | None = None) -> None:
+    def __init__(self, values: dict[str, Any], parent: QWidget | None = None, *, autostart: bool | None = None,
+                 secrets: str = "") -> None:
+        """``secrets``: where the vault's key lives and why (shown read-only; changed from the File menu or
+        with 'tokendesk vault')."""
         super().__init__(parent)
         self.setWindowTitle("Settings - Tokendesk")
         self.setMinimumWidth(780)
@@ -34,8 +38,8 @@ class SettingsDialog(QDialog):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         layout.addLayout(form)
         for spec in SETTINGS:
-            if spec.key.startswith(("ui.", "secrets.")):
-                continue  # secrets.*: switched through the window's keyring bar, which moves the store
+            if spec.key.startswith("ui."):
+                continue
             editor = self._editor(spec, values.get(spec.key, spec.default))
             editor.setToolTip(spec.help + (f" (Znuny: {spec.znuny})" if spec.znuny else ""))
             self.editors[spec.key] = editor
@@ -52,6 +56,14 @@ class SettingsDialog(QDialog):
             self.autostart_check.setToolTip("Writes ~/.config/autostart/tokendesk.desktop (tokendesk --minimized); "
                                             "unticked, the file is removed")
             form.addRow(self.autostart_check)
+        self.secrets_label: QLabel | None = None
+        if secrets:
+            self.secrets_label = QLabel(secrets + "\nChange it with File \u2192 Protect secrets with a passphrase (or "
+                                        "'tokendesk vault passphrase|keyring|rekey').")
+            self.secrets_label.setObjectName("settingsSecrets")
+            self.secrets_label.setWordWrap(True)
+            self.secrets_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            form.addRow("Secrets:", self.secrets_label)
         self.error = QLabel()
         self.error.setStyleSheet(style("error"))
         self.error.setWordWrap(True)
