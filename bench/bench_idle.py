@@ -93,7 +93,7 @@ def main() -> int:
         from desktop.notify.events import EventKind
         from desktop.services import Context
         from desktop.store.repository import Store
-        from desktop.store.secrets import UnavailableSecrets
+        from desktop.store.secrets import MemorySecrets
         from desktop.ui.features.notify import NotifyController, WallClockTimer
         from desktop.ui.hub import Hub
 
@@ -112,7 +112,7 @@ def main() -> int:
         end = start + timedelta(hours=args.hours)
         store = Store.open(Path(home) / "tokendesk.sqlite3")
         kinds = build_store(store, args.configs, start, rng)
-        ctx = Context(store=store, secrets=UnavailableSecrets("bench"))
+        ctx = Context(store=store, secrets=MemorySecrets())  # planning needs no secret
         hub = Hub()
         now = [start]
         timer = VirtualTimer()
