@@ -471,12 +471,13 @@ def test_doctor_says_which_vault_mode_and_why(run, ctx, make_config, monkeypatch
     make_config("Keyed")
     checks = {c["check"]: c for c in json.loads(run("doctor", "--json")[1])}
     assert checks["secrets"]["ok"] is True
-    assert checks["secrets"]["detail"].startswith("encrypted vault, data key in the system keyring (system keyring (")
+    assert checks["secrets"]["detail"].startswith("encrypted vault, data key in the system keyring; why: system "
+                                                  "keyring (")
     ctx.vault.use_passphrase("a good passphrase")
     keyring.set_keyring(fail.Keyring())
     checks = {c["check"]: c for c in json.loads(run("doctor", "--json")[1])}
-    assert checks["secrets"]["detail"].startswith("encrypted vault, data key protected by a passphrase (chosen by the "
-                                                  "admin); keyring fail.Keyring: no keyring backend")
+    assert checks["secrets"]["detail"].startswith("encrypted vault, data key protected by a passphrase; why: chosen "
+                                                  "by the admin; keyring fail.Keyring: no keyring backend")
 
 
 def test_a_database_from_a_newer_tokendesk_is_an_error_on_stderr(tokendesk_home, capsys):

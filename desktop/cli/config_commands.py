@@ -439,10 +439,10 @@ def vault_check(ctx: Any) -> dict[str, Any]:
                                                    if probe.usable else probe.reason)
     if info.mode == MODE_KEYRING:
         ok = probe.usable
-        detail = f"encrypted vault, data key in the system keyring ({info.reason}); {keyring_text}"
+        detail = f"encrypted vault, data key in the system keyring; why: {info.reason}; {keyring_text}"
     elif info.mode == MODE_PASSPHRASE:
         ok = True
-        detail = f"encrypted vault, data key protected by a passphrase ({info.reason}); {keyring_text}"
+        detail = f"encrypted vault, data key protected by a passphrase; why: {info.reason}; {keyring_text}"
     else:
         ok = probe.usable or not info.legacy
         where = "the system keyring" if probe.usable else "a passphrase (no usable keyring)"
