@@ -188,6 +188,61 @@ class KeyringAccess:
             raise KeyringUnavailable(_failure_text("delete", exc)) from None
 
 
+SECRET_SERVICE = "keyring.backends.SecretService.Keyring"
+
+
+def all_items(service: str) -> dict[str, str] | None:
+    """Every item of ``service`` as {user: secret}, read over one D-Bus connection - when keyring's choice is
+    the Secret Service (item by item, each read opens a connection and a session: ~20 ms per secret on
+    gnome-keyring). None when another backend is in use: then read item by item. Raises
+    ``KeyringUnavailable`` like ``KeyringAccess``."""
+    backend = keyring_choice()
+    if backend_path(backend) != SECRET_SERVICE:
+        return None
+    from contextlib import closing
+
+    try:
+        import secretstorage
+        from secretstorage.util import open_session
+
+        collection = backend.get_preferred_collection()
+        user_key = backend.schemes[backend.scheme]["username"]
+        found: dict[str, str] = {}
+        with closing(collection.connection):
+            session = open_session(collection.connection)  # one key exchange for all (not one per item)
+            for item in collection.search_items(backend._query(service)):
+                backend.unlock(item)
+                user = item.get_attributes().get(user_key)
+                if user is not None:
+                    found[user] = secretstorage.Item(collection.connection, item.item_path,
+                                                     session).get_secret().decode("utf-8")
+        return found
+    except Exception as exc:
+        raise KeyringUnavailable(_failure_text("read", exc)) from None
+
+
+def delete_items(service: str, users: set[str]) -> int | None:
+    """Delete the items of ``service`` whose user is in ``users`` over one D-Bus connection (Secret Service
+    only, as ``all_items``); returns how many, or None when another backend is in use."""
+    backend = keyring_choice()
+    if backend_path(backend) != SECRET_SERVICE:
+        return None
+    from contextlib import closing
+
+    try:
+        collection = backend.get_preferred_collection()
+        user_key = backend.schemes[backend.scheme]["username"]
+        deleted = 0
+        with closing(collection.connection):
+            for item in collection.search_items(backend._query(service)):
+                if item.get_attributes().get(user_key) in users:
+                    item.delete()
+                    deleted += 1
+        return deleted
+    except Exception as exc:
+        raise KeyringUnavailable(_failure_text("delete", exc)) from None
+
+
 def _failure_text(verb: str, exc: BaseException) -> str:
     """Plain words for a keyring failure; a session bus or wallet that went away says so."""
     detail = f"{exc.__class__.__name__}: {_first_line(exc)}".rstrip(": ")

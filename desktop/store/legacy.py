@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from desktop.store.keyring_access import KeyringAccess, KeyringUnavailable, service_name
+from desktop.store.keyring_access import KeyringAccess, KeyringUnavailable, all_items, delete_items, service_name
 from desktop.store.secrets import ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN, SECRET_KINDS
 
 if TYPE_CHECKING:
@@ -64,15 +64,18 @@ def read_legacy_secrets(store: Store) -> LegacySecrets:
     fallback = {str(name): str(value) for name, value in conn.execute("SELECT name, value FROM fallback_secret")}
     found = LegacySecrets(had_plain_rows=bool(fallback))
     access: KeyringAccess | None = None
+    in_keyring: dict[str, str] | None = None  # every item at once, where the keyring allows it
     keyring_ids: set[int] = set()
     for kind, query in _FLAGS:
         for (config_id,) in conn.execute(query).fetchall():
             name = legacy_name(config_id, kind)
             value = fallback.get(name)
             if value is None:
-                access = access or KeyringAccess(service_name(store.store_id))
                 try:
-                    value = access.get(name)
+                    if access is None:
+                        access = KeyringAccess(service_name(store.store_id))
+                        in_keyring = all_items(access.service)
+                    value = in_keyring.get(name) if in_keyring is not None else access.get(name)
                 except KeyringUnavailable as exc:
                     raise KeyringGone(
                         "The secrets of the earlier Tokendesk version are in the keyring, which cannot be read now, "
@@ -116,9 +119,13 @@ def delete_old_items(store: Store, access: KeyringAccess) -> int:
     old = KeyringAccess(access.service)  # keyring's own choice: the items were written through it
     deleted = 0
     try:
-        for config_id in ids:
-            for kind in SECRET_KINDS:
-                old.delete(legacy_name(config_id, kind))
+        names = {legacy_name(config_id, kind) for config_id in ids for kind in SECRET_KINDS}
+        bulk = delete_items(access.service, names)
+        if bulk is not None:
+            deleted = bulk
+        else:
+            for name in sorted(names):
+                old.delete(name)
                 deleted += 1
     except KeyringUnavailable as exc:
         logger.warning("vault: old keyring items could not all be deleted yet (%s); next start tries again",
