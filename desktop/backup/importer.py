@@ -63,6 +63,7 @@ logger = logging.getLogger(__name__)
 KNOWN_RECORD_KEYS = ("Name", "ValidID", "Config", "CreateTime", "CreateBy", "ChangeTime", "ChangeBy")
 MAX_DEPTH = 32
 _SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+_TEXT = frozenset({str})
 MAX_KEY_LENGTH = 256
 
 #: validation labels (desktop.models.validation) -> the field's path in a record
@@ -324,7 +325,13 @@ def parse_import(data: bytes | str, *, templates: TemplateCatalog | None = None,
             f"The file contains {kind}, not a list of token configurations. Is it a Znuny or Tokendesk export?",
             source,
         )
-    records = [_check_record(i, raw, templates) for i, raw in enumerate(raw_records, start=1)]
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # thousands of records checked: the collector would rescan the whole document again and again
+    try:
+        records = [_check_record(i, raw, templates) for i, raw in enumerate(raw_records, start=1)]
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     _check_duplicates(records)
     return ParsedImport(records=records, source=source)
 
@@ -383,6 +390,13 @@ class _RecordChecker:
                 if level > MAX_DEPTH:
                     self.add(where, f"is nested more than {MAX_DEPTH} levels deep")
                     continue
+                if node and _TEXT.issuperset(map(type, node)) and max(map(len, node)) <= MAX_KEY_LENGTH:
+                    # the keys are fine (checked in C): look only for values to go into
+                    if not _SCALAR_TYPES.issuperset(map(type, node.values())):
+                        for key, item in node.items():
+                            if type(item) not in _SCALAR_TYPES:
+                                stack.append((item, f"{where}.{key}", level + 1))
+                    continue
                 for key, item in node.items():
                     if type(key) is not str:
                         self.add(f"{where}.{key}", f"the key is {_type_name(key)}; keys must be text (quote it)")
@@ -393,6 +407,8 @@ class _RecordChecker:
             elif kind is list:
                 if level > MAX_DEPTH:
                     self.add(where, f"is nested more than {MAX_DEPTH} levels deep")
+                    continue
+                if _SCALAR_TYPES.issuperset(map(type, node)):
                     continue
                 for i, item in enumerate(node):
                     if type(item) not in _SCALAR_TYPES:
@@ -628,6 +644,8 @@ def _check_names(check: _RecordChecker, parent: dict[str, Any], base: str, key: 
     if mapping is None:
         return
     for name, value in mapping.items():
+        if value.__class__ is str and value in known:
+            continue
         path = f"{base}.{key}.{name}"
         if not isinstance(value, str):
             check.add(path, f"must name {what} ({', '.join(known)})")
