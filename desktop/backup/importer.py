@@ -732,20 +732,17 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
                     "The stored configurations changed since the preview (in another window or by a "
                     "'tokendesk' command). Nothing was imported; look at the preview again."
                 )
+            new: list[tuple[TokenConfiguration, str | None]] = []
             for planned in fresh.records:
                 record = planned.record
                 cfg = record.configuration
                 assert cfg is not None
                 secret = record.client_secret or None
                 if planned.action is Action.NEW:
-                    # the import is the latest change; insert() makes its own deep copy
-                    saved = store.insert(replace(cfg, change_time=None), has_client_secret=bool(secret))
-                    assert saved.id is not None
-                    if secret:
-                        secrets.set_for(saved.id, CLIENT_SECRET, secret)
-                    else:
-                        summary.without_secret.append(saved.name)
-                    summary.added.append(saved.name)
+                    new.append((cfg, secret))  # inserted together below
+                    if not secret:
+                        summary.without_secret.append(cfg.name)
+                    summary.added.append(cfg.name)
                 elif planned.action is Action.OVERWRITE:
                     assert planned.existing_id is not None
                     saved = store.update(replace(cfg, id=planned.existing_id),
@@ -762,6 +759,12 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
                     continue
                 if secret:
                     summary.secrets_stored += 1
+            # the new configurations in one statement (the import is their latest change: ChangeTime is now),
+            # then their client secrets, sealed into the vault in this same transaction
+            ids = store.insert_many([(cfg, bool(secret)) for cfg, secret in new], changed_now=True)
+            for config_id, (_cfg, secret) in zip(ids, new, strict=True):
+                if secret:
+                    secrets.set_for(config_id, CLIENT_SECRET, secret)
     finally:
         if gc_was_enabled:
             gc.enable()

@@ -82,6 +82,13 @@ _STATE_TEXT_FIELDS = ("error_message", "error_description", "error_code", "last_
 _STATE_JSON_FIELDS = ("token_info",)
 STATE_FIELDS = _STATE_BOOL_FIELDS + _STATE_TIME_FIELDS + _STATE_TEXT_FIELDS + _STATE_JSON_FIELDS
 
+_INSERT_CONFIG = (
+    "INSERT INTO token_config(name, name_key, valid_id, template_name, config_json, extra_json, "
+    "has_client_secret, create_time, change_time, create_by, change_by) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+)
+#: ``json.dumps`` with its defaults, without the check for circular references (configurations are trees)
+_JSON_ENCODE = json.JSONEncoder(check_circular=False).encode
+
 _CONFIG_COLUMNS = (
     "c.id, c.name, c.valid_id, c.template_name, c.config_json, c.extra_json, c.has_client_secret, "
     "c.create_time, c.change_time, c.create_by, c.change_by"
@@ -257,6 +264,64 @@ class Store:
             extra=json.loads(extra_json),
             has_client_secret=has_client_secret,
         )
+
+    def insert_many(
+        self, rows: Iterable[tuple[TokenConfiguration, bool]], *, changed_now: bool = False
+    ) -> list[int]:
+        """Insert many configurations, each as ``insert`` would (an empty token state too), with
+        ``has_client_secret`` beside each; returns their ids in order. One transaction (the caller's,
+        if one is open) and one timestamp for all; ``changed_now``: ChangeTime is that time rather
+        than the configuration's own (an import is the latest change). All or none are inserted: a
+        name that is taken raises ``DuplicateNameError`` and leaves the store as it was."""
+        now = znuny_time()
+        encode = _JSON_ENCODE
+        params = []
+        for cfg, has_client_secret in rows:
+            config = cfg.config
+            if "ClientSecret" in config:
+                config = {k: v for k, v in config.items() if k != "ClientSecret"}
+            params.append((
+                cfg.name,
+                cfg.name.casefold(),
+                cfg.valid_id,
+                cfg.template_name,
+                encode(config),
+                encode(cfg.extra) if cfg.extra else "{}",
+                int(has_client_secret),
+                cfg.create_time or now,
+                now if changed_now else (cfg.change_time or now),
+                cfg.create_by,
+                cfg.change_by,
+            ))
+        if not params:
+            return []
+        with self.transaction() as conn:
+            conn.execute("SAVEPOINT insert_many")
+            try:
+                conn.executemany(_INSERT_CONFIG, params)
+                ids_by_key = dict(conn.execute("SELECT name_key, id FROM token_config"))
+                ids = [ids_by_key[p[1]] for p in params]
+                conn.executemany("INSERT INTO token_state(config_id) VALUES (?)", [(i,) for i in ids])
+            except BaseException as exc:
+                conn.execute("ROLLBACK TO insert_many")
+                conn.execute("RELEASE insert_many")
+                if isinstance(exc, sqlite3.IntegrityError):
+                    taken = self._taken_name([p[0] for p in params])
+                    if taken is not None:
+                        raise DuplicateNameError(taken) from None
+                raise
+            conn.execute("RELEASE insert_many")
+        return ids
+
+    def _taken_name(self, names: list[str]) -> str | None:
+        """The first of ``names`` that is stored already or occurs twice (case-insensitively)."""
+        seen = {r[0] for r in self.conn.execute("SELECT name_key FROM token_config")}
+        for name in names:
+            key = name.casefold()
+            if key in seen:
+                return name
+            seen.add(key)
+        return None
 
     def update(self, cfg: TokenConfiguration, *, has_client_secret: bool | None = None) -> TokenConfiguration:
         """Write ``cfg`` over the stored row with the same id. TemplateName stays as stored."""
