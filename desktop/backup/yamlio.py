@@ -678,17 +678,21 @@ def scalar_text(value: Any) -> str:
         cached = _scalar_cache.get(value)
         if cached is not None:
             return cached
-        if (
-            _PLAIN_SAFE.fullmatch(value)
-            and not value.endswith((" ", ":"))
-            and ": " not in value
-            and " #" not in value
-            and not _NUMBERISH.fullmatch(value)
-            and _resolver.resolve(ScalarNode, value, (True, False)) == _STR_TAG
-        ):
-            text = value
+        if _PLAIN_SAFE.fullmatch(value):
+            if (
+                not value.endswith((" ", ":"))
+                and ": " not in value
+                and " #" not in value
+                and not _NUMBERISH.fullmatch(value)
+                and _resolver.resolve(ScalarNode, value, (True, False)) == _STR_TAG
+            ):
+                text = value
+            else:  # printable ASCII on one line: PyYAML single-quotes it (tests compare); no PyYAML call
+                text = "'" + value.replace("'", "''") + "'"
+        elif _NUMBERISH.fullmatch(value):  # e.g. a client id: quoted, as PyYAML quotes it
+            text = "'" + value + "'"
         else:
-            text = _pyyaml_scalar(value, quote=bool(_NUMBERISH.fullmatch(value)))
+            text = _pyyaml_scalar(value)
         if len(_scalar_cache) < _SCALAR_CACHE_MAX:
             _scalar_cache[value] = text
         return text
@@ -701,52 +705,72 @@ def scalar_text(value: Any) -> str:
     return _pyyaml_scalar(value)
 
 
-def _emit(value: Any, indent: str, out: list[str]) -> None:
-    """Append the lines of a mapping or list at ``indent`` (the caller wrote the parent key)."""
-    if value.__class__ is dict:
-        for key, item in value.items():
-            _emit_entry(indent + scalar_text(key) + ":", item, indent, out)
-    else:
-        for item in value:
-            _emit_entry(indent + "-", item, indent, out, in_list=True)
+def _emit_mapping(mapping: dict[Any, Any], indent: str, out: list[str]) -> None:
+    """Append the lines of a non-empty mapping at ``indent`` (the caller wrote the parent key)."""
+    cache = _scalar_cache
+    append = out.append
+    deeper = indent + "  "
+    for key, item in mapping.items():
+        head = cache.get(key) if key.__class__ is str else None
+        head = indent + (head if head is not None else scalar_text(key)) + ":"
+        cls = item.__class__
+        if cls is str:
+            text = cache.get(item)
+            append(head + " " + (text if text is not None else scalar_text(item)))
+        elif cls is dict:
+            if item:
+                append(head)
+                _emit_mapping(item, deeper, out)
+            else:
+                append(head + " {}")
+        elif cls is list:
+            if item:
+                append(head)
+                _emit_list(item, indent, out)  # PyYAML's style: list items at the key's indentation
+            else:
+                append(head + " []")
+        else:
+            append(head + " " + scalar_text(item))
 
 
-def _emit_entry(head: str, item: Any, indent: str, out: list[str], in_list: bool = False) -> None:
-    cls = item.__class__
-    if cls is dict and item:
-        if in_list:
-            # "- first: x" then the other keys aligned under "first"
-            sub: list[str] = []
-            _emit(item, indent + "  ", sub)
-            out.append(head + " " + sub[0][len(indent) + 2:])
-            out.extend(sub[1:])
+def _emit_list(items: list[Any], indent: str, out: list[str]) -> None:
+    """Append the lines of a non-empty list at ``indent``: "- item", and a mapping or list as the item
+    starts on the dash's line ("- first: x", the other keys aligned under "first")."""
+    cache = _scalar_cache
+    append = out.append
+    deeper = indent + "  "
+    dash = indent + "-"
+    cut = len(indent) + 1
+    for item in items:
+        cls = item.__class__
+        if cls is dict or cls is list:
+            if not item:
+                append(dash + (" {}" if cls is dict else " []"))
+                continue
+            first = len(out)
+            if cls is dict:
+                _emit_mapping(item, deeper, out)
+            else:
+                _emit_list(item, deeper, out)
+            out[first] = dash + out[first][cut:]  # "  first: x" -> "- first: x"
+        elif cls is str:
+            text = cache.get(item)
+            append(dash + " " + (text if text is not None else scalar_text(item)))
         else:
-            out.append(head)
-            _emit(item, indent + "  ", out)
-    elif cls is list and item:
-        if in_list:
-            sub = []
-            _emit(item, indent + "  ", sub)
-            out.append(head + " " + sub[0][len(indent) + 2:])
-            out.extend(sub[1:])
-        else:
-            out.append(head)
-            _emit(item, indent, out)  # PyYAML's style: list items at the key's indentation
-    elif cls is dict:
-        out.append(head + " {}")
-    elif cls is list:
-        out.append(head + " []")
-    else:
-        out.append(head + " " + scalar_text(item))
+            append(dash + " " + scalar_text(item))
 
 
 def dump_records(records: Iterable[dict[str, Any]]) -> str:
     """A YAML list of mappings, block style, keys in the mappings' own order."""
-    out: list[str] = ["---"]
-    any_record = False
-    for record in records:
-        any_record = True
-        _emit_entry("-", record, "", out, in_list=True)
-    if not any_record:
+    items = list(records)
+    if not items:
         return "--- []\n"
+    out: list[str] = ["---"]
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # only strings are made here, but the records may be many: no collector passes over them
+    try:
+        _emit_list(items, "", out)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     return "\n".join(out) + "\n"
