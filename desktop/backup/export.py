@@ -13,6 +13,7 @@ therefore always gives the same bytes: a re-export differs only where timestamps
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import tempfile
@@ -151,12 +152,18 @@ def export_configurations(
                 f"The client secrets could not be read ({exc}); nothing was exported. "
                 "Unlock the vault, or export without client secrets."
             ) from None
-    for cfg in configurations:
-        secret = secrets.get(cfg.id) if include_secrets and cfg.id is not None else None
-        if include_secrets:
-            (included if secret else missing).append(cfg.name)
-        records.append(configuration_record(cfg, secret))
-    text = dump_records(records)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # every stored Config parsed: hundreds of thousands of small containers, no cycles
+    try:
+        for cfg in configurations:
+            secret = secrets.get(cfg.id) if include_secrets and cfg.id is not None else None
+            if include_secrets:
+                (included if secret else missing).append(cfg.name)
+            records.append(configuration_record(cfg, secret))
+        text = dump_records(records)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     logger.info("export: %d configurations, %d client secrets", len(records), len(included))
     return ExportResult(text=text, names=[c.name for c in configurations], secrets_included=included,
                         secrets_missing=missing)
