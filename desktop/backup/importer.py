@@ -328,7 +328,8 @@ def parse_import(data: bytes | str, *, templates: TemplateCatalog | None = None,
     gc_was_enabled = gc.isenabled()
     gc.disable()  # thousands of records checked: the collector would rescan the whole document again and again
     try:
-        records = [_check_record(i, raw, templates) for i, raw in enumerate(raw_records, start=1)]
+        memo: dict[Any, Any] = {}
+        records = [_check_record(i, raw, templates, memo) for i, raw in enumerate(raw_records, start=1)]
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -362,12 +363,14 @@ def _type_name(value: Any) -> str:
 
 
 class _RecordChecker:
-    def __init__(self, index: int, name: str) -> None:
+    def __init__(self, index: int, name: str, memo: dict[Any, Any] | None = None) -> None:
         self.index = index
         self.name = name
         self.problems: list[Problem] = []
         self.notes: list[str] = []
         self._fields: set[str] = set()
+        #: shared by the records of one file: parts found clean before (records repeat their Requests)
+        self.memo: dict[Any, Any] = {} if memo is None else memo
 
     def add(self, path: str, message: str) -> None:
         if path in self._fields:  # one problem per field is enough
@@ -382,6 +385,8 @@ class _RecordChecker:
     # -- generic shape checks (every value must survive JSON and YAML unchanged)
     def walk(self, value: Any, path: str, depth: int = 0) -> None:
         """Check the types below ``value``: text keys, plain scalars, not too deep (iterative: fast)."""
+        if _clean(value, depth, self.memo):
+            return  # nothing to report (the usual case): no paths to build
         stack = [(value, path, depth)]
         while stack:
             node, where, level = stack.pop()
@@ -443,10 +448,45 @@ class _RecordChecker:
 
 
 
-def _check_record(index: int, raw: Any, templates: TemplateCatalog | None) -> ImportRecord:
+def _clean(value: Any, level: int, memo: dict[Any, Any]) -> bool:
+    """True when ``_RecordChecker.walk`` would report nothing below ``value`` at ``level``. A mapping equal to
+    one found clean before at the same level under the same key is clean too (compared in C: YAML gives
+    only text, numbers, booleans, null, dates, lists and mappings, and nothing of another kind compares
+    equal to a text, number, list or mapping)."""
+    kind = type(value)
+    if kind is dict:
+        if level > MAX_DEPTH:
+            return False
+        if not value:
+            return True
+        if not (_TEXT.issuperset(map(type, value)) and max(map(len, value)) <= MAX_KEY_LENGTH):
+            return False
+        if _SCALAR_TYPES.issuperset(map(type, value.values())):
+            return True
+        for key, item in value.items():
+            if type(item) is dict:
+                slot = (level + 1, key)
+                seen = memo.get(slot)
+                if seen is not None and seen == item:
+                    continue
+                if not _clean(item, level + 1, memo):
+                    return False
+                memo[slot] = item
+            elif type(item) not in _SCALAR_TYPES and not _clean(item, level + 1, memo):
+                return False
+        return True
+    if kind is list:
+        if level > MAX_DEPTH:
+            return False
+        return _SCALAR_TYPES.issuperset(map(type, value)) or all(_clean(item, level + 1, memo) for item in value)
+    return kind in _SCALAR_TYPES
+
+
+def _check_record(index: int, raw: Any, templates: TemplateCatalog | None,
+                  memo: dict[Any, Any] | None = None) -> ImportRecord:
     raw_name = raw.get("Name") if isinstance(raw, dict) else None
     name = raw_name if isinstance(raw_name, str) else ("" if raw_name is None else str(raw_name))
-    check = _RecordChecker(index, name)
+    check = _RecordChecker(index, name, memo)
     if not isinstance(raw, dict):
         check.add("", f"must be a mapping with Name and Config, not {_type_name(raw)}")
         return ImportRecord(index, name, None, problems=check.problems)
@@ -570,7 +610,9 @@ def _check_config(check: _RecordChecker, config: dict[str, Any], templates: Temp
             check.add("Config.Notifications.NotificationLeadTimeMinutes", "must be a whole number of minutes")
 
     requests = check.mapping(config, "Requests", "Config.Requests")
-    if requests is not None:
+    clean_requests = check.memo.get(_CLEAN_REQUESTS)
+    if requests is not None and not (clean_requests is not None and clean_requests == requests):
+        notes_before = len(check.notes)
         for key, entry in requests.items():
             base = f"Config.Requests.{key}"
             if not isinstance(key, str):
@@ -583,6 +625,9 @@ def _check_config(check: _RecordChecker, config: dict[str, Any], templates: Temp
                 check.add(base, f"must be a mapping with Request and Response, not {_type_name(entry)}")
                 continue
             _check_request(check, entry, base)
+        if not check.problems and len(check.notes) == notes_before:
+            # nothing to say about these Requests, whatever record has them (the next one likely has the same)
+            check.memo[_CLEAN_REQUESTS] = requests
 
     tokendesk = check.mapping(config, "Tokendesk", "Config.Tokendesk")
     if tokendesk is not None:
@@ -607,6 +652,7 @@ def _check_config(check: _RecordChecker, config: dict[str, Any], templates: Temp
 
 
 _TEMPLATE_NOTE_START = "template "
+_CLEAN_REQUESTS = "clean Config.Requests"
 _FLAG_TEXTS = ("0", "1", "", "true", "false", "yes", "no", "on", "off")
 
 
