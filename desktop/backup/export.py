@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from desktop.backup.yamlio import dump_records
+from desktop.backup.yamlio import dump_records, forget_scalars
 from desktop.models.config import TokenConfiguration
 from desktop.store.secrets import CLIENT_SECRET, SecretStoreError
 
@@ -162,6 +162,7 @@ def export_configurations(
             records.append(configuration_record(cfg, secret))
         text = dump_records(records)
     finally:
+        forget_scalars(secrets.values())  # the writer caches scalar texts; secrets must not stay there
         if gc_was_enabled:
             gc.enable()
     logger.info("export: %d configurations, %d client secrets", len(records), len(included))

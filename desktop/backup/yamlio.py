@@ -760,6 +760,12 @@ def _emit_list(items: list[Any], indent: str, out: list[str]) -> None:
             append(dash + " " + scalar_text(item))
 
 
+def forget_scalars(values: Iterable[str]) -> None:
+    """Drop ``values`` from the writer's scalar cache (client secrets must not outlive their export)."""
+    for value in values:
+        _scalar_cache.pop(value, None)
+
+
 def dump_records(records: Iterable[dict[str, Any]]) -> str:
     """A YAML list of mappings, block style, keys in the mappings' own order."""
     items = list(records)

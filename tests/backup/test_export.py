@@ -145,3 +145,12 @@ def test_unwritable_folder(tmp_path, monkeypatch):
     with pytest.raises(ExportError, match=r"Cannot write in .* \(Permission denied\); choose another folder"):
         write_export(tmp_path / "x.yml", "x", private=False)
     assert not (tmp_path / "x.yml").exists()
+
+
+def test_exported_client_secrets_do_not_stay_in_the_writers_cache(ctx, make_config):
+    from desktop.backup import yamlio
+
+    make_config("Cached", secret="cache-me-not-0000")
+    text = export_configurations(ctx, include_secrets=True).text
+    assert "cache-me-not-0000" in text
+    assert "cache-me-not-0000" not in yamlio._scalar_cache
