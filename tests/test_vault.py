@@ -500,3 +500,20 @@ def test_token_service_hands_out_a_5_minute_token_without_refreshing(ctx):
     ctx.store.update_state(saved.id, last_requested_at=now - timedelta(seconds=200),
                            token_expires_at=now + timedelta(seconds=100))
     assert service.is_due(ctx.store.get_state(saved.id))
+
+
+def test_a_process_that_opened_the_vault_before_a_rekey_writes_under_the_new_key(ctx, memory_keyring):
+    """The window has the vault open; 'tokendesk vault rekey' runs; the window then stores a refreshed token.
+    Written under the old key it would be unreadable after the next start."""
+    saved = add(ctx, "Window", "window-secret")
+    window = open_context()
+    assert window.secrets.get_for(saved.id, CLIENT_SECRET) == "window-secret"  # the window's key is open
+    ctx.vault.rekey()  # the CLI
+    store_tokens(window, saved.id, "after-rekey-access", "after-rekey-refresh")
+    window.close()
+    later = open_context()  # the next start
+    try:
+        assert later.secrets.get_for(saved.id, REFRESH_TOKEN) == "after-rekey-refresh"
+        assert later.secrets.get_for(saved.id, CLIENT_SECRET) == "window-secret"
+    finally:
+        later.close()

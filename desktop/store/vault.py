@@ -736,10 +736,17 @@ class VaultSecrets(SecretStore):
     def set_for(self, config_id: int, kind: str, value: str) -> None:
         _check_kind(kind)
         self._legacy_first()
-        blob = self.vault.ensure().seal(KEY_TABLE, config_id, kind, value)
-        self.store.conn.execute(
-            "INSERT INTO config_secret(config_id, field, value) VALUES (?, ?, ?) "
-            "ON CONFLICT(config_id, field) DO UPDATE SET value = excluded.value", (config_id, kind, blob))
+        cipher = self.vault.ensure()
+        with self.store.transaction() as conn:  # joins the caller's: the key check and the write are one
+            row = conn.execute("SELECT value FROM meta WHERE key = 'vault.key_id'").fetchone()
+            if row is not None and row[0] != cipher.key_id:
+                # another program re-keyed since this one opened the vault: never write under the old key
+                self.vault.reopen_if_rekeyed()
+                cipher = self.vault.cipher()
+            blob = cipher.seal(KEY_TABLE, config_id, kind, value)
+            conn.execute(
+                "INSERT INTO config_secret(config_id, field, value) VALUES (?, ?, ?) "
+                "ON CONFLICT(config_id, field) DO UPDATE SET value = excluded.value", (config_id, kind, blob))
 
     def delete_for(self, config_id: int, kind: str) -> None:
         _check_kind(kind)
