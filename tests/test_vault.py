@@ -517,3 +517,18 @@ def test_a_process_that_opened_the_vault_before_a_rekey_writes_under_the_new_key
         assert later.secrets.get_for(saved.id, CLIENT_SECRET) == "window-secret"
     finally:
         later.close()
+
+
+def test_an_export_after_another_process_rekeyed_reads_every_secret(ctx):
+    from desktop.backup import export_configurations
+
+    add(ctx, "One", "secret-one")
+    add(ctx, "Two", "secret-two")
+    window = open_context()
+    assert window.secrets.get_many(CLIENT_SECRET, [1, 2]) == {1: "secret-one", 2: "secret-two"}
+    ctx.vault.rekey()
+    try:
+        text = export_configurations(window, include_secrets=True).text
+        assert "secret-one" in text and "secret-two" in text
+    finally:
+        window.close()

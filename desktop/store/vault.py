@@ -730,8 +730,14 @@ class VaultSecrets(SecretStore):
             "SELECT config_id, value FROM config_secret WHERE field = ?", (kind,)) if cid in wanted]
         if not rows:
             return {}
-        cipher = self.vault.cipher()
-        return {cid: cipher.open(KEY_TABLE, cid, kind, value) for cid, value in rows}
+        try:
+            cipher = self.vault.cipher()
+            return {cid: cipher.open(KEY_TABLE, cid, kind, value) for cid, value in rows}
+        except SecretDamaged:
+            if not self.vault.reopen_if_rekeyed():
+                raise
+            cipher = self.vault.cipher()
+            return {cid: cipher.open(KEY_TABLE, cid, kind, value) for cid, value in rows}
 
     def set_for(self, config_id: int, kind: str, value: str) -> None:
         _check_kind(kind)
