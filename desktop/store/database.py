@@ -1,8 +1,10 @@
 """The SQLite database: connection set-up (WAL, foreign keys), schema version, migrations.
 
 ``PRAGMA user_version`` holds the schema version. Each migration is a list of SQL
-statements applied in one transaction; a database newer than this program is refused
-with a clear message rather than touched.
+statements; all that a database lacks are applied in one ``BEGIN IMMEDIATE`` transaction that
+reads the version again under the write lock (processes starting together on a new data
+directory: one migrates, the others wait and find it done). A database newer than this program
+is refused with a clear message rather than touched.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -138,16 +141,20 @@ def connect(path: Path | str) -> sqlite3.Connection:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
-            # create it private before SQLite writes anything into it
-            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-            os.close(fd)
+            # create it private before SQLite writes anything into it; another process may create it at the
+            # same moment (then that one's file, also 0600, is used). Never opened here once it exists:
+            # closing a second descriptor would drop this process's SQLite locks on it.
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            except FileExistsError:
+                pass
     try:
         conn = sqlite3.connect(str(path), timeout=10.0, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten, not left in free pages
         if not is_memory:
-            conn.execute("PRAGMA journal_mode = WAL")
+            _use_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA busy_timeout = 10000")
         migrate(conn)
@@ -159,25 +166,56 @@ def connect(path: Path | str) -> sqlite3.Connection:
     return conn
 
 
+def _use_wal(conn: sqlite3.Connection, timeout: float = 10.0) -> None:
+    """``PRAGMA journal_mode = WAL``, waiting for other connections. Switching a new file to WAL needs an
+    exclusive lock and SQLite answers "database is locked" at once, without its busy handler, while another
+    process switches the same new file at the same moment: retry for up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    current = schema_version(conn)
+def _refuse_newer(current: int) -> None:
     if current > SCHEMA_VERSION:
         raise DatabaseError(
             f"The database has schema version {current}, but this Tokendesk knows only up to {SCHEMA_VERSION}. "
             "Update Tokendesk; the database was not changed."
         )
-    for version in range(current, SCHEMA_VERSION):
-        with transaction(conn):
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the database to ``SCHEMA_VERSION``: every missing migration in one ``BEGIN IMMEDIATE``
+    transaction that reads the version again once it holds the write lock. Processes (or threads) that
+    open a new or old database at the same moment queue on that lock; the later ones find the work done.
+    A database already at this version takes no write lock at all."""
+    current = schema_version(conn)
+    _refuse_newer(current)
+    if current == SCHEMA_VERSION:
+        return
+    with transaction(conn):
+        current = schema_version(conn)  # another connection may have migrated while this one waited
+        _refuse_newer(current)
+        for version in range(current, SCHEMA_VERSION):
             for statement in MIGRATIONS[version]:
                 conn.execute(statement)
             if version == 0:
                 conn.execute("INSERT INTO meta(key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
-            conn.execute(f"PRAGMA user_version = {version + 1}")
-        logger.info("database migrated to schema version %d", version + 1)
+        if current < SCHEMA_VERSION:
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    if current < SCHEMA_VERSION:
+        logger.info("database migrated from schema version %d to %d", current, SCHEMA_VERSION)
 
 
 @contextmanager
