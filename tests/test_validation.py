@@ -40,7 +40,6 @@ HTTPS_NEEDED = "must use https (http is allowed only for this machine: localhost
         "http://localhost/callback",
         "http://localhost:8765/oauth2/callback",
         "http://LOCALHOST:1/",
-        "http://app.localhost/cb",
         "http://127.0.0.1/",
         "http://127.0.0.1:8765/oauth2/callback",
         "http://127.4.5.6:9000/",
@@ -61,6 +60,10 @@ def test_accepted_urls(url: str):
         ("http://example.com/token", HTTPS_NEEDED),
         ("http://mail.example.com:8765/oauth2/callback", HTTPS_NEEDED),
         ("http://localhost.example.com/", HTTPS_NEEDED),
+        # *.localhost is resolved through DNS (and /etc/hosts) here, so it may be anywhere: not loopback
+        ("http://app.localhost/cb", HTTPS_NEEDED),
+        ("http://evil.localhost:8080/token", HTTPS_NEEDED),
+        ("http://localhost./", HTTPS_NEEDED),
         ("http://127.0.0.1.nip.io/", HTTPS_NEEDED),
         ("http://0.0.0.0:8080/", HTTPS_NEEDED),
         ("http://[::2]/", HTTPS_NEEDED),
@@ -89,8 +92,10 @@ def test_optional_url_may_be_empty_but_not_wrong():
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("localhost", True), ("127.0.0.1", True), ("::1", True), ("[::1]", True), ("x.localhost", True),
-     ("example.com", False), ("", False), (None, False), ("10.0.0.1", False), ("localhost.evil", False)],
+    [("localhost", True), ("LocalHost", True), ("127.0.0.1", True), ("127.255.0.9", True), ("::1", True),
+     ("[::1]", True), ("x.localhost", False), ("a.b.localhost", False), ("localhost.", False),
+     ("example.com", False), ("", False), (None, False), ("10.0.0.1", False), ("localhost.evil", False),
+     ("::ffff:127.0.0.1", False), ("0.0.0.0", False), ("127.1", False)],
 )
 def test_loopback_hosts(host, loopback):
     assert is_loopback_host(host) is loopback
@@ -256,3 +261,24 @@ def test_duplicate_name_in_a_whole_configuration():
     errors = fields(validate_configuration(_auth_code_config(), existing_names={"CFG"}))
     assert errors == {"Name": "'Cfg' is already used by another configuration"}
     assert validate_configuration(_auth_code_config(), existing_names={"CFG"}, own_name="cfg") == []
+
+
+def test_a_localhost_subdomain_gets_no_plain_http_anywhere(ctx):
+    """*.localhost goes through DNS here: the dialog/import check, the token request and the system browser's
+    redirect all treat it as any other host (https required), in the same words."""
+    from desktop.oauth.errors import ConfigurationProblem
+    from desktop.oauth.flow import check_endpoint, loopback_redirect_uri
+
+    cfg = ctx.templates.require("Generic OAuth2").new_configuration("Local IdP")
+    cfg.client_id = "c"
+    cfg.set_endpoint(AUTHORIZATION_CODE, "http://idp.localhost:8080/auth")
+    cfg.set_endpoint(TOKEN_BY_AUTHORIZATION_CODE, "http://idp.localhost:8080/token")
+    errors = {e.field: e.message for e in validate_configuration(cfg)}
+    assert errors["Token endpoint"] == HTTPS_NEEDED and errors["Authorization endpoint"] == HTTPS_NEEDED
+    with pytest.raises(ConfigurationProblem) as info:
+        check_endpoint("http://idp.localhost:8080/token", "Token endpoint")
+    assert "https is required" in str(info.value) and "127.0.0.1, ::1 and localhost" in info.value.hint
+    cfg.redirect_url_override = "http://app.localhost/cb"
+    with pytest.raises(ConfigurationProblem):
+        loopback_redirect_uri(cfg, {}, 4321)
+    check_endpoint("http://localhost:8080/token", "Token endpoint")  # the name itself stays this machine

@@ -45,15 +45,21 @@ class FieldError:
 
 
 def is_loopback_host(host: str | None) -> bool:
+    """This machine for certain: a literal loopback address (127.0.0.0/8, ::1) or the name ``localhost``.
+
+    ``*.localhost`` does not count (RFC 6761 wants it loopback, but here it is resolved through DNS and
+    /etc/hosts like any other name, so it may point anywhere), nor ``localhost.``, IPv4-mapped ``::ffff:127.x``
+    or shorthand ``127.1``: plain http and the proxy exemption are for what cannot leave this machine."""
     if not host:
         return False
     host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    return address.is_loopback
 
 
 def check_url(value: str, *, required: bool = True) -> str | None:
