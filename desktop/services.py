@@ -10,15 +10,17 @@ No Qt here: the GUI wraps these calls; the CLI calls them directly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.models.config import TokenConfiguration
+from desktop.models.origins import EndpointMove, describe_moves, endpoint_moves
 from desktop.models.validation import FieldError, validate_configuration
 from desktop.store.repository import NotFoundError, Store
-from desktop.store.secrets import CLIENT_SECRET, SecretStore, SecretStoreError
+from desktop.store.secrets import ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN, SecretStore, SecretStoreError
 
 if TYPE_CHECKING:
     from desktop.models.templates import TemplateCatalog
@@ -35,6 +37,48 @@ class ValidationFailed(ValueError):
 
 class InUseError(RuntimeError):
     """The configuration is used by mail accounts or web-service invokers."""
+
+
+class TokenBusy(RuntimeError):
+    """An endpoint move waited in vain for a token renewal of that configuration to finish; nothing changed."""
+
+
+#: seconds a change that moves endpoints waits for a running renewal of that token (desktop.oauth.locks)
+MOVE_LOCK_TIMEOUT = 5.0
+
+
+def forget_tokens(store: Store, secrets: SecretStore, config_id: int) -> None:
+    """Delete the stored access and refresh token and reset their facts, as TokenService.forget does, in the
+    caller's transaction (the caller holds the token's lock: ``hold_token_locks``)."""
+    with store.transaction():
+        secrets.delete_for(config_id, ACCESS_TOKEN)
+        secrets.delete_for(config_id, REFRESH_TOKEN)
+        store.update_state(
+            config_id, has_access_token=False, has_refresh_token=False, token_expires_at=None,
+            refresh_token_expires_at=None, reauthorization_needed=False, error_message=None,
+            error_description=None, error_code=None, token_info={},
+        )
+
+
+@contextmanager
+def hold_token_locks(store: Store, names: Mapping[int, str], timeout: float | None = None) -> Iterator[None]:
+    """Hold the refresh lock of each configuration id in ``names`` (id -> name), taken before the transaction
+    that moves their endpoints: a renewal running against the old host finishes first, and none starts until the
+    move is committed (it would store tokens of the old host after they were forgotten)."""
+    if not names:
+        yield
+        return
+    from desktop.oauth.locks import LockTimeout, token_lock  # only for a move: the module is tiny
+
+    wait = MOVE_LOCK_TIMEOUT if timeout is None else timeout
+    with ExitStack() as stack:
+        for config_id in sorted(names):  # one order for everyone
+            try:
+                stack.enter_context(token_lock(store.store_id, config_id, wait))
+            except LockTimeout:
+                raise TokenBusy(f"'{names[config_id]}' was not saved: its token is being renewed right now. "
+                                "Save again in a moment.") from None
+        yield
 
 
 #: callables (context, config) -> list of "mail account 'X'" style descriptions of users
@@ -145,24 +189,49 @@ class ConfigurationService:
         logger.info("configuration added: %s (template %s)", saved.name, saved.template_name)
         return saved
 
-    def update(self, cfg: TokenConfiguration, client_secret: str | None = None) -> TokenConfiguration:
-        """Save changes; ``client_secret`` None keeps the stored one, '' removes it."""
+    def endpoint_moves(self, cfg: TokenConfiguration) -> list[EndpointMove]:
+        """The endpoints saving ``cfg`` would move to another origin (``desktop.models.origins``)."""
+        stored = self.store.get_by_id(cfg.id) if cfg.id is not None else None
+        return endpoint_moves(stored, cfg) if stored is not None else []
+
+    def update(self, cfg: TokenConfiguration, client_secret: str | None = None, *,
+               keep_client_secret: bool = False) -> TokenConfiguration:
+        """Save changes; ``client_secret`` None keeps the stored one, '' removes it.
+
+        A change that moves an endpoint to another origin (``endpoint_moves``) also forgets the stored tokens
+        and - unless ``keep_client_secret`` or a new ``client_secret`` is given - the stored client secret, in
+        the same transaction: secrets obtained for one host never go to another one."""
         errors = self.validate(cfg)
         if errors:
             raise ValidationFailed(errors)
         assert cfg.id is not None
         if client_secret:
             self.secrets.prepare_write()
-        with self.store.transaction():
-            saved = self.store.update(cfg, has_client_secret=None if client_secret is None else bool(client_secret))
+        locked = {cfg.id: cfg.name} if self.endpoint_moves(cfg) else {}
+        with hold_token_locks(self.store, locked), self.store.transaction():
+            moves = self.endpoint_moves(cfg)  # read again inside the transaction
+            stored = self.store.get_by_id(cfg.id)
+            drop_secret = bool(moves) and client_secret is None and not keep_client_secret and bool(
+                stored and stored.has_client_secret)
+            has_secret = False if drop_secret else None if client_secret is None else bool(client_secret)
+            saved = self.store.update(cfg, has_client_secret=has_secret)
             if client_secret is not None:
                 if client_secret:
                     self.secrets.set_for(cfg.id, CLIENT_SECRET, client_secret)
                 else:
                     self.secrets.delete_for(cfg.id, CLIENT_SECRET)
-        if client_secret is not None:
-            saved.has_client_secret = bool(client_secret)
-        logger.info("configuration updated: %s", saved.name)
+            if drop_secret:
+                self.secrets.delete_for(cfg.id, CLIENT_SECRET)
+            if moves:
+                forget_tokens(self.store, self.secrets, cfg.id)
+        if has_secret is not None:
+            saved.has_client_secret = has_secret
+        if moves:
+            logger.info("configuration updated: %s; %s: stored tokens forgotten, client secret %s", saved.name,
+                        describe_moves(moves), "removed" if drop_secret else "kept" if client_secret is None
+                        else "replaced" if client_secret else "removed")
+        else:
+            logger.info("configuration updated: %s", saved.name)
         return saved
 
     def users_of(self, cfg: TokenConfiguration) -> list[str]:
@@ -200,6 +269,7 @@ __all__ = [
     "InUseError",
     "NotFoundError",
     "SecretStoreError",
+    "TokenBusy",
     "ValidationFailed",
     "open_context",
 ]
