@@ -76,8 +76,13 @@ def hold_token_locks(store: Store, names: Mapping[int, str], timeout: float | No
             try:
                 stack.enter_context(token_lock(store.store_id, config_id, wait))
             except LockTimeout:
-                raise TokenBusy(f"'{names[config_id]}' was not saved: its token is being renewed right now. "
-                                "Save again in a moment.") from None
+                raise TokenBusy(f"the token of '{names[config_id]}' is being renewed right now, so its endpoints "
+                                "cannot move to another host yet; nothing was changed. Try again in a moment."
+                                ) from None
+            except OSError as exc:  # one open file per lock: more moves at once than this process may open
+                raise TokenBusy(f"{len(names)} configurations would move to other hosts at once, more than can be "
+                                f"locked together ({exc.strerror or exc}); nothing was changed. Import the file "
+                                "in smaller parts.") from None
         yield
 
 

@@ -190,8 +190,8 @@ def test_a_refresh_running_meanwhile_makes_the_move_wait_then_refuse_plainly(ctx
     finally:
         release.set()
         worker.join()
-    assert str(info.value) == ("'Billing SSO' was not saved: its token is being renewed right now. "
-                               "Save again in a moment.")
+    assert str(info.value) == ("the token of 'Billing SSO' is being renewed right now, so its endpoints cannot "
+                               "move to another host yet; nothing was changed. Try again in a moment.")
     assert ctx.store.get("Billing SSO").token_url == f"{A}/token"
     assert ctx.store.get_state(cfg.id) == before
     ctx.configurations.update(moved(ctx, cfg))  # free again

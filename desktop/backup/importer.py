@@ -26,6 +26,10 @@ Decisions (documented for admins in ``desktop/backup/__init__.py``):
 * Overwriting keeps the configuration's id, so its token, token state and mail accounts stay
   attached; the stored ``TemplateName`` is kept (it is permanent) and, when the record has
   no ``ClientSecret``, so is the stored client secret.
+* Unless an endpoint moves to another origin (``desktop.models.origins``): then the stored
+  tokens are forgotten, and the stored client secret is removed unless the plan keeps it
+  (``keep_client_secret``: the preview's checkbox, the CLI's ``--send-client-secret-to-new-hosts``),
+  in the import's transaction, holding those tokens' refresh locks.
 * Unknown keys anywhere are kept and exported again; values must be plain YAML scalars,
   lists and mappings with text keys (dates and binary values are refused: quote them).
 """
@@ -54,6 +58,7 @@ from desktop.models.config import (
     VALIDITY_LABELS,
     TokenConfiguration,
 )
+from desktop.models.origins import EndpointMove, describe_moves, endpoint_moves
 from desktop.models.templates import TemplateCatalog
 from desktop.models.validation import ENDPOINT_LABELS, check_url, validate_configuration
 from desktop.store.secrets import CLIENT_SECRET
@@ -148,6 +153,30 @@ class PlannedRecord:
     existing_id: int | None = None
     existing_name: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: endpoints an overwrite moves to another origin: the stored tokens are forgotten
+    moves: list[EndpointMove] = field(default_factory=list)
+    #: the stored configuration has a client secret (overwrites)
+    stored_has_secret: bool = False
+    #: the plan's choice: the stored client secret goes to the new hosts (``ImportPlan.keep_client_secret``)
+    keep_client_secret: bool = False
+
+    @property
+    def asks_client_secret(self) -> bool:
+        """The endpoints move and the stored client secret would go along unless removed (the file has none)."""
+        return bool(self.moves) and self.stored_has_secret and not self.record.client_secret
+
+    @property
+    def drops_client_secret(self) -> bool:
+        return self.asks_client_secret and not self.keep_client_secret
+
+    def move_notes(self) -> list[str]:
+        if not self.moves:
+            return []
+        notes = [f"{describe_moves(self.moves)}: the stored tokens are forgotten"]
+        if self.asks_client_secret:
+            notes.append("the stored client secret is kept and sent to the new host" if self.keep_client_secret
+                         else "the stored client secret is removed (it is not sent to the new host)")
+        return notes
 
     @property
     def index(self) -> int:
@@ -172,7 +201,8 @@ class PlannedRecord:
             text = f"'{self.existing_name}' exists; tick overwrite to replace it"
         else:
             text = "will be added"
-        return text + ("; " + "; ".join(self.notes) if self.notes else "")
+        notes = self.notes + self.move_notes()
+        return text + ("; " + "; ".join(notes) if notes else "")
 
 
 def _clip(text: str, limit: int = 80) -> str:
@@ -198,6 +228,25 @@ class ImportPlan:
     records: list[PlannedRecord]
     #: facts about this store that the admin should know before applying (not blocking)
     warnings: list[str] = field(default_factory=list)
+    #: overwrites that move endpoints keep the stored client secret (and send it to the new hosts)
+    keep_client_secret: bool = False
+
+    def __post_init__(self) -> None:
+        self.set_keep_client_secret(self.keep_client_secret)
+
+    def set_keep_client_secret(self, keep: bool) -> None:
+        self.keep_client_secret = keep
+        for planned in self.records:
+            planned.keep_client_secret = keep
+
+    @property
+    def asks_client_secret(self) -> bool:
+        """Some overwrite moves endpoints of a configuration with a stored client secret (a choice to make)."""
+        return any(p.asks_client_secret for p in self.records if p.action is Action.OVERWRITE)
+
+    @property
+    def moved(self) -> list[PlannedRecord]:
+        return [p for p in self.records if p.action is Action.OVERWRITE and p.moves]
 
     @property
     def problems(self) -> list[Problem]:
@@ -256,6 +305,10 @@ class ImportSummary:
     secrets_stored: int = 0
     #: configurations that now have no client secret (the table shows "client secret missing")
     without_secret: list[str] = field(default_factory=list)
+    #: overwritten configurations whose endpoints moved to another origin: their tokens were forgotten
+    tokens_forgotten: list[str] = field(default_factory=list)
+    #: ... and whose stored client secret was removed (not sent to the new hosts)
+    secrets_removed: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
@@ -270,9 +323,17 @@ class ImportSummary:
             lines.append("Skipped (same name exists, overwrite was off): " + _names(self.skipped))
         if self.secrets_stored:
             lines.append(f"{self.secrets_stored} client secret{'s' if self.secrets_stored != 1 else ''} stored.")
-        if self.without_secret:
+        if self.tokens_forgotten:
+            lines.append(f"Endpoints moved to other hosts for {_names(self.tokens_forgotten)}: the stored tokens "
+                         "were forgotten; request new tokens.")
+        if self.secrets_removed:
+            many = len(self.secrets_removed) > 1
+            lines.append(f"Client secret{'s' if many else ''} removed for {_names(self.secrets_removed)} (it was "
+                         f"not sent to the new hosts): add {'them' if many else 'it'} with Edit.")
+        without = [n for n in self.without_secret if n not in self.secrets_removed]  # said above
+        if without:
             lines.append(
-                "No client secret for " + _names(self.without_secret)
+                "No client secret for " + _names(without)
                 + ": add it with Edit before requesting a token (public clients using PKCE need none)."
             )
         return lines
@@ -719,8 +780,11 @@ def _check_duplicates(records: list[ImportRecord]) -> None:
 
 
 # ---- step 2: plan against the store
-def plan_import(ctx: Any, parsed: ParsedImport, overwrite: bool = False) -> ImportPlan:
-    """Decide new / overwrites / skipped / invalid for every record (reads the store only)."""
+def plan_import(ctx: Any, parsed: ParsedImport, overwrite: bool = False, keep_client_secret: bool = False
+                ) -> ImportPlan:
+    """Decide new / overwrites / skipped / invalid for every record (reads the store only).
+
+    ``keep_client_secret``: overwrites that move endpoints to another origin keep the stored client secret."""
     store = ctx.store
     existing = {name.casefold(): name for name in store.names()}
     planned: list[PlannedRecord] = []
@@ -747,11 +811,14 @@ def plan_import(ctx: Any, parsed: ParsedImport, overwrite: bool = False) -> Impo
         if stored.template_name and record.configuration.template_name != stored.template_name:
             notes = [n for n in notes if not n.startswith(_TEMPLATE_NOTE_START)]  # the stored one is used
             notes.append(f"keeps the stored template name '{stored.template_name}' (it is permanent)")
-        if not record.client_secret:
+        moves = endpoint_moves(stored, record.configuration)
+        if not record.client_secret and not (moves and stored.has_client_secret):  # else: move_notes()
             notes.append("keeps the stored client secret" if stored.has_client_secret else "no client secret")
-        planned.append(PlannedRecord(record, Action.OVERWRITE, stored.id, stored.name, notes))
+        planned.append(PlannedRecord(record, Action.OVERWRITE, stored.id, stored.name, notes, moves,
+                                     stored.has_client_secret))
     warnings: list[str] = []
-    return ImportPlan(parsed=parsed, overwrite=overwrite, records=planned, warnings=warnings)
+    return ImportPlan(parsed=parsed, overwrite=overwrite, records=planned, warnings=warnings,
+                      keep_client_secret=keep_client_secret)
 
 
 # ---- step 3: apply all or nothing
@@ -763,17 +830,22 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
     """
     if not plan.ok:
         raise ImportBlocked(plan)
+    from desktop.services import forget_tokens, hold_token_locks
+
     store = ctx.store
     secrets = ctx.secrets
     summary = ImportSummary()
     if any(p.record.client_secret and p.action in (Action.NEW, Action.OVERWRITE) for p in plan.records):
         secrets.prepare_write()  # opens (or makes) the vault before the transaction
+    # a renewal against an old host must finish before, and none may start until the commit
+    moving = {p.existing_id: p.existing_name or p.name for p in plan.moved if p.existing_id is not None}
     gc_was_enabled = gc.isenabled()
     gc.disable()  # thousands of configuration copies: the collector would rescan them all
     try:
-        with store.transaction():
-            fresh = plan_import(ctx, plan.parsed, plan.overwrite)
-            if [(p.action, p.existing_id) for p in fresh.records] != [(p.action, p.existing_id) for p in plan.records]:
+        with hold_token_locks(store, moving), store.transaction():
+            fresh = plan_import(ctx, plan.parsed, plan.overwrite, plan.keep_client_secret)
+            if [(p.action, p.existing_id, p.moves) for p in fresh.records] != [
+                    (p.action, p.existing_id, p.moves) for p in plan.records]:
                 raise PlanChanged(
                     "The stored configurations changed since the preview (in another window or by a "
                     "'tokendesk' command). Nothing was imported; look at the preview again."
@@ -791,14 +863,21 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
                     summary.added.append(cfg.name)
                 elif planned.action is Action.OVERWRITE:
                     assert planned.existing_id is not None
+                    drop = planned.drops_client_secret
                     saved = store.update(replace(cfg, id=planned.existing_id),
-                                         has_client_secret=True if secret else None)
+                                         has_client_secret=True if secret else False if drop else None)
                     if secret:
                         secrets.set_for(planned.existing_id, CLIENT_SECRET, secret)
                     else:
+                        if drop:
+                            secrets.delete_for(planned.existing_id, CLIENT_SECRET)
+                            summary.secrets_removed.append(saved.name)
                         stored = store.get_by_id(planned.existing_id)
                         if stored is not None and not stored.has_client_secret:
                             summary.without_secret.append(saved.name)
+                    if planned.moves:
+                        forget_tokens(store, secrets, planned.existing_id)
+                        summary.tokens_forgotten.append(saved.name)
                     summary.overwritten.append(saved.name)
                 elif planned.action is Action.SKIP:
                     summary.skipped.append(record.name)
@@ -815,8 +894,10 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
         if gc_was_enabled:
             gc.enable()
     logger.info(
-        "import applied: %d new, %d overwritten, %d skipped, %d client secrets",
+        "import applied: %d new, %d overwritten, %d skipped, %d client secrets; endpoints moved for %d (tokens "
+        "forgotten), %d client secrets removed",
         len(summary.added), len(summary.overwritten), len(summary.skipped), summary.secrets_stored,
+        len(summary.tokens_forgotten), len(summary.secrets_removed),
     )
     return summary
 

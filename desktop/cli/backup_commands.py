@@ -24,6 +24,7 @@ from desktop.backup.export import (
 )
 from desktop.backup.importer import ImportBlocked, PlanChanged, apply_import, plan_import
 from desktop.cli.common import EXIT_ERROR, EXIT_NOT_FOUND, EXIT_USAGE, CliError, ContextFactory
+from desktop.services import TokenBusy
 from desktop.store.repository import StoreError
 from desktop.store.secrets import SecretStoreError
 
@@ -64,7 +65,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file", metavar="FILE", help="the YAML export file, plain or encrypted (.age)")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace configurations of the same name (otherwise they are skipped)")
+                   help="replace configurations of the same name (otherwise they are skipped); one whose "
+                   "endpoints move to another host forgets its stored tokens and client secret")
+    p.add_argument("--send-client-secret-to-new-hosts", action="store_true",
+                   help="with --overwrite: keep the stored client secret of a configuration whose endpoints move "
+                   "to another host (it is then sent there); without it the secret is removed")
     p.add_argument("--dry-run", action="store_true", help="only check and report; change nothing")
     p.add_argument("--passphrase-file", metavar="FILE|-",
                    help="for an encrypted file: read the passphrase from the first line of FILE ('-': standard "
@@ -184,9 +189,12 @@ def cmd_import(args: argparse.Namespace, factory: ContextFactory) -> int:
             parsed = opened
     except EncryptedBackupError as exc:
         raise CliError(str(exc)) from None
-    plan = plan_import(ctx, parsed, args.overwrite)
+    plan = plan_import(ctx, parsed, args.overwrite, keep_client_secret=args.send_client_secret_to_new_hosts)
     for line in plan.report_lines():
         print(line)
+    if plan.asks_client_secret and not plan.keep_client_secret:
+        print("note: the stored client secret of a configuration whose endpoints move to another host is removed; "
+              "give --send-client-secret-to-new-hosts to keep it (it is then sent to the new host)")
     if not plan.ok:
         n = len(plan.problems)
         print(f"tokendesk: nothing was imported: {n} problem{'s' if n != 1 else ''} (listed above). "
@@ -199,6 +207,8 @@ def cmd_import(args: argparse.Namespace, factory: ContextFactory) -> int:
         summary = apply_import(ctx, plan)
     except (ImportBlocked, PlanChanged) as exc:
         raise CliError(str(exc)) from None
+    except TokenBusy as exc:
+        raise CliError(f"nothing was imported: {exc}") from None
     except SecretStoreError as exc:
         raise CliError(f"nothing was imported: a client secret could not be stored ({exc})") from None
     except StoreError as exc:

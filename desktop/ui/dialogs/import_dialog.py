@@ -2,9 +2,13 @@
 
 Each record is listed as *new*, *overwrites*, *skipped* or *invalid* with an icon, a colour and
 the reason; an invalid record lists every problem (field and message) below it. "Overwrite
-existing configurations" re-plans at once. Apply stays disabled while anything is invalid (or
-when nothing would change). The dialog only plans; the backup feature applies the plan on the
-task runner and shows the summary.
+existing configurations" re-plans at once. An overwrite that moves endpoints to another origin
+says so in lines under its row ("token endpoint moves from https://a to https://b: the stored
+tokens are forgotten"); while any such record would carry a stored client secret along, "Send
+the stored client secret to the new hosts" (one choice for the whole import, off by default)
+appears and re-plans too. Apply stays disabled while anything is invalid (or when nothing would
+change). The dialog only plans; the backup feature applies the plan on the task runner and
+shows the summary.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.backup.importer import Action, ImportPlan, ParsedImport, Problem, field_label
+from desktop.models.origins import new_origins
 from desktop.models.tones import style
 from desktop.ui.icons import icon
 from desktop.ui.widgets import BAR_STYLES
@@ -110,6 +115,11 @@ class ImportPreviewDialog(QDialog):
         )
         layout.addWidget(self.overwrite_box)
 
+        self.keep_secret_box = QCheckBox("Send the stored client secret to the new hosts")
+        self.keep_secret_box.setObjectName("importKeepClientSecret")
+        self.keep_secret_box.setChecked(False)
+        layout.addWidget(self.keep_secret_box)
+
         self.status = QLabel()
         self.status.setObjectName("importStatus")
         self.status.setWordWrap(True)
@@ -122,6 +132,8 @@ class ImportPreviewDialog(QDialog):
         layout.addWidget(self.buttons)
 
         self.overwrite_box.toggled.connect(self.on_overwrite_toggled)
+        self.keep_secret_box.toggled.connect(self.on_keep_secret_toggled)
+        self.plan.set_keep_client_secret(self.keep_secret_box.isChecked())
         self._show_plan()
         self.resize(860, 520)
 
@@ -133,6 +145,12 @@ class ImportPreviewDialog(QDialog):
     @Slot(bool)
     def on_overwrite_toggled(self, checked: bool) -> None:
         self.plan = self.planner(checked)
+        self.plan.set_keep_client_secret(self.keep_secret_box.isChecked())
+        self._show_plan()
+
+    @Slot(bool)
+    def on_keep_secret_toggled(self, checked: bool) -> None:
+        self.plan.set_keep_client_secret(checked)
         self._show_plan()
 
     def _show_plan(self) -> None:
@@ -179,15 +197,31 @@ class ImportPreviewDialog(QDialog):
                     item.addChild(child)
             else:
                 item.setText(COL_DETAILS, planned.reason)
+                if planned.action is Action.OVERWRITE:
+                    # where the secrets would go: a line of its own under the row, never cut off
+                    for note in planned.move_notes():
+                        child = QTreeWidgetItem([f"\u2022 {note}"])
+                        child.setForeground(COL_INDEX, QBrush(QColor(fg)))
+                        child.setToolTip(COL_INDEX, note)
+                        item.addChild(child)
             item.setToolTip(COL_DETAILS, item.text(COL_DETAILS))
             self.tree.addTopLevelItem(item)
             for i in range(item.childCount()):
                 item.child(i).setFirstColumnSpanned(True)  # only works once the item is in the tree
-            if planned.action is Action.INVALID:
+            if item.childCount():
                 item.setExpanded(True)
 
         self.warnings.setText("\n".join(plan.warnings))
         self.warnings.setVisible(bool(plan.warnings))
+
+        asking = [p for p in plan.moved if p.asks_client_secret]
+        self.keep_secret_box.setVisible(bool(asking))
+        hosts = new_origins([m for p in asking for m in p.moves])
+        self.keep_secret_box.setToolTip(
+            "Endpoints of " + ", ".join(f"'{p.name}'" for p in asking[:5]) + (" and more" if len(asking) > 5 else "")
+            + " move to " + ", ".join(hosts) + ". Their stored tokens are forgotten in any case. Ticked, their stored "
+            "client secrets stay and are sent to the new hosts; unticked (safer), they are removed and you add them "
+            "again with Edit." if asking else "")
 
         changes = plan.count(Action.NEW) + plan.count(Action.OVERWRITE)
         if not plan.ok:
@@ -202,9 +236,12 @@ class ImportPreviewDialog(QDialog):
                 if plan.count(Action.SKIP) else ""))
             self.status.setStyleSheet("")
         else:
+            moved = len(plan.moved)
             self.status.setText(
                 f"Apply adds {plan.count(Action.NEW)} and overwrites {plan.count(Action.OVERWRITE)} "
                 "configuration(s), all together or not at all."
+                + (f" {moved} of them move{'s' if moved == 1 else ''} to another host: "
+                   f"{'its' if moved == 1 else 'their'} stored tokens are forgotten." if moved else "")
             )
             self.status.setStyleSheet("")
         self.apply_button.setEnabled(plan.ok and changes > 0)
@@ -223,6 +260,10 @@ class ImportPreviewDialog(QDialog):
         """(field, message) of each problem listed under an invalid record."""
         item = self.tree.topLevelItem(row)
         return [tuple(item.child(i).data(COL_INDEX, Qt.ItemDataRole.UserRole)) for i in range(item.childCount())]
+
+    def child_lines(self, row: int) -> list[str]:
+        """The lines under a record: its problems, or what an overwrite that moves endpoints forgets."""
+        return self.problem_lines(row)
 
     def problem_lines(self, row: int) -> list[str]:
         item = self.tree.topLevelItem(row)
