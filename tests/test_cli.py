@@ -422,7 +422,7 @@ def test_doctor_lines(run, ctx, monkeypatch, tokendesk_home):
     code, out, err = run("doctor")
     assert code == 0, err
     lines = out.splitlines()
-    assert len(lines) == 6
+    assert len(lines) == 7
     assert lines[0].startswith("[ok] secrets: no secret stored yet; the vault will keep its key in the system "
                                "keyring; keyring ") and "MemoryKeyring: works" in lines[0]
     assert lines[1].startswith(f"[ok] data directory: {tokendesk_home} (writable); database ")
@@ -432,6 +432,8 @@ def test_doctor_lines(run, ctx, monkeypatch, tokendesk_home):
     assert lines[3] == "[ok] QtWebEngine: QtWebEngine 6.12.0"
     assert lines[4] == f"[ok] log: {tokendesk_home}/logs/tokendesk.log not written yet (the window writes it)"
     assert lines[5] == "[ok] window: not running"
+    assert lines[6].startswith("[ok] proxy: https: ") and lines[6].endswith(
+        "loopback (127.0.0.0/8, ::1, localhost) never goes through a proxy")
     assert len(probes) == 2
     # with a window running on this data directory (its socket) and a log it wrote
     from desktop import instance

@@ -502,6 +502,10 @@ def doctor_report(ctx: Any) -> list[dict[str, Any]]:
         running = instance.ask_running_instance("minimized", home)  # "minimized" changes nothing there
         checks.append({"check": "window", "ok": True,
                        "detail": "running on this data directory" if running else "not running"})
+    from desktop.oauth import proxy
+
+    # what token requests, discovery and web calls go through (stdlib only; nothing is sent)
+    checks.append({"check": "proxy", "ok": True, "detail": proxy.describe()})
     return checks
 
 

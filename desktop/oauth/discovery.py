@@ -55,10 +55,15 @@ def discover(issuer: str, timeout: float = 20.0) -> DiscoveredEndpoints:
         raise DiscoveryError(f"The issuer URL {problem}.")
     import httpx
 
+    from desktop.oauth import proxy
+
     last_error = ""
     for url in discovery_urls(issuer):
         try:
-            response = httpx.get(url, timeout=timeout, follow_redirects=True, headers={"Accept": "application/json"})
+            with httpx.Client(transport=proxy.transport(url), timeout=timeout, follow_redirects=True) as client:
+                response = client.get(url, headers={"Accept": "application/json"})
+        except proxy.ProxyProblem as exc:
+            raise DiscoveryError(f"{exc}. Correct the proxy variable or name the host in NO_PROXY.") from None
         except httpx.TimeoutException:
             raise DiscoveryError(f"{urlsplit(url).netloc} did not answer within {timeout:.0f} s.") from None
         except httpx.HTTPError as exc:

@@ -1,8 +1,9 @@
 """HTTP to the provider through authlib's httpx client, with the network time-out setting.
 
 Imported only when a request is needed (``tokendesk token`` with a valid stored token never
-imports authlib or httpx). Answers come back as ``HttpAnswer`` (status + JSON object or None);
-connection problems and time-outs raise ``NetworkError`` with a plain hint. Bodies are never
+imports authlib or httpx). The proxy of each request is chosen by ``desktop.oauth.proxy`` (loopback never
+through one; otherwise the environment and NO_PROXY). Answers come back as ``HttpAnswer`` (status + JSON
+object or None); connection problems and time-outs raise ``NetworkError`` with a plain hint. Bodies are never
 logged: a token endpoint's answer can contain tokens even when it is malformed.
 """
 
@@ -25,6 +26,7 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import OAuth2Client
 
 from desktop import __version__
+from desktop.oauth import proxy
 from desktop.oauth.errors import NetworkError, timeout_hint, unreachable_hint
 
 logger = logging.getLogger(__name__)
@@ -63,8 +65,15 @@ def host_of(url: str) -> str:
         return url
 
 
-def _client(timeout: float, client_id: str | None = None, client_secret: str | None = None,
+def _client(url: str, timeout: float, client_id: str | None = None, client_secret: str | None = None,
             auth_method: str | None = None) -> OAuth2Client:
+    """A client for requests to ``url`` only: the proxy (or none: loopback, NO_PROXY) is chosen for it by
+    ``desktop.oauth.proxy``; redirects are not followed, so it never talks to another host."""
+    try:
+        chosen = proxy.transport(url)
+    except proxy.ProxyProblem as exc:
+        raise ConnectFailed(f"{exc}.", "Correct the proxy variable (or name the host in NO_PROXY) and try again.",
+                            error="proxy", description=str(exc)) from None
     return OAuth2Client(
         client_id=client_id,
         client_secret=client_secret,
@@ -72,7 +81,7 @@ def _client(timeout: float, client_id: str | None = None, client_secret: str | N
         timeout=httpx.Timeout(timeout),
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         follow_redirects=False,
-        trust_env=True,
+        transport=chosen,
     )
 
 
@@ -117,7 +126,7 @@ def post_form(url: str, params: dict[str, str], *, timeout: float,
     ``basic`` (client id, secret) asks for HTTP Basic (``client_secret_basic``)."""
     logger.debug("POST %s (%s%s)", url, ", ".join(sorted(params)), "; HTTP Basic" if basic else "")
     headers = {"Authorization": basic_authorization(*basic)} if basic else None
-    with _client(timeout) as client:
+    with _client(url, timeout) as client:
         try:
             response = client.request("POST", url, data=params, headers=headers, withhold_token=True)
         except httpx.HTTPError as exc:
@@ -136,7 +145,7 @@ def revoke(url: str, token: str, token_type_hint: str, *, client_id: str, client
         headers = {"Authorization": basic_authorization(client_id, client_secret)}
         client_secret = None
     method = "client_secret_post" if client_secret else "none"
-    with _client(timeout, client_id, client_secret or None, method) as client:
+    with _client(url, timeout, client_id, client_secret or None, method) as client:
         try:
             response = client.revoke_token(url, token=token, token_type_hint=token_type_hint, headers=headers)
         except httpx.HTTPError as exc:

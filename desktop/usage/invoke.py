@@ -3,7 +3,8 @@
 The result shows status, response headers, body (JSON pretty-printed) and time; the token
 is redacted everywhere it is shown, including the request headers and anything the
 service echoes back. TLS is verified always (system CAs, or the invoker's CA file);
-redirects are not followed (they are shown), so the token never travels to another host.
+redirects are not followed (they are shown), so the token never travels to another host. The proxy is
+chosen as for token requests (``desktop.oauth.proxy``): never one for this machine, else the environment.
 """
 
 from __future__ import annotations
@@ -102,10 +103,15 @@ def invoke(
                       hint="Give a PEM file with the service's CA certificate.")
     client_args: dict[str, Any] = {"timeout": httpx.Timeout(timeout), "follow_redirects": False,
                                    "headers": {"User-Agent": USER_AGENT}}
-    if transport is not None:
-        client_args["transport"] = transport
-    else:
-        client_args["verify"] = verify
+    if transport is None:
+        from desktop.oauth import proxy  # the token requests' rule: loopback direct, else environment and NO_PROXY
+
+        try:
+            transport = proxy.transport(invoker.url, verify=verify)
+        except proxy.ProxyProblem as exc:
+            return result(False, str(exc), request_headers=shown_request,
+                          hint="Correct the proxy variable (or name the host in NO_PROXY) and invoke again.")
+    client_args["transport"] = transport
     started = time.monotonic()
     try:
         with httpx.Client(**client_args) as client:
