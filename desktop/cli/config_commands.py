@@ -1,4 +1,4 @@
-"""Configuration commands: list, templates, show, add, delete, settings, doctor."""
+"""Configuration commands: list, templates, show, add, edit, delete, settings, doctor."""
 
 from __future__ import annotations
 
@@ -68,6 +68,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _add_field_options(p)
     p.set_defaults(handler=cmd_add)
+
+    p = sub.add_parser(
+        "edit", help="change a configuration (only the options given)",
+        description="Change the options given and keep the rest. An endpoint moved to another host (scheme, host "
+        "or port) forgets the stored tokens, and the stored client secret unless --send-client-secret-to-new-hosts "
+        "is given or a new one comes with --client-secret-file.")
+    p.add_argument("name")
+    p.add_argument("--client-id")
+    p.add_argument("--client-secret-file", metavar="FILE|-",
+                   help="a new client secret from FILE, or from stdin with '-' (never as an argument)")
+    p.add_argument("--send-client-secret-to-new-hosts", action="store_true",
+                   help="keep the stored client secret when endpoints move to another host (it is then sent there); "
+                   "without it the secret is removed")
+    _add_field_options(p)
+    p.set_defaults(handler=cmd_edit)
 
     p = sub.add_parser("delete", help="delete a configuration with its token and secrets")
     p.add_argument("name")
@@ -335,6 +350,47 @@ def cmd_add(args: argparse.Namespace, factory: ContextFactory) -> int:
     print(f"Added '{saved.name}' (template {saved.template_name}); secrets in the {ctx.secrets.description}.")
     if not secret:
         print("No client secret was given: add one with Edit in the window if the provider requires it.")
+    return 0
+
+
+def cmd_edit(args: argparse.Namespace, factory: ContextFactory) -> int:
+    import shlex
+
+    from desktop.models.origins import describe_moves, new_origins
+    from desktop.services import TokenBusy
+
+    ctx = factory()
+    stored = _get(ctx, args.name)
+    cfg = stored.copy()
+    if args.client_id:
+        cfg.client_id = args.client_id
+    _apply_field_options(cfg, args)
+    secret = read_secret_file(args.client_secret_file) if args.client_secret_file else None
+    moves = ctx.configurations.endpoint_moves(cfg)
+    keep = args.send_client_secret_to_new_hosts
+    try:
+        saved = ctx.configurations.update(cfg, secret, keep_client_secret=keep)
+    except ValidationFailed as exc:
+        lines = "\n".join(f"  {e.field}: {e.message}" for e in exc.errors)
+        raise CliError(f"'{stored.name}' was not changed:\n{lines}", EXIT_USAGE) from None
+    except DuplicateNameError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    except TokenBusy as exc:
+        raise CliError(f"'{stored.name}' was not changed: {exc}") from None
+    except SecretStoreError as exc:
+        raise secret_failure(f"'{stored.name}' was not changed: ", exc) from None
+    print(f"Saved '{saved.name}'.")
+    if moves:
+        text = describe_moves(moves)
+        print(f"{text[:1].upper()}{text[1:]}: the stored tokens were forgotten; request a new token with: "
+              f"tokendesk authorize {shlex.quote(saved.name)}")
+        if secret:
+            print("The new client secret is stored.")
+        elif stored.has_client_secret and keep:
+            print(f"The stored client secret is kept and will be sent to {', '.join(new_origins(moves))}.")
+        elif stored.has_client_secret:
+            print("The stored client secret was removed: it is not sent to a new host without "
+                  "--send-client-secret-to-new-hosts. Give it again with --client-secret-file.")
     return 0
 
 
