@@ -3,7 +3,9 @@
 
 ``tokendesk mail test NAME`` and ``tokendesk invoke NAME`` get a fresh token (refreshing it if
 needed) and show what happened with the token redacted. Exit codes: 0 success, 1 the server or
-service said no, 3 not found, 4 the token must be requested again, 5 network problem.
+service said no, 2 bad input (or a mail account whose settings refuse the test: unencrypted to
+another host without --allow-plaintext), 3 not found, 4 the token must be requested again,
+5 network problem.
 """
 
 from __future__ import annotations
@@ -27,7 +29,16 @@ from desktop.cli.common import (
     print_table,
 )
 from desktop.models.status import format_when
-from desktop.usage.accounts import MECHANISMS, PROTOCOLS, MailAccount
+from desktop.usage.accounts import (
+    ALLOW_PLAINTEXT_LABEL,
+    MECHANISMS,
+    PROTOCOLS,
+    TLS_IMPLICIT,
+    MailAccount,
+    plaintext_state,
+    protocol_spec,
+    protocol_text,
+)
 from desktop.usage.invokers import DEFAULT_HEADERS, METHODS, PLACEHOLDER, WebInvoker, parse_header_lines
 from desktop.usage.repository import UsageNotFound, UsageRepository, UsageValidationFailed
 from desktop.usage.runs import LastRun
@@ -48,8 +59,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     m = msub.add_parser("list", help="list mail accounts")
     m.add_argument("--json", action="store_true", help="machine-readable output")
     m.set_defaults(handler=cmd_mail_list)
+    m = msub.add_parser("show", help="show one mail account")
+    m.add_argument("name")
+    m.add_argument("--json", action="store_true", help="machine-readable output")
+    m.set_defaults(handler=cmd_mail_show)
     m = msub.add_parser("add", help="add a mail account",
-                        description=f"Protocols (default port): {PROTOCOL_HELP}.")
+                        description=f"Protocols (default port): {PROTOCOL_HELP}. The unencrypted ones (IMAP, "
+                                    "POP3) need --allow-plaintext unless the host is this machine.")
     m.add_argument("name")
     _mail_options(m, required=True)
     m.set_defaults(handler=cmd_mail_add)
@@ -117,6 +133,9 @@ def _mail_options(p: argparse.ArgumentParser, *, required: bool) -> None:
                    help="the token configuration whose token is used (must be valid)")
     p.add_argument("--mechanism", type=str.upper, choices=MECHANISMS, help="SASL mechanism (default XOAUTH2)")
     p.add_argument("--ca-file", metavar="PEM", help="trust this CA for a self-hosted server ('' = system CAs)")
+    p.add_argument("--allow-plaintext", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"{ALLOW_PLAINTEXT_LABEL.lower()}: send the token unencrypted (IMAP, POP3) to a host that is "
+                        "not this machine - only over a network you trust. A changed --host must be allowed again.")
 
 
 def _invoker_options(p: argparse.ArgumentParser, *, required: bool) -> None:
@@ -190,18 +209,51 @@ def _delete(args: argparse.Namespace, factory: ContextFactory, kind: _Kind) -> i
 def cmd_mail_list(args: argparse.Namespace, factory: ContextFactory) -> int:
     accounts = UsageService(factory()).repo.list_mail_accounts()
     if args.json:
-        print_json([{"name": a.name, "protocol": a.protocol, "host": a.host, "port": a.effective_port,
-                     "login": a.login, "configuration": a.config_name, "mechanism": a.mechanism,
-                     "ca_file": a.ca_file, "last_test": a.last_run.to_dict() if a.last_run else None}
-                    for a in accounts])
+        print_json([_mail_json(a) for a in accounts])
         return 0
     if not accounts:
         print("No mail accounts yet. Add one with 'tokendesk mail add NAME --protocol IMAPS --host ... "
               "--login ... --config CONFIGURATION'.")
         return 0
     print_table(["NAME", "PROTOCOL", "SERVER", "LOGIN", "TOKEN CONFIGURATION", "MECHANISM", "LAST TEST"],
-                [[a.name, a.protocol, f"{a.host}:{a.effective_port}", a.login, a.config_name, a.mechanism,
+                [[a.name, protocol_text(a), f"{a.host}:{a.effective_port}", a.login, a.config_name, a.mechanism,
                   _last_run_text(a.last_run)] for a in accounts])
+    return 0
+
+
+def _mail_json(a: MailAccount) -> dict[str, Any]:
+    return {"name": a.name, "protocol": a.protocol, "host": a.host, "port": a.effective_port, "login": a.login,
+            "configuration": a.config_name, "mechanism": a.mechanism, "ca_file": a.ca_file,
+            "allow_plaintext": a.allow_plaintext, "last_test": a.last_run.to_dict() if a.last_run else None}
+
+
+def _unencrypted_text(a: MailAccount) -> str:
+    state = plaintext_state(a)
+    if not state:
+        return "no (TLS from the first byte)" if protocol_spec(a.protocol).tls == TLS_IMPLICIT else (
+            "no (STARTTLS before signing in)")
+    if state == "this machine":
+        return "yes, to this machine (needs no permission)"
+    if state == "allowed":
+        return f"allowed to {a.host} (--allow-plaintext)"
+    return (f"refused: not allowed for {a.host}; the test will not run (tokendesk mail edit '{a.name}' "
+            "--allow-plaintext, or choose an encrypted protocol)")
+
+
+def cmd_mail_show(args: argparse.Namespace, factory: ContextFactory) -> int:
+    try:
+        a = UsageService(factory()).repo.get_mail_account(args.name)
+    except UsageNotFound as exc:
+        raise CliError(str(exc), EXIT_NOT_FOUND) from None
+    if args.json:
+        print_json(_mail_json(a))
+        return 0
+    rows = [("Name", a.name), ("Protocol", protocol_spec(a.protocol).label), ("Server", f"{a.host}:{a.effective_port}"),
+            ("Login", a.login), ("Token configuration", a.config_name), ("Mechanism", a.mechanism),
+            ("CA file", a.ca_file or "(the system's trusted CAs)"), ("Unencrypted", _unencrypted_text(a)),
+            ("Last test", _last_run_text(a.last_run))]
+    for label, value in rows:
+        print(f"{label + ':':<22}{value}")
     return 0
 
 
@@ -215,6 +267,8 @@ def _apply_mail_options(account: MailAccount, args: argparse.Namespace) -> MailA
     if args.protocol is not None:
         account.protocol = args.protocol
     if args.host is not None:
+        if args.host.strip().casefold() != account.host.strip().casefold():
+            account.allow_plaintext = False  # the permission was for the old host: --allow-plaintext again
         account.host = args.host
     if args.port is not None:
         account.port = args.port
@@ -226,6 +280,8 @@ def _apply_mail_options(account: MailAccount, args: argparse.Namespace) -> MailA
         account.mechanism = args.mechanism
     if args.ca_file is not None:
         account.ca_file = args.ca_file
+    if args.allow_plaintext is not None:
+        account.allow_plaintext = args.allow_plaintext
     return account
 
 
@@ -263,6 +319,8 @@ def cmd_mail_test(args: argparse.Namespace, factory: ContextFactory) -> int:
             print(result.hint, file=sys.stderr)
     if result.ok:
         return 0
+    if result.stage == "refused":
+        return EXIT_USAGE
     return _exit_for(result.token_problem, result.stage == "connect" or "did not answer" in result.summary)
 
 

@@ -4,6 +4,11 @@ A ``MailAccount`` is plain data (no Qt, no I/O). ``PROTOCOLS`` declares every su
 protocol once: its family (IMAP, POP3, SMTP), how TLS is set up and its default port.
 ``validate_mail_account`` returns plain-language ``FieldError``s for the dialog, the CLI
 and the repository alike.
+
+An unencrypted protocol (IMAP, POP3) sends the token in clear text. It needs no permission to a
+server on this machine (literal loopback: ``localhost``, 127.0.0.0/8, ``::1``); to any other host
+the account must say so explicitly (``allow_plaintext``, "Allow unencrypted connection to this
+host", ``--allow-plaintext``), else validation refuses it and the connection test does too.
 """
 
 from __future__ import annotations
@@ -13,11 +18,11 @@ import os
 import re
 from dataclasses import dataclass, replace
 
-from desktop.models.validation import FieldError, check_name, is_loopback_host
+from desktop.models.validation import FieldError, check_name
 from desktop.usage.runs import LastRun
 
 # ---- TLS modes
-TLS_NONE = "none"  # plain text (allowed, with a warning, for servers on this machine or a trusted LAN)
+TLS_NONE = "none"  # plain text: to this machine, or to another host the account explicitly allows
 TLS_IMPLICIT = "implicit"  # TLS from the first byte (IMAPS 993, POP3S 995, SMTPS 465)
 TLS_STARTTLS = "starttls"  # plain greeting, then STARTTLS / STLS before authenticating
 
@@ -79,6 +84,8 @@ class MailAccount:
     mechanism: str = MECH_XOAUTH2
     #: PEM file with the CA certificate(s) to trust for a self-hosted server ('' = system CAs)
     ca_file: str = ""
+    #: the admin allowed an unencrypted protocol to this (non-loopback) host; kept only where it is needed
+    allow_plaintext: bool = False
     id: int | None = None
     create_time: str | None = None
     change_time: str | None = None
@@ -109,15 +116,83 @@ class MailAccount:
         return f"{self.protocol} {self.host}:{self.effective_port} as {self.login}"
 
 
+ALLOW_PLAINTEXT_LABEL = "Allow unencrypted connection to this host"
+ALLOW_PLAINTEXT_OPTION = "--allow-plaintext"
+
+
+def is_this_machine(host: str | None) -> bool:
+    """True for a literal loopback host only: ``localhost``, 127.0.0.0/8, ``::1`` (with or without brackets).
+
+    Names that merely resolve to this machine (``mail.localhost``, an /etc/hosts entry) do not count:
+    what a name resolves to can change, what the admin typed cannot.
+    """
+    host = (host or "").strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or bool(mapped is not None and mapped.is_loopback)
+
+
+def needs_plaintext_permission(account: MailAccount) -> bool:
+    """The protocol is unencrypted and the host is not this machine (False for an unknown protocol)."""
+    try:
+        encrypted = account.encrypted
+    except KeyError:
+        return False
+    return not encrypted and not is_this_machine(account.host)
+
+
+def _secure_choices(account: MailAccount) -> str:
+    """``IMAPS or IMAP with STARTTLS`` for the account's family."""
+    labels = [p.key if p.tls == TLS_IMPLICIT else f"{p.family} with STARTTLS"
+              for p in PROTOCOLS if p.family == account.family and p.tls != TLS_NONE]
+    return " or ".join(labels)
+
+
+def plaintext_refusal(account: MailAccount) -> str:
+    """'' when the account may connect as it is; else why not and what to do (validation and connect time)."""
+    if account.allow_plaintext or not needs_plaintext_permission(account):
+        return ""
+    host = account.host.strip()
+    return (
+        f"{account.protocol} is unencrypted: the token would travel in clear text to {host}. "
+        f"Choose {_secure_choices(account)}, or, only if every network between here and {host} is trusted, "
+        f'tick "{ALLOW_PLAINTEXT_LABEL}" ({ALLOW_PLAINTEXT_OPTION} on the command line).'
+    )
+
+
+def plaintext_state(account: MailAccount) -> str:
+    """'' (encrypted), "this machine", "allowed" or "refused" - for the account lists."""
+    try:
+        if account.encrypted:
+            return ""
+    except KeyError:
+        return ""
+    if is_this_machine(account.host):
+        return "this machine"
+    return "allowed" if account.allow_plaintext else "refused"
+
+
+def protocol_text(account: MailAccount) -> str:
+    """``IMAPS``, or ``IMAP (unencrypted, allowed)`` - the protocol as the lists show it."""
+    state = plaintext_state(account)
+    return f"{account.protocol} (unencrypted, {state})" if state else account.protocol
+
+
 def plaintext_warning(account: MailAccount) -> str:
-    """'' when the connection is encrypted; else a warning for the dialog and the transcript."""
+    """'' when the connection is encrypted; else a note for the transcript."""
     if account.encrypted:
         return ""
-    where = "this machine" if is_loopback_host(account.host) else account.host
-    return (
-        f"{account.protocol} is not encrypted: the token travels in clear text to {where}. "
-        "Use the TLS or STARTTLS variant unless the server is on this machine."
-    )
+    if is_this_machine(account.host):
+        return f"{account.protocol} is not encrypted: the token travels in clear text to this machine."
+    allowed = " (allowed for this account)" if account.allow_plaintext else ""
+    return f"{account.protocol} is not encrypted: the token travels in clear text to {account.host}{allowed}."
 
 
 def check_host(host: str) -> str | None:
@@ -158,6 +233,10 @@ def validate_mail_account(
     problem = check_host(account.host)
     if problem:
         errors.append(FieldError("Host", problem))
+    elif "Protocol" not in {e.field for e in errors}:
+        refusal = plaintext_refusal(account)
+        if refusal:
+            errors.append(FieldError("Protocol", refusal))
     if account.port is not None and not (isinstance(account.port, int) and 0 < account.port < 65536):
         errors.append(FieldError("Port", "must be a number from 1 to 65535 (empty: the protocol's default)"))
     if not (account.login or "").strip():

@@ -9,9 +9,15 @@ report a successful login for a token that belongs to another user:
   ``AUTH XOAUTH2`` and, after the server's ``+``, the base64 string alone on the next line;
 * SMTP: ``NOOP`` after ``235``.
 
-The result carries a transcript of the conversation in which the token and the SASL
-strings (plain and base64) are replaced by markers. The stdlib clients (imaplib, poplib,
-smtplib) do the talking; small subclasses record each line they send and receive.
+The result carries a transcript of the conversation in which every secret in use (the token,
+the SASL strings, the client secret) is replaced by markers in every form a server may echo it
+(``desktop/usage/redact.py``); consecutive lines of one side are redacted together, so a token a
+server wraps over several reply lines is found too. The stdlib clients (imaplib, poplib, smtplib)
+do the talking; small subclasses record each line they send and receive.
+
+An unencrypted protocol to a host that is not this machine is refused before any token is fetched
+unless the account allows it (``plaintext_refusal``): accounts stored by an earlier version were
+never checked.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import binascii
 import imaplib
 import logging
 import poplib
+import re
 import smtplib
 import socket
 import ssl
@@ -31,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from desktop.usage.accounts import (
+    ALLOW_PLAINTEXT_LABEL,
     FAMILY_IMAP,
     FAMILY_POP3,
     FAMILY_SMTP,
@@ -38,6 +46,7 @@ from desktop.usage.accounts import (
     TLS_IMPLICIT,
     TLS_STARTTLS,
     MailAccount,
+    plaintext_refusal,
     plaintext_warning,
 )
 from desktop.usage.cancel import Cancellation
@@ -54,6 +63,7 @@ STAGE_TLS = "tls"
 STAGE_AUTH = "authenticate"
 STAGE_COMMAND = "command"
 STAGE_DONE = "done"
+STAGE_REFUSED = "refused"  # the account's settings forbid the test (unencrypted to another host)
 
 MAX_TRANSCRIPT_LINES = 400
 MAX_LINE_CHARS = 1000
@@ -70,11 +80,19 @@ class TranscriptLine:
 
 
 class Transcript:
-    """Redacted lines of one conversation (bounded)."""
+    """Redacted lines of one conversation (bounded).
+
+    Lines are kept as they were said until ``finish``, which redacts each run of consecutive lines of
+    one side (client, server, notes) as one text with the secrets known by then - a token the server
+    wraps over several lines is found as a whole - and only then cuts long lines. A line's ``prefix``
+    (an SMTP reply code) is not part of its text, so the text of continued reply lines joins up.
+    """
 
     def __init__(self, redactor: Redactor, on_connect: Callable[[socket.socket], None] | None = None) -> None:
         self.redactor = redactor
         self.lines: list[TranscriptLine] = []
+        #: (direction, prefix, text) said since the last finish, not redacted yet
+        self._said: list[tuple[str, str, str]] = []
         self._dropped = 0
         #: told about each TCP connection as soon as it exists (a Cancellation watches it)
         self.on_connect = on_connect
@@ -84,27 +102,38 @@ class Transcript:
             self.on_connect(sock)
         return sock
 
-    def _add(self, direction: str, text: str) -> None:
-        text = self.redactor.redact(text.rstrip("\r\n"))
-        if len(text) > MAX_LINE_CHARS:
-            text = text[:MAX_LINE_CHARS] + f" ... ({len(text) - MAX_LINE_CHARS} more characters)"
-        if len(self.lines) >= MAX_TRANSCRIPT_LINES:
+    def _add(self, direction: str, text: str, prefix: str = "") -> None:
+        if len(self.lines) + len(self._said) >= MAX_TRANSCRIPT_LINES:
             self._dropped += 1
             return
-        self.lines.append(TranscriptLine(direction, text))
+        self._said.append((direction, prefix, text.rstrip("\r\n")))
 
     def client(self, data: bytes | str) -> None:
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
         for line in text.rstrip("\r\n").split("\r\n"):
             self._add("C", line)
 
-    def server(self, data: bytes | str) -> None:
-        self._add("S", data.decode("utf-8", "replace") if isinstance(data, bytes) else data)
+    def server(self, data: bytes | str, prefix: str = "") -> None:
+        self._add("S", data.decode("utf-8", "replace") if isinstance(data, bytes) else data, prefix)
 
     def note(self, text: str) -> None:
         self._add("*", text)
 
     def finish(self) -> list[TranscriptLine]:
+        said, self._said = self._said, []
+        start = 0
+        while start < len(said):
+            end = start
+            while end < len(said) and said[end][0] == said[start][0]:
+                end += 1
+            run = said[start:end]
+            for (direction, prefix, _), text in zip(run, self.redactor.redact_lines([t for _, _, t in run]),
+                                                    strict=True):
+                text = prefix + text
+                if len(text) > MAX_LINE_CHARS:
+                    text = text[:MAX_LINE_CHARS] + f" ... ({len(text) - MAX_LINE_CHARS} more characters)"
+                self.lines.append(TranscriptLine(direction, text))
+            start = end
         if self._dropped:
             self.lines.append(TranscriptLine("*", f"({self._dropped} more lines not shown)"))
             self._dropped = 0
@@ -135,6 +164,8 @@ class ConnectionResult:
         """One line for the "Last test" column: "OK, 3 messages", "failed (authenticate)", "cancelled"."""
         if self.cancelled:
             return "cancelled"
+        if self.stage == STAGE_REFUSED:
+            return "refused (unencrypted)"
         if self.ok:
             return "OK" if self.message_count is None else f"OK, {_messages(self.message_count)}"
         return f"failed ({self.stage})"
@@ -220,6 +251,9 @@ class _RecordingPOP3S(_POP3Recorder, poplib.POP3_SSL):
         super().__init__(host, port, timeout=timeout, context=context)
 
 
+_ENHANCED_STATUS = re.compile(rb"[245]\.\d{1,3}\.\d{1,3} ")
+
+
 class _SMTPRecorder:
     _transcript: Transcript
 
@@ -237,7 +271,12 @@ class _SMTPRecorder:
         code, msg = super().getreply()  # type: ignore[misc]
         lines = msg.split(b"\n") if msg else [b""]
         for i, line in enumerate(lines):
-            self._transcript.server(f"{code}{'-' if i < len(lines) - 1 else ' '}".encode() + line)
+            prefix = f"{code}{'-' if i < len(lines) - 1 else ' '}"
+            status = _ENHANCED_STATUS.match(line)  # "5.7.8 ", repeated on every line of a reply
+            if status:
+                prefix += status.group().decode("ascii")
+                line = line[status.end():]
+            self._transcript.server(line, prefix)
         return code, msg
 
 
@@ -275,17 +314,20 @@ def check_mail_account(
     split_hosts: list[str] | tuple[str, ...] = (),
     timeout: float = 20.0,
     cancel: Cancellation | None = None,
+    client_secret: Callable[[], str | None] | None = None,
 ) -> ConnectionResult:
     """Run the connection test for ``account``; ``token()`` returns a fresh access token.
 
     Never raises for what a server or the network does: every outcome is a result. ``cancel``
     (used from another thread) closes the connection and makes the result "cancelled".
+    ``client_secret()`` (asked once the token was asked for) gives the configuration's client
+    secret, redacted like the token wherever it shows up (a provider's error may quote it).
     """
     redactor = Redactor()
     transcript = Transcript(redactor, on_connect=cancel.watch if cancel is not None else None)
     started = time.monotonic()
     try:
-        return _check(account, token, split_hosts, timeout, cancel, redactor, transcript, started)
+        return _check(account, token, split_hosts, timeout, cancel, redactor, transcript, started, client_secret)
     finally:
         if cancel is not None:
             cancel.close()
@@ -293,7 +335,7 @@ def check_mail_account(
 
 def _check(account: MailAccount, token: Callable[[], str], split_hosts: list[str] | tuple[str, ...], timeout: float,
            cancel: Cancellation | None, redactor: Redactor, transcript: Transcript,
-           started: float) -> ConnectionResult:
+           started: float, client_secret: Callable[[], str | None] | None = None) -> ConnectionResult:
 
     def result(ok: bool, summary: str, stage: str, **extra: Any) -> ConnectionResult:
         return ConnectionResult(
@@ -301,15 +343,32 @@ def _check(account: MailAccount, token: Callable[[], str], split_hosts: list[str
             transcript=transcript.finish(), elapsed_seconds=round(time.monotonic() - started, 3), **extra,
         )
 
+    refusal = plaintext_refusal(account)
+    if refusal:  # an account stored before the rule: no token is fetched, nothing is sent
+        transcript.note(refusal)
+        return result(False, refusal, STAGE_REFUSED,
+                      hint=f'Edit the account: choose an encrypted protocol, or tick "{ALLOW_PLAINTEXT_LABEL}" '
+                           f"(tokendesk mail edit '{account.name}' --allow-plaintext).")
+
+    def learn_client_secret() -> None:
+        if client_secret is None:
+            return
+        try:
+            redactor.add_client_secret(client_secret())
+        except Exception as exc:  # a secret that cannot be read now is not sent on this connection either
+            logger.debug("client secret of %s not read for redaction: %s", account.config_name, type(exc).__name__)
+
     transcript.note(f"Getting a fresh token from '{account.config_name}'")
     try:
         access_token = token()
     except TokenUnavailable as exc:
+        learn_client_secret()
         transcript.note(str(exc))
         hint = ("Request a new token for this configuration, then test again." if exc.kind == "reauth"
                 else "Check the network connection and the provider, then test again.")
         return result(False, str(exc), STAGE_TOKEN, hint=hint, token_problem=exc.kind)
     redactor.add_token(access_token)
+    learn_client_secret()
     if cancel is not None and cancel.cancelled:
         return _cancelled(result, transcript, STAGE_TOKEN)
     host, port = account.host, account.effective_port

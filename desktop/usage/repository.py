@@ -5,6 +5,10 @@
 configuration, and an edit may keep the one it already has even if it became invalid
 (the admin is told, not blocked). Errors are ``UsageValidationFailed`` (with FieldErrors),
 ``UsageNotFound`` or ``DuplicateUsageName``, all with plain messages.
+
+A mail account's options live in ``options_json`` (a JSON object; keys this version does not know
+are kept): ``allow_plaintext`` (true: an unencrypted protocol to a host that is not this machine was
+explicitly allowed; stored only while the protocol and host need it).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 from desktop.models.config import TokenConfiguration
 from desktop.models.validation import FieldError
 from desktop.store.repository import Store, znuny_time
-from desktop.usage.accounts import MailAccount, protocol_spec, validate_mail_account
+from desktop.usage.accounts import MailAccount, needs_plaintext_permission, protocol_spec, validate_mail_account
 from desktop.usage.invokers import WebInvoker, validate_invoker
 from desktop.usage.runs import LastRun
 
@@ -45,7 +49,7 @@ class DuplicateUsageName(UsageValidationFailed):
 
 
 _MAIL_COLUMNS = (
-    "m.id, m.name, m.protocol, m.host, m.port, m.login, m.config_id, m.mechanism, m.ca_file, "
+    "m.id, m.name, m.protocol, m.host, m.port, m.login, m.config_id, m.mechanism, m.ca_file, m.options_json, "
     "m.create_time, m.change_time, m.last_run_json, c.name AS config_name"
 )
 _INVOKER_COLUMNS = (
@@ -59,6 +63,24 @@ def eligible_configurations(store: Store, keep_config_id: int | None = None) -> 
     editing, the one already in use, so the choice is not silently changed)."""
     return [c for c in store.list_configurations()
             if c.is_valid or (keep_config_id is not None and c.id == keep_config_id)]
+
+
+def _options(text: str | None) -> dict[str, Any]:
+    """A stored ``options_json`` (anything but a JSON object reads as no options)."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _mail_options(account: MailAccount, stored: str | None) -> str:
+    """``options_json`` for ``account``: the stored options with this version's keys set from the account."""
+    options = _options(stored)
+    options.pop("allow_plaintext", None)
+    if account.allow_plaintext:
+        options["allow_plaintext"] = True
+    return json.dumps(options, sort_keys=True)
 
 
 def _failed(errors: list[FieldError]) -> UsageValidationFailed:
@@ -109,6 +131,7 @@ class UsageRepository:
             login=row["login"], config_id=row["config_id"], config_name=row["config_name"] or "",
             mechanism=row["mechanism"], ca_file=row["ca_file"] or "", create_time=row["create_time"],
             change_time=row["change_time"], last_run=LastRun.from_json(row["last_run_json"]),
+            allow_plaintext=_options(row["options_json"]).get("allow_plaintext") is True,
         )
 
     def list_mail_accounts(self) -> list[MailAccount]:
@@ -144,6 +167,8 @@ class UsageRepository:
         assert cfg is not None and cfg.id is not None
         account = account.copy(protocol=protocol_spec(account.protocol).key, host=account.host.strip(),
                                login=account.login.strip(), config_id=cfg.id, config_name=cfg.name)
+        # the permission is kept only while it is needed: going back to plain text later asks again
+        account.allow_plaintext = account.allow_plaintext and needs_plaintext_permission(account)
         if account.port == account.spec.default_port:
             account.port = None  # follows the protocol's default if the protocol changes later
         return account, cfg.id
@@ -155,9 +180,10 @@ class UsageRepository:
             try:
                 cur = self.conn.execute(
                     "INSERT INTO mail_account(name, name_key, protocol, host, port, login, config_id, mechanism, "
-                    "ca_file, create_time, change_time) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    "ca_file, options_json, create_time, change_time) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (account.name, account.name.casefold(), account.protocol, account.host, account.port,
-                     account.login, config_id, account.mechanism, account.ca_file, now, now),
+                     account.login, config_id, account.mechanism, account.ca_file, _mail_options(account, None),
+                     now, now),
                 )
             except sqlite3.IntegrityError:
                 raise _duplicate("a mail account", account.name) from None
@@ -171,13 +197,15 @@ class UsageRepository:
         with self.store.transaction():
             own = self._account_by_id(account.id)
             account, config_id = self._prepare_account(account, own)
+            stored = self.conn.execute("SELECT options_json FROM mail_account WHERE id = ?", (account.id,)).fetchone()
             now = znuny_time()
             try:
                 self.conn.execute(
                     "UPDATE mail_account SET name=?, name_key=?, protocol=?, host=?, port=?, login=?, config_id=?, "
-                    "mechanism=?, ca_file=?, change_time=? WHERE id=?",
+                    "mechanism=?, ca_file=?, options_json=?, change_time=? WHERE id=?",
                     (account.name, account.name.casefold(), account.protocol, account.host, account.port,
-                     account.login, config_id, account.mechanism, account.ca_file, now, account.id),
+                     account.login, config_id, account.mechanism, account.ca_file,
+                     _mail_options(account, stored[0] if stored else None), now, account.id),
                 )
             except sqlite3.IntegrityError:
                 raise _duplicate("a mail account", account.name) from None

@@ -67,6 +67,7 @@ class UsageService:
         result = check_mail_account(
             account, lambda: fetch_token(self.tokens, account.config_name),
             split_hosts=self.split_hosts, timeout=self.timeout, cancel=cancel,
+            client_secret=lambda: self._client_secret(account.config_id),
         )
         if not result.ok and result.stage == "authenticate" and account.config_id is not None:
             # the most common cause, when the token says whose it is: another account signed in
@@ -85,6 +86,16 @@ class UsageService:
         result = invoke(invoker, lambda: fetch_token(self.tokens, invoker.config_name), timeout=self.timeout)
         self._record(self.repo.record_invocation, invoker.name, result.ok, result.table_text())
         return result
+
+    def _client_secret(self, config_id: int | None) -> str | None:
+        """The configuration's client secret, to redact it too; None while the vault is locked (the test never
+        asks for a passphrase for it: the token was asked for first and opened the vault if it could)."""
+        secrets = self.ctx.secrets
+        if config_id is None or getattr(secrets, "locked", False):
+            return None
+        from desktop.store.secrets import CLIENT_SECRET
+
+        return secrets.get_for(config_id, CLIENT_SECRET)
 
     @staticmethod
     def _record(record: Callable[[str, LastRun], None], name: str, ok: bool, text: str) -> None:

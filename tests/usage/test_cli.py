@@ -43,7 +43,8 @@ def test_add_list_edit_delete_mail_account(run, offline_config, ctx):
     code, out, _ = run("mail", "list", "--json")
     assert json.loads(out) == [{"name": "Helpdesk IMAP", "protocol": "IMAPS", "host": "imap.example.org",
                                 "port": 10993, "login": "support@example.org", "configuration": "Support mailbox",
-                                "mechanism": "OAUTHBEARER", "ca_file": "", "last_test": None}]
+                                "mechanism": "OAUTHBEARER", "ca_file": "", "allow_plaintext": False,
+                                "last_test": None}]
     code, out, _ = run("mail", "delete", "Helpdesk IMAP")
     assert code == 0 and UsageRepository(ctx.store).list_mail_accounts() == []
 
@@ -56,6 +57,38 @@ def test_bad_input_lists_every_problem_and_saves_nothing(run, offline_config, ct
     assert "Host: must be a host name" in err
     assert "Token configuration: 'Paused' is invalid-temporarily" in err
     assert UsageRepository(ctx.store).list_mail_accounts() == []
+
+
+def test_plain_text_to_another_host_needs_allow_plaintext_and_is_shown(run, offline_config, ctx):
+    offline_config()
+    repo = UsageRepository(ctx.store)
+    args = ["--protocol", "IMAP", "--host", "mail.lan", "--login", "a@b.c", "--config", "Support mailbox"]
+    code, _, err = run("mail", "add", "LAN IMAP", *args)
+    assert code == EXIT_USAGE
+    assert "Protocol: IMAP is unencrypted: the token would travel in clear text to mail.lan." in err
+    assert "--allow-plaintext" in err and repo.list_mail_accounts() == []
+    code, out, err = run("mail", "add", "LAN IMAP", *args, "--allow-plaintext")
+    assert code == 0, err
+    assert repo.get_mail_account("LAN IMAP").allow_plaintext
+    code, out, _ = run("mail", "list")
+    assert out.splitlines()[1].split()[:5] == ["LAN", "IMAP", "IMAP", "(unencrypted,", "allowed)"]
+    assert json.loads(run("mail", "list", "--json")[1])[0]["allow_plaintext"] is True
+    code, out, _ = run("mail", "show", "lan imap")
+    assert code == 0
+    assert "Unencrypted:          allowed to mail.lan (--allow-plaintext)" in out.splitlines()
+    assert json.loads(run("mail", "show", "LAN IMAP", "--json")[1])["allow_plaintext"] is True
+    # the choice is for this host: another host must be allowed again, and nothing is lost meanwhile
+    code, _, err = run("mail", "edit", "LAN IMAP", "--host", "other.lan")
+    assert code == EXIT_USAGE and "clear text to other.lan" in err
+    assert repo.get_mail_account("LAN IMAP").host == "mail.lan"
+    assert run("mail", "edit", "LAN IMAP", "--host", "other.lan", "--allow-plaintext")[0] == 0
+    code, _, err = run("mail", "edit", "LAN IMAP", "--no-allow-plaintext")
+    assert code == EXIT_USAGE and repo.get_mail_account("LAN IMAP").allow_plaintext
+    assert run("mail", "edit", "LAN IMAP", "--protocol", "IMAPS", "--no-allow-plaintext")[0] == 0
+    code, out, _ = run("mail", "show", "LAN IMAP")
+    assert "Unencrypted:          no (TLS from the first byte)" in out.splitlines()
+    code, _, err = run("mail", "show", "Nope")
+    assert code == EXIT_NOT_FOUND and "No mail account named 'Nope'" in err
 
 
 def test_not_found_exit_code(run):

@@ -83,15 +83,80 @@ def test_mail_dialog_offers_only_valid_configurations_and_validates_live(ctx, of
     assert dialog.port.specialValueText() == "default (993)"
     dialog.protocol.setCurrentIndex(dialog.protocol.findData("POP3"))
     assert dialog.port.specialValueText() == "default (110)"
-    assert "clear text to imap.example.org" in dialog.warning.text() and not dialog.warning.isHidden()
+    assert "clear text to imap.example.org" in dialog.errors.text() and not save_button(dialog).isEnabled()
     dialog.protocol.setCurrentIndex(dialog.protocol.findData("IMAPS"))
-    assert dialog.warning.isHidden()
+    assert dialog.errors.isHidden() and not dialog.allow_plaintext.isEnabled()
     assert save_button(dialog).isEnabled()
     save_button(dialog).click()
     assert dialog.result() == dialog.DialogCode.Accepted
     saved = UsageRepository(ctx.store).get_mail_account("Support IMAP")
     assert (saved.protocol, saved.host, saved.effective_port, saved.config_name) == (
         "IMAPS", "imap.example.org", 993, "Good")
+
+
+def test_unencrypted_to_another_host_needs_the_checkbox(ctx, offline_config, qtbot, tmp_path):
+    offline_config("Good")
+    dialog = MailAccountDialog(UsageService(ctx))
+    qtbot.addWidget(dialog)
+    box = dialog.allow_plaintext
+    assert box.text() == "Allow unencrypted connection to this host"
+    assert not box.isChecked() and not box.isEnabled()  # IMAPS: nothing to allow
+    dialog.name.setText("LAN POP3")
+    dialog.login.setText("support@example.org")
+    dialog.protocol.setCurrentIndex(dialog.protocol.findData("POP3"))
+    dialog.host.setText("127.0.0.1")  # this machine: allowed without asking
+    assert not box.isEnabled() and save_button(dialog).isEnabled() and dialog.errors.isHidden()
+    dialog.host.setText("pop.lan")
+    assert box.isEnabled() and not box.isChecked() and not save_button(dialog).isEnabled()
+    assert "<b>Protocol</b>: POP3 is unencrypted: the token would travel in clear text to pop.lan." in (
+        dialog.errors.text())
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    shot(dialog, "usage-mail-account-plaintext-refused.png", tmp_path)
+    box.setChecked(True)
+    assert save_button(dialog).isEnabled() and dialog.errors.isHidden()
+    shot(dialog, "usage-mail-account-plaintext-allowed.png", tmp_path)
+    dialog.host.setText("pop2.lan")  # the choice was for another host: asked again
+    assert not box.isChecked() and not save_button(dialog).isEnabled()
+    dialog.host.setText("pop.lan")
+    box.setChecked(True)
+    save_button(dialog).click()
+    saved = UsageRepository(ctx.store).get_mail_account("LAN POP3")
+    assert (saved.protocol, saved.host, saved.allow_plaintext) == ("POP3", "pop.lan", True)
+    again = MailAccountDialog(UsageService(ctx), saved)
+    qtbot.addWidget(again)
+    assert again.allow_plaintext.isChecked() and again.allow_plaintext.isEnabled()
+    again.protocol.setCurrentIndex(again.protocol.findData("POP3S"))  # encrypted: nothing to allow any more
+    assert not again.allow_plaintext.isEnabled() and not again.allow_plaintext.isChecked()
+
+
+def test_the_tab_shows_which_accounts_go_unencrypted_and_refuses_an_old_one(ctx, offline_config, make_app,
+                                                                           tmp_path):
+    cfg = offline_config("Good")
+    repo = UsageRepository(ctx.store)
+    repo.add_mail_account(MailAccount(name="LAN POP3", protocol="POP3", host="pop.lan", login="a",
+                                      config_name="Good", allow_plaintext=True))
+    repo.add_mail_account(MailAccount(name="Local IMAP", protocol="IMAP", host="127.0.0.1", login="a",
+                                      config_name="Good"))
+    ctx.store.conn.execute(  # stored by an earlier version, before the rule
+        "INSERT INTO mail_account(name, name_key, protocol, host, port, login, config_id, mechanism, ca_file, "
+        "create_time, change_time) VALUES ('Old IMAP', 'old imap', 'IMAP', 'mail.lan', NULL, 'a', ?, 'XOAUTH2', '', "
+        "'2024-01-01 00:00:00', '2024-01-01 00:00:00')", (cfg.id,))
+    app = make_app(ctx)
+    app.window.tabs.setCurrentIndex(feature(app).mail_tab)
+    view = feature(app).mail_view
+    model = view.model
+    protocol = {name: model.index(model.row_of(name), 1).data() for name in ("LAN POP3", "Local IMAP", "Old IMAP")}
+    assert protocol == {"LAN POP3": "POP3 (unencrypted, allowed)", "Local IMAP": "IMAP (unencrypted, this machine)",
+                        "Old IMAP": "IMAP (unencrypted, refused)"}
+    tip = model.index(model.row_of("Old IMAP"), 1).data(Qt.ItemDataRole.ToolTipRole)
+    assert "clear text to mail.lan" in tip
+    view.select("Old IMAP")
+    view.on_run()
+    text = view.result.text.toPlainText()
+    assert "IMAP is unencrypted: the token would travel in clear text to mail.lan." in text
+    assert model.index(model.row_of("Old IMAP"), 6).data() == "refused (unencrypted)"
+    shot(app.window, "usage-mail-accounts-unencrypted.png", tmp_path)
 
 
 def test_a_new_mail_account_logs_in_as_whoever_signed_in_for_the_token(ctx, offline_config, qtbot):

@@ -14,6 +14,7 @@ from desktop.usage.accounts import (
     check_ca_file,
     check_host,
     default_port,
+    needs_plaintext_permission,
     plaintext_warning,
     protocol_spec,
     validate_mail_account,
@@ -65,6 +66,34 @@ def test_plaintext_warning_only_for_unencrypted_protocols():
     assert plaintext_warning(account(protocol="IMAPS")) == ""
     assert "clear text to mail.lan" in plaintext_warning(account(protocol="POP3", host="mail.lan"))
     assert "this machine" in plaintext_warning(account(protocol="IMAP", host="127.0.0.1"))
+
+
+# ---- unencrypted protocols: only to this machine, or by an explicit choice per account
+@pytest.mark.parametrize("protocol", ["IMAP", "POP3"])
+@pytest.mark.parametrize("host", ["mail.lan", "192.168.1.5", "10.0.0.1", "::2", "[fe80::1]", "0.0.0.0",
+                                  "localhost.example.org", "mail.localhost", "127.0.0.1.nip.io"])
+def test_plain_protocols_to_another_host_are_refused_without_the_option(protocol, host):
+    errors = fields(validate_mail_account(account(protocol=protocol, host=host)))
+    assert list(errors) == ["Protocol"]
+    message = errors["Protocol"]
+    assert f"{protocol} is unencrypted: the token would travel in clear text to {host}." in message
+    assert f"Choose {protocol}S" in message and "STARTTLS" in message
+    assert '"Allow unencrypted connection to this host"' in message and "--allow-plaintext" in message
+    assert validate_mail_account(account(protocol=protocol, host=host, allow_plaintext=True)) == []
+    assert needs_plaintext_permission(account(protocol=protocol, host=host))
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost", "LocalHost", "localhost."])
+@pytest.mark.parametrize("protocol", ["IMAP", "POP3"])
+def test_plain_protocols_to_this_machine_need_no_option(protocol, host):
+    assert validate_mail_account(account(protocol=protocol, host=host)) == []
+    assert not needs_plaintext_permission(account(protocol=protocol, host=host))
+
+
+@pytest.mark.parametrize("protocol", ["IMAPS", "IMAP+STARTTLS", "POP3S", "POP3+STARTTLS", "SMTP", "SMTPS"])
+def test_encrypted_protocols_need_no_option(protocol):
+    assert validate_mail_account(account(protocol=protocol, host="mail.lan")) == []
+    assert not needs_plaintext_permission(account(protocol=protocol, host="mail.lan"))
 
 
 # ---- validation

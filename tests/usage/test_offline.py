@@ -192,3 +192,74 @@ def test_cancelled_before_connecting_never_connects():
     result = check_mail_account(account(port=free_port()), token, timeout=2, cancel=cancel)
     assert result.cancelled and result.stage == "token"
     assert not any("Connecting" in str(line) for line in result.transcript)
+
+
+# ---- unencrypted to another host: refused at connect time too (accounts stored before the rule)
+@pytest.mark.parametrize("protocol", ["IMAP", "POP3"])
+def test_plain_text_to_another_host_is_refused_before_any_token_or_connection(protocol):
+    asked = []
+
+    def token() -> str:
+        asked.append(1)
+        return TOKEN
+
+    result = check_mail_account(account(name="Old", protocol=protocol, host="192.0.2.10"), token, timeout=2)
+    assert (result.ok, result.stage, result.table_text()) == (False, "refused", "refused (unencrypted)")
+    assert result.summary.startswith(f"{protocol} is unencrypted: the token would travel in clear text to 192.0.2.10.")
+    assert "tokendesk mail edit 'Old' --allow-plaintext" in result.hint
+    assert asked == [] and not any("Connecting" in str(line) for line in result.transcript)
+
+
+def test_the_explicit_choice_lets_the_test_connect():
+    asked = []
+
+    def token() -> str:
+        asked.append(1)
+        return TOKEN
+
+    result = check_mail_account(account(protocol="IMAP", host="192.0.2.10", allow_plaintext=True), token,
+                                timeout=0.3)
+    assert asked == [1] and result.stage == "connect"  # TEST-NET: no answer, but it was tried
+    assert "clear text to 192.0.2.10" in result.transcript_text()
+
+
+def test_a_stored_old_account_is_refused_by_the_service_and_the_cli(ctx, offline_config, capsys):
+    from desktop.cli import main
+    from desktop.cli.common import EXIT_USAGE
+    from desktop.usage.service import UsageService
+
+    cfg = offline_config()
+    ctx.store.conn.execute(
+        "INSERT INTO mail_account(name, name_key, protocol, host, port, login, config_id, mechanism, ca_file, "
+        "create_time, change_time) VALUES ('Old POP3', 'old pop3', 'POP3', 'pop.lan', NULL, 'a', ?, 'XOAUTH2', '', "
+        "'2024-01-01 00:00:00', '2024-01-01 00:00:00')", (cfg.id,))
+    asked = []
+    result = UsageService(ctx, tokens=lambda name: asked.append(name) or TOKEN).test_mail_account("Old POP3")
+    assert result.stage == "refused" and asked == []
+    code = main(["mail", "test", "Old POP3"], context_factory=lambda: ctx)
+    out, err = capsys.readouterr()
+    assert code == EXIT_USAGE
+    assert "FAILED: POP3 is unencrypted: the token would travel in clear text to pop.lan." in out
+    assert "tokendesk mail edit 'Old POP3' --allow-plaintext" in err
+
+
+# ---- every secret in use is redacted: the client secret too
+def test_the_client_secret_is_redacted_from_a_token_failure(ctx, offline_config):
+    from desktop.usage.service import UsageService
+
+    secret = "cs-9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c"
+    cfg = ctx.templates.require("Generic OAuth2").new_configuration("Chatty provider")
+    cfg.client_id = "client"
+    for endpoint in ("AuthorizationCode", "TokenByAuthorizationCode", "TokenByRefreshToken"):
+        cfg.set_endpoint(endpoint, "https://login.example.test/x")
+    ctx.configurations.add(cfg, secret)
+    from desktop.usage.repository import UsageRepository
+
+    UsageRepository(ctx.store).add_mail_account(account(name="Chatty", protocol="IMAPS", config_name="Chatty provider"))
+
+    def tokens(name: str) -> str:
+        raise TokenUnavailable(f"The provider said: invalid_client (client_secret={secret[:24]}...)", "token")
+
+    result = UsageService(ctx, tokens=tokens).test_mail_account("Chatty")
+    shown = result.summary + result.transcript_text()
+    assert secret[:16] not in shown and "client_secret=<redacted client secret>..." in result.summary

@@ -164,3 +164,66 @@ def test_cli_process_sees_accounts_from_another_connection(ctx, repo, offline_co
         assert [a.name for a in UsageRepository(other.store).list_mail_accounts()] == ["Support IMAP"]
     finally:
         other.close()
+
+
+# ---- unencrypted connections to another host: an explicit choice, kept in options_json
+def stored_options(ctx, name: str) -> dict:
+    import json
+
+    row = ctx.store.conn.execute("SELECT options_json FROM mail_account WHERE name_key = ?", (name.casefold(),))
+    return json.loads(row.fetchone()[0])
+
+
+def test_plain_imap_to_another_host_is_refused_and_nothing_is_stored(repo, offline_config):
+    offline_config()
+    with pytest.raises(UsageValidationFailed) as info:
+        repo.add_mail_account(mail(protocol="IMAP", host="mail.lan"))
+    assert [e.field for e in info.value.errors] == ["Protocol"]
+    assert "IMAP is unencrypted: the token would travel in clear text to mail.lan." in str(info.value)
+    assert repo.list_mail_accounts() == []
+
+
+def test_the_choice_is_stored_read_back_and_dropped_when_no_longer_needed(ctx, repo, offline_config):
+    offline_config()
+    saved = repo.add_mail_account(mail(protocol="IMAP", host="mail.lan", allow_plaintext=True))
+    assert saved.allow_plaintext
+    assert stored_options(ctx, "Support IMAP") == {"allow_plaintext": True}
+    got = repo.get_mail_account("Support IMAP")
+    assert got.allow_plaintext and [a.allow_plaintext for a in repo.list_mail_accounts()] == [True]
+    # an edit that keeps the choice keeps it; taking it away is refused while still unencrypted
+    got.login = "other@example.org"
+    assert repo.update_mail_account(got).allow_plaintext
+    got.allow_plaintext = False
+    with pytest.raises(UsageValidationFailed, match="clear text to mail.lan"):
+        repo.update_mail_account(got)
+    assert repo.get_mail_account("Support IMAP").allow_plaintext  # nothing lost
+    # encrypted (or this machine) needs no permission: none is kept, so going back asks again
+    got.protocol, got.allow_plaintext = "IMAPS", True
+    assert not repo.update_mail_account(got).allow_plaintext
+    assert stored_options(ctx, "Support IMAP") == {}
+    got.protocol = "IMAP"
+    with pytest.raises(UsageValidationFailed):
+        repo.update_mail_account(got.copy(allow_plaintext=False))
+    local = repo.add_mail_account(mail(name="Local", protocol="POP3", host="127.0.0.1", allow_plaintext=True))
+    assert not local.allow_plaintext and stored_options(ctx, "Local") == {}
+
+
+def test_other_stored_options_survive_an_edit(ctx, repo, offline_config):
+    offline_config()
+    repo.add_mail_account(mail(protocol="POP3", host="pop.lan", allow_plaintext=True))
+    ctx.store.conn.execute("UPDATE mail_account SET options_json = ? WHERE name_key = ?",
+                           ('{"allow_plaintext": true, "future": [1, 2]}', "support imap"))
+    got = repo.get_mail_account("Support IMAP")
+    got.port = 10110
+    repo.update_mail_account(got)
+    assert stored_options(ctx, "Support IMAP") == {"allow_plaintext": True, "future": [1, 2]}
+
+
+def test_an_account_stored_before_the_rule_is_still_listed(ctx, repo, offline_config):
+    cfg = offline_config()
+    ctx.store.conn.execute(
+        "INSERT INTO mail_account(name, name_key, protocol, host, port, login, config_id, mechanism, ca_file, "
+        "create_time, change_time) VALUES ('Old', 'old', 'IMAP', 'mail.lan', NULL, 'a', ?, 'XOAUTH2', '', "
+        "'2024-01-01 00:00:00', '2024-01-01 00:00:00')", (cfg.id,))
+    [old] = repo.list_mail_accounts()
+    assert (old.protocol, old.host, old.allow_plaintext) == ("IMAP", "mail.lan", False)

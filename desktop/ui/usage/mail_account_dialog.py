@@ -1,20 +1,26 @@
-"""Add or edit a mail account: live validation, default ports per protocol, valid configurations only."""
+"""Add or edit a mail account: live validation, default ports per protocol, valid configurations only.
+
+An unencrypted protocol (IMAP, POP3) to a host that is not this machine needs the "Allow unencrypted
+connection to this host" checkbox: it is enabled only then, off by default, cleared when the host
+changes (the choice was for that host), and Save stays disabled with the reason until it is ticked.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox, QWidget
 
 from desktop.models.validation import FieldError
 from desktop.ui.usage.form import UsageItemDialog
-from desktop.ui.widgets import BAR_STYLES
 from desktop.usage.accounts import (
+    ALLOW_PLAINTEXT_LABEL,
     MECHANISMS,
     PROTOCOLS,
     MailAccount,
-    plaintext_warning,
+    is_this_machine,
+    needs_plaintext_permission,
     protocol_spec,
     validate_mail_account,
 )
@@ -22,7 +28,12 @@ from desktop.usage.accounts import (
 if TYPE_CHECKING:
     from desktop.usage.service import UsageService
 
-WARNING_STYLE = BAR_STYLES["warning"] + " padding:4px; border-radius:3px;"
+PLAINTEXT_TIPS = {
+    "encrypted": "Not needed: this protocol encrypts the connection.",
+    "local": "Not needed: the server is on this machine, the token does not leave it.",
+    "needed": "The token travels in clear text to this host: anyone on the network between can read it and use "
+              "it until it expires. Tick only if every network between here and the host is trusted.",
+}
 
 
 class MailAccountDialog(UsageItemDialog):
@@ -44,6 +55,11 @@ class MailAccountDialog(UsageItemDialog):
         self.host = QLineEdit()
         self.host.setPlaceholderText("e.g. outlook.office365.com")
         form.addRow("&Host:", self.host)
+        self.allow_plaintext = QCheckBox(ALLOW_PLAINTEXT_LABEL)
+        self.allow_plaintext.setObjectName("allowPlaintext")
+        form.addRow("", self.allow_plaintext)
+        #: the host the checkbox was ticked for (another host clears it)
+        self._allowed_host = ""
         self.port = QSpinBox()
         self.port.setRange(0, 65535)
         self.port.setToolTip("0 uses the protocol's default port")
@@ -57,15 +73,12 @@ class MailAccountDialog(UsageItemDialog):
         self.mechanism.setToolTip("XOAUTH2 (Google, Microsoft) or OAUTHBEARER (RFC 7628)")
         form.addRow("&Mechanism:", self.mechanism)
         self.add_ca_file_row("CA certificate of the mail server")
-        self.warning = QLabel()
-        self.warning.setObjectName("plaintextWarning")
-        self.warning.setWordWrap(True)
-        self.warning.setStyleSheet(WARNING_STYLE)
-        self.warning.hide()
-        self.finish_layout(self.warning)
+        self.finish_layout()
 
         self._fill(account)
         self.revalidate_on(self.name, self.host, self.login, self.ca_file, self.port, self.config, self.mechanism)
+        self.host.textChanged.connect(self._host_changed)
+        self.allow_plaintext.toggled.connect(self._allow_toggled)
         self.protocol.currentIndexChanged.connect(self._protocol_changed)
         self._protocol_changed()
         #: the login this dialog filled in from a token (replaced when another configuration is picked)
@@ -86,6 +99,8 @@ class MailAccountDialog(UsageItemDialog):
         self.login.setText(account.login)
         self.mechanism.setCurrentText(account.mechanism)
         self.ca_file.setText(account.ca_file)
+        self.allow_plaintext.setChecked(account.allow_plaintext)
+        self._allowed_host = account.host if account.allow_plaintext else ""
 
     @Slot()
     def _suggest_login(self) -> None:
@@ -96,6 +111,29 @@ class MailAccountDialog(UsageItemDialog):
         account = self.service.signed_in_account(self.config.currentData() or "")
         self.login.setText(account)
         self._suggested_login = account
+
+    @Slot(bool)
+    def _allow_toggled(self, checked: bool) -> None:
+        self._allowed_host = self.host.text().strip() if checked else ""
+        self.revalidate()
+
+    @Slot()
+    def _host_changed(self) -> None:
+        if self.allow_plaintext.isChecked() and self.host.text().strip().casefold() != self._allowed_host.casefold():
+            self.allow_plaintext.setChecked(False)  # the choice was for another host
+
+    def _update_plaintext_box(self, account: MailAccount) -> None:
+        """Enabled only for an unencrypted protocol to another host; cleared whenever it is not needed."""
+        needed = bool(account.host) and needs_plaintext_permission(account)
+        if not needed and self.allow_plaintext.isChecked():
+            self.allow_plaintext.blockSignals(True)
+            self.allow_plaintext.setChecked(False)
+            self.allow_plaintext.blockSignals(False)
+            self._allowed_host = ""
+        self.allow_plaintext.setEnabled(needed)
+        kind = "needed" if needed else "local" if not account.encrypted and is_this_machine(account.host) else (
+            "encrypted")
+        self.allow_plaintext.setToolTip(PLAINTEXT_TIPS[kind])
 
     @Slot()
     def _protocol_changed(self) -> None:
@@ -115,6 +153,7 @@ class MailAccountDialog(UsageItemDialog):
             config_name=self.config.currentData() or "",
             mechanism=self.mechanism.currentText(),
             ca_file=self.ca_file.text().strip(),
+            allow_plaintext=self.allow_plaintext.isChecked(),
         )
 
     def item(self) -> MailAccount:
@@ -126,12 +165,11 @@ class MailAccountDialog(UsageItemDialog):
     @Slot()
     def revalidate(self) -> list[FieldError]:
         account = self.account()
+        self._update_plaintext_box(account)
+        account.allow_plaintext = self.allow_plaintext.isChecked()
         errors = validate_mail_account(account, existing_names=self._existing_names(),
                                        own_name=self.original.name if self.original else None)
         self._show_errors(errors)
-        warning = plaintext_warning(account) if account.host else ""
-        self.warning.setText(warning)
-        self.warning.setVisible(bool(warning))
         return errors
 
     def store(self, item: MailAccount) -> MailAccount:

@@ -10,7 +10,7 @@ from PySide6.QtGui import QBrush
 
 from desktop.models.status import format_local
 from desktop.models.tones import tone_color
-from desktop.usage.accounts import MailAccount
+from desktop.usage.accounts import MailAccount, plaintext_refusal, plaintext_warning, protocol_text
 from desktop.usage.invokers import WebInvoker
 from desktop.usage.runs import LastRun
 
@@ -77,6 +77,10 @@ class _ListModel(QAbstractTableModel, Generic[T]):
     def cells(self, item: T) -> list[str]:
         raise NotImplementedError
 
+    def tooltip(self, item: T, column: int) -> str | None:
+        """A cell's tooltip (None: its text)."""
+        return None
+
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         item = self.item(index.row()) if index.isValid() else None
         if item is None:
@@ -88,6 +92,10 @@ class _ListModel(QAbstractTableModel, Generic[T]):
                 if result is None:
                     return "not tested" if role == Qt.ItemDataRole.DisplayRole else "Never tested"
                 return result.text if role == Qt.ItemDataRole.DisplayRole else f"{result.text} ({result.at})"
+            if role == Qt.ItemDataRole.ToolTipRole:
+                tip = self.tooltip(item, index.column())
+                if tip is not None:
+                    return tip
             return self.cells(item)[index.column()]
         if role == Qt.ItemDataRole.ForegroundRole and last_column:
             if result is None:
@@ -102,8 +110,13 @@ class MailAccountsModel(_ListModel[MailAccount]):
     HEADERS = ("Name", "Protocol", "Server", "Login", "Token configuration", "Mechanism", "Last test")
 
     def cells(self, item: MailAccount) -> list[str]:
-        return [item.name, item.protocol, f"{item.host}:{item.effective_port}", item.login, item.config_name,
+        return [item.name, protocol_text(item), f"{item.host}:{item.effective_port}", item.login, item.config_name,
                 item.mechanism, ""]
+
+    def tooltip(self, item: MailAccount, column: int) -> str | None:
+        if column != 1:
+            return None
+        return plaintext_refusal(item) or plaintext_warning(item) or None
 
 
 class InvokersModel(_ListModel[WebInvoker]):
