@@ -654,8 +654,10 @@ class MainWindow(QMainWindow):
                 return service.add(c, secret)
         else:
 
-            def save(c: TokenConfiguration, secret: str | None) -> TokenConfiguration:
-                return service.update(c, secret)
+            def save(c: TokenConfiguration, secret: str | None, keep_client_secret: bool = False
+                     ) -> TokenConfiguration:
+                # endpoints at another host: the dialog asked; the service forgets tokens (and the secret unless kept)
+                return service.update(c, secret, keep_client_secret=keep_client_secret)
 
         if template is None:
             template = self.ctx.templates.get(cfg.template_name)
@@ -700,7 +702,13 @@ class MainWindow(QMainWindow):
         if dialog.exec() == dialog.DialogCode.Accepted and dialog.saved is not None:
             self.hub.configurations_changed.emit()
             self.select_configuration(dialog.saved.name)
-            self.show_status(f"Saved '{dialog.saved.name}'.")
+            moved = ""
+            if dialog.moves:
+                moved = (" Its endpoints moved to another host: the stored tokens were forgotten; request a new token."
+                         if dialog.saved.has_client_secret or not fresh.has_client_secret else
+                         " Its endpoints moved to another host: the stored tokens were forgotten and the client secret "
+                         "removed; add the new host's secret with Edit, then request a new token.")
+            self.show_status(f"Saved '{dialog.saved.name}'.{moved}")
 
     @Slot()
     def on_delete(self) -> None:

@@ -3,7 +3,10 @@
 The dialog edits a copy of the configuration. Save stays disabled, and the line beside it
 says why, until the form is valid. Saving goes through ``save_fn`` (the window passes the
 service call); if it fails (a name taken meanwhile, a locked keyring) the dialog stays open
-with the message and nothing typed is lost.
+with the message and nothing typed is lost. Saving endpoints at another origin (scheme, host,
+port: ``desktop.models.origins``) asks first, lists the moves, says that the stored tokens are
+forgotten and offers to send the stored client secret along (off by default); the answer reaches
+``save_fn`` as ``keep_client_secret``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -46,6 +50,7 @@ from desktop.models.config import (
     VALID,
     TokenConfiguration,
 )
+from desktop.models.origins import EndpointMove, endpoint_moves
 from desktop.models.templates import ProviderTemplate
 from desktop.models.tones import style
 from desktop.models.validation import ENDPOINT_LABELS, FieldError, validate_configuration
@@ -107,6 +112,9 @@ class TokenDialog(QDialog):
         self.save_fn = save_fn
         self.discover_fn = discover_fn
         self.saved: TokenConfiguration | None = None
+        #: the endpoint moves of the last save (the window's status line says what was forgotten)
+        self.moves: list[EndpointMove] = []
+        self.moves_box: QMessageBox | None = None
         self.errors: list[FieldError] = []
         self.fields: dict[str, _Field] = {}
         self.setWindowTitle(("Add token configuration" if self.is_new else f"Edit '{config.name}'") + " - Tokendesk")
@@ -431,16 +439,59 @@ class TokenDialog(QDialog):
         if self.errors:
             return
         cfg = self._collect()
+        moves = [] if self.is_new else endpoint_moves(self.original, cfg)
+        keep: bool | None = None
+        if moves:
+            keep = self.confirm_endpoint_moves(moves)
+            if keep is None:
+                self.summary.setText("Not saved: the endpoints were not changed yet.")
+                return
+        self.moves = moves
         if self.save_fn is None:
             self.saved = cfg
             self.accept()
             return
         try:
-            self.saved = self.save_fn(cfg, self.client_secret())
+            if keep is None:
+                self.saved = self.save_fn(cfg, self.client_secret())
+            else:
+                self.saved = self.save_fn(cfg, self.client_secret(), keep_client_secret=keep)
         except Exception as exc:  # shown, nothing lost: the dialog stays open
             self.summary.setText(f"Not saved: {exc}")
             return
         self.accept()
+
+    def confirm_endpoint_moves(self, moves: list[EndpointMove]) -> bool | None:
+        """Ask before endpoints move to another host: None = cancelled, else whether the stored client secret
+        goes along (the checkbox, off by default; absent when a new secret was typed or none is stored)."""
+        box = self.moves_box = QMessageBox(self)
+        box.setObjectName("endpointMovesBox")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Endpoints move to another host - Tokendesk")
+        box.setText(f"Save '{self.name_edit.text()}' with endpoints at another host?")
+        info = "\n".join(f"\u2022 {m}" for m in moves) + (
+            "\n\nThe stored access and refresh tokens are forgotten: they were issued for the old host and are never "
+            "sent to the new one. Request a new token after saving.")
+        check = None
+        if self.client_secret():
+            info += "\n\nThe new client secret you typed is stored for the new host."
+        elif self.client_secret_stored:
+            info += ("\n\nThe stored client secret is removed unless you tick the box below - then it is sent to the "
+                     "new host.")
+            check = QCheckBox("Send the stored client secret to the new hosts")
+            check.setChecked(False)
+            box.setCheckBox(check)
+        box.setInformativeText(info)
+        # wide enough that an origin is not broken across lines
+        box.setStyleSheet("QLabel#qt_msgbox_informativelabel { min-width: 36em; }")
+        box.setStandardButtons(QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setEscapeButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is None or box.standardButton(clicked) != QMessageBox.StandardButton.Save:
+            return None
+        return bool(check is not None and check.isChecked())
 
     @Slot()
     def _on_discover(self) -> None:
