@@ -10,6 +10,8 @@ token is refused at once. Routes:
 * ``POST /api/tickets``: 201 JSON with the posted JSON body under ``"created"``;
 * ``GET /api/plain``: 200 text/plain;
 * ``GET /api/redirect``: 302 to another host (a client must not follow it with the token);
+* ``GET /api/echo-forms``: 200 text/plain that echoes the token the way careless services do - base64
+  wrapped at 76 columns (CRLF), URL-encoded, JSON-escaped, cut short - and its start in a header;
 * anything without a valid token: 401 with ``WWW-Authenticate: Bearer error="invalid_token"``.
 
 ``http_api`` serves plain HTTP on 127.0.0.1; ``https_api`` the same over TLS with a certificate
@@ -18,6 +20,7 @@ from a CA made for the run (``https_api.ca_file``). Both run in threads and stop
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 import threading
@@ -124,6 +127,15 @@ def _handler(introspection_url: str, api: list[ApiServer]) -> type[BaseHTTPReque
                 self._send(201, {"user": user, "created": created}, extra={"Location": "/api/tickets/1003"})
             elif path == "/api/plain":
                 self._send(200, f"hello {user}\n", content_type="text/plain; charset=utf-8")
+            elif path == "/api/echo-forms":
+                token = self.headers.get("Authorization", "")[7:].strip()
+                b64 = base64.b64encode(token.encode()).decode()
+                text = ("Your token, base64:\r\n" + "\r\n".join(b64[i:i + 76] for i in range(0, len(b64), 76))
+                        + f"\r\nURL-encoded: {urllib.parse.quote(token, safe='')}"
+                        + f"\r\nin JSON: {json.dumps({'seen': token})}"
+                        + f"\r\ncut short: {token[5:45]}...\r\n")
+                self._send(200, text, content_type="text/plain; charset=utf-8",
+                           extra={"X-Token-Start": token[:30]})
             elif path == "/api/redirect":
                 self._send(302, {"moved": True}, extra={"Location": "http://127.0.0.2:9/elsewhere"})
             else:

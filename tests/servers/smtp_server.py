@@ -11,6 +11,8 @@ gets what Gmail sends: ``334 <base64 JSON error>``, and after the client's empty
 Two listeners share one handler: submission with STARTTLS required before AUTH
 (``smtp.starttls_port``) and SMTPS (``smtp.smtps_port``), both with a certificate from a CA
 made for the test run (``smtp.ca_file``). Accepted messages are kept in ``smtp.messages``.
+With ``smtp.handler.echo`` set, a rejected token is echoed in a multi-line ``535`` reply (wrapped,
+base64, URL-encoded, cut short), as careless servers do (reset by the ``smtp`` fixture).
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class OAuthSmtpHandler:
     messages: list[dict[str, Any]] = field(default_factory=list)
     #: (mechanism, login, accepted) for every AUTH attempt
     attempts: list[tuple[str, str, bool]] = field(default_factory=list)
+    #: echo a rejected token in the 535 reply (redaction tests)
+    echo: bool = False
 
     async def _auth(self, server: Any, args: list[str], mechanism: str) -> Any:
         from aiosmtpd.smtp import MISSING, AuthResult
@@ -85,7 +89,21 @@ class OAuthSmtpHandler:
         if ok:
             return AuthResult(success=True, auth_data=login)
         await server.challenge_auth(ERROR_CHALLENGE)  # the client answers with an empty line
+        if self.echo:
+            await server.push(self._echo_reply(token, blob))
+            return AuthResult(success=False, handled=True)
         return AuthResult(success=False, handled=False, message="535 5.7.8 Username and token not accepted")
+
+    @staticmethod
+    def _echo_reply(token: str, blob: bytes) -> str:
+        from urllib.parse import quote
+
+        b64 = base64.b64encode(blob).decode()
+        said = ["Username and token not accepted. You sent:"]
+        said += [token[i:i + 60] for i in range(0, len(token), 60)]
+        said += ["which is, in base64:"] + [b64[i:i + 76] for i in range(0, len(b64), 76)]
+        said += [f"URL-encoded: {quote(token, safe='')[:300]}", f"cut short: {token[-40:]}"]
+        return "\r\n".join(f"535{'-' if i < len(said) - 1 else ' '}5.7.8 {line}" for i, line in enumerate(said))
 
     async def auth_XOAUTH2(self, server: Any, args: list[str]) -> Any:  # noqa: N802 - aiosmtpd's naming
         return await self._auth(server, args, "XOAUTH2")
@@ -183,4 +201,5 @@ def smtp_server(oauth_server, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def smtp(smtp_server: SmtpTestServer) -> SmtpTestServer:
     smtp_server.messages.clear()
     smtp_server.attempts.clear()
+    smtp_server.handler.echo = False
     return smtp_server

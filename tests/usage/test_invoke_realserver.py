@@ -139,3 +139,20 @@ def test_timeouts_come_from_the_setting(ctx, provider):
         assert not result.ok and "within 1 seconds" in result.summary
     finally:
         listener.close()
+
+
+def test_a_service_echoing_the_token_wrapped_encoded_and_cut_short_shows_none_of_it(ctx, provider, http_api):
+    from tests.usage.test_redact import leaks
+
+    cfg, pair = provider()
+    token = pair["access_token"]
+    add_invoker(ctx, cfg, http_api.url("/api/echo-forms"), name="Echo")
+    result = UsageService(ctx).invoke("Echo")
+    assert result.ok and result.status == 200
+    assert http_api.requests == [("GET", "/api/echo-forms", MAIL_USER)]  # the service had the real token
+    assert ("x-token-start", "<redacted access token>") in result.response_headers
+    assert result.body.startswith("Your token, base64:\r\n<redacted access token>\r\n<redacted access token>")
+    assert "cut short: <redacted access token>..." in result.body
+    shown = result.text() + json.dumps(result.to_dict())
+    assert leaks(shown, token) == []
+    assert leaks(json.loads(json.dumps(result.to_dict()))["body"], token) == []

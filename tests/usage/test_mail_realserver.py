@@ -273,3 +273,25 @@ def test_nothing_listening(ctx, provider):
     result = UsageService(ctx).test_mail_account("Nobody home")
     assert not result.ok and result.stage == "connect"
     assert result.summary == f"Nothing accepts connections on 127.0.0.1:{port}."
+
+
+def test_smtp_echoing_the_token_over_a_multiline_reply_shows_none_of_it(ctx, provider, smtp, oauth):
+    """A server that quotes the rejected token in its 535 - wrapped over reply lines, base64 of the SASL
+    string, URL-encoded, cut short - gets it redacted in the transcript and in the summary."""
+    from tests.usage.test_redact import leaks
+
+    cfg, pair = provider()
+    token = pair["access_token"]
+    oauth.revoke_token(token)
+    smtp.handler.echo = True
+    add_account(ctx, cfg, "SMTP", smtp.starttls_port, name="Chatty SMTP", ca_file=str(smtp.ca_file))
+    result = UsageService(ctx).test_mail_account("Chatty SMTP")
+    assert not result.ok and result.stage == "authenticate"
+    lines = [str(line) for line in result.transcript]
+    i = lines.index("S: 535-5.7.8 Username and token not accepted. You sent:")
+    assert lines[i + 1] == "S: 535-5.7.8 <redacted access token>"
+    assert "S: 535 5.7.8 cut short: <redacted access token>" in lines
+    assert "S: 535-5.7.8 which is, in base64:" in lines
+    assert leaks(result.transcript_text(), token) == []
+    assert leaks(result.summary, token) == []
+    assert_no_secret(result.transcript_text() + result.summary, token)
