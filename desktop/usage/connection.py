@@ -67,6 +67,8 @@ STAGE_REFUSED = "refused"  # the account's settings forbid the test (unencrypted
 
 MAX_TRANSCRIPT_LINES = 400
 MAX_LINE_CHARS = 1000
+#: what is kept of a line until it is redacted (a server cannot make the transcript hold megabytes)
+MAX_RAW_LINE_CHARS = 16 * MAX_LINE_CHARS
 EHLO_NAME = "localhost"  # never socket.getfqdn(): a DNS wait on machines without one
 
 
@@ -91,8 +93,8 @@ class Transcript:
     def __init__(self, redactor: Redactor, on_connect: Callable[[socket.socket], None] | None = None) -> None:
         self.redactor = redactor
         self.lines: list[TranscriptLine] = []
-        #: (direction, prefix, text) said since the last finish, not redacted yet
-        self._said: list[tuple[str, str, str]] = []
+        #: (direction, prefix, text, characters cut off) said since the last finish, not redacted yet
+        self._said: list[tuple[str, str, str, int]] = []
         self._dropped = 0
         #: told about each TCP connection as soon as it exists (a Cancellation watches it)
         self.on_connect = on_connect
@@ -106,7 +108,9 @@ class Transcript:
         if len(self.lines) + len(self._said) >= MAX_TRANSCRIPT_LINES:
             self._dropped += 1
             return
-        self._said.append((direction, prefix, text.rstrip("\r\n")))
+        text = text.rstrip("\r\n")
+        cut = max(0, len(text) - MAX_RAW_LINE_CHARS)
+        self._said.append((direction, prefix, text[:MAX_RAW_LINE_CHARS] if cut else text, cut))
 
     def client(self, data: bytes | str) -> None:
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
@@ -127,11 +131,12 @@ class Transcript:
             while end < len(said) and said[end][0] == said[start][0]:
                 end += 1
             run = said[start:end]
-            for (direction, prefix, _), text in zip(run, self.redactor.redact_lines([t for _, _, t in run]),
-                                                    strict=True):
+            for (direction, prefix, _, cut), text in zip(run, self.redactor.redact_lines([t for _, _, t, _ in run]),
+                                                         strict=True):
                 text = prefix + text
-                if len(text) > MAX_LINE_CHARS:
-                    text = text[:MAX_LINE_CHARS] + f" ... ({len(text) - MAX_LINE_CHARS} more characters)"
+                more = max(0, len(text) - MAX_LINE_CHARS) + cut
+                if more:
+                    text = text[:MAX_LINE_CHARS] + f" ... ({more} more characters)"
                 self.lines.append(TranscriptLine(direction, text))
             start = end
         if self._dropped:

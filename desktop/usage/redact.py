@@ -88,14 +88,14 @@ def _text_forms(value: str) -> Iterator[str]:
 
 
 def secret_forms(secret: str) -> list[str]:
-    """Every form of ``secret`` that is searched for (distinct, line breaks removed)."""
+    """Every form of ``secret`` that is searched for (distinct, line breaks removed, longest first)."""
     forms: dict[str, None] = {}
     for form in _text_forms(secret):
         forms[_squeeze(form)] = None
     for b64 in _b64_runs(secret.encode("utf-8")):
         for form in _text_forms(b64):
             forms[_squeeze(form)] = None
-    return [f for f in forms if len(f) >= MIN_SECRET]
+    return sorted((f for f in forms if len(f) >= MIN_SECRET), key=len, reverse=True)
 
 
 class Redactor:
@@ -130,11 +130,11 @@ class Redactor:
             form = _squeeze(form)
             if len(form) >= MIN_SECRET:
                 self._whole[form] = mark
-        for encoded in _b64_runs(raw.encode("utf-8")):
-            for form in _text_forms(encoded):
-                self._register(_squeeze(form), mark)
+        forms = {_squeeze(form) for encoded in _b64_runs(raw.encode("utf-8")) for form in _text_forms(encoded)}
         if b64:
-            self._register(_squeeze(b64), mark)
+            forms.add(_squeeze(b64))
+        for form in sorted(forms, key=len, reverse=True):
+            self._register(form, mark)
 
     def _register(self, form: str, mark: str) -> None:
         if len(form) < MIN_SECRET:
@@ -142,8 +142,8 @@ class Redactor:
         if len(form) < MIN_FRAGMENT:
             self._whole.setdefault(form, mark)
             return
-        if form in self._known:
-            return
+        if form in self._known or any(form in known for known in self._forms):
+            return  # its pieces are pieces of a form already searched
         self._known.add(form)
         index = len(self._forms)
         self._forms.append(form)

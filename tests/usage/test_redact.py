@@ -229,3 +229,17 @@ def test_property_redact_lines_keeps_the_lines_and_hides_a_wrapped_token(token, 
     out = redactor_for(token).redact_lines(lines)
     assert len(out) == len(lines)
     assert leaks("\n".join(out), token) == []
+
+
+def test_the_transcript_keeps_lines_bounded_and_still_redacts_them():
+    from desktop.usage.connection import MAX_LINE_CHARS, MAX_RAW_LINE_CHARS
+
+    transcript = Transcript(redactor_for(JWT))
+    transcript.server(JWT + "x" * (5 * MAX_RAW_LINE_CHARS))
+    transcript.server(f"short {JWT} line")
+    assert all(len(text) <= MAX_RAW_LINE_CHARS for _, _, text, _ in transcript._said)
+    first, second = (str(line) for line in transcript.finish())
+    assert first.startswith(f"S: {TOKEN_MARK}xxx") and leaks(first, JWT) == []
+    extra = len(TOKEN_MARK) + 5 * MAX_RAW_LINE_CHARS - MAX_LINE_CHARS  # of the redacted line
+    assert first.endswith(f" ... ({extra} more characters)")
+    assert second == f"S: short {TOKEN_MARK} line"
