@@ -369,7 +369,7 @@ class TokenAgent:
         return {
             "ok": True,
             "token": token,
-            "token_type": "Bearer",
+            "token_type": state.token_info.get("token_type") or "Bearer",  # as the provider gave it
             "expires_at": _iso(state.token_expires_at),
             "account": state.account or None,
             "scope": state.token_info.get("granted_scope") or None,

@@ -153,7 +153,8 @@ def token_here(name: str, fmt: str, user: str | None, factory: ContextFactory) -
         raise _token_failure(exc, name) from None
     out = format_token(fmt, name, token, user=user, account=state.account or None,
                        expires_at=state.token_expires_at.isoformat() if state.token_expires_at else None,
-                       scope=state.token_info.get("granted_scope") or None)
+                       scope=state.token_info.get("granted_scope") or None,
+                       token_type=state.token_info.get("token_type") or None)
     sys.stdout.write(out + "\n")
     return EXIT_OK
 

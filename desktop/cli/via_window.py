@@ -21,8 +21,9 @@ FORMATS = ("raw", "header", "json", "xoauth2")
 
 
 def format_token(fmt: str, name: str, token: str, *, expires_at: str | None, account: str | None,
-                 scope: str | None, user: str | None) -> str:
-    """The line ``tokendesk token`` prints (``expires_at``: ISO 8601 or None)."""
+                 scope: str | None, user: str | None, token_type: str | None = None) -> str:
+    """The line ``tokendesk token`` prints (``expires_at``: ISO 8601 or None; ``token_type``: as the provider
+    gave it, kept with the token - only Bearer tokens are stored - or None when it did not say: "Bearer")."""
     if fmt == "raw":
         return token
     if fmt == "header":
@@ -42,7 +43,7 @@ def format_token(fmt: str, name: str, token: str, *, expires_at: str | None, acc
     return json.dumps({
         "configuration": name,
         "access_token": token,
-        "token_type": "Bearer",
+        "token_type": token_type if isinstance(token_type, str) and token_type else "Bearer",
         "expires_at": expires.isoformat() if expires else None,
         "expires_in": max(0, int((expires - datetime.now(UTC)).total_seconds())) if expires else None,
         "account": account or None,
@@ -64,7 +65,7 @@ def token_via_window(name: str, fmt: str = "raw", user: str | None = None) -> in
     if not isinstance(token, str) or not token:
         return None  # garbled: work alone
     out = format_token(fmt, name, token, expires_at=answer.get("expires_at"), account=answer.get("account"),
-                       scope=answer.get("scope"), user=user)
+                       scope=answer.get("scope"), user=user, token_type=answer.get("token_type"))
     sys.stdout.write(out + "\n")
     return EXIT_OK
 

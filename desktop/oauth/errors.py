@@ -165,5 +165,9 @@ def http_error_hint(status: int) -> str:
     return "Check the endpoint URLs in Edit."
 
 
+UNUSABLE_ANSWER_HINT = ("Nothing was stored: the token you had is kept (and works as long as it did). Check that the "
+                        "token endpoint URL in Edit is right; if it is, the provider sent a broken answer - try again "
+                        "later, or ask the provider.")
+
 MALFORMED_HINT = ("The endpoint did not answer with OAuth2 JSON. Check that the token endpoint URL is right (not "
                   "the authorization page or a proxy's login page).")

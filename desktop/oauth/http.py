@@ -85,16 +85,35 @@ def _client(url: str, timeout: float, client_id: str | None = None, client_secre
     )
 
 
-def _answer(response: httpx.Response) -> HttpAnswer:
+#: a token endpoint's answer is a few KB; anything longer than this is not read (and not an answer)
+MAX_ANSWER_BYTES = 1024 * 1024
+
+
+def _answer(response: httpx.Response, content: bytes | None = None) -> HttpAnswer:
+    """Status and JSON object (None for anything else: not JSON, not an object, nested too deeply, too long)."""
     content_type = response.headers.get("content-type", "")
+    body = response.content if content is None else content
     payload: dict[str, Any] | None = None
-    try:
-        data = json.loads(response.content or b"null")
-        if isinstance(data, dict):
-            payload = data
-    except (ValueError, UnicodeDecodeError):
-        payload = None
+    if len(body) <= MAX_ANSWER_BYTES:
+        try:
+            data = json.loads(body or b"null")
+            if isinstance(data, dict):
+                payload = data
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            payload = None
     return HttpAnswer(response.status_code, payload, content_type, response.reason_phrase or "")
+
+
+def _read_bounded(response: httpx.Response) -> bytes:
+    """The body, up to MAX_ANSWER_BYTES + 1 bytes (enough to know it is too long)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            break
+    return b"".join(chunks)
 
 
 def _network_error(exc: httpx.HTTPError, url: str, timeout: float) -> NetworkError:
@@ -128,10 +147,10 @@ def post_form(url: str, params: dict[str, str], *, timeout: float,
     headers = {"Authorization": basic_authorization(*basic)} if basic else None
     with _client(url, timeout) as client:
         try:
-            response = client.request("POST", url, data=params, headers=headers, withhold_token=True)
+            with client.stream("POST", url, data=params, headers=headers, withhold_token=True) as response:
+                answer = _answer(response, _read_bounded(response))
         except httpx.HTTPError as exc:
             raise _network_error(exc, url, timeout) from None
-    answer = _answer(response)
     logger.debug("POST %s -> HTTP %d", url, answer.status)
     return answer
 

@@ -15,6 +15,9 @@ The one place that talks to token endpoints and writes token secrets and token s
   with a bounded backoff (a code exchange only when the request never reached the server, because a code is single use).
 * Failures are stored on the token in Znuny's form (ErrorMessage, ErrorDescription, ErrorCode)
   and raised as ``TokenError`` subclasses whose ``hint`` says what to do next.
+* An answer is checked before anything of it is stored (``mapping.token_response_problem``: lifetimes,
+  Bearer, the tokens' text); an unusable one is refused as a whole (ProviderError ``invalid_response``, exit 5)
+  and the stored tokens stay - also when it carried a rotated refresh token, which is then lost with it.
 
 Secrets go through ``ctx.secrets`` (the vault), non-secret facts through ``ctx.store.update_state``; the
 tokens of one answer and their state are written in one transaction.
@@ -41,6 +44,7 @@ from desktop.oauth.claims import missing_scopes, token_info
 from desktop.oauth.errors import (
     MALFORMED_HINT,
     NO_REFRESH_TOKEN_HINT,
+    UNUSABLE_ANSWER_HINT,
     Cancelled,
     ConfigurationProblem,
     NetworkError,
@@ -395,7 +399,7 @@ class TokenService:
     def _interpret(self, cfg: TokenConfiguration, answer: HttpAnswer, stage: str, url: str,
                    redirect_uri: str | None) -> MappedResponse:
         from desktop.oauth.http import host_of
-        from desktop.oauth.mapping import DEFAULT_TOKEN_MAPPING, map_response
+        from desktop.oauth.mapping import DEFAULT_TOKEN_MAPPING, map_response, token_response_problem
 
         assert cfg.id is not None
         key = {STAGE_EXCHANGE: TOKEN_BY_AUTHORIZATION_CODE, STAGE_REFRESH: TOKEN_BY_REFRESH_TOKEN,
@@ -439,10 +443,13 @@ class TokenService:
                 self._store_error(cfg.id, exc)
             logger.warning("'%s': %s failed: %s", cfg.name, _stage_words(stage), exc.text)
             raise exc
-        if not mapped.token:
-            exc = ProviderError(f"{host} answered without an access token.", MALFORMED_HINT,
-                                error="invalid_response", description="no access token in the answer")
+        # checked before anything is stored: the stored token stays when the answer cannot be used
+        problem = token_response_problem(mapped, answer.payload)
+        if problem:
+            exc = ProviderError(f"{host}'s answer cannot be used: {problem}.", UNUSABLE_ANSWER_HINT,
+                                error="invalid_response", description=problem)
             self._store_error(cfg.id, exc)
+            logger.warning("'%s': %s refused: %s", cfg.name, _stage_words(stage), problem)
             raise exc
         return mapped
 
@@ -467,8 +474,12 @@ class TokenService:
         info = token_info(mapped.raw, mapped.token)
         if stage == STAGE_REFRESH:
             changes["last_refreshed_at"] = now
-            # a refresh answer without "scope" has not taken the grant away: absent fields keep their value
-            changes["token_info"] = {**(previous.token_info if previous else {}), **info}
+            # a refresh answer without "scope" has not taken the grant away: absent fields keep their value - but
+            # the token type is the new token's own (not stated: None, taken as Bearer)
+            merged = {**(previous.token_info if previous else {}), **info}
+            if "token_type" not in info:
+                merged.pop("token_type", None)
+            changes["token_info"] = merged
         else:
             changes["last_requested_at"] = now
             changes["token_info"] = info  # a new sign-in may be another account
