@@ -20,7 +20,11 @@ records ``Name``, ``ValidID``, ``Config``, ``CreateTime``, ``CreateBy``, ``Chang
   name, overwrite off) or *invalid*. One invalid record blocks the whole import; applying is
   one transaction, the client secrets included. Overwriting keeps the configuration's id, so
   its token and the mail accounts that use it stay; without a ``ClientSecret`` in the file the
-  stored secret stays too. A new configuration without one is marked "client secret missing".
+  stored secret stays too - unless the record moves an endpoint to another origin (scheme,
+  host, port): then the stored tokens are forgotten and the stored client secret is removed
+  unless the admin keeps it ("Send the stored client secret to the new hosts",
+  ``--send-client-secret-to-new-hosts``). A new configuration without one is marked "client
+  secret missing".
 * **Secrets.** ``ClientSecret`` is exported only when asked, and the file is then written
   with mode 0600. Tokens are never exported.
 * **Encryption** (``encrypted``). On request the same YAML is written encrypted for a

@@ -276,3 +276,67 @@ def test_no_move_no_checkbox(app, ctx, stored, tmp_path, boxes):
     assert "forgotten" not in dialog.rows()[0][2]
     dialog.reject()
     assert snapshot(ctx)["config_secret"]  # untouched
+
+
+# ---- the refresh locks held while the import moves endpoints
+def test_an_import_waits_for_a_running_refresh_then_refuses_and_changes_nothing(ctx, stored, state, monkeypatch):
+    import threading
+
+    from desktop import services
+    from desktop.oauth.locks import token_lock
+
+    monkeypatch.setattr(services, "MOVE_LOCK_TIMEOUT", 0.3)
+    plan = plan_import(ctx, parse_import(file_text(ctx), templates=ctx.templates), overwrite=True)
+    before = state()
+    held, release = threading.Event(), threading.Event()
+
+    def refresh_in_progress():
+        with token_lock(ctx.store.store_id, stored["Billing SSO"].id, 5):
+            held.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=refresh_in_progress)
+    worker.start()
+    try:
+        held.wait(5)
+        with pytest.raises(services.TokenBusy, match="the token of 'Billing SSO' is being renewed right now"):
+            apply_import(ctx, plan)
+    finally:
+        release.set()
+        worker.join()
+    assert state() == before
+    apply_import(ctx, plan)  # free again
+    assert kinds(ctx, stored["Billing SSO"].id) == set()
+
+
+def test_more_moves_than_files_can_be_opened_refuse_plainly(ctx, make_config, state, monkeypatch):
+    """One open file per held lock: when the process runs out of them, nothing is imported and the admin is told
+    to import in parts (instead of an OSError half-way)."""
+    import errno
+
+    from desktop import services
+    from desktop.store import filelock
+
+    for i in range(3):
+        make_config(f"Cfg {i}", template="Generic OAuth2", AuthorizationCode=f"{A}/authorize",
+                    TokenByAuthorizationCode=f"{A}/token", TokenByRefreshToken=f"{A}/token")
+    text = yaml.safe_dump([record(ctx, f"Cfg {i}") for i in range(3)])
+    plan = plan_import(ctx, parse_import(text, templates=ctx.templates), overwrite=True)
+    assert len(plan.moved) == 3
+    real_open, opened = filelock.os.open, []
+
+    def scarce_open(path, *args, **kwargs):
+        if str(path).endswith(".lock") and "token-" in str(path):
+            opened.append(path)
+            if len(opened) > 2:
+                raise OSError(errno.EMFILE, "Too many open files")
+        return real_open(path, *args, **kwargs)
+
+    before = state()
+    monkeypatch.setattr(filelock.os, "open", scarce_open)
+    with pytest.raises(services.TokenBusy) as info:
+        apply_import(ctx, plan)
+    monkeypatch.undo()
+    assert str(info.value) == ("3 configurations would move to other hosts at once, more than can be locked together "
+                               "(Too many open files); nothing was changed. Import the file in smaller parts.")
+    assert state() == before
