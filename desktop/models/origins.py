@@ -19,6 +19,7 @@ secrets go nowhere new. The services forget the stored tokens and the stored cli
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -74,6 +75,7 @@ class EndpointMove:
         return f"{self.label}: {self.old_origin} \u2192 {self.new_origin}"
 
 
+@functools.lru_cache(maxsize=8192)  # an import of 10,000 records repeats a few endpoints
 def origin(url: str | None) -> str:
     """The normalised ``scheme://host[:port]`` of ``url`` ('' when empty; the stripped text when unreadable)."""
     text = (url or "").strip()
