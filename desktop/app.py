@@ -13,11 +13,12 @@ import sys
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from desktop import APP_NAME, __version__
 from desktop.paths import data_dir
 from desktop.services import Context, open_context
+from desktop.store.database import damage_from
 from desktop.ui.hub import Hub
 from desktop.ui.main_window import MainWindow
 from desktop.ui.tasks import TaskRunner
@@ -178,11 +179,18 @@ def run_gui(minimized: bool = False, argv: Sequence[str] | None = None) -> int:
     try:
         ctx = open_context()  # cheap: the vault opens after the first paint (features/vault.py)
     except Exception as exc:  # the database cannot be opened: say so in a window, not a traceback
-        from PySide6.QtWidgets import QMessageBox
-
-        QMessageBox.critical(None, APP_NAME, f"Tokendesk cannot start:\n\n{exc}")
+        database_problem_box(None, damage_from(exc) or exc, starting=True).exec()
         return 1
-    app = Application(qapp, ctx, minimized=minimized, defer_start=True)
+    try:
+        app = Application(qapp, ctx, minimized=minimized, defer_start=True)
+    except Exception as exc:  # the window's first read met a damaged page
+        damaged = damage_from(exc, ctx.store.path)
+        if damaged is None:
+            raise
+        ctx.close()
+        database_problem_box(None, damaged, starting=True).exec()
+        return 1
+    report = DamageReport(app)  # from now on: what to do, in a window, when a read meets a damaged page
     if not app.serve_later_starts():
         # another Tokendesk claimed this data directory between our check and now: hand over to it
         from desktop.instance import ask_running_instance
@@ -196,7 +204,55 @@ def run_gui(minimized: bool = False, argv: Sequence[str] | None = None) -> int:
     app.show()
     code = qapp.exec()
     app.shutdown()
+    report.uninstall()
     return int(code)
+
+
+def database_problem_box(parent: QWidget | None, exc: BaseException, *, starting: bool = False) -> QMessageBox:
+    """What happened to the database and what to do (``StoreDamaged``'s words; selectable, so the commands
+    can be copied). The caller shows it."""
+    title = "Tokendesk cannot start." if starting else "Tokendesk's database is damaged."
+    box = QMessageBox(QMessageBox.Icon.Critical, APP_NAME, title, QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName("DatabaseProblemBox")
+    box.setInformativeText("\n\n".join(getattr(exc, "paragraphs", None) or [str(exc)]))
+    box.setStyleSheet("QLabel#qt_msgbox_informativelabel { min-width: 460px; }")
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return box
+
+
+class DamageReport:
+    """While the window runs, a read that meets a damaged page (a slot on the GUI thread: ``sys.excepthook``;
+    a background task: ``TaskRunner.damaged``) shows ``database_problem_box`` - once while it is open,
+    not once per reload. Other exceptions go to the previous hook as before."""
+
+    def __init__(self, app: Application) -> None:
+        self._app = app
+        self.box: QMessageBox | None = None
+        #: the damage reports shown (tests)
+        self.shown: list[BaseException] = []
+        self._previous = sys.excepthook
+        sys.excepthook = self._hook
+        app.tasks.damaged.connect(self.show)
+
+    def _hook(self, exc_type: type[BaseException], exc: BaseException, tb: object) -> None:
+        damaged = damage_from(exc, self._app.ctx.store.path) if exc is not None else None
+        if damaged is None:
+            self._previous(exc_type, exc, tb)  # type: ignore[arg-type]
+            return
+        logger.error("%s", damaged)
+        self.show(damaged)
+
+    def show(self, damaged: BaseException) -> None:
+        if self.box is not None and self.box.isVisible():
+            return
+        self.shown.append(damaged)
+        self.box = database_problem_box(self._app.window, damaged)
+        self.box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+        self.box.open()
+
+    def uninstall(self) -> None:
+        if sys.excepthook == self._hook:
+            sys.excepthook = self._previous
 
 
 def _report_start_up(app: Application) -> None:

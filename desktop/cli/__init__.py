@@ -142,6 +142,12 @@ def _run(handler: Callable[[], int | None]) -> int:
         if isinstance(exc, VaultError):  # the vault is locked, the keyring went away, ...
             print(f"tokendesk: {exc}", file=sys.stderr)
             return EXIT_REAUTH if isinstance(exc, VaultLocked) else EXIT_ERROR
+        from desktop.store.database import damage_from
+
+        damaged = damage_from(exc)  # a damaged database file: what happened and what to do
+        if damaged is not None:
+            print(f"tokendesk: {damaged}", file=sys.stderr)
+            return EXIT_ERROR
         import logging
 
         logging.getLogger("desktop.cli").debug("unexpected error", exc_info=True)

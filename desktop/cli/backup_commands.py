@@ -53,6 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "instead of the terminal, for scripts")
     p.add_argument("-o", "--output", metavar="FILE|-",
                    help="where to write ('-' for standard output; encrypted data only when it is not a terminal)")
+    p.add_argument("--salvage", action="store_true",
+                   help="for a damaged database: write every configuration (and with --include-secrets every client "
+                   "secret) that can still be read, row by row, and name the ones that cannot; import the file "
+                   "into a new database")
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser(
@@ -136,9 +140,13 @@ def cmd_export(args: argparse.Namespace, factory: ContextFactory) -> int:
     if args.encrypt and to_stdout and sys.stdout.isatty():
         raise CliError("refusing to write encrypted (binary) data to the terminal; use -o FILE "
                        "or redirect standard output", EXIT_USAGE)
-    ctx = factory()
+    if args.salvage and args.names:
+        raise CliError("--salvage writes everything that can still be read; leave out the names", EXIT_USAGE)
     try:
-        result = export_configurations(ctx, args.names, include_secrets=args.include_secrets)
+        if args.salvage:
+            result = _salvage(args, factory)
+        else:
+            result = export_configurations(factory(), args.names, include_secrets=args.include_secrets)
     except ExportError as exc:
         code = EXIT_NOT_FOUND if str(exc).startswith("No configuration named") else EXIT_ERROR
         raise CliError(str(exc), code) from None
@@ -172,7 +180,39 @@ def cmd_export(args: argparse.Namespace, factory: ContextFactory) -> int:
     except ExportError as exc:
         raise CliError(str(exc)) from None
     print(f"{summary} File: {path}")
+    if args.salvage:
+        print(SALVAGE_NEXT, file=sys.stderr)
     return 0
+
+
+SALVAGE_NEXT = ("tokendesk: next: check the file, quit Tokendesk, move the database away (with its -wal and "
+                "-shm files) and run 'tokendesk import FILE'; then sign in again where a token is needed.")
+
+
+def _salvage(args: argparse.Namespace, factory: ContextFactory):  # noqa: ANN202 - a SalvageResult
+    """``export --salvage``: through the store and its vault; when even the store cannot be opened (its
+    identity or the vault's description sit on a damaged page), straight from the file, without secrets."""
+    from desktop.backup.salvage import salvage_configurations
+    from desktop.store.database import damage_from, open_damaged
+
+    try:
+        ctx = factory()
+    except Exception as exc:
+        damaged = damage_from(exc)
+        if damaged is None or damaged.path is None:
+            raise
+        print(f"tokendesk: the store cannot be opened ({damaged.detail}); reading the file directly"
+              + (", without client secrets" if args.include_secrets else ""), file=sys.stderr)
+        conn = open_damaged(damaged.path)
+        try:
+            result = salvage_configurations(conn, None, include_secrets=args.include_secrets)
+        finally:
+            conn.close()
+    else:
+        result = salvage_configurations(ctx.store.conn, ctx.secrets, include_secrets=args.include_secrets)
+    for line in result.problem_lines():
+        print(f"tokendesk: {line}", file=sys.stderr)
+    return result
 
 
 # ---- import

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import stat
 import sys
 from datetime import timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.cli.common import (
+    EXIT_ERROR,
     EXIT_NOT_FOUND,
     EXIT_USAGE,
     CliError,
@@ -510,7 +512,7 @@ def vault_check(ctx: Any) -> dict[str, Any]:
 
 def doctor_report(ctx: Any) -> list[dict[str, Any]]:
     from desktop import paths
-    from desktop.store.database import SCHEMA_VERSION, schema_version
+    from desktop.store.database import SCHEMA_VERSION, damaged_message, quick_check, schema_version
 
     checks: list[dict[str, Any]] = [vault_check(ctx)]
     home = paths.data_dir()
@@ -520,8 +522,18 @@ def doctor_report(ctx: Any) -> list[dict[str, Any]]:
     detail = f"{home} ({'writable' if writable else 'NOT writable'}); database {db}"
     if mode is not None:
         detail += f" mode {mode:o}"
-    detail += f"; schema {schema_version(ctx.store.conn)}/{SCHEMA_VERSION}; {ctx.store.count()} configurations"
-    checks.append({"check": "data directory", "ok": writable and (mode is None or not mode & 0o077), "detail": detail})
+    problems = quick_check(ctx.store.conn)  # every page read once: a damaged one shows up here
+    try:
+        counted = f"{ctx.store.count()} configurations"
+    except sqlite3.DatabaseError:
+        counted = "the configurations cannot be counted"
+    detail += f"; schema {schema_version(ctx.store.conn)}/{SCHEMA_VERSION}; {counted}"
+    if problems:
+        detail += f"; integrity check FAILED: {damaged_message(db, '; '.join(problems))}"
+    else:
+        detail += "; integrity check passed"
+    checks.append({"check": "data directory", "ok": writable and (mode is None or not mode & 0o077) and not problems,
+                   "detail": detail, **({"damaged": True} if problems else {})})
     ok, out = _qt_probe(
         "import sys;from PySide6.QtWidgets import QApplication,QSystemTrayIcon;"
         "app=QApplication([sys.argv[0] or 'tokendesk']);"
@@ -588,5 +600,5 @@ def cmd_doctor(args: argparse.Namespace, factory: ContextFactory) -> int:
     else:
         for c in checks:
             print(f"[{'ok' if c['ok'] else '!!'}] {c['check']}: {c['detail']}")
-    # a missing tray or keyring is a warning, not a failure: the app still works
-    return 0
+    # a missing tray or keyring is a warning, not a failure: the app still works; a damaged database is one
+    return EXIT_ERROR if any(c.get("damaged") for c in checks) else 0

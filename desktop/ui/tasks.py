@@ -64,8 +64,17 @@ class _Job(QRunnable):
             logger.info("a background task finished after the window closed; its result is dropped")
 
 
+def _plain(exc: BaseException) -> BaseException:
+    """A damaged database file as the words that say what to do (``desktop.store.database.StoreDamaged``)."""
+    from desktop.store.database import damage_from
+
+    return damage_from(exc) or exc
+
+
 class TaskRunner(QObject):
     busy_changed = Signal(str)
+    #: a task met a damaged database (the app shows what to do, once); on_error gets the same exception
+    damaged = Signal(object)
 
     def __init__(self, parent: QObject | None = None, pool: QThreadPool | None = None) -> None:
         super().__init__(parent)
@@ -102,6 +111,7 @@ class TaskRunner(QObject):
 
         def failed(exc: BaseException) -> None:
             finish()
+            exc = self._report(exc)
             if on_error is not None:
                 on_error(exc)
             else:
@@ -110,6 +120,12 @@ class TaskRunner(QObject):
         relay = _Relay(done, failed)
         self._relays.add(relay)
         self.pool.start(_Job(fn, args, relay))
+
+    def _report(self, exc: BaseException) -> BaseException:
+        plain = _plain(exc)
+        if plain is not exc:
+            self.damaged.emit(plain)
+        return plain
 
     def wait(self, msecs: int = 30000) -> bool:
         return self.pool.waitForDone(msecs)
@@ -131,7 +147,7 @@ class InlineTaskRunner(TaskRunner):
         except Exception as exc:
             self.busy_changed.emit("")
             if on_error is not None:
-                on_error(exc)
+                on_error(self._report(exc))
             else:
                 raise
             return
