@@ -10,7 +10,7 @@ changes nothing; ``*ExpirationDate`` arrives as seconds and becomes now + second
 
 A token answer is checked before anything is stored (``token_response_problem``): the access token must be
 text a bearer token can be (visible ASCII, at most ``MAX_TOKEN_CHARS``), a refresh token printable ASCII text;
-``expires_in`` a number of seconds above 0 and at most ``MAX_TOKEN_LIFETIME`` (365 days - no provider issues
+``expires_in`` a number of at least 1 second and at most ``MAX_TOKEN_LIFETIME`` (365 days - no provider issues
 longer-lived access tokens; 1e12 would be 31,000 years), ``refresh_token_expires_in`` at most
 ``MAX_REFRESH_TOKEN_LIFETIME`` (3650 days); ``token_type`` Bearer in any case (RFC 6749 7.1 / RFC 6750). An
 absent ``token_type`` is taken as Bearer: RFC 6749 5.1 requires it, but some providers leave it out, and a
@@ -144,7 +144,7 @@ def _expiry_problem(field_name: str, target: str, raw: Any) -> tuple[float | Non
     if seconds is None:
         return None, f"{field_name} is {shown_value(raw)}, not a number of seconds"
     what = "the refresh token" if target == "RefreshTokenExpirationDate" else "the token"
-    if seconds <= 0:
+    if seconds < 1:  # 0, negative, or a fraction of a second
         return None, f"{field_name} is {shown_value(raw)}: {what} would have expired on arrival"
     limit = _LIFETIMES.get(target, MAX_TOKEN_LIFETIME)
     if seconds > limit.total_seconds():
