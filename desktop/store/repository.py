@@ -39,6 +39,29 @@ class NotFoundError(StoreError):
         self.name = name
 
 
+#: the most one configuration may take in the database: its Config and its other record keys as JSON
+#: (``config_json`` + ``extra_json``; a Microsoft configuration takes about 2.5 KB). Every listing reads
+#: these columns, so nothing - an import, an edit, a command - may store more.
+MAX_CONFIG_JSON_BYTES = 64 * 1024
+
+
+class ConfigurationTooLarge(StoreError):
+    def __init__(self, name: str, size: int) -> None:
+        super().__init__(
+            f"The configuration '{name}' is too large to store: {size:,} bytes of settings, at most "
+            f"{MAX_CONFIG_JSON_BYTES:,} bytes. Nothing was saved. Remove the values it does not need."
+        )
+        self.name = name
+        self.size = size
+
+
+def _check_size(name: str, config_json: str, extra_json: str) -> None:
+    """The last line of defence against a configuration that would slow every listing down."""
+    size = len(config_json) + len(extra_json)  # JSON with ensure_ascii: characters are bytes
+    if size > MAX_CONFIG_JSON_BYTES:
+        raise ConfigurationTooLarge(name, size)
+
+
 def znuny_time(dt: datetime | None = None) -> str:
     """Znuny's timestamp form, ``YYYY-MM-DD HH:MM:SS`` (UTC here)."""
     return (dt or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -227,6 +250,7 @@ class Store:
             config = {k: v for k, v in config.items() if k != "ClientSecret"}
         config_json = json.dumps(config)
         extra_json = json.dumps(cfg.extra)
+        _check_size(cfg.name, config_json, extra_json)
         template_name = cfg.template_name
         with self.transaction():
             try:
@@ -280,13 +304,17 @@ class Store:
             config = cfg.config
             if "ClientSecret" in config:
                 config = {k: v for k, v in config.items() if k != "ClientSecret"}
+            config_json = encode(config)
+            extra_json = encode(cfg.extra) if cfg.extra else "{}"
+            if len(config_json) + len(extra_json) > MAX_CONFIG_JSON_BYTES:
+                _check_size(cfg.name, config_json, extra_json)
             params.append((
                 cfg.name,
                 cfg.name.casefold(),
                 cfg.valid_id,
                 cfg.template_name,
-                encode(config),
-                encode(cfg.extra) if cfg.extra else "{}",
+                config_json,
+                extra_json,
                 int(has_client_secret),
                 cfg.create_time or now,
                 now if changed_now else (cfg.change_time or now),
@@ -336,6 +364,9 @@ class Store:
             if current.template_name:
                 cfg.config["TemplateName"] = current.template_name  # permanent once saved
             cfg.change_time = znuny_time()
+            config_json = json.dumps(cfg.config)
+            extra_json = json.dumps(cfg.extra)
+            _check_size(cfg.name, config_json, extra_json)
             try:
                 self.conn.execute(
                     "UPDATE token_config SET name = ?, name_key = ?, valid_id = ?, template_name = ?, config_json = ?, "
@@ -347,8 +378,8 @@ class Store:
                         cfg.name.casefold(),
                         cfg.valid_id,
                         cfg.template_name,
-                        json.dumps(cfg.config),
-                        json.dumps(cfg.extra),
+                        config_json,
+                        extra_json,
                         cfg.change_time,
                         cfg.change_by,
                     )

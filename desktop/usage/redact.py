@@ -7,8 +7,9 @@ it, the client secret when there is one - and hides them in every form a server 
   base64 of "Bearer <token>" or of a whole SASL string gives it away too); URL-encoded (``quote``,
   ``quote_plus``, upper- or lower-case escapes, also of the base64 forms); JSON-escaped (with and
   without ``\\u`` escapes, ``\\/``); HTML-escaped;
-* **line wraps**: line breaks (CRLF, LF, CR, and their JSON escapes) and the blanks that continue
-  a folded line are ignored while searching, so a token wrapped at 76 columns is found; the line
+* **line wraps**: a text with line breaks (CRLF, LF, CR, and their JSON escapes) is searched as it
+  is and once more without them and the blanks that continue a folded line, so a token wrapped at
+  76 columns is found (and a secret that itself holds a backslash before an "n" too); the line
   structure of the text stays (each wrapped piece becomes a mark);
 * **pieces**: any run of ``MIN_FRAGMENT`` (16) or more characters of a form is redacted wherever it
   appears, so a token cut short, or the part of it left when a line ends, is hidden as well.
@@ -88,14 +89,30 @@ def _text_forms(value: str) -> Iterator[str]:
 
 
 def secret_forms(secret: str) -> list[str]:
-    """Every form of ``secret`` that is searched for (distinct, line breaks removed, longest first)."""
+    """Every form of ``secret`` that is searched for (distinct, as is and without line breaks, longest first)."""
     forms: dict[str, None] = {}
-    for form in _text_forms(secret):
-        forms[_squeeze(form)] = None
-    for b64 in _b64_runs(secret.encode("utf-8")):
-        for form in _text_forms(b64):
+    for b64 in (None, *_b64_runs(secret.encode("utf-8"))):
+        for form in _text_forms(secret if b64 is None else b64):
+            forms[form] = None
             forms[_squeeze(form)] = None
     return sorted((f for f in forms if len(f) >= MIN_SECRET), key=len, reverse=True)
+
+
+def _merged(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Overlapping spans as one, with the mark of the longest; in order."""
+    spans.sort()
+    merged: list[tuple[int, int, str]] = []
+    best = 0
+    for start, end, mark in spans:
+        if merged and start < merged[-1][1]:
+            last_start, last_end, last_mark = merged[-1]
+            if end - start > best:
+                best, last_mark = end - start, mark
+            merged[-1] = (last_start, max(last_end, end), last_mark)
+        else:
+            merged.append((start, end, mark))
+            best = end - start
+    return merged
 
 
 class Redactor:
@@ -126,13 +143,14 @@ class Redactor:
     def add_sasl(self, mechanism: str, raw: str, b64: str) -> None:
         """The SASL initial response: the raw string whole (its login is no secret), base64 in pieces too."""
         mark = SASL_MARK.format(mech=mechanism)
-        for form in _text_forms(raw):
-            form = _squeeze(form)
-            if len(form) >= MIN_SECRET:
-                self._whole[form] = mark
-        forms = {_squeeze(form) for encoded in _b64_runs(raw.encode("utf-8")) for form in _text_forms(encoded)}
+        for text_form in _text_forms(raw):
+            for form in (text_form, _squeeze(text_form)):
+                if len(form) >= MIN_SECRET:
+                    self._whole[form] = mark
+        forms = {form for encoded in _b64_runs(raw.encode("utf-8")) for form in _text_forms(encoded)}
         if b64:
-            forms.add(_squeeze(b64))
+            forms.add(b64)
+        forms |= {_squeeze(form) for form in forms}
         for form in sorted(forms, key=len, reverse=True):
             self._register(form, mark)
 
@@ -158,24 +176,25 @@ class Redactor:
     def redact(self, text: str) -> str:
         if not text or not (self._whole or self._forms):
             return text
+        # the text as it is (a secret may itself hold what looks like a line break, e.g. a backslash before
+        # an "n"), and, when it has line breaks, the text without them (a secret wrapped over lines)
+        found = self._find(text)
         flat, flat_starts, text_starts = self._flatten(text)
-        spans = self._find(flat)
-        if not spans:
+        if flat_starts:
+
+            def original(i: int) -> int:
+                k = bisect.bisect_right(flat_starts, i) - 1
+                return text_starts[k] + (i - flat_starts[k])
+
+            found += [(original(start), original(end - 1) + 1, mark) for start, end, mark in self._find(flat)]
+        if not found:
             return text
-
-        def original(i: int) -> int:
-            if not flat_starts:
-                return i
-            k = bisect.bisect_right(flat_starts, i) - 1
-            return text_starts[k] + (i - flat_starts[k])
-
         out: list[str] = []
         done = 0
-        for start, end, mark in spans:
-            a, b = original(start), original(end - 1) + 1
-            out.append(text[done:a])
-            out.append(self._replace(text[a:b], mark))
-            done = b
+        for start, end, mark in _merged(found):
+            out.append(text[done:start])
+            out.append(self._replace(text[start:end], mark))
+            done = end
         out.append(text[done:])
         return "".join(out)
 
@@ -212,7 +231,7 @@ class Redactor:
         return "".join(parts), flat_starts, text_starts
 
     def _find(self, flat: str) -> list[tuple[int, int, str]]:
-        """Merged (start, end, mark) spans of ``flat`` to redact, in order."""
+        """(start, end, mark) of every whole form and every piece of MIN_FRAGMENT or more in ``flat``."""
         found: list[tuple[int, int, str]] = []
         for form, mark in self._whole.items():
             i = flat.find(form)
@@ -242,21 +261,7 @@ class Redactor:
                     reached[key] = b
                     if b - a >= MIN_FRAGMENT:
                         found.append((a, b, self._marks[index]))
-        if not found:
-            return []
-        found.sort()
-        merged: list[tuple[int, int, str]] = []
-        best = 0
-        for start, end, mark in found:
-            if merged and start < merged[-1][1]:
-                last_start, last_end, last_mark = merged[-1]
-                if end - start > best:
-                    best, last_mark = end - start, mark
-                merged[-1] = (last_start, max(last_end, end), last_mark)
-            else:
-                merged.append((start, end, mark))
-                best = end - start
-        return merged
+        return found
 
     @staticmethod
     def _replace(original: str, mark: str) -> str:

@@ -243,3 +243,11 @@ def test_the_transcript_keeps_lines_bounded_and_still_redacts_them():
     extra = len(TOKEN_MARK) + 5 * MAX_RAW_LINE_CHARS - MAX_LINE_CHARS  # of the redacted line
     assert first.endswith(f" ... ({extra} more characters)")
     assert second == f"S: short {TOKEN_MARK} line"
+
+
+@pytest.mark.parametrize("secret", ["0000000\\", "abc\\ndefghijklmnopqrstuv", "tok\\r\\nen-0123456789abcdef"])
+@pytest.mark.parametrize("after", ["r", "n", "r\\n more", "\r\n next line"])
+def test_a_secret_holding_what_looks_like_an_escaped_line_break_is_still_found(secret, after):
+    # found by the earlier property test: "\\r" after a secret ending in a backslash read as a JSON line break
+    out = redactor_for(secret).redact(f"x {secret}{after}")
+    assert secret not in out and out.startswith(f"x {TOKEN_MARK}")
