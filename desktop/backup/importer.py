@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -61,11 +62,18 @@ from desktop.models.config import (
 from desktop.models.origins import EndpointMove, describe_moves, endpoint_moves
 from desktop.models.templates import TemplateCatalog
 from desktop.models.validation import ENDPOINT_LABELS, check_url, validate_configuration
+from desktop.store.repository import MAX_CONFIG_JSON_BYTES
 from desktop.store.secrets import CLIENT_SECRET
 
 logger = logging.getLogger(__name__)
 
 KNOWN_RECORD_KEYS = ("Name", "ValidID", "Config", "CreateTime", "CreateBy", "ChangeTime", "ChangeBy")
+#: the keys of Config that Tokendesk reads; others (and other Requests) are kept and exported again
+KNOWN_CONFIG_KEYS = frozenset(
+    {"TemplateName", "AuthFlow", "ClientID", "ClientSecret", "Scope", "Notifications", "Requests", "Tokendesk"}
+)
+#: the most a record may keep of keys Tokendesk does not use (as JSON, as the store writes them)
+MAX_UNKNOWN_BYTES = 16 * 1024
 MAX_DEPTH = 32
 _SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 _TEXT = frozenset({str})
@@ -596,6 +604,7 @@ def _check_record(index: int, raw: Any, templates: TemplateCatalog | None,
 
     if config is None:
         return ImportRecord(index, name, None, problems=check.problems, notes=check.notes)
+    _check_sizes(check, config, extra)
 
     cfg = TokenConfiguration(
         name=name,
@@ -615,6 +624,73 @@ def _check_record(index: int, raw: Any, templates: TemplateCatalog | None,
     if check.problems:
         return ImportRecord(index, name, None, problems=check.problems, notes=check.notes)
     return ImportRecord(index, name, cfg, client_secret=client_secret, notes=check.notes)
+
+
+_JSON_ENCODE = json.JSONEncoder(check_circular=False).encode  # what the store writes (json.dumps's output)
+_SIZE_MEMO = "stored size"
+
+
+def _json_size(value: Any) -> int:
+    return len(_JSON_ENCODE(value))
+
+
+def _text_only(value: Any) -> bool:
+    """Only text, null, lists and mappings inside: a value equal to it has the same JSON (1 == True == 1.0
+    would not)."""
+    kind = type(value)
+    if kind is dict:
+        return all(_text_only(v) for v in value.values())
+    if kind is list:
+        return all(_text_only(v) for v in value)
+    return kind is str or value is None
+
+
+def _stored_bytes(config: dict[str, Any], extra: dict[str, Any], memo: dict[Any, Any]) -> int:
+    """``len(json.dumps(config without ClientSecret)) + len(json.dumps(extra))``: what the store would keep
+    (``MAX_CONFIG_JSON_BYTES``). A top-level value equal to one measured before in this file is not encoded
+    again (records of one template repeat their Requests); the property tests compare it with json.dumps."""
+    seen: dict[str, tuple[Any, int]] = memo.setdefault(_SIZE_MEMO, {})
+    size = 2  # {}
+    for key, value in config.items():
+        if key == "ClientSecret":
+            continue
+        kind = type(value)
+        part = None
+        if kind is dict or kind is list:
+            known = seen.get(key)
+            if known is not None and known[0] == value:
+                part = known[1]
+        if part is None:
+            part = _json_size(value)
+            if (kind is dict or kind is list) and _text_only(value):
+                seen[key] = (value, part)
+        key_size = _json_size(key) if type(key) is str else _json_size({key: 0}) - 5  # JSON quotes 1, true, ...
+        size += (2 if size > 2 else 0) + key_size + 2 + part  # ", " between, '"key": value'
+    return size + (_json_size(extra) if extra else 2)
+
+
+def _check_sizes(check: _RecordChecker, config: dict[str, Any], extra: dict[str, Any]) -> None:
+    """The record must fit the store (``MAX_CONFIG_JSON_BYTES``), and what it keeps of keys Tokendesk does
+    not use must stay under ``MAX_UNKNOWN_BYTES``."""
+    try:
+        size = _stored_bytes(config, extra, check.memo)
+        unknown = list(extra.items())
+        unknown += [(f"Config.{key}", value) for key, value in config.items() if key not in KNOWN_CONFIG_KEYS]
+        requests = config.get("Requests")
+        if type(requests) is dict:
+            unknown += [(f"Config.Requests.{key}", value) for key, value in requests.items()
+                        if key not in REQUEST_KEYS]
+        kept = sum(_json_size(str(key)) + 2 + _json_size(value) for key, value in unknown)
+    except (TypeError, ValueError, RecursionError):
+        return  # values JSON cannot hold (dates, ...): reported by walk() already
+    if size > MAX_CONFIG_JSON_BYTES:
+        check.add("", f"would take {size:,} bytes of settings in the store; a configuration may take at most "
+                      f"{MAX_CONFIG_JSON_BYTES // 1024} KiB ({MAX_CONFIG_JSON_BYTES:,} bytes). Remove the values "
+                      "it does not need")
+    elif kept > MAX_UNKNOWN_BYTES:
+        names = ", ".join(str(key) for key, _ in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        check.add("", f"keeps {kept:,} bytes of keys Tokendesk does not use ({names}); at most "
+                      f"{MAX_UNKNOWN_BYTES // 1024} KiB of them are kept. Remove them from the file, or shorten them")
 
 
 def _time_field(check: _RecordChecker, raw: dict[str, Any], key: str) -> str | None:

@@ -8,18 +8,30 @@ checked before the data reaches the rest of the program:
   reading: see ``read_limited``). 10,000 configurations of the Microsoft template are about
   28 MB; Znuny exports are usually a few KB.
 * binary data: NUL bytes, or bytes that are not UTF-8 (a UTF-8 byte-order mark is allowed).
-* alias bombs ("billion laughs", also through ``<<`` merge keys): when the text may contain an
-  alias, its events are scanned first and the file is refused when aliases would add more than
-  ``MAX_ALIAS_EXPANSION`` nodes, or when an alias refers to the node it is inside of.
+* expansion ("billion laughs" alias bombs, however spelled: block or flow, ``"k":*a``, aliases as
+  keys, ``<<`` merge keys, anchored long texts): every value is counted while it is read, an alias
+  at the full size of what it repeats, and the file is refused at the first value past
+  ``MAX_NODES`` values or ``MAX_TEXT_CHARS`` characters of text; an alias inside its own anchor is
+  refused too. The limits admit any plain file under the size limit.
+* one value longer than ``MAX_VALUE_CHARS`` characters, a number over about 1,000 digits, and a
+  value SafeLoader's constructors cannot build ("2024-13-45", "!!int x") are refused with their line.
+* a key twice in one mapping (also ``'URL'`` and ``URL``, or two ``<<`` merged mappings that both
+  have it) is refused with its line: YAML would silently keep the last one. A key written next to
+  ``<<`` still overrides the merged one, as YAML defines.
 * nesting: libyaml refuses more than 1000 levels; anything that still exhausts Python's
   recursion is reported as "nested too deeply".
 
+There are three reading paths and each keeps every guard, in the same words: ``_load_block_lines``
+(plain block style, line by line; it reads only files it can prove inside the limits and hands
+anything to refuse to the next path, which names the line), ``_load_events`` (the parser's events)
+and ``_load_nodes`` (the node graph, for explicit tags, merge keys and keys that are not text; it
+measures the graph in document order before building anything, so both stop at the same value).
+
 The values are built by ``SafeConstructor``'s own per-tag constructors through a flat builder
-(tests check it gives exactly what ``yaml.safe_load`` gives); with the garbage collector paused
-and resolved tags cached it is about twice as fast as ``yaml.safe_load`` on large files. Files in
-the plain block style this module writes (and ``yaml.safe_dump`` writes) are read line by line
-instead (``_load_block_lines``: each distinct line split once, about four times as fast again);
-anything else in a file sends it to the parser's events, so every guard above applies unchanged.
+(tests check it gives exactly what ``yaml.safe_load`` gives, apart from the refusals above); with the
+garbage collector paused and resolved tags cached it is about twice as fast as ``yaml.safe_load`` on
+large files. Files in the plain block style this module writes (and ``yaml.safe_dump`` writes) are
+read line by line (each distinct line split once, about four times as fast again).
 
 Writing (``dump_records``) emits block-style YAML in a fixed key order chosen by the caller,
 so the same data always gives the same bytes. Plain scalars are used where they read back as
@@ -32,7 +44,7 @@ import gc
 import logging
 import math
 import re
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +64,14 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 logger = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
-MAX_ALIAS_EXPANSION = 1_000_000
+#: values (keys, texts, numbers, lists, mappings) in the document, every alias counted at the full size of
+#: what it repeats; a 10,000-record export has 1.6 million, a 32 MiB file of them about 1.9 million
+MAX_NODES = 4_000_000
+#: characters of text in the document (keys and values), counted the same way; no plain file under
+#: MAX_FILE_BYTES can have more, a 10,000-record export has about 18.7 million
+MAX_TEXT_CHARS = 32 * 1024 * 1024
+#: characters in one value (client ids, secrets, URLs and scopes are far shorter)
+MAX_VALUE_CHARS = 16_384
 
 SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -132,61 +151,106 @@ def _refuse_encrypted(data: bytes) -> None:
         )
 
 
-#: an alias can only start after a line start, a space or a flow indicator
-_ALIAS_HINT = re.compile(r"(?:^|[\s\[{,])\*[^\s\[\]{},]")
+# ---- the limits and their messages
+def _position(mark: Any) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "an unknown position"
 
 
-def check_aliases(text: str, limit: int = MAX_ALIAS_EXPANSION) -> None:
-    """Refuse alias bombs: count the nodes that aliases would add when expanded."""
-    if "*" not in text or not _ALIAS_HINT.search(text):
-        return
-    sizes: dict[str, int] = {}
-    open_anchors: set[str] = set()
-    stack: list[list[Any]] = [[None, 0]]
-    added = 0
+def _limit_text(limit: int, unit: str) -> str:
+    if unit == "text" and limit >= 1048576 and limit % 1048576 == 0:
+        return f"{limit // 1048576} MiB of text"
+    return f"{limit:,} characters of text" if unit == "text" else f"{limit:,} values"
+
+
+def _expands_too_far(nodes_over: bool) -> YamlReadError:
+    limit = _limit_text(MAX_NODES, "values") if nodes_over else _limit_text(MAX_TEXT_CHARS, "text")
+    return YamlReadError(
+        f"The file would expand to more than {limit} (every alias *name counted at the full size of what it "
+        "repeats): too large for a backup, or an alias bomb. Nothing was imported. Split the file, or write "
+        "repeated parts out instead of using anchors (&) and aliases (*)."
+    )
+
+
+def _value_too_long(size: int, mark: Any) -> YamlReadError:
+    return YamlReadError(
+        f"The file has a value of {size:,} characters at {_position(mark)}; values longer than "
+        f"{MAX_VALUE_CHARS:,} characters are refused. Nothing was imported. Shorten or remove that value."
+    )
+
+
+def _key_twice(key: Any, mark: Any, merged: bool = False, first: Any = None) -> YamlReadError:
+    def shown(value: Any) -> str:
+        text = value if isinstance(value, str) else str(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    via = ", through a << merge key" if merged else ""
+    if first is not None and repr(first) != repr(key):  # 1 and true, 1 and 1.0: one key to Python and JSON
+        via += f"; '{shown(key)}' and '{shown(first)}' are the same key here"
+    return YamlReadError(
+        f"The file has the key '{shown(key)}' twice in the same mapping (at {_position(mark)}{via}); YAML would "
+        "keep only the last value without a word. Nothing was imported. Remove or rename one of them."
+    )
+
+
+_RECURSIVE = (
+    "The file contains a recursive structure (an alias inside its own anchor). Nothing was imported. "
+    "Write the values out instead."
+)
+_NESTED = "The file is nested too deeply to be a configuration backup."
+#: what a tag's value should have been, for "cannot be read"
+_TAG_KINDS = {
+    "tag:yaml.org,2002:int": "a whole number",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "true or false",
+    "tag:yaml.org,2002:timestamp": "a date and time",
+    "tag:yaml.org,2002:binary": "base64 data",
+}
+
+
+def _unreadable(node: Any, problem: str) -> YamlReadError:
+    text = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+    return YamlReadError(
+        f"The file has a value that cannot be read at {_position(node.start_mark)}: '{text}' {problem}. "
+        "Put it in quotes if it is meant as text. Nothing was imported."
+    )
+
+
+#: numbers beyond about 1,000 digits are no configuration value (and Python cannot print those over 4,300)
+_MAX_INT_BITS = 3_322
+_CONSTRUCTOR_FAILURES = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
+
+
+def _build_scalar(loader: Any, constructor: Any, node: Any) -> Any:
+    """One scalar by SafeConstructor's constructor for its tag; what it cannot build is refused in words."""
     try:
-        for event in yaml.parse(text, Loader=SafeLoader):
-            cls = event.__class__
-            if cls is ScalarEvent:
-                if event.anchor:
-                    sizes[event.anchor] = 1
-                stack[-1][1] += 1
-            elif cls is AliasEvent:
-                if event.anchor in open_anchors:
-                    raise YamlReadError(
-                        f"The alias *{event.anchor} refers to the node it is inside of (a recursive structure); "
-                        "such files are refused."
-                    )
-                size = sizes.get(event.anchor)
-                if size is None:
-                    continue  # an undefined alias: loading reports it with its line
-                stack[-1][1] += size
-                added += size - 1
-                if added > limit:
-                    raise YamlReadError(
-                        f"The file's aliases (*{event.anchor} and others) would expand to more than {limit:,} "
-                        "extra values: refused as a possible alias bomb. Write the values out instead of using "
-                        "anchors and aliases."
-                    )
-            elif cls is MappingStartEvent or cls is SequenceStartEvent:
-                if event.anchor:
-                    open_anchors.add(event.anchor)
-                stack.append([event.anchor, 1])
-            elif cls is MappingEndEvent or cls is SequenceEndEvent:
-                anchor, size = stack.pop()
-                if anchor:
-                    open_anchors.discard(anchor)
-                    sizes[anchor] = size
-                stack[-1][1] += size
-    except yaml.YAMLError as exc:
-        raise YamlReadError(_yaml_problem(exc)) from None
+        value = constructor(loader, node)
+    except _CONSTRUCTOR_FAILURES:  # "2024-13-45", "!!int x", "!!bool maybe", 5,000 digits, ...
+        raise _unreadable(node, f"is not {_TAG_KINDS.get(node.tag, 'a value of its type')}") from None
+    if value.__class__ is int and value.bit_length() > _MAX_INT_BITS:
+        raise _unreadable(node, "is a number of more than 1,000 digits")
+    return value
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    first = getattr(exc, "context_mark", None)
+    if "duplicate anchor" in str(getattr(exc, "context", "")) and first is not None:
+        problem = f"an anchor (&name) is defined a second time (the first is at line {first.line + 1})"
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     return f"The file is not valid YAML{where}: {problem}. Check the file, or export it again."
+
+
+def _guarded(read: Any, text: str) -> Any:
+    """``read(text)`` with the parser's and Python's failures in the project's words."""
+    try:
+        return read(text)
+    except yaml.YAMLError as exc:
+        raise YamlReadError(_yaml_problem(exc)) from None
+    except RecursionError:
+        raise YamlReadError(_NESTED) from None
+    except MemoryError:
+        raise YamlReadError("The file is too large to read into memory.") from None
 
 
 class _Loader(SafeLoader):  # type: ignore[misc, valid-type]
@@ -207,78 +271,193 @@ class _Loader(SafeLoader):  # type: ignore[misc, valid-type]
         return super().resolve(kind, value, implicit)
 
 
+# ---- the node graph: explicit tags, merge keys, keys that are not text, ...
 _PENDING = object()
+_BUSY = (-1, -1)
+
+
+def _measure(root: Any) -> None:
+    """Count the node graph as the event reader counts its events, in the same (document) order: every
+    alias at the full size of what it repeats, a merge key's mappings as written. Refuses it, before any
+    value is built, when it is over a limit, has a value over ``MAX_VALUE_CHARS`` or refers to itself."""
+    max_nodes, max_chars, max_value = MAX_NODES, MAX_TEXT_CHARS, MAX_VALUE_CHARS
+    sizes: dict[int, tuple[int, int]] = {}
+    nodes = chars = 0
+
+    def visit(node: Any) -> None:
+        nonlocal nodes, chars
+        if node.__class__ is ScalarNode:
+            size = len(node.value)
+            if size > max_value:
+                raise _value_too_long(size, node.start_mark)
+            nodes += 1
+            chars += size
+        else:
+            known = sizes.get(id(node))
+            if known is _BUSY:
+                raise YamlReadError(_RECURSIVE)
+            if known is not None:  # an alias: all of it again
+                nodes += known[0]
+                chars += known[1]
+            else:
+                sizes[id(node)] = _BUSY
+                start_nodes, start_chars = nodes, chars
+                nodes += 1
+                if nodes > max_nodes:
+                    raise _expands_too_far(True)
+                if node.__class__ is SequenceNode:
+                    for child in node.value:
+                        visit(child)
+                else:
+                    for key_node, value_node in node.value:
+                        visit(key_node)
+                        visit(value_node)
+                sizes[id(node)] = (nodes - start_nodes, chars - start_chars)
+        if nodes > max_nodes or chars > max_chars:
+            raise _expands_too_far(nodes > max_nodes)
+
+    visit(root)
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_VALUE_TAG = "tag:yaml.org,2002:value"
+_SET_TAG = "tag:yaml.org,2002:set"
+_PAIR_TAGS = ("tag:yaml.org,2002:omap", "tag:yaml.org,2002:pairs")
+#: tags whose constructors build containers (generators): a scalar with one goes to construct_object
+_CONTAINER_TAGS = frozenset({_MAP_TAG, _SEQ_TAG, _SET_TAG, *_PAIR_TAGS})
 
 
 def _construct(loader: Any, root: Any) -> Any:
-    """Build Python values from the node graph with SafeConstructor's per-tag constructors."""
+    """Build Python values from the node graph (measured first) with SafeConstructor's per-tag constructors.
+    Merge keys are resolved here, not by PyYAML's ``flatten_mapping``: a key written next to ``<<``
+    overrides the merged one (as YAML says), but a key twice - written twice, or arriving from two merged
+    mappings - is refused."""
     memo: dict[int, Any] = {}
     scalars: dict[tuple[str, str], Any] = {}
     constructors = loader.yaml_constructors
 
+    def key_of(key_node: Any) -> Any:
+        if key_node.__class__ is ScalarNode and key_node.tag in (_STR_TAG, _VALUE_TAG):  # "=" is a text key
+            return key_node.value
+        key = build(key_node)
+        try:
+            hash(key)
+        except TypeError:
+            raise YamlReadError(
+                f"The file uses a {type(key).__name__} as a mapping key at line "
+                f"{key_node.start_mark.line + 1}; keys must be plain text."
+            ) from None
+        return key
+
     def build_mapping(node: Any) -> dict[Any, Any]:
         mapping: dict[Any, Any] = {}
+        merges = None
         for key_node, value_node in node.value:
-            if key_node.__class__ is ScalarNode and key_node.tag == _STR_TAG:  # the usual case, inline
-                key = key_node.value
-            elif key_node.tag in _FLATTEN_TAGS:
-                loader.flatten_mapping(node)  # "<<" merges and "=" keys, as SafeConstructor does
-                return build_mapping(node)
-            else:
-                key = build(key_node)
-                if not isinstance(key, Hashable):
-                    raise YamlReadError(
-                        f"The file uses a {type(key).__name__} as a mapping key at line "
-                        f"{key_node.start_mark.line + 1}; keys must be plain text."
-                    )
+            if key_node.tag == _MERGE_TAG:
+                merges = [] if merges is None else merges
+                merges.append((key_node, value_node))
+                continue
+            key = key_of(key_node)
+            if key in mapping:
+                raise _key_twice(key, key_node.start_mark, first=next(k for k in mapping if k == key))
             if value_node.__class__ is ScalarNode and value_node.tag == _STR_TAG:
                 mapping[key] = value_node.value
             else:
                 mapping[key] = build(value_node)
-        return mapping
+        if merges is None:
+            return mapping
+        merged: dict[Any, Any] = {}
+        for key_node, value_node in merges:
+            if value_node.__class__ is MappingNode:
+                sources = [value_node]
+            elif value_node.__class__ is SequenceNode:
+                sources = value_node.value[::-1]  # PyYAML's order: the first mapping listed wins
+            else:
+                sources = [value_node]
+            for source in sources:
+                part = build(source) if source.__class__ is MappingNode else None
+                if part.__class__ is not dict:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"expected a mapping or list of mappings for merging, but found {source.id}",
+                        source.start_mark,
+                    )
+                for key, value in part.items():
+                    if key in merged:
+                        raise _key_twice(key, key_node.start_mark, merged=True,
+                                         first=next(k for k in merged if k == key))
+                    merged[key] = value
+        merged.update(mapping)  # keys written out override merged ones, in the merged order (as PyYAML)
+        return merged
 
     def build(node: Any) -> Any:
         cls = node.__class__
+        tag = node.tag
         if cls is ScalarNode:
-            tag = node.tag
             if tag == _STR_TAG:
                 return node.value
             key = (tag, node.value)
             if key in scalars:
                 return scalars[key]
             constructor = constructors.get(tag)
-            value = constructor(loader, node) if constructor is not None else loader.construct_object(node, deep=True)
+            if constructor is None or tag in _CONTAINER_TAGS or tag in _FLATTEN_TAGS:
+                value = loader.construct_object(node, deep=True)  # unknown tags: refused in PyYAML's words
+            else:
+                value = _build_scalar(loader, constructor, node)
             scalars[key] = value
             return value
         nid = id(node)
         if nid in memo:
             value = memo[nid]
             if value is _PENDING:
-                raise YamlReadError("The file contains a recursive structure (an alias inside its own anchor).")
+                raise YamlReadError(_RECURSIVE)
             return value
-        if cls is MappingNode and node.tag == _MAP_TAG:
-            memo[nid] = _PENDING
-            mapping = build_mapping(node)
-            memo[nid] = mapping
-            return mapping
-        if cls is SequenceNode and node.tag == _SEQ_TAG:
-            memo[nid] = _PENDING
-            items = [
+        memo[nid] = _PENDING
+        if cls is MappingNode and tag == _MAP_TAG:
+            value = build_mapping(node)
+        elif cls is SequenceNode and tag == _SEQ_TAG:
+            value = [
                 child.value if child.__class__ is ScalarNode and child.tag == _STR_TAG else build(child)
                 for child in node.value
             ]
-            memo[nid] = items
-            return items
-        # other tags (!!set, !!omap, !!pairs, unknown ones): SafeConstructor decides (or refuses)
-        value = loader.construct_object(node, deep=True)
+        elif cls is MappingNode and tag == _SET_TAG:
+            value = set(build_mapping(node))
+        elif cls is SequenceNode and tag in _PAIR_TAGS and all(
+            sub.__class__ is MappingNode and len(sub.value) == 1 for sub in node.value
+        ):
+            value = [(build(k), build(v)) for sub in node.value for k, v in sub.value]
+        else:  # other tags and shapes: SafeConstructor decides, or refuses in its words
+            value = loader.construct_object(node, deep=True)
         memo[nid] = value
         return value
 
     return build(root)
 
 
+def _load_nodes(text: str) -> Any:
+    """The general path: compose the node graph, measure it, then build it."""
+    return _guarded(_read_nodes, text)
+
+
+def _read_nodes(text: str) -> Any:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _measure(node)
+        return _construct(loader, node)
+    finally:
+        loader.dispose()
+
+
+# ---- the parser's events: plain files that are not in the block style of the line reader
 class _NeedsNodes(Exception):
     """The document uses something the event reader leaves to the node graph (tags, merge keys, ...)."""
+
+
+class _KeyTwice(Exception):
+    """A mapping got a key it has already (the event reader names the position)."""
 
 
 #: deeper than this is no configuration backup (the node path would hit Python's recursion limit)
@@ -289,20 +468,29 @@ _NO_KEY = object()
 def _load_events(text: str) -> Any:
     """Build the document straight from the parser's events - no node graph, about twice as fast as
     composing nodes first (10,000 configurations: ~1.9 s instead of ~3.3 s here). Plain files only:
-    explicit tags, merge keys, non-text keys, several documents and undefined aliases raise
-    ``_NeedsNodes`` and ``load_yaml`` reads the file the general way. Same values as ``yaml.safe_load``
-    (scalars resolved and constructed by SafeLoader's own resolver and constructors; the property
-    tests compare the two)."""
+    explicit tags, merge keys, non-text keys, several documents, repeated anchors and undefined aliases
+    raise ``_NeedsNodes`` and ``load_yaml`` reads the file the general way. Same values as ``yaml.safe_load``
+    (scalars resolved and constructed by SafeLoader's own resolver and constructors; the property tests
+    compare the two). Counts every value as it comes, an alias at the full size of its anchor, and stops
+    at the first limit passed, exactly where ``_measure`` stops on the node graph."""
+    return _guarded(_read_events, text)
+
+
+def _read_events(text: str) -> Any:
     loader = _Loader(text)
     constructors = loader.yaml_constructors
     resolve = loader.resolve
+    max_nodes, max_chars, max_value = MAX_NODES, MAX_TEXT_CHARS, MAX_VALUE_CHARS
     values: dict[tuple[str, str], Any] = {}
-    anchors: dict[str, Any] = {}
+    #: anchor -> (value, its values, its characters, where it is); sizes known once its container ended
+    anchors: dict[str, tuple[Any, int, int, Any]] = {}
     open_anchors: set[str] = set()
-    # one entry per open container: [container, pending key (mappings), is mapping, anchor]
+    # one entry per open container: [container, pending key (mappings), is mapping, anchor, values and
+    # characters counted before it]
     stack: list[list[Any]] = []
     result: list[Any] = []
     documents = 0
+    nodes = chars = 0
 
     def put(value: Any) -> None:
         if not stack:
@@ -314,17 +502,27 @@ def _load_events(text: str) -> Any:
         elif top[1] is _NO_KEY:
             if value.__class__ is not str:
                 raise _NeedsNodes
+            if value in top[0]:
+                raise _KeyTwice(value)
             top[1] = value
         else:
             top[0][top[1]] = value
             top[1] = _NO_KEY
 
+    event: Any = None
     try:
         while True:
             event = loader.get_event()
             cls = event.__class__
             if cls is ScalarEvent:
                 value = event.value
+                size = len(value)
+                if size > max_value:
+                    raise _value_too_long(size, event.start_mark)
+                nodes += 1
+                chars += size
+                if nodes > max_nodes or chars > max_chars:
+                    raise _expands_too_far(nodes > max_nodes)
                 if event.tag is not None and event.tag != "!":
                     raise _NeedsNodes
                 if event.implicit[0]:  # plain: its type comes from the resolver (null, bool, int, ...)
@@ -337,37 +535,57 @@ def _load_events(text: str) -> Any:
                             constructor = constructors.get(tag)
                             if constructor is None or tag in _FLATTEN_TAGS:
                                 raise _NeedsNodes
-                            value = values[key] = constructor(loader, ScalarNode(tag, value))
+                            value = values[key] = _build_scalar(
+                                loader, constructor, ScalarNode(tag, value, event.start_mark, event.end_mark))
                 if event.anchor is not None:
-                    anchors[event.anchor] = value
+                    if event.anchor in anchors:
+                        raise _NeedsNodes  # the composer refuses a repeated anchor in its words
+                    anchors[event.anchor] = (value, 1, size, event.start_mark)
                 put(value)
             elif cls is MappingStartEvent or cls is SequenceStartEvent:
-                if event.tag is not None and event.tag not in ("!", _MAP_TAG, _SEQ_TAG):
+                is_mapping = cls is MappingStartEvent
+                if event.tag is not None and event.tag not in ("!", _MAP_TAG if is_mapping else _SEQ_TAG):
                     raise _NeedsNodes
-                container: Any = {} if cls is MappingStartEvent else []
+                nodes += 1
+                if nodes > max_nodes:
+                    raise _expands_too_far(True)
+                container: Any = {} if is_mapping else []
                 put(container)
                 if event.anchor is not None:
-                    anchors[event.anchor] = container
+                    if event.anchor in anchors:
+                        raise _NeedsNodes
+                    anchors[event.anchor] = (container, 0, 0, event.start_mark)
                     open_anchors.add(event.anchor)
-                stack.append([container, _NO_KEY, cls is MappingStartEvent, event.anchor])
+                stack.append([container, _NO_KEY, is_mapping, event.anchor, nodes - 1, chars])
                 if len(stack) > _MAX_DEPTH:
                     raise RecursionError
             elif cls is MappingEndEvent or cls is SequenceEndEvent:
-                anchor = stack.pop()[3]
+                entry = stack.pop()
+                anchor = entry[3]
                 if anchor is not None:
                     open_anchors.discard(anchor)
+                    anchors[anchor] = (entry[0], nodes - entry[4], chars - entry[5], anchors[anchor][3])
             elif cls is AliasEvent:
                 if event.anchor in open_anchors:
-                    raise YamlReadError("The file contains a recursive structure (an alias inside its own anchor).")
-                if event.anchor not in anchors:
+                    raise YamlReadError(_RECURSIVE)
+                known = anchors.get(event.anchor)
+                if known is None:
                     raise _NeedsNodes  # the composer words that error
-                put(anchors[event.anchor])
+                nodes += known[1]
+                chars += known[2]
+                if nodes > max_nodes or chars > max_chars:
+                    raise _expands_too_far(nodes > max_nodes)
+                put(known[0])
             elif cls is DocumentStartEvent:
                 documents += 1
                 if documents > 1:
                     raise _NeedsNodes  # the composer refuses a second document in its words
             elif cls is StreamEndEvent:
                 break
+    except _KeyTwice as exc:
+        # an alias as the key: where its anchor is, as the node graph knows it
+        mark = anchors[event.anchor][3] if event.__class__ is AliasEvent else event.start_mark
+        raise _key_twice(exc.args[0], mark) from None
     finally:
         loader.dispose()
     return result[0] if result else None
@@ -404,10 +622,15 @@ def _load_block_lines(text: str) -> Any:
     multi-line or block scalars, anchors, aliases, tags, directives, several documents, tabs, control
     characters, non-text keys) raises ``_NotBlockLines`` and the general readers take the file. What it
     accepts it reads exactly as ``yaml.safe_load`` does: plain scalars are resolved and constructed by
-    SafeLoader's own resolver and constructors (tests compare the two on generated and damaged files)."""
+    SafeLoader's own resolver and constructors (tests compare the two on generated and damaged files).
+
+    It refuses nothing itself: a file it cannot prove inside the limits (more lines than ``MAX_NODES``
+    allows, more text than ``MAX_TEXT_CHARS``), a value over ``MAX_VALUE_CHARS``, a key twice in one
+    mapping, a value the constructors cannot build - all go to the event reader, which counts, finds
+    and words them (with their line)."""
     loader = _Loader("")
     try:
-        return _read_block_lines(text, loader)
+        return _guarded(lambda text: _read_block_lines(text, loader), text)
     finally:
         loader.dispose()
 
@@ -416,11 +639,14 @@ def _read_block_lines(text: str, loader: Any) -> Any:
     constructors = loader.yaml_constructors
     resolve = loader.resolve
     scalars: dict[str, Any] = {}
+    max_value = MAX_VALUE_CHARS
 
     def scalar(token: str) -> Any:
         """The value of one scalar token: plain, quoted, ``{}`` or ``[]`` (markers for new containers)."""
         if token in scalars:
             return scalars[token]
+        if len(token) > max_value:  # (a quoted one may be shorter: the event reader measures exactly)
+            raise _NotBlockLines
         first = token[:1]
         if first == "'":
             if not _SINGLE_QUOTED.fullmatch(token):
@@ -449,7 +675,10 @@ def _read_block_lines(text: str, loader: Any) -> Any:
                 constructor = constructors.get(tag)
                 if constructor is None or tag in _FLATTEN_TAGS:
                     raise _NotBlockLines
-                value = constructor(loader, ScalarNode(tag, token))
+                try:
+                    value = _build_scalar(loader, constructor, ScalarNode(tag, token))
+                except YamlReadError:
+                    raise _NotBlockLines from None  # refused with its line by the event reader
         scalars[token] = value
         return value
 
@@ -499,6 +728,10 @@ def _read_block_lines(text: str, loader: Any) -> Any:
         del lines[0]
     if not lines:
         raise _NotBlockLines
+    # A line makes at most 2 values (key and value) plus one per leading "- " (a list or a mapping as its
+    # item), and the scalars' text is shorter than the file's: within these bounds no count is needed.
+    if len(text) > MAX_TEXT_CHARS or 2 * len(lines) + text.count("- ") + 1 > MAX_NODES:
+        raise _NotBlockLines
     split: dict[str, tuple[int, int, str | None, Any]] = {}
     known = split.get
     # the open containers, innermost last: [container, is a mapping, column, pending key or None]
@@ -515,6 +748,8 @@ def _read_block_lines(text: str, loader: Any) -> Any:
         column, dashes, key, value = entry
         if column == top_column and top_mapping is not None and not dashes and key is not None:
             # the usual line: the next key of the current mapping
+            if key in top_mapping:
+                raise _NotBlockLines  # a key twice: refused with its line by the event reader
             if value is _PENDING_VALUE:
                 top_mapping[key] = None
                 top[3] = key
@@ -602,6 +837,8 @@ def _read_block_lines(text: str, loader: Any) -> Any:
             raise RecursionError
         top_column = top[2]
         top_mapping = top[0]
+        if key in top_mapping:
+            raise _NotBlockLines
         if value is _PENDING_VALUE:
             top_mapping[key] = None
             top[3] = key
@@ -618,7 +855,6 @@ def _read_block_lines(text: str, loader: Any) -> Any:
 def load_yaml(data: bytes | str, limit: int = MAX_FILE_BYTES) -> Any:
     """Parse one YAML document safely with every guard; None for an empty document."""
     text = decode_text(data, limit)
-    check_aliases(text)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # building millions of small containers: the collector would rescan them all
     try:
@@ -630,18 +866,7 @@ def load_yaml(data: bytes | str, limit: int = MAX_FILE_BYTES) -> Any:
             return _load_events(text)
         except _NeedsNodes:
             pass
-        loader = _Loader(text)
-        try:
-            node = loader.get_single_node()
-            return None if node is None else _construct(loader, node)
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        raise YamlReadError(_yaml_problem(exc)) from None
-    except RecursionError:
-        raise YamlReadError("The file is nested too deeply to be a configuration backup.") from None
-    except MemoryError:
-        raise YamlReadError("The file is too large to read into memory.") from None
+        return _load_nodes(text)
     finally:
         if gc_was_enabled:
             gc.enable()

@@ -239,7 +239,7 @@ def test_awkward_strings_survive(value):
 FALLBACK_CASES = [
     "base: &b {a: 1}\nderived:\n  <<: *b\n  c: 2\n",  # merge key
     "a: !!str 123\nb: !!int '7'\n",  # explicit tags
-    "1: one\ntrue: yes\nnull: nothing\n",  # keys that are not text
+    "2: two\ntrue: yes\nnull: nothing\n",  # keys that are not text (1 and true would be one key: refused)
     "a: !!binary aGVsbG8=\n",
     "a: 2001-12-14t21:59:43.10-05:00\nb: 1e3\nc: .inf\nd: 0o17\ne: ~\nf: ''\n",  # resolved scalars, no fallback
 ]
