@@ -10,8 +10,24 @@ records ``Name``, ``ValidID``, ``Config``, ``CreateTime``, ``CreateBy``, ``Chang
   refused with an explanation: it cannot be told apart from a damaged record, and Znuny does
   not write it. An empty list imports nothing.
 * **Limits.** Files over 32 MiB (``yamlio.MAX_FILE_BYTES``; about 11,000 configurations of
-  the Microsoft template) are refused before parsing. Only safe YAML loading; aliases may add at
-  most 1,000,000 values in total (alias bombs are refused), recursive aliases are refused.
+  the Microsoft template) are refused before parsing. Only safe YAML loading. Anchors (``&a``),
+  aliases (``*a``) and merge keys (``<<: *a``) are allowed, and every alias counts at the full
+  size of what it repeats, however it is written: the whole file may expand to at most 4,000,000
+  values and 32 MiB of text (``MAX_NODES``, ``MAX_TEXT_CHARS``; a 10,000-configuration export has
+  1.6 million values and 19 million characters, so any plain file under the size limit fits).
+  One value may have at most 16,384 characters (``MAX_VALUE_CHARS``). Recursive aliases, numbers
+  over about 1,000 digits and values YAML cannot build (``2024-13-45``) are refused.
+* **Keys.** A mapping may have each key once. A second ``URL:`` - also ``'URL'`` against
+  ``URL``, an alias as the key, or the same key from two mappings merged with ``<<`` - refuses
+  the file and names its line (YAML loaders keep the last one without a word). A key written next
+  to ``<<`` replaces the merged one, as YAML defines.
+* **Size of one configuration.** What the store keeps of a record (``Config`` without the client
+  secret, plus its other keys, as JSON) may be at most 64 KiB (``MAX_CONFIG_JSON_BYTES``; a
+  Microsoft configuration is about 2.5 KB), and of that at most 16 KiB of keys Tokendesk does not
+  use (``importer.MAX_UNKNOWN_BYTES``: top-level keys other than Znuny's, ``Config`` keys other
+  than TemplateName, AuthFlow, ClientID, ClientSecret, Scope, Notifications, Requests and
+  Tokendesk, and ``Requests`` Tokendesk does not use). The store refuses a larger configuration
+  however it arrives (import, edit, command).
 * **Records.** Every record is checked on its own; every problem names the record (position
   and Name) and the field (``Config.Requests.TokenByRefreshToken.Request.URL``). Names must be
   unique in the file (case-insensitively, as in the store). Any ``TemplateName`` is accepted
