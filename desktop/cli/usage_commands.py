@@ -33,10 +33,11 @@ from desktop.usage.accounts import (
     ALLOW_PLAINTEXT_LABEL,
     MECHANISMS,
     PROTOCOLS,
+    PROTOCOLS_BY_KEY,
     TLS_IMPLICIT,
+    TLS_STARTTLS,
     MailAccount,
     plaintext_state,
-    protocol_spec,
     protocol_text,
 )
 from desktop.usage.invokers import DEFAULT_HEADERS, METHODS, PLACEHOLDER, WebInvoker, parse_header_lines
@@ -230,8 +231,9 @@ def _mail_json(a: MailAccount) -> dict[str, Any]:
 def _unencrypted_text(a: MailAccount) -> str:
     state = plaintext_state(a)
     if not state:
-        return "no (TLS from the first byte)" if protocol_spec(a.protocol).tls == TLS_IMPLICIT else (
-            "no (STARTTLS before signing in)")
+        tls = a.spec.tls if a.protocol.upper() in PROTOCOLS_BY_KEY else ""
+        return {TLS_IMPLICIT: "no (TLS from the first byte)", TLS_STARTTLS: "no (STARTTLS before signing in)"}.get(
+            tls, f"unknown protocol {a.protocol}")
     if state == "this machine":
         return "yes, to this machine (needs no permission)"
     if state == "allowed":
@@ -248,7 +250,9 @@ def cmd_mail_show(args: argparse.Namespace, factory: ContextFactory) -> int:
     if args.json:
         print_json(_mail_json(a))
         return 0
-    rows = [("Name", a.name), ("Protocol", protocol_spec(a.protocol).label), ("Server", f"{a.host}:{a.effective_port}"),
+    spec = PROTOCOLS_BY_KEY.get(a.protocol.upper())
+    port = a.port or (spec.default_port if spec else "?")
+    rows = [("Name", a.name), ("Protocol", spec.label if spec else a.protocol), ("Server", f"{a.host}:{port}"),
             ("Login", a.login), ("Token configuration", a.config_name), ("Mechanism", a.mechanism),
             ("CA file", a.ca_file or "(the system's trusted CAs)"), ("Unencrypted", _unencrypted_text(a)),
             ("Last test", _last_run_text(a.last_run))]
