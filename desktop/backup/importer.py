@@ -684,13 +684,12 @@ def _check_sizes(check: _RecordChecker, config: dict[str, Any], extra: dict[str,
     except (TypeError, ValueError, RecursionError):
         return  # values JSON cannot hold (dates, ...): reported by walk() already
     if size > MAX_CONFIG_JSON_BYTES:
-        check.add("", f"would take {size:,} bytes of settings in the store; a configuration may take at most "
-                      f"{MAX_CONFIG_JSON_BYTES // 1024} KiB ({MAX_CONFIG_JSON_BYTES:,} bytes). Remove the values "
-                      "it does not need")
+        check.add("", f"would take {size:,} bytes in the store, at most {MAX_CONFIG_JSON_BYTES // 1024} KiB: "
+                      "remove the values it does not need")
     elif kept > MAX_UNKNOWN_BYTES:
         names = ", ".join(str(key) for key, _ in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
-        check.add("", f"keeps {kept:,} bytes of keys Tokendesk does not use ({names}); at most "
-                      f"{MAX_UNKNOWN_BYTES // 1024} KiB of them are kept. Remove them from the file, or shorten them")
+        check.add("", f"keeps {kept:,} bytes of keys Tokendesk does not use ({names}), at most "
+                      f"{MAX_UNKNOWN_BYTES // 1024} KiB: remove or shorten them")
 
 
 def _time_field(check: _RecordChecker, raw: dict[str, Any], key: str) -> str | None:

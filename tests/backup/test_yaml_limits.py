@@ -292,16 +292,20 @@ def test_a_key_twice_in_one_mapping_is_refused(spelling):
     assert "at line " in message
 
 
-def test_the_second_url_is_named_with_its_line(ctx, state, tmp_path):
-    """The finding: a second ``URL:`` quietly replaced the token endpoint."""
+def second_token_url() -> tuple[str, int, int]:
+    """A record whose token endpoint is followed by a second ``URL:`` (text, its line, its column)."""
     text = yaml.safe_dump([microsoft_record("Support")], sort_keys=False)
     lines = text.splitlines(keepends=True)
     at = next(i for i, line in enumerate(lines) if line.strip().startswith("URL: https://login.microsoftonline.com/")
               and line.rstrip().endswith("/token"))
     indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
     lines.insert(at + 1, indent + "URL: https://attacker.example/token\n")
-    text = "".join(lines)
-    line, column = at + 2, len(indent) + 1
+    return "".join(lines), at + 2, len(indent) + 1
+
+
+def test_the_second_url_is_named_with_its_line(ctx, state, tmp_path):
+    """The finding: a second ``URL:`` quietly replaced the token endpoint."""
+    text, line, column = second_token_url()
     path = tmp_path / "twice.yml"
     path.write_text(text)
     before = state()
@@ -608,3 +612,40 @@ def test_the_checked_size_is_what_the_store_writes(config, extra):
     memo: dict[Any, Any] = {}
     assert _stored_bytes(config, extra, memo) == expected
     assert _stored_bytes(copy.deepcopy(config), copy.deepcopy(extra), memo) == expected  # from the memo
+
+
+# ---- what the window shows
+def test_the_import_preview_shows_each_refusal(qtbot, ctx, tmp_path):
+    """The preview shows the reader's refusal whole (wrapped) and allows nothing; a record too large to store
+    is an invalid row with its reason. Screenshots in docs/screenshots with TOKENDESK_SCREENSHOTS=1."""
+    import os
+
+    from desktop.backup import plan_import
+    from desktop.ui.dialogs.import_dialog import ImportPreviewDialog
+
+    shots = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("TOKENDESK_SCREENSHOTS") != "1":
+        shots = tmp_path
+    twice = second_token_url()[0]
+    big = microsoft_record("Big")
+    big["Notes"] = {f"n{i}": "v" * 1000 for i in range(20)}
+    cases = [
+        ("import-alias-bomb.png", bomb_json_adjacent(), EXPAND_WORDS),
+        ("import-key-twice.png", twice, "has the key 'URL' twice in the same mapping"),
+        ("import-unknown-keys.png", dump_records([microsoft_record("Fine"), big]), "keys Tokendesk does not use"),
+    ]
+    for name, text, words in cases:
+        parsed = parse_import(text, templates=ctx.templates)
+        dialog = ImportPreviewDialog(parsed, lambda overwrite, parsed=parsed: plan_import(ctx, parsed, overwrite))
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        assert not dialog.apply_button.isEnabled()
+        if parsed.problems:
+            assert dialog.file_problem.isVisible() and words in dialog.file_problem.text()
+            assert dialog.file_problem.wordWrap()
+        else:
+            assert [row[1] for row in dialog.rows()] == ["new", "invalid"]
+            assert any(words in message for _field, message in dialog.problems_shown(1))
+        dialog.grab().save(str(shots / name))
+        dialog.close()
