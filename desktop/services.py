@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from desktop.models.config import TokenConfiguration
 from desktop.models.origins import EndpointMove, describe_moves, endpoint_moves
 from desktop.models.validation import FieldError, validate_configuration
-from desktop.store.repository import NotFoundError, Store
+from desktop.store.repository import ChangedMeanwhile, NotFoundError, Store
 from desktop.store.secrets import ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN, SecretStore, SecretStoreError
 
 if TYPE_CHECKING:
@@ -200,8 +200,12 @@ class ConfigurationService:
         return endpoint_moves(stored, cfg) if stored is not None else []
 
     def update(self, cfg: TokenConfiguration, client_secret: str | None = None, *,
-               keep_client_secret: bool = False) -> TokenConfiguration:
+               keep_client_secret: bool = False, expected: TokenConfiguration | None = None) -> TokenConfiguration:
         """Save changes; ``client_secret`` None keeps the stored one, '' removes it.
+
+        ``expected`` is the version the edit loaded (the window's Edit dialog, ``tokendesk edit``): if the stored
+        configuration changed since (another window, a command, an import), nothing is saved and
+        ``ChangedMeanwhile`` lists what changed.
 
         A change that moves an endpoint to another origin (``endpoint_moves``) also forgets the stored tokens
         and - unless ``keep_client_secret`` or a new ``client_secret`` is given - the stored client secret, in
@@ -219,7 +223,7 @@ class ConfigurationService:
             drop_secret = bool(moves) and client_secret is None and not keep_client_secret and bool(
                 stored and stored.has_client_secret)
             has_secret = False if drop_secret else None if client_secret is None else bool(client_secret)
-            saved = self.store.update(cfg, has_client_secret=has_secret)
+            saved = self.store.update(cfg, has_client_secret=has_secret, expected=expected)
             if client_secret is not None:
                 if client_secret:
                     self.secrets.set_for(cfg.id, CLIENT_SECRET, client_secret)
@@ -269,6 +273,7 @@ class ConfigurationService:
 
 
 __all__ = [
+    "ChangedMeanwhile",
     "Context",
     "ConfigurationService",
     "InUseError",

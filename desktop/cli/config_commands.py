@@ -38,7 +38,7 @@ from desktop.models.settings import SETTINGS, spec_for
 from desktop.models.status import last_used_text, refresh_status, token_status
 from desktop.models.templates import TemplateError
 from desktop.models.token import TokenState, utcnow
-from desktop.services import InUseError, ValidationFailed
+from desktop.services import ChangedMeanwhile, InUseError, ValidationFailed
 from desktop.store.repository import DuplicateNameError, NotFoundError
 from desktop.store.secrets import SecretStoreError
 
@@ -371,7 +371,12 @@ def cmd_edit(args: argparse.Namespace, factory: ContextFactory) -> int:
     moves = ctx.configurations.endpoint_moves(cfg)
     keep = args.send_client_secret_to_new_hosts
     try:
-        saved = ctx.configurations.update(cfg, secret, keep_client_secret=keep)
+        # saved only over the version read above: an edit in between (a window, another command) is not lost
+        saved = ctx.configurations.update(cfg, secret, keep_client_secret=keep, expected=stored)
+    except ChangedMeanwhile as exc:
+        raise CliError(f"'{stored.name}' was not changed: it was changed meanwhile (in another window or by a "
+                       f"tokendesk command): {'; '.join(exc.changes)}. Run the command again to apply your options "
+                       "to the current version.") from None
     except ValidationFailed as exc:
         lines = "\n".join(f"  {e.field}: {e.message}" for e in exc.errors)
         raise CliError(f"'{stored.name}' was not changed:\n{lines}", EXIT_USAGE) from None

@@ -108,6 +108,10 @@ class TokenConfiguration:
     extra: dict[str, Any] = field(default_factory=dict)
     #: whether the secret store holds a client secret for it (stored configurations only)
     has_client_secret: bool = False
+    #: the stored revisions this object was read at (schema 7; each save of the row / of its client secret counts
+    #: one up): an edit saves over them only (``Store.update(expected=...)``); not part of equality
+    revision: int = field(default=0, compare=False)
+    secret_revision: int = field(default=0, compare=False)
 
     def copy(self) -> TokenConfiguration:
         return copy.deepcopy(self)

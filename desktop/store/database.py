@@ -187,6 +187,13 @@ MIGRATIONS: list[list[str]] = [
             OR EXISTS (SELECT 1 FROM token_state WHERE has_access_token OR has_refresh_token)
             OR EXISTS (SELECT 1 FROM fallback_secret)""",
     ],
+    # 7: lost updates - every write of a configuration counts its revision up, every write of its client secret
+    #    also its secret_revision; an edit saves only over the revisions it loaded (Store.update's ``expected``,
+    #    ChangedMeanwhile; what changed in words: desktop/models/changes.py)
+    [
+        """ALTER TABLE token_config ADD COLUMN revision INTEGER NOT NULL DEFAULT 0""",
+        """ALTER TABLE token_config ADD COLUMN secret_revision INTEGER NOT NULL DEFAULT 0""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -39,6 +39,21 @@ class NotFoundError(StoreError):
         self.name = name
 
 
+class ChangedMeanwhile(StoreError):
+    """The configuration was saved by someone else (another window, a command, an import) since the edit loaded
+    it: nothing was written. ``changes`` says what the other save changed, in words (never a secret);
+    ``current`` is the stored version."""
+
+    def __init__(self, loaded: TokenConfiguration, current: TokenConfiguration) -> None:
+        from desktop.models.changes import describe_changes
+
+        self.loaded = loaded
+        self.current = current
+        self.changes = describe_changes(loaded, current)
+        super().__init__(f"'{loaded.name}' was changed meanwhile (in another window or by a tokendesk command); "
+                         f"your changes were not saved. Changed: {'; '.join(self.changes)}.")
+
+
 #: the most one configuration may take in the database: its Config and its other record keys as JSON
 #: (``config_json`` + ``extra_json``; a Microsoft configuration takes about 2.5 KB). Every listing reads
 #: these columns, so nothing - an import, an edit, a command - may store more.
@@ -114,7 +129,7 @@ _JSON_ENCODE = json.JSONEncoder(check_circular=False).encode
 
 _CONFIG_COLUMNS = (
     "c.id, c.name, c.valid_id, c.template_name, c.config_json, c.extra_json, c.has_client_secret, "
-    "c.create_time, c.change_time, c.create_by, c.change_by"
+    "c.create_time, c.change_time, c.create_by, c.change_by, c.revision, c.secret_revision"
 )
 _STATE_COLUMNS = ", ".join(f"s.{f}" for f in STATE_FIELDS)
 
@@ -186,6 +201,8 @@ class Store:
             create_by=row["create_by"],
             change_by=row["change_by"],
             extra=json.loads(row["extra_json"]),
+            revision=row["revision"],
+            secret_revision=row["secret_revision"],
         )
         cfg.has_client_secret = bool(row["has_client_secret"])
         return cfg
@@ -351,8 +368,13 @@ class Store:
             seen.add(key)
         return None
 
-    def update(self, cfg: TokenConfiguration, *, has_client_secret: bool | None = None) -> TokenConfiguration:
-        """Write ``cfg`` over the stored row with the same id. TemplateName stays as stored."""
+    def update(self, cfg: TokenConfiguration, *, has_client_secret: bool | None = None,
+               expected: TokenConfiguration | None = None) -> TokenConfiguration:
+        """Write ``cfg`` over the stored row with the same id. TemplateName stays as stored.
+
+        ``expected``: the version the edit loaded; when the stored revisions differ from its revisions, nothing is
+        written and ``ChangedMeanwhile`` says what changed (a lost update refused). ``has_client_secret`` given
+        means the client secret is written or removed with this save: its ``secret_revision`` counts up too."""
         if cfg.id is None:
             raise StoreError("cannot update a configuration that was never saved")
         cfg = cfg.copy()
@@ -361,6 +383,9 @@ class Store:
             current = self.get_by_id(cfg.id)
             if current is None:
                 raise NotFoundError(cfg.name)
+            if expected is not None and (current.revision, current.secret_revision) != (
+                    expected.revision, expected.secret_revision):
+                raise ChangedMeanwhile(expected, current)
             if current.template_name:
                 cfg.config["TemplateName"] = current.template_name  # permanent once saved
             cfg.change_time = znuny_time()
@@ -370,8 +395,9 @@ class Store:
             try:
                 self.conn.execute(
                     "UPDATE token_config SET name = ?, name_key = ?, valid_id = ?, template_name = ?, config_json = ?, "
-                    "extra_json = ?, change_time = ?, change_by = ?"
-                    + (", has_client_secret = ?" if has_client_secret is not None else "")
+                    "extra_json = ?, change_time = ?, change_by = ?, revision = revision + 1"
+                    + (", has_client_secret = ?, secret_revision = secret_revision + 1"
+                       if has_client_secret is not None else "")
                     + " WHERE id = ?",
                     (
                         cfg.name,
@@ -388,11 +414,14 @@ class Store:
                 )
             except sqlite3.IntegrityError:
                 raise DuplicateNameError(cfg.name) from None
+        cfg.revision = current.revision + 1
+        cfg.secret_revision = current.secret_revision + (has_client_secret is not None)
         return cfg
 
     def set_has_client_secret(self, config_id: int, value: bool) -> None:
         with self.transaction():
-            self.conn.execute("UPDATE token_config SET has_client_secret = ? WHERE id = ?", (int(value), config_id))
+            self.conn.execute("UPDATE token_config SET has_client_secret = ?, revision = revision + 1, "
+                              "secret_revision = secret_revision + 1 WHERE id = ?", (int(value), config_id))
 
     def delete(self, config_id: int) -> None:
         with self.transaction():
