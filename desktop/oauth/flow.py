@@ -222,13 +222,23 @@ class Callback:
 
 
 def callback_params(url: str) -> dict[str, str]:
-    """Query (and, for response_mode=fragment, fragment) parameters of a redirect URL."""
-    parts = urlsplit(url)
+    """Query (and, for response_mode=fragment, fragment) parameters of a redirect URL ({} for what is not one)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1/..." and the like: no parameters, so no state
+        return {}
     params = dict(parse_qsl(parts.query, keep_blank_values=True))
     if parts.fragment and "=" in parts.fragment:
         for k, v in parse_qsl(parts.fragment, keep_blank_values=True):
             params.setdefault(k, v)
     return params
+
+
+def same_secret(given: object, expected: str | None) -> bool:
+    """Constant-time comparison of a value that came back on a redirect (any text: non-ASCII too) with ours."""
+    if not isinstance(given, str) or not given or not expected:
+        return False
+    return secrets.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
 def parse_callback(cfg: TokenConfiguration, request: AuthorizationRequest, url: str) -> Callback:
@@ -243,7 +253,7 @@ def parse_callback(cfg: TokenConfiguration, request: AuthorizationRequest, url: 
     params = callback_params(url)
     mapped = map_response(cfg.response_mapping(AUTHORIZATION_CODE), params, DEFAULT_REDIRECT_MAPPING)
     returned_state = mapped.get("State")
-    if not returned_state or not secrets.compare_digest(str(returned_state), request.state):
+    if not same_secret(returned_state, request.state):
         raise StateMismatch(
             "The sign-in answer does not belong to this request (state parameter missing or different); it was refused "
             "and nothing was stored.",
