@@ -656,8 +656,9 @@ class MainWindow(QMainWindow):
 
             def save(c: TokenConfiguration, secret: str | None, keep_client_secret: bool = False
                      ) -> TokenConfiguration:
-                # endpoints at another host: the dialog asked; the service forgets tokens (and the secret unless kept)
-                return service.update(c, secret, keep_client_secret=keep_client_secret)
+                # endpoints at another host: the dialog asked; the service forgets tokens (and the secret unless kept).
+                # Saved only over the version the dialog edits (dialog.original): else ChangedMeanwhile, no lost update
+                return service.update(c, secret, keep_client_secret=keep_client_secret, expected=dialog.original)
 
         if template is None:
             template = self.ctx.templates.get(cfg.template_name)

@@ -6,7 +6,9 @@ service call); if it fails (a name taken meanwhile, a locked keyring) the dialog
 with the message and nothing typed is lost. Saving endpoints at another origin (scheme, host,
 port: ``desktop.models.origins``) asks first, lists the moves, says that the stored tokens are
 forgotten and offers to send the stored client secret along (off by default); the answer reaches
-``save_fn`` as ``keep_client_secret``.
+``save_fn`` as ``keep_client_secret``. A save refused because the configuration was saved elsewhere
+since the dialog loaded it (``ChangedMeanwhile``) lists what changed and offers Re-apply (the admin's
+changes on top, when they touch other fields), Reload or Cancel.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.models.changes import describe_changes, reapply
 from desktop.models.config import (
     AUTHORIZATION_CODE,
     BROWSER_EMBEDDED,
@@ -55,6 +58,7 @@ from desktop.models.templates import ProviderTemplate
 from desktop.models.tones import style
 from desktop.models.validation import ENDPOINT_LABELS, FieldError, validate_configuration
 from desktop.notify.events import REFRESH_TOKEN_LIFETIME_CHOICES
+from desktop.services import ChangedMeanwhile
 from desktop.ui.widgets import SecretEdit
 
 SaveFn = Callable[[TokenConfiguration, "str | None"], TokenConfiguration]
@@ -121,6 +125,11 @@ class TokenDialog(QDialog):
         self.setMinimumWidth(640)
         self._build(redirect_uri)
         self._load()
+        #: the form as loaded, before anything was typed (what counts as the admin's changes when the stored
+        #: configuration changed meanwhile: see changed_meanwhile)
+        self.untouched = self._collect()
+        #: the "changed meanwhile" box of the last refused save (tests, screenshots)
+        self.changed_box: QMessageBox | None = None
         self._connect()
         self.revalidate()
 
@@ -456,10 +465,76 @@ class TokenDialog(QDialog):
                 self.saved = self.save_fn(cfg, self.client_secret())
             else:
                 self.saved = self.save_fn(cfg, self.client_secret(), keep_client_secret=keep)
+        except ChangedMeanwhile as exc:  # saved elsewhere since this dialog loaded it: say what, let the admin choose
+            self.changed_meanwhile(exc, cfg)
+            return
         except Exception as exc:  # shown, nothing lost: the dialog stays open
             self.summary.setText(f"Not saved: {exc}")
             return
         self.accept()
+
+    def changed_meanwhile(self, exc: ChangedMeanwhile, mine: TokenConfiguration) -> None:
+        """The stored configuration changed since this dialog loaded it (another window, ``tokendesk edit``, an
+        import): list what changed and offer Re-apply (the admin's changes on top of that version, when they
+        touch other fields), Reload (the stored version; what was typed is lost) or Cancel (keep editing)."""
+        current = exc.current
+        typed_secret = bool(self.client_secret())
+        merged, clashes = reapply(self.original, current, self.untouched, mine)
+        secret_changed = current.secret_revision != self.original.secret_revision
+        if typed_secret and secret_changed:
+            clashes.append("Client secret")
+            merged = None
+        own = describe_changes(self.untouched, mine) + (["client secret (typed)"] if typed_secret else [])
+        box = self.changed_box = QMessageBox(self)
+        box.setObjectName("changedMeanwhileBox")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Changed meanwhile - Tokendesk")
+        box.setText(f"'{exc.loaded.name}' was changed meanwhile")
+        info = ("Saved in another window or by a tokendesk command since you opened it:\n"
+                + "\n".join(f"\u2022 {line}" for line in exc.changes) + "\n\nYour changes are not saved yet"
+                + (":\n" + "\n".join(f"\u2022 {line}" for line in own) if own else ".") + "\n\n")
+        if merged is not None:
+            info += ("Re-apply puts your changes on top of the saved version (check them, then save). Reload shows "
+                     "the saved version; what you typed is lost.")
+        else:
+            info += (f"You changed the same fields ({', '.join(clashes)}). Reload shows the saved version (what you "
+                     "typed is lost), or Cancel to keep editing.")
+        box.setInformativeText(info)
+        box.setStyleSheet("QLabel#qt_msgbox_informativelabel { min-width: 36em; }")
+        reapply_button = box.addButton("Re-apply my changes", QMessageBox.ButtonRole.AcceptRole) if merged else None
+        reload_button = box.addButton("Reload", QMessageBox.ButtonRole.DestructiveRole)
+        cancel_button = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(reapply_button or cancel_button)
+        box.setEscapeButton(cancel_button)
+        box.exec()
+        clicked = box.clickedButton()
+        if reapply_button is not None and clicked is reapply_button and merged is not None:
+            self._rebase(current, merged, keep_typed_secret=True)
+            self.summary.setText("Your changes are now on top of the version saved meanwhile: check them, then save.")
+        elif clicked is reload_button:
+            self._rebase(current, current, keep_typed_secret=False)
+            self.summary.setText("Reloaded the version saved meanwhile; your changes were discarded.")
+        else:
+            self.summary.setText(f"Not saved: '{exc.loaded.name}' was changed meanwhile. Save again to reload it or "
+                                 "to re-apply your changes.")
+
+    def _rebase(self, current: TokenConfiguration, shown: TokenConfiguration, *, keep_typed_secret: bool) -> None:
+        """Edit ``current`` (the stored version) from now on, with the form showing ``shown``."""
+        self.original = current
+        self.client_secret_stored = current.has_client_secret
+        self.secret_edit.setPlaceholderText("stored in the keyring - leave empty to keep it"
+                                            if current.has_client_secret
+                                            else "the client secret (leave empty for a public client)")
+        if not keep_typed_secret:
+            self.secret_edit.setText("")
+        self.config = current.copy()
+        self._load()
+        self.untouched = self._collect()
+        if shown is not current:
+            self.config = shown.copy()
+            self._load()
+        self.setWindowTitle(f"Edit '{current.name}' - Tokendesk")
+        self.revalidate()
 
     def confirm_endpoint_moves(self, moves: list[EndpointMove]) -> bool | None:
         """Ask before endpoints move to another host: None = cancelled, else whether the stored client secret
