@@ -10,7 +10,9 @@ dropping a .yml/.yaml/.age file on the window opens the import preview.
   ``BackupPassphraseDialog``; decryption runs on the task runner while the dialog shows that it works;
   a wrong passphrase is said in the dialog, which stays open for another try. Then the file is
   checked and ``ImportPreviewDialog`` opens (new / overwrites / skipped / invalid, overwrite
-  option re-plans live, Apply disabled while anything is invalid); applying runs on the task
+  option re-plans live, Apply disabled while anything is invalid; an overwrite that moves endpoints
+  to another host says that its tokens are forgotten, and "Send the stored client secret to the new
+  hosts" - off - travels with the plan; a preview re-opened after ``PlanChanged`` asks again); applying runs on the task
   runner in one transaction, then a summary, ``hub.configurations_changed`` and the first
   imported row selected.
 The dialogs are opened with ``open()`` (window-modal, not blocking), so tests can drive them.
