@@ -353,6 +353,11 @@ class TokenAgent:
                 return {"ok": False, "locked": True, "message": "the window's vault waits for its passphrase"}
             if vault_error and isinstance(exc, vault_error):
                 return {"ok": False, "exit": 1, "message": str(exc), "hint": getattr(exc, "hint", "")}
+            from desktop.store.database import damage_from
+
+            damaged = damage_from(exc, self.ctx.store.path)
+            if damaged is not None:  # the command prints what happened and what to do, as it would alone
+                return {"ok": False, "exit": 1, "message": str(damaged), "hint": ""}
             _logger().warning("agent: the %s request for '%s' failed", op, name, exc_info=True)
             return {"ok": False, "exit": 1, "message": f"error: {exc}", "hint": ""}
         if after != before:

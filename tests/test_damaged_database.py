@@ -226,3 +226,20 @@ def test_salvage_when_the_store_itself_cannot_be_opened(ctx, capsys, tmp_path):
     records = yaml.safe_load(target.read_text())
     assert sorted(r["Name"] for r in records) == sorted(secrets)
     assert not any("ClientSecret" in r["Config"] for r in records)
+
+
+def test_the_windows_token_agent_answers_with_the_same_words(damaged):
+    """``tokendesk token NAME`` answered by a running window: a configuration on the damaged page."""
+    from desktop import agent
+
+    lost = None
+    for name in damaged.clean:
+        try:
+            damaged.ctx.store.find(name)
+        except Exception:
+            lost = name
+            break
+    assert lost is not None
+    answer = agent.TokenAgent(damaged.ctx, program_for=lambda pid: "")({"op": "token", "name": lost}, 1)
+    assert answer["ok"] is False and answer["exit"] == 1
+    _says_damaged(answer["message"], damaged.path)
