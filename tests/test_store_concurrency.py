@@ -149,3 +149,33 @@ def test_an_old_schema_opened_by_two_connections_at_once_is_migrated_once(tmp_pa
     assert database.schema_version(blocker) == SCHEMA_VERSION
     assert blocker.execute("SELECT COUNT(*) FROM meta WHERE key = 'vault.legacy'").fetchone()[0] == 1
     blocker.close()
+
+
+#: a child: wait for the go file, then run ``tokendesk list`` on a data directory nobody has opened yet
+CLI_CHILD = r"""
+import os, sys, time
+go, n = sys.argv[1], sys.argv[2]
+open(go + f".ready{n}", "w").close()
+while not os.path.exists(go):
+    time.sleep(0.001)
+from desktop.cli import main
+sys.exit(main(["list", "--json"]))
+"""
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_tokendesk_commands_started_together_on_a_new_data_directory(tmp_path: Path, attempt: int):
+    count = 10
+    home = tmp_path / "new-home"  # TOKENDESK_HOME that does not exist yet
+    go = tmp_path / "go"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TOKENDESK_HOME=str(home))
+    procs = [subprocess.Popen([sys.executable, "-c", CLI_CHILD, str(go), str(n)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(count)]
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("go.ready*"))) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()
+    results = [(p.wait(120), p.stdout.read(), p.stderr.read()) for p in procs]
+    assert [(code, out.strip(), err) for code, out, err in results] == [(0, "[]", "")] * count
+    db = home / "tokendesk.sqlite3"
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600 and stat.S_IMODE(home.stat().st_mode) == 0o700
