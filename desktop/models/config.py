@@ -361,6 +361,27 @@ class TokenConfiguration:
     def discovery_url(self, value: str) -> None:
         self._set_tokendesk("DiscoveryURL", value or None)
 
+    @property
+    def issuer(self) -> str:
+        """The issuer identifier discovery confirmed ('' when unknown): an ``iss`` on the sign-in answer must
+        equal it (RFC 9207)."""
+        value = self._tokendesk().get("Issuer")
+        return value if isinstance(value, str) else ""
+
+    @issuer.setter
+    def issuer(self, value: str) -> None:
+        self._set_tokendesk("Issuer", value or None)
+
+    @property
+    def iss_parameter_supported(self) -> bool:
+        """The provider announced ``authorization_response_iss_parameter_supported``: a sign-in answer without
+        ``iss`` is refused."""
+        return _flag(self._tokendesk().get("IssParameterSupported"), False)
+
+    @iss_parameter_supported.setter
+    def iss_parameter_supported(self, value: bool) -> None:
+        self._set_tokendesk("IssParameterSupported", 1 if value else None)
+
 
 # ``config`` is a dataclass field for construction, equality and repr, backed by a lazily parsed
 # JSON text when loaded from the store (see ``TokenConfiguration.from_stored``).

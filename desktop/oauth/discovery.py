@@ -1,11 +1,20 @@
-"""OpenID Connect / RFC 8414 discovery: read an issuer's ``.well-known`` document."""
+"""OpenID Connect / RFC 8414 discovery: read an issuer's ``.well-known`` document.
+
+The document is taken only from the address asked (no redirects) and only when its ``issuer`` is the issuer
+asked for (OpenID Connect Discovery 4.3, RFC 8414 3.3); its issuer and RFC 9207 promise are kept on the
+configuration (``DiscoveredEndpoints.record_on``) for the sign-in check in ``desktop.oauth.flow``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from desktop.models.validation import check_url
+
+if TYPE_CHECKING:
+    from desktop.models.config import TokenConfiguration
 
 
 class DiscoveryError(RuntimeError):
@@ -22,6 +31,14 @@ class DiscoveredEndpoints:
     code_challenge_methods: tuple[str, ...] = ()
     #: ``token_endpoint_auth_methods_supported`` (empty: not announced; RFC 8414 default client_secret_basic)
     token_auth_methods: tuple[str, ...] = ()
+    #: ``authorization_response_iss_parameter_supported`` (RFC 9207): every sign-in answer carries ``iss``
+    iss_parameter_supported: bool = False
+
+    def record_on(self, cfg: TokenConfiguration) -> None:
+        """Keep what the sign-in check needs on the configuration (``Config.Tokendesk.Issuer`` and
+        ``IssParameterSupported``): an answer's ``iss`` must be this issuer, and must be there if announced."""
+        cfg.issuer = self.issuer
+        cfg.iss_parameter_supported = self.iss_parameter_supported
 
     def preferred_client_authentication(self) -> str | None:
         """``client_secret_basic`` when the provider announces it but not ``client_secret_post``; ``client_secret_post``
@@ -34,22 +51,50 @@ class DiscoveredEndpoints:
         return None
 
 
-def discovery_urls(issuer: str) -> list[str]:
-    """Where to look: the OIDC document, then the RFC 8414 one."""
+def discovery_urls(issuer: str) -> list[tuple[str, str]]:
+    """Where to look, and the issuer each document must name: the OIDC document, then the RFC 8414 one; or the
+    ``.well-known`` address the admin gave (its issuer derived from it: OIDC Discovery 4, RFC 8414 3)."""
     issuer = issuer.strip()
     if "/.well-known/" in issuer:
-        return [issuer]
+        url = issuer
+        parts = urlsplit(url)
+        before, _, after = parts.path.partition("/.well-known/")
+        root = f"{parts.scheme}://{parts.netloc}"
+        if after.startswith("openid-configuration"):
+            return [(url, root + before)]
+        _, _, suffix = after.partition("/")  # RFC 8414: /.well-known/oauth-authorization-server/<issuer path>
+        return [(url, root + before + ("/" + suffix if suffix else ""))]
     base = issuer.rstrip("/")
     parts = urlsplit(base)
-    urls = [f"{base}/.well-known/openid-configuration"]
-    path = parts.path
     root = f"{parts.scheme}://{parts.netloc}"
-    urls.append(f"{root}/.well-known/oauth-authorization-server{path}")
-    return urls
+    return [(f"{base}/.well-known/openid-configuration", base),
+            (f"{root}/.well-known/oauth-authorization-server{parts.path}", base)]
+
+
+def _same_issuer(found: str, asked: str) -> bool:
+    """The document's issuer is the one asked for (a trailing slash the admin typed or left out is not another
+    issuer; everything else must be identical, scheme and host included)."""
+    return found.rstrip("/") == asked.rstrip("/")
+
+
+def _issuer_problem(url: str, found: object, asked: str) -> str | None:
+    if not isinstance(found, str) or not found.strip():
+        return f"{url} names no issuer, so it cannot be checked; it was not used."
+    if _same_issuer(found, asked):
+        return None
+    text = (f"{url} is the document of the issuer {found}, not of {asked} (OpenID Connect Discovery and RFC 8414 "
+            "require them to be the same), so it was not used.")
+    if "{tenantid}" in found.lower():
+        return text + (" Microsoft's multi-tenant address names no single issuer: use "
+                       "https://login.microsoftonline.com/<your tenant ID>/v2.0 as the issuer.")
+    return text + " Enter exactly the issuer URL the provider documents."
 
 
 def discover(issuer: str, timeout: float = 20.0) -> DiscoveredEndpoints:
-    """Fetch and check the discovery document (network I/O: call it off the GUI thread)."""
+    """Fetch and check the discovery document (network I/O: call it off the GUI thread).
+
+    No redirect is followed (a moved document is reported with its new address), the proxy rule of token
+    requests applies (``desktop.oauth.proxy``), and the document must name the issuer asked for."""
     problem = check_url(issuer)
     if problem:
         raise DiscoveryError(f"The issuer URL {problem}.")
@@ -58,9 +103,9 @@ def discover(issuer: str, timeout: float = 20.0) -> DiscoveredEndpoints:
     from desktop.oauth import proxy
 
     last_error = ""
-    for url in discovery_urls(issuer):
+    for url, asked in discovery_urls(issuer):
         try:
-            with httpx.Client(transport=proxy.transport(url), timeout=timeout, follow_redirects=True) as client:
+            with httpx.Client(transport=proxy.transport(url), timeout=timeout, follow_redirects=False) as client:
                 response = client.get(url, headers={"Accept": "application/json"})
         except proxy.ProxyProblem as exc:
             raise DiscoveryError(f"{exc}. Correct the proxy variable or name the host in NO_PROXY.") from None
@@ -74,25 +119,39 @@ def discover(issuer: str, timeout: float = 20.0) -> DiscoveredEndpoints:
         if response.status_code == 404:
             last_error = f"{url} was not found (404)"
             continue
+        if response.is_redirect:
+            location = response.headers.get("location", "")
+            raise DiscoveryError(
+                f"{url} answered with a redirect (HTTP {response.status_code}) to {location or 'nowhere'}. Tokendesk "
+                "does not follow redirects when reading a discovery document: if that is the provider's real "
+                "address, enter its issuer instead.")
         if response.status_code != 200:
             raise DiscoveryError(f"{url} answered HTTP {response.status_code}.")
         try:
             doc = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise DiscoveryError(f"{url} did not return JSON.") from None
         if not isinstance(doc, dict):
             raise DiscoveryError(f"{url} did not return a JSON object.")
+        mismatch = _issuer_problem(url, doc.get("issuer"), asked)
+        if mismatch:
+            raise DiscoveryError(mismatch)
         auth = str(doc.get("authorization_endpoint") or "")
         token = str(doc.get("token_endpoint") or "")
         if not auth or not token:
             raise DiscoveryError(f"{url} has no authorization_endpoint or token_endpoint.")
         return DiscoveredEndpoints(
-            issuer=str(doc.get("issuer") or issuer),
+            issuer=str(doc["issuer"]),
             authorization_endpoint=auth,
             token_endpoint=token,
             revocation_endpoint=str(doc.get("revocation_endpoint") or ""),
-            scopes_supported=tuple(str(s) for s in doc.get("scopes_supported") or ()),
-            code_challenge_methods=tuple(str(s) for s in doc.get("code_challenge_methods_supported") or ()),
-            token_auth_methods=tuple(str(s) for s in doc.get("token_endpoint_auth_methods_supported") or ()),
+            scopes_supported=_texts(doc.get("scopes_supported")),
+            code_challenge_methods=_texts(doc.get("code_challenge_methods_supported")),
+            token_auth_methods=_texts(doc.get("token_endpoint_auth_methods_supported")),
+            iss_parameter_supported=doc.get("authorization_response_iss_parameter_supported") is True,
         )
     raise DiscoveryError(f"No discovery document found: {last_error}. Is the issuer URL right?")
+
+
+def _texts(value: object) -> tuple[str, ...]:
+    return tuple(str(s) for s in value) if isinstance(value, list) else ()

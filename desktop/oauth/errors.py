@@ -52,6 +52,11 @@ class StateMismatch(TokenError):
     """The redirect's ``state`` is not the one this login sent (or was used already): refused."""
 
 
+class IssuerMismatch(StateMismatch):
+    """The sign-in answer came from another issuer than the configuration's (RFC 9207 ``iss``), or without the
+    ``iss`` the provider promised: a possible mix-up attack; refused before the code is used."""
+
+
 class Cancelled(TokenError):
     """The admin cancelled the sign-in; nothing was stored."""
 

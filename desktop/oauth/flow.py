@@ -34,6 +34,7 @@ from desktop.models.validation import ENDPOINT_LABELS, is_loopback_host
 from desktop.oauth.errors import (
     HTTPS_REQUIRED,
     ConfigurationProblem,
+    IssuerMismatch,
     ProviderError,
     StateMismatch,
     hint_for,
@@ -245,7 +246,8 @@ def parse_callback(cfg: TokenConfiguration, request: AuthorizationRequest, url: 
     """Check the redirect against ``request`` (state, single use) and read code or error from it.
 
     Raises StateMismatch (nothing may be stored then) when the state is missing, wrong, or the
-    request was used already; ProviderError when the provider sent an error (hint included).
+    request was used already; IssuerMismatch (a StateMismatch) when ``iss`` names another issuer or is missing
+    where the provider announced it (RFC 9207); ProviderError when the provider sent an error (hint included).
     """
     if request.used:
         raise StateMismatch("This sign-in was already completed or abandoned; the redirect was refused.",
@@ -260,6 +262,7 @@ def parse_callback(cfg: TokenConfiguration, request: AuthorizationRequest, url: 
             "Request the token again from Tokendesk and finish the sign-in in the window or tab it opens.",
         )
     request.used = True
+    _check_issuer(cfg, params.get("iss"))
     if mapped.is_error:
         error = mapped.error or "error"
         raise ProviderError(
@@ -274,6 +277,24 @@ def parse_callback(cfg: TokenConfiguration, request: AuthorizationRequest, url: 
                             "Check the authorization endpoint and its response_type=code parameter in Edit.",
                             error="invalid_response", description="no code on the redirect")
     return Callback(code=str(code))
+
+
+def _check_issuer(cfg: TokenConfiguration, iss: str | None) -> None:
+    """RFC 9207: an ``iss`` on the answer must be the configuration's issuer (when known; simple string
+    comparison), and must be there when the provider announced it. Checked before errors and codes are read."""
+    expected = cfg.issuer
+    hint = ("Another site may be trying to take over this sign-in (a mix-up attack), or the provider's issuer "
+            "changed. Request the token again; if it keeps happening, check the issuer with Discover in Edit.")
+    if iss is not None and expected and iss != expected:
+        raise IssuerMismatch(
+            f"The sign-in answer comes from the issuer {iss}, not from {expected}; it was refused and nothing was "
+            "stored.", hint, error="issuer_mismatch",
+            description=f"the answer's iss is {iss}, the configuration's issuer is {expected}")
+    if iss is None and expected and cfg.iss_parameter_supported:
+        raise IssuerMismatch(
+            f"The sign-in answer came without the iss parameter, which {expected} always sends (RFC 9207); it was "
+            "refused and nothing was stored.", hint, error="issuer_mismatch",
+            description="the answer has no iss, but the provider announced it")
 
 
 def token_endpoint_keys(cfg: TokenConfiguration) -> tuple[str, ...]:

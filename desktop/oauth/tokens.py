@@ -47,6 +47,7 @@ from desktop.oauth.errors import (
     UNUSABLE_ANSWER_HINT,
     Cancelled,
     ConfigurationProblem,
+    IssuerMismatch,
     NetworkError,
     ProviderError,
     ReauthorizationNeeded,
@@ -275,6 +276,10 @@ class TokenService:
         cfg = self._by_id(request.config_id)
         try:
             callback = parse_callback(cfg, request, callback_url)
+        except IssuerMismatch as exc:
+            logger.warning("'%s': redirect refused (%s); nothing stored", cfg.name, exc.description)
+            self._store_error(cfg.id, exc)  # shown on the row: the admin should know
+            raise
         except StateMismatch:
             logger.warning("'%s': redirect refused (state mismatch or reused request); nothing stored", cfg.name)
             raise

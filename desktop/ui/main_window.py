@@ -684,11 +684,15 @@ class MainWindow(QMainWindow):
                 str(exc) if isinstance(exc, DiscoveryError) else f"Discovery failed: {exc.__class__.__name__}"
             )
 
+        def found(endpoints) -> None:  # type: ignore[no-untyped-def]
+            endpoints.record_on(dialog.config)  # issuer and RFC 9207 promise, saved with the configuration
+            dialog.apply_discovery(endpoints)
+
         self.tasks.run(
             discover,
             issuer,
             timeout,
-            on_done=dialog.apply_discovery,
+            on_done=found,
             on_error=failed,
             busy_text=f"Reading the discovery document of {issuer} ...",
         )

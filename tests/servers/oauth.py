@@ -175,7 +175,8 @@ class OAuthTestServer:
 
     def configure(self, **options: Any) -> dict[str, Any]:
         """Options: access_token_ttl, refresh_token_ttl, send_refresh_token_expires_in,
-        refresh_rotation ("rotate" | "same" | "omit"), login_page, default_user, strict_clients, clients
+        refresh_rotation ("rotate" | "same" | "omit"), login_page, default_user, iss_parameter (RFC 9207 ``iss`` on
+        authorization responses, announced in discovery), strict_clients, clients
         ({client_id: {"secret": str | None, "redirect_uris": [...]}})."""
         return self.control("configure", **options)["options"]
 

@@ -68,6 +68,7 @@ function defaultOptions() {
     refresh_rotation: "rotate", // rotate: new refresh token, old one dies; same: echo it; omit: no field (Google)
     login_page: false, // true: /authorize shows a sign-in page first
     default_user: "tokendesk-user@example.test",
+    iss_parameter: false, // true: RFC 9207 - "iss" on every authorization response, announced in discovery
     strict_clients: true,
     clients: structuredClone(DEFAULT_CLIENTS),
   };
@@ -203,6 +204,7 @@ const service = new OAuth2Service(issuer);
 
 service.on("beforeAuthorizeRedirect", (redirect, req) => {
   const code = redirect.url.searchParams.get("code");
+  if (options.iss_parameter) redirect.url.searchParams.set("iss", issuer.url); // RFC 9207, errors too
   const fault = takeFault("authorize", undefined, ["error"]);
   if (fault) {
     redirect.url.searchParams.delete("code");
@@ -481,6 +483,7 @@ app.get("/.well-known/openid-configuration", (_req, res) => {
     subject_types_supported: ["public"],
     id_token_signing_alg_values_supported: ["RS256"],
     scopes_supported: ["openid", "email", "profile", "offline_access"],
+    ...(options.iss_parameter ? { authorization_response_iss_parameter_supported: true } : {}),
   });
 });
 
@@ -526,6 +529,7 @@ app.get("/authorize", async (req, res, next) => {
     url.searchParams.set("error", "invalid_request");
     url.searchParams.set("error_description", "code_challenge_method must be S256");
     if (req.query.state) url.searchParams.set("state", req.query.state);
+    if (options.iss_parameter) url.searchParams.set("iss", issuer.url);
     res.redirect(url.href);
     return;
   }
