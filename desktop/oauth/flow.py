@@ -289,12 +289,12 @@ def _check_issuer(cfg: TokenConfiguration, iss: str | None) -> None:
         raise IssuerMismatch(
             f"The sign-in answer comes from the issuer {iss}, not from {expected}; it was refused and nothing was "
             "stored.", hint, error="issuer_mismatch",
-            description=f"the answer's iss is {iss}, the configuration's issuer is {expected}")
+            description=f"the sign-in answer came from the issuer {iss}, not from {expected}")
     if iss is None and expected and cfg.iss_parameter_supported:
         raise IssuerMismatch(
             f"The sign-in answer came without the iss parameter, which {expected} always sends (RFC 9207); it was "
             "refused and nothing was stored.", hint, error="issuer_mismatch",
-            description="the answer has no iss, but the provider announced it")
+            description=f"the sign-in answer came without the iss parameter {expected} announced")
 
 
 def token_endpoint_keys(cfg: TokenConfiguration) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import PySide6.QtWebEngineWidgets  # noqa: F401 - QtWebEngine before the QApplication exists
 import pytest
 
 from desktop.models.status import token_status
@@ -23,7 +24,7 @@ from desktop.oauth.errors import IssuerMismatch, ProviderError, StateMismatch
 from desktop.oauth.flow import AuthorizationRequest, parse_callback
 from desktop.oauth.tokens import TokenService
 from desktop.store.secrets import ACCESS_TOKEN
-from tests.oauth.conftest import follow_to_redirect
+from tests.oauth.conftest import follow_to_redirect, screenshot_path
 
 ISSUER = "https://idp.example.org/realms/main"
 
@@ -238,3 +239,30 @@ def test_real_server_iss_is_checked_after_discovery(ctx, oauth, server_config):
         with pytest.raises(IssuerMismatch):
             service.complete_authorization(request, forged)
     assert oauth.counters["authorization_code"] == 1  # the refused codes never reached the token endpoint
+
+
+@pytest.mark.realserver
+def test_real_server_the_login_window_refuses_an_answer_from_another_issuer(ctx, oauth, server_config, qtbot):
+    """The configuration was discovered at https://idp.example.org; the answer comes from the test server (which
+    puts its own iss on it): the embedded login says so, and the code is never sent."""
+    from desktop.ui.dialogs.login_dialog import LoginDialog
+
+    oauth.configure(iss_parameter=True, login_page=True)
+    cfg = server_config("Support mailbox", template="Generic OpenID Connect")
+    cfg.issuer, cfg.iss_parameter_supported = "https://idp.example.org", True
+    cfg = ctx.configurations.update(cfg)
+    dialog = LoginDialog(TokenService(ctx), cfg.name)
+    qtbot.addWidget(dialog)
+    dialog.resize(760, 560)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog._page is not None and "Sign in" in dialog._page.title(), timeout=45000)
+    dialog._page.runJavaScript("document.getElementById('signin').click()")
+    qtbot.waitUntil(lambda: dialog.panel_visible(), timeout=45000)
+    text = dialog.panel.text()
+    assert "Sign-in refused" in text
+    assert f"came from the issuer {oauth.issuer}, not from https://idp.example.org" in text
+    assert "mix-up" in text and "Nothing was stored" in dialog.status.text()
+    dialog.grab().save(str(screenshot_path("login_dialog_issuer_mismatch.png")))
+    assert oauth.counters["authorization_code"] == 0
+    state = ctx.store.get_state(cfg.id)
+    assert not state.has_access_token and state.error_message == "issuer_mismatch"
