@@ -308,3 +308,32 @@ def test_real_server_json_token_type(ctx, oauth, server_config, sign_in, capsys)
     sign_in(cfg.name)
     assert main(["token", cfg.name, "--format", "json"], context_factory=lambda: ctx) == 0
     assert json.loads(capsys.readouterr().out)["token_type"] == "bearer"
+
+
+def test_the_window_row_shows_the_refused_answer(ctx, stored, answer, qapp, qtbot):
+    from PySide6.QtCore import QItemSelectionModel
+
+    from desktop.app import Application
+    from desktop.models.token_table_model import COL_TOKEN
+    from desktop.ui.tasks import InlineTaskRunner
+    from tests.oauth.conftest import screenshot_path
+
+    answer({**GOOD, "expires_in": 1e12})
+    with pytest.raises(ProviderError):
+        TokenService(ctx).refresh(stored.name)
+    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=[])
+    try:
+        window = app.window
+        window.resize(1100, 560)
+        window.show()
+        row = window.model.row_of(stored.name)
+        text = window.model.data(window.model.index(row, COL_TOKEN))
+        assert text.startswith("last request failed: invalid_response: expires_in is 1000000000000 seconds")
+        window.table.selectionModel().select(window.model.index(row, 0), QItemSelectionModel.SelectionFlag.Select
+                                             | QItemSelectionModel.SelectionFlag.Rows)
+        qtbot.wait(100)
+        window.grab().save(str(screenshot_path("main_window_unusable_token_answer.png")))
+        assert ctx.secrets.get_for(stored.id, ACCESS_TOKEN) == OLD_ACCESS
+    finally:
+        window.hide()
+        window.deleteLater()
