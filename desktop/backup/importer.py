@@ -626,12 +626,26 @@ def _check_record(index: int, raw: Any, templates: TemplateCatalog | None,
     return ImportRecord(index, name, cfg, client_secret=client_secret, notes=check.notes)
 
 
-_JSON_ENCODE = json.JSONEncoder(check_circular=False).encode  # what the store writes (json.dumps's output)
+_JSON_TEXT = json.encoder.encode_basestring_ascii  # one text as json.dumps writes it, quotes included
 _SIZE_MEMO = "stored size"
+_MEMO_MIN = 256  # smaller values are encoded again rather than compared
 
 
-def _json_size(value: Any) -> int:
-    return len(_JSON_ENCODE(value))
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+if json.encoder.c_make_encoder is not None:  # json.dumps's own C encoder, made once (json.dumps makes one per call)
+    _C_ENCODER = json.encoder.c_make_encoder(None, _not_json, _JSON_TEXT, None, ": ", ", ", False, False, True)
+
+    def _json_size(value: Any) -> int:
+        """``len(json.dumps(value))``."""
+        return len("".join(_C_ENCODER(value, 0)))
+else:  # pragma: no cover - CPython has the C encoder
+    _JSON_ENCODE = json.JSONEncoder(check_circular=False).encode
+
+    def _json_size(value: Any) -> int:
+        return len(_JSON_ENCODE(value))
 
 
 def _text_only(value: Any) -> bool:
@@ -647,25 +661,30 @@ def _text_only(value: Any) -> bool:
 
 def _stored_bytes(config: dict[str, Any], extra: dict[str, Any], memo: dict[Any, Any]) -> int:
     """``len(json.dumps(config without ClientSecret)) + len(json.dumps(extra))``: what the store would keep
-    (``MAX_CONFIG_JSON_BYTES``). A top-level value equal to one measured before in this file is not encoded
-    again (records of one template repeat their Requests); the property tests compare it with json.dumps."""
-    seen: dict[str, tuple[Any, int]] = memo.setdefault(_SIZE_MEMO, {})
-    size = 2  # {}
+    (``MAX_CONFIG_JSON_BYTES``). A large mapping equal to one measured before in this file under the same key
+    is not encoded again (records of one template repeat their Requests); the rest is encoded in one go.
+    The property tests compare it with json.dumps."""
+    seen: dict[Any, Any] = memo.setdefault(_SIZE_MEMO, {})
+    rest: dict[Any, Any] = {}
+    size = reused = 0
     for key, value in config.items():
         if key == "ClientSecret":
             continue
-        kind = type(value)
-        part = None
-        if kind is dict or kind is list:
-            known = seen.get(key)
-            if known is not None and known[0] == value:
-                part = known[1]
-        if part is None:
+        known = seen.get(key) if type(value) is dict and type(key) is str else False
+        if known is False:  # not a mapping, or this key's mappings are small or hold numbers: encoded below
+            rest[key] = value
+            continue
+        part = next((n for earlier, n in known if earlier == value), -1) if known else -1
+        if part < 0:
             part = _json_size(value)
-            if (kind is dict or kind is list) and _text_only(value):
-                seen[key] = (value, part)
-        key_size = _json_size(key) if type(key) is str else _json_size({key: 0}) - 5  # JSON quotes 1, true, ...
-        size += (2 if size > 2 else 0) + key_size + 2 + part  # ", " between, '"key": value'
+            if part < _MEMO_MIN or not _text_only(value):
+                seen[key] = False
+                rest[key] = value
+                continue
+            seen[key] = [(value, part), *(known or [])][:4]  # a few templates at a time
+        size += len(_JSON_TEXT(key)) + 4 + part  # '"key": value, '
+        reused += 1
+    size += _json_size(rest) - (2 if reused and not rest else 0)  # (no ", " after the last one then)
     return size + (_json_size(extra) if extra else 2)
 
 

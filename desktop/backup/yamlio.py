@@ -730,7 +730,8 @@ def _read_block_lines(text: str, loader: Any) -> Any:
         raise _NotBlockLines
     # A line makes at most 2 values (key and value) plus one per leading "- " (a list or a mapping as its
     # item), and the scalars' text is shorter than the file's: within these bounds no count is needed.
-    if len(text) > MAX_TEXT_CHARS or 2 * len(lines) + text.count("- ") + 1 > MAX_NODES:
+    dash_budget = MAX_NODES - 2 * len(lines) - 1  # for the leading dashes, counted where they are read
+    if len(text) > MAX_TEXT_CHARS or dash_budget < 0:
         raise _NotBlockLines
     split: dict[str, tuple[int, int, str | None, Any]] = {}
     known = split.get
@@ -766,6 +767,9 @@ def _read_block_lines(text: str, loader: Any) -> Any:
             top = stack[-1] if stack else outside
             top_column = top[2]
         if dashes:
+            dash_budget -= dashes
+            if dash_budget < 0:
+                raise _NotBlockLines
             if top_column == column:
                 if top[1]:  # PyYAML's list at its key's indentation: "key:" then "- item" in the same column
                     if top[3] is None:

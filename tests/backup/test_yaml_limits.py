@@ -649,3 +649,19 @@ def test_the_import_preview_shows_each_refusal(qtbot, ctx, tmp_path):
             assert any(words in message for _field, message in dialog.problems_shown(1))
         dialog.grab().save(str(shots / name))
         dialog.close()
+
+
+def test_the_size_memo_never_mixes_up_equal_values():
+    import itertools
+
+    from desktop.backup.importer import _stored_bytes
+
+    long = "x" * 300
+    configs = [{"Requests": {"a": long, "n": 1}}, {"Requests": {"a": long, "n": True}},
+               {"Requests": {"n": None, "a": long}}, {"Requests": {"a": long, "n": None}, "Scope": "s"},
+               {"Requests": {"a": long, "n": None}, "ClientSecret": "s"}, {"Requests": [long, None]}, {}]
+    for order in itertools.permutations(configs, 4):
+        memo: dict[Any, Any] = {}
+        for config in order * 2:
+            stored = {k: v for k, v in config.items() if k != "ClientSecret"}
+            assert _stored_bytes(config, {}, memo) == len(json.dumps(stored)) + 2, (order, config)
