@@ -48,7 +48,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from desktop.backup.yamlio import YamlReadError, load_yaml, read_limited
+from desktop.backup.yamlio import MAX_VALUE_CHARS, YamlReadError, load_yaml, read_limited
 from desktop.models.config import (
     AUTOFILL_SOURCES,
     BROWSER_EMBEDDED,
@@ -72,6 +72,7 @@ KNOWN_RECORD_KEYS = ("Name", "ValidID", "Config", "CreateTime", "CreateBy", "Cha
 KNOWN_CONFIG_KEYS = frozenset(
     {"TemplateName", "AuthFlow", "ClientID", "ClientSecret", "Scope", "Notifications", "Requests", "Tokendesk"}
 )
+_KNOWN_REQUESTS = frozenset(REQUEST_KEYS)
 #: the most a record may keep of keys Tokendesk does not use (as JSON, as the store writes them)
 MAX_UNKNOWN_BYTES = 16 * 1024
 MAX_DEPTH = 32
@@ -628,13 +629,17 @@ def _check_record(index: int, raw: Any, templates: TemplateCatalog | None,
 
 _JSON_TEXT = json.encoder.encode_basestring_ascii  # one text as json.dumps writes it, quotes included
 _SIZE_MEMO = "stored size"
-_MEMO_MIN = 256  # smaller values are encoded again rather than compared
+_MEMO_MIN = 256  # smaller mappings are measured again rather than compared
+#: an upper bound up to this is measured exactly in one go (a few MB for a moment at most); beyond it the
+#: JSON is produced piece by piece and the measuring stops at the limit
+_EXACT_AT_ONCE = 8 * 1024 * 1024
 
 
 def _not_json(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+_STREAM = json.JSONEncoder(check_circular=False, default=_not_json).iterencode  # json.dumps's output, in pieces
 if json.encoder.c_make_encoder is not None:  # json.dumps's own C encoder, made once (json.dumps makes one per call)
     _C_ENCODER = json.encoder.c_make_encoder(None, _not_json, _JSON_TEXT, None, ": ", ", ", False, False, True)
 
@@ -642,73 +647,147 @@ if json.encoder.c_make_encoder is not None:  # json.dumps's own C encoder, made 
         """``len(json.dumps(value))``."""
         return len("".join(_C_ENCODER(value, 0)))
 else:  # pragma: no cover - CPython has the C encoder
-    _JSON_ENCODE = json.JSONEncoder(check_circular=False).encode
+    _JSON_ENCODE = json.JSONEncoder(check_circular=False, default=_not_json).encode
 
     def _json_size(value: Any) -> int:
         return len(_JSON_ENCODE(value))
 
 
-def _text_only(value: Any) -> bool:
-    """Only text, null, lists and mappings inside: a value equal to it has the same JSON (1 == True == 1.0
-    would not)."""
-    kind = type(value)
-    if kind is dict:
-        return all(_text_only(v) for v in value.values())
-    if kind is list:
-        return all(_text_only(v) for v in value)
-    return kind is str or value is None
+def _json_bound(value: Any, limit: int) -> tuple[int, bool]:
+    """An upper bound of ``len(json.dumps(value))``, found without encoding: the walk stops as soon as it passes
+    ``limit`` (so a value that aliases made huge costs next to nothing). Also whether only text, null, lists
+    and mappings are inside: a value equal to such a one has the same JSON (1 == True == 1.0 would not)."""
+    total = 0
+    text_only = True
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is str:  # quotes, and at most \\u0001 (6) for ASCII, \\ud83d\\ude00 (12) for one other character
+            total += (6 if item.isascii() else 12) * len(item) + 2
+        elif kind is dict:
+            total += 2 + 4 * len(item)  # {}, ": " and ", "
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif kind is list:
+            total += 2 + 2 * len(item)
+            pending.extend(item)
+        elif item is None:
+            total += 6  # null, quoted as a key
+        else:
+            text_only = False
+            if kind is bool:
+                total += 7
+            elif kind is int:
+                total += item.bit_length() // 3 + 4  # digits, sign, quotes as a key
+            elif kind is float:
+                total += 26  # -1.7976931348623157e+308, quoted as a key
+            else:
+                raise TypeError(f"{kind.__name__} is not JSON")
+        if total > limit:
+            break
+    return total, text_only
 
 
-def _stored_bytes(config: dict[str, Any], extra: dict[str, Any], memo: dict[Any, Any]) -> int:
-    """``len(json.dumps(config without ClientSecret)) + len(json.dumps(extra))``: what the store would keep
-    (``MAX_CONFIG_JSON_BYTES``). A large mapping equal to one measured before in this file under the same key
-    is not encoded again (records of one template repeat their Requests); the rest is encoded in one go.
-    The property tests compare it with json.dumps."""
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_SHALLOW = _SCALARS | {dict}
+#: a mapping of at most this many values, all scalars or mappings of scalars, is encoded at once: the reader
+#: keeps every text under MAX_VALUE_CHARS, so its JSON is at most a few MB however it was written
+_SHALLOW_VALUES = _EXACT_AT_ONCE // (12 * MAX_VALUE_CHARS + 32)
+
+
+def _shallow(mapping: dict[Any, Any]) -> bool:
+    if not _SHALLOW.issuperset(map(type, mapping.values())):
+        return False
+    count = len(mapping)
+    for value in mapping.values():
+        if type(value) is dict:
+            if not _SCALARS.issuperset(map(type, value.values())):
+                return False
+            count += len(value)
+    return count <= _SHALLOW_VALUES
+
+
+def _exact_size(value: Any, cap: int) -> int:
+    """``len(json.dumps(value))`` when it is at most ``cap``, else ``cap + 1``; memory stays small either way."""
+    if _json_bound(value, _EXACT_AT_ONCE)[0] <= _EXACT_AT_ONCE:
+        size = _json_size(value)
+        return size if size <= cap else cap + 1
+    size = 0
+    for piece in _STREAM(value):
+        size += len(piece)
+        if size > cap:
+            return cap + 1
+    return size
+
+
+def _within(value: Any, cap: int) -> bool:
+    """``len(json.dumps(value)) <= cap``, encoding only when the bound does not settle it."""
+    return _json_bound(value, cap)[0] <= cap or _exact_size(value, cap) <= cap
+
+
+def _fits_store(config: dict[str, Any], extra: dict[str, Any], memo: dict[Any, Any], cap: int) -> bool:
+    """``len(json.dumps(config without ClientSecret)) + len(json.dumps(extra)) <= cap``: what the store would
+    keep (``MAX_CONFIG_JSON_BYTES``). Bounded first without encoding; a large mapping equal to one measured
+    before in this file under the same key counts with its known size (records of one template repeat their
+    Requests). Encodes only when the bound is over ``cap``. The property tests compare it with json.dumps."""
+    if "ClientSecret" in config:
+        config = {key: value for key, value in config.items() if key != "ClientSecret"}
     seen: dict[Any, Any] = memo.setdefault(_SIZE_MEMO, {})
     rest: dict[Any, Any] = {}
-    size = reused = 0
+    bound = reused = 0
     for key, value in config.items():
-        if key == "ClientSecret":
-            continue
         known = seen.get(key) if type(value) is dict and type(key) is str else False
-        if known is False:  # not a mapping, or this key's mappings are small or hold numbers: encoded below
+        if known is False:  # not a mapping, or this key's mappings are small or hold numbers
             rest[key] = value
             continue
         part = next((n for earlier, n in known if earlier == value), -1) if known else -1
         if part < 0:
-            part = _json_size(value)
-            if part < _MEMO_MIN or not _text_only(value):
+            part, text_only = _json_bound(value, _EXACT_AT_ONCE)
+            if text_only and part <= _EXACT_AT_ONCE:
+                part = _json_size(value)
+            if not text_only or part < _MEMO_MIN or part > cap:
                 seen[key] = False
                 rest[key] = value
                 continue
             seen[key] = [(value, part), *(known or [])][:4]  # a few templates at a time
-        size += len(_JSON_TEXT(key)) + 4 + part  # '"key": value, '
+        bound += len(_JSON_TEXT(key)) + 4 + part  # '"key": value, '
         reused += 1
-    size += _json_size(rest) - (2 if reused and not rest else 0)  # (no ", " after the last one then)
-    return size + (_json_size(extra) if extra else 2)
+    if _shallow(rest):  # the usual rest (texts, Notifications, Tokendesk): encoding it is quicker than the walk
+        bound += _json_size(rest)
+    else:
+        bound += _json_bound(rest, cap)[0]
+    bound -= 2 if reused and not rest else 0  # (no ", " after the last one then)
+    bound += _json_bound(extra, cap)[0] if extra else 2
+    if bound <= cap:
+        return True
+    size = _exact_size(config, cap)
+    return size + _exact_size(extra, cap - size) <= cap if size <= cap else False
 
 
 def _check_sizes(check: _RecordChecker, config: dict[str, Any], extra: dict[str, Any]) -> None:
     """The record must fit the store (``MAX_CONFIG_JSON_BYTES``), and what it keeps of keys Tokendesk does
     not use must stay under ``MAX_UNKNOWN_BYTES``."""
     try:
-        size = _stored_bytes(config, extra, check.memo)
-        unknown = list(extra.items())
-        unknown += [(f"Config.{key}", value) for key, value in config.items() if key not in KNOWN_CONFIG_KEYS]
+        if not _fits_store(config, extra, check.memo, MAX_CONFIG_JSON_BYTES):
+            check.add("", f"would take more than the {MAX_CONFIG_JSON_BYTES // 1024} KiB a configuration may take "
+                          "in the store: remove the values it does not need")
+            return
         requests = config.get("Requests")
+        if not extra and KNOWN_CONFIG_KEYS.issuperset(config) and (
+                type(requests) is not dict or _KNOWN_REQUESTS.issuperset(requests)):
+            return  # nothing unknown (the usual record)
+        unknown = dict(extra)
+        unknown.update((f"Config.{key}", value) for key, value in config.items() if key not in KNOWN_CONFIG_KEYS)
         if type(requests) is dict:
-            unknown += [(f"Config.Requests.{key}", value) for key, value in requests.items()
-                        if key not in REQUEST_KEYS]
-        kept = sum(_json_size(str(key)) + 2 + _json_size(value) for key, value in unknown)
+            unknown.update((f"Config.Requests.{key}", value) for key, value in requests.items()
+                           if key not in _KNOWN_REQUESTS)
+        if unknown and not _within(unknown, MAX_UNKNOWN_BYTES):
+            names = ", ".join(str(key) for key in list(unknown)[:5]) + (", ..." if len(unknown) > 5 else "")
+            check.add("", f"keeps more than {MAX_UNKNOWN_BYTES // 1024} KiB of keys Tokendesk does not use "
+                          f"({names}): remove or shorten them")
     except (TypeError, ValueError, RecursionError):
         return  # values JSON cannot hold (dates, ...): reported by walk() already
-    if size > MAX_CONFIG_JSON_BYTES:
-        check.add("", f"would take {size:,} bytes in the store, at most {MAX_CONFIG_JSON_BYTES // 1024} KiB: "
-                      "remove the values it does not need")
-    elif kept > MAX_UNKNOWN_BYTES:
-        names = ", ".join(str(key) for key, _ in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
-        check.add("", f"keeps {kept:,} bytes of keys Tokendesk does not use ({names}), at most "
-                      f"{MAX_UNKNOWN_BYTES // 1024} KiB: remove or shorten them")
 
 
 def _time_field(check: _RecordChecker, raw: dict[str, Any], key: str) -> str | None:

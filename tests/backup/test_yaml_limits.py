@@ -398,7 +398,7 @@ def test_a_configuration_too_large_to_store_is_refused(ctx, state, tmp_path):
     assert summary is None
     [problem] = plan.problems
     assert str(problem).startswith("record 2 'Big': ")
-    assert f"at most {MAX_CONFIG_JSON_BYTES // 1024} KiB" in str(problem)
+    assert f"would take more than the {MAX_CONFIG_JSON_BYTES // 1024} KiB a configuration may take" in str(problem)
     assert state() == before
 
 
@@ -441,8 +441,8 @@ def test_unknown_keys_kept_are_capped(ctx, state, tmp_path):
     [problem] = plan.problems
     text = str(problem)
     assert text.startswith("record 1 'Unknowns': ")
-    assert "keys Tokendesk does not use (Notes, Config.Extra)" in text
-    assert f"at most {MAX_UNKNOWN_BYTES // 1024} KiB" in text
+    assert (f"keeps more than {MAX_UNKNOWN_BYTES // 1024} KiB of keys Tokendesk does not use (Notes, Config.Extra)"
+            in text)
     assert state() == before
     record["Config"]["Extra"] = {"e": "small"}  # a few unknown keys are kept as before
     assert parse_import(dump_records([record]), templates=TEMPLATES).ok
@@ -604,14 +604,49 @@ JSON_VALUES = st.recursive(
 
 @PROPERTY
 @given(st.dictionaries(JSON_KEYS, JSON_VALUES, max_size=6),
-       st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=3))
-def test_the_checked_size_is_what_the_store_writes(config, extra):
-    from desktop.backup.importer import _stored_bytes
+       st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=3), st.integers(-3, 3))
+def test_the_checked_size_is_what_the_store_writes(config, extra, offset):
+    from desktop.backup.importer import _fits_store
 
-    expected = len(json.dumps({k: v for k, v in config.items() if k != "ClientSecret"})) + len(json.dumps(extra))
+    exact = len(json.dumps({k: v for k, v in config.items() if k != "ClientSecret"})) + len(json.dumps(extra))
     memo: dict[Any, Any] = {}
-    assert _stored_bytes(config, extra, memo) == expected
-    assert _stored_bytes(copy.deepcopy(config), copy.deepcopy(extra), memo) == expected  # from the memo
+    for cap in (exact + offset, exact, exact - 1, 10**9):
+        assert _fits_store(config, extra, memo, cap) == (exact <= cap), cap
+        assert _fits_store(copy.deepcopy(config), copy.deepcopy(extra), memo, cap) == (exact <= cap)  # memo
+
+
+def test_the_size_memo_never_mixes_up_equal_values():
+    import itertools
+
+    from desktop.backup.importer import _fits_store
+
+    long = "x" * 300
+    configs = [{"Requests": {"a": long, "n": 1}}, {"Requests": {"a": long, "n": True}},
+               {"Requests": {"n": None, "a": long}}, {"Requests": {"a": long, "n": None}, "Scope": "s"},
+               {"Requests": {"a": long, "n": None}, "ClientSecret": "s"}, {"Requests": [long, None]}, {}]
+    for order in itertools.permutations(configs, 4):
+        memo: dict[Any, Any] = {}
+        for config in order * 2:
+            exact = len(json.dumps({k: v for k, v in config.items() if k != "ClientSecret"})) + 2
+            for cap in (exact - 1, exact):
+                assert _fits_store(config, {}, memo, cap) == (cap == exact), (order, config, cap)
+
+
+def test_measuring_a_huge_record_stays_small():
+    """Aliases can make one record hundreds of MB of JSON (a 19 KB file, emoji): it is refused without
+    encoding it whole."""
+    import tracemalloc
+
+    from desktop.backup.importer import _fits_store
+
+    text = "\U0001f600" * 16_000
+    level = [text] * 81
+    huge = {"Notes": {str(i): level for i in range(20)}}  # 26 million characters, 330 MB of JSON
+    tracemalloc.start()
+    assert not _fits_store({"TemplateName": "x"}, huge, {}, 64 * 1024)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 5_000_000, peak
 
 
 # ---- what the window shows
@@ -650,18 +685,3 @@ def test_the_import_preview_shows_each_refusal(qtbot, ctx, tmp_path):
         dialog.grab().save(str(shots / name))
         dialog.close()
 
-
-def test_the_size_memo_never_mixes_up_equal_values():
-    import itertools
-
-    from desktop.backup.importer import _stored_bytes
-
-    long = "x" * 300
-    configs = [{"Requests": {"a": long, "n": 1}}, {"Requests": {"a": long, "n": True}},
-               {"Requests": {"n": None, "a": long}}, {"Requests": {"a": long, "n": None}, "Scope": "s"},
-               {"Requests": {"a": long, "n": None}, "ClientSecret": "s"}, {"Requests": [long, None]}, {}]
-    for order in itertools.permutations(configs, 4):
-        memo: dict[Any, Any] = {}
-        for config in order * 2:
-            stored = {k: v for k, v in config.items() if k != "ClientSecret"}
-            assert _stored_bytes(config, {}, memo) == len(json.dumps(stored)) + 2, (order, config)
