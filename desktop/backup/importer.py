@@ -79,6 +79,9 @@ MAX_DEPTH = 32
 _SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 _TEXT = frozenset({str})
 MAX_KEY_LENGTH = 256
+#: problems and notes listed per record; then one line says there are more
+MAX_PROBLEMS = 20
+MAX_NOTES = 20
 
 #: validation labels (desktop.models.validation) -> the field's path in a record
 FIELD_PATHS: dict[str, str] = {
@@ -441,9 +444,23 @@ class _RecordChecker:
         self._fields: set[str] = set()
         #: shared by the records of one file: parts found clean before (records repeat their Requests)
         self.memo: dict[Any, Any] = {} if memo is None else memo
+        self.full = False  # MAX_PROBLEMS reported: the rest are not looked for
+        self.noted = 0  # notes made, also those past MAX_NOTES
+
+    def note(self, text: str) -> None:
+        self.noted += 1
+        if self.noted <= MAX_NOTES:
+            self.notes.append(text)
+        elif self.noted == MAX_NOTES + 1:
+            self.notes.append(f"more notes; only the first {MAX_NOTES} are listed")
 
     def add(self, path: str, message: str) -> None:
-        if path in self._fields:  # one problem per field is enough
+        if path in self._fields or self.full:  # one problem per field is enough
+            return
+        if len(self.problems) >= MAX_PROBLEMS:  # e.g. one bad value that aliases repeat a million times
+            self.full = True
+            self.problems.append(Problem(self.index, self.name, "", f"has more problems; only the first "
+                                         f"{MAX_PROBLEMS} are listed. Fix them and import the file again"))
             return
         self._fields.add(path)
         self.problems.append(Problem(self.index, self.name, path, message))
@@ -458,7 +475,7 @@ class _RecordChecker:
         if _clean(value, depth, self.memo):
             return  # nothing to report (the usual case): no paths to build
         stack = [(value, path, depth)]
-        while stack:
+        while stack and not self.full:
             node, where, level = stack.pop()
             kind = type(node)
             if kind is dict:
@@ -822,7 +839,7 @@ def _user_field(check: _RecordChecker, raw: dict[str, Any], key: str) -> int | N
 def _check_config(check: _RecordChecker, config: dict[str, Any], templates: TemplateCatalog | None) -> None:
     template_name = check.text(config, "TemplateName", "Config.TemplateName", required=True)
     if template_name is not None and templates is not None and templates.get(template_name) is None:
-        check.notes.append(
+        check.note(
             f"{_TEMPLATE_NOTE_START}'{template_name}' is not installed here; "
             "the record's own endpoints and parameters are used"
         )
@@ -846,20 +863,20 @@ def _check_config(check: _RecordChecker, config: dict[str, Any], templates: Temp
     requests = check.mapping(config, "Requests", "Config.Requests")
     clean_requests = check.memo.get(_CLEAN_REQUESTS)
     if requests is not None and not (clean_requests is not None and clean_requests == requests):
-        notes_before = len(check.notes)
+        notes_before = check.noted
         for key, entry in requests.items():
             base = f"Config.Requests.{key}"
             if not isinstance(key, str):
                 continue  # reported by walk()
             if key not in REQUEST_KEYS:
-                check.notes.append(f"{base} is not used by Tokendesk (kept as it is)")
+                check.note(f"{base} is not used by Tokendesk (kept as it is)")
             if entry is None:
                 continue
             if not isinstance(entry, dict):
                 check.add(base, f"must be a mapping with Request and Response, not {_type_name(entry)}")
                 continue
             _check_request(check, entry, base)
-        if not check.problems and len(check.notes) == notes_before:
+        if not check.problems and check.noted == notes_before:
             # nothing to say about these Requests, whatever record has them (the next one likely has the same)
             check.memo[_CLEAN_REQUESTS] = requests
 
@@ -930,7 +947,7 @@ def _check_names(check: _RecordChecker, parent: dict[str, Any], base: str, key: 
         if not isinstance(value, str):
             check.add(path, f"must name {what} ({', '.join(known)})")
         elif value not in known:
-            check.notes.append(f"{path}: '{value}' {unknown}")
+            check.note(f"{path}: '{value}' {unknown}")
 
 
 def _check_duplicates(records: list[ImportRecord]) -> None:

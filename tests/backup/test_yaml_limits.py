@@ -685,3 +685,46 @@ def test_the_import_preview_shows_each_refusal(qtbot, ctx, tmp_path):
         dialog.grab().save(str(shots / name))
         dialog.close()
 
+
+
+# ---- the checker's report stays short however often aliases repeat a bad value
+def test_one_bad_value_repeated_by_aliases_gives_a_short_report():
+    import time
+    import tracemalloc
+
+    from desktop.backup.importer import MAX_PROBLEMS
+
+    # a date (no configuration value) repeated 118,098 times by aliases, in a 3 KB file
+    text = yaml.safe_dump([microsoft_record("Dates")], sort_keys=False) + "  Notes:\n    x0: &x0 2024-01-01\n"
+    text += "".join(f"    x{i}: &x{i} {{" + ",".join(f'"{j}":*x{i - 1}' for j in range(9)) + "}\n" for i in range(1, 6))
+    text += '    all: {"a":*x5,"b":*x5}\n'
+    assert len(text) < 4_000
+    tracemalloc.start()
+    started = time.perf_counter()
+    parsed = parse_import(text, templates=TEMPLATES)
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    [record] = parsed.records
+    assert len(record.problems) == MAX_PROBLEMS + 1
+    assert all("is a date" in p.message for p in record.problems[:-1])
+    assert str(record.problems[-1]) == (f"record 1 'Dates': has more problems; only the first {MAX_PROBLEMS} are "
+                                        "listed. Fix them and import the file again")
+    assert elapsed < 2 and peak < 30_000_000, (elapsed, peak)
+
+
+def test_notes_repeated_by_aliases_are_capped():
+    from desktop.backup.importer import MAX_NOTES
+
+    record = microsoft_record("Noted")
+    names = {f"field{i}": f"Unknown{i}" for i in range(30)}
+    text = dump_records([record]).rstrip("\n")
+    text += "\n    Requests:\n" if "Requests" not in text else "\n"
+    mapping = "{" + ", ".join(f"{k}: {v}" for k, v in names.items()) + "}"
+    extra = "".join(f"      Other{i}: {{Response: {{ParametersMapping: {'&pm ' + mapping if i == 0 else '*pm'}}}}}\n"
+                    for i in range(200))
+    text = text.replace("    Requests:\n", "    Requests:\n" + extra, 1)
+    parsed = parse_import(text, templates=TEMPLATES)
+    [checked] = parsed.records
+    assert len(checked.notes) == MAX_NOTES + 1
+    assert checked.notes[-1] == f"more notes; only the first {MAX_NOTES} are listed"
