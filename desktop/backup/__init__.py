@@ -13,8 +13,8 @@ records ``Name``, ``ValidID``, ``Config``, ``CreateTime``, ``CreateBy``, ``Chang
   the Microsoft template) are refused before parsing. Only safe YAML loading. Anchors (``&a``),
   aliases (``*a``) and merge keys (``<<: *a``) are allowed, and every alias counts at the full
   size of what it repeats, however it is written: the whole file may expand to at most 4,000,000
-  values and 32 MiB of text (``MAX_NODES``, ``MAX_TEXT_CHARS``; a 10,000-configuration export has
-  1.6 million values and 19 million characters, so any plain file under the size limit fits).
+  values and 32 MiB of text in UTF-8 (``MAX_NODES``, ``MAX_TEXT_BYTES``; a 10,000-configuration
+  export has 1.6 million values and 19 MB of text, so any plain file under the size limit fits).
   One value may have at most 16,384 characters (``MAX_VALUE_CHARS``). Recursive aliases, numbers
   over about 1,000 digits and values YAML cannot build (``2024-13-45``) are refused.
 * **Keys.** A mapping may have each key once. A second ``URL:`` - also ``'URL'`` against

@@ -11,7 +11,7 @@ checked before the data reaches the rest of the program:
 * expansion ("billion laughs" alias bombs, however spelled: block or flow, ``"k":*a``, aliases as
   keys, ``<<`` merge keys, anchored long texts): every value is counted while it is read, an alias
   at the full size of what it repeats, and the file is refused at the first value past
-  ``MAX_NODES`` values or ``MAX_TEXT_CHARS`` characters of text; an alias inside its own anchor is
+  ``MAX_NODES`` values or ``MAX_TEXT_BYTES`` bytes of text; an alias inside its own anchor is
   refused too. The limits admit any plain file under the size limit.
 * one value longer than ``MAX_VALUE_CHARS`` characters, a number over about 1,000 digits, and a
   value SafeLoader's constructors cannot build ("2024-13-45", "!!int x") are refused with their line.
@@ -67,9 +67,9 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 #: values (keys, texts, numbers, lists, mappings) in the document, every alias counted at the full size of
 #: what it repeats; a 10,000-record export has 1.6 million, a 32 MiB file of them about 1.9 million
 MAX_NODES = 4_000_000
-#: characters of text in the document (keys and values), counted the same way; no plain file under
-#: MAX_FILE_BYTES can have more, a 10,000-record export has about 18.7 million
-MAX_TEXT_CHARS = 32 * 1024 * 1024
+#: text in the document (keys and values) in UTF-8 bytes - the file limit's unit - counted the same way; no
+#: plain file under MAX_FILE_BYTES can have more, a 10,000-record export has about 18.7 million
+MAX_TEXT_BYTES = 32 * 1024 * 1024
 #: characters in one value (client ids, secrets, URLs and scopes are far shorter)
 MAX_VALUE_CHARS = 16_384
 
@@ -159,11 +159,16 @@ def _position(mark: Any) -> str:
 def _limit_text(limit: int, unit: str) -> str:
     if unit == "text" and limit >= 1048576 and limit % 1048576 == 0:
         return f"{limit // 1048576} MiB of text"
-    return f"{limit:,} characters of text" if unit == "text" else f"{limit:,} values"
+    return f"{limit:,} bytes of text" if unit == "text" else f"{limit:,} values"
+
+
+def _text_bytes(text: str) -> int:
+    """UTF-8 bytes of a text (the reader's unit for expansion: a character takes up to 4)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def _expands_too_far(nodes_over: bool) -> YamlReadError:
-    limit = _limit_text(MAX_NODES, "values") if nodes_over else _limit_text(MAX_TEXT_CHARS, "text")
+    limit = _limit_text(MAX_NODES, "values") if nodes_over else _limit_text(MAX_TEXT_BYTES, "text")
     return YamlReadError(
         f"The file would expand to more than {limit} (every alias *name counted at the full size of what it "
         "repeats): too large for a backup, or an alias bomb. Nothing was imported. Split the file, or write "
@@ -280,7 +285,7 @@ def _measure(root: Any) -> None:
     """Count the node graph as the event reader counts its events, in the same (document) order: every
     alias at the full size of what it repeats, a merge key's mappings as written. Refuses it, before any
     value is built, when it is over a limit, has a value over ``MAX_VALUE_CHARS`` or refers to itself."""
-    max_nodes, max_chars, max_value = MAX_NODES, MAX_TEXT_CHARS, MAX_VALUE_CHARS
+    max_nodes, max_chars, max_value = MAX_NODES, MAX_TEXT_BYTES, MAX_VALUE_CHARS
     sizes: dict[int, tuple[int, int]] = {}
     nodes = chars = 0
 
@@ -291,7 +296,7 @@ def _measure(root: Any) -> None:
             if size > max_value:
                 raise _value_too_long(size, node.start_mark)
             nodes += 1
-            chars += size
+            chars += _text_bytes(node.value)
         else:
             known = sizes.get(id(node))
             if known is _BUSY:
@@ -480,7 +485,7 @@ def _read_events(text: str) -> Any:
     loader = _Loader(text)
     constructors = loader.yaml_constructors
     resolve = loader.resolve
-    max_nodes, max_chars, max_value = MAX_NODES, MAX_TEXT_CHARS, MAX_VALUE_CHARS
+    max_nodes, max_chars, max_value = MAX_NODES, MAX_TEXT_BYTES, MAX_VALUE_CHARS
     values: dict[tuple[str, str], Any] = {}
     #: anchor -> (value, its values, its characters, where it is); sizes known once its container ended
     anchors: dict[str, tuple[Any, int, int, Any]] = {}
@@ -519,6 +524,7 @@ def _read_events(text: str) -> Any:
                 size = len(value)
                 if size > max_value:
                     raise _value_too_long(size, event.start_mark)
+                size = size if value.isascii() else _text_bytes(value)
                 nodes += 1
                 chars += size
                 if nodes > max_nodes or chars > max_chars:
@@ -625,7 +631,7 @@ def _load_block_lines(text: str) -> Any:
     SafeLoader's own resolver and constructors (tests compare the two on generated and damaged files).
 
     It refuses nothing itself: a file it cannot prove inside the limits (more lines than ``MAX_NODES``
-    allows, more text than ``MAX_TEXT_CHARS``), a value over ``MAX_VALUE_CHARS``, a key twice in one
+    allows, more text than ``MAX_TEXT_BYTES``), a value over ``MAX_VALUE_CHARS``, a key twice in one
     mapping, a value the constructors cannot build - all go to the event reader, which counts, finds
     and words them (with their line)."""
     loader = _Loader("")
@@ -731,7 +737,7 @@ def _read_block_lines(text: str, loader: Any) -> Any:
     # A line makes at most 2 values (key and value) plus one per leading "- " (a list or a mapping as its
     # item), and the scalars' text is shorter than the file's: within these bounds no count is needed.
     dash_budget = MAX_NODES - 2 * len(lines) - 1  # for the leading dashes, counted where they are read
-    if len(text) > MAX_TEXT_CHARS or dash_budget < 0:
+    if dash_budget < 0 or (len(text) > MAX_TEXT_BYTES // 4 and _text_bytes(text) > MAX_TEXT_BYTES):
         raise _NotBlockLines
     split: dict[str, tuple[int, int, str | None, Any]] = {}
     known = split.get

@@ -166,7 +166,7 @@ def test_the_refusal_states_the_limit():
     message = assert_every_path_refuses(bomb_json_adjacent(), EXPAND_WORDS)
     assert f"{yamlio.MAX_NODES:,} values" in message
     message = assert_every_path_refuses(bomb_long_scalar(), EXPAND_WORDS)
-    assert f"{yamlio.MAX_TEXT_CHARS // 1048576} MiB of text" in message
+    assert f"{yamlio.MAX_TEXT_BYTES // 1048576} MiB of text" in message
 
 
 def test_a_3_kb_file_cannot_become_an_86_mb_configuration(ctx, state, tmp_path):
@@ -208,7 +208,7 @@ def test_recursive_aliases_are_refused_in_every_path():
 
 # ---- the count is the same on every path, and the limit is exact
 def _composed_size(text: str) -> tuple[int, int]:
-    """(values, characters) of the composed node graph with every alias counted in full - PyYAML's compose,
+    """(values, UTF-8 bytes of text) of the composed node graph with every alias counted in full - PyYAML's compose,
     independent of the reader under test."""
     memo: dict[int, tuple[int, int]] = {}
 
@@ -216,7 +216,7 @@ def _composed_size(text: str) -> tuple[int, int]:
         if id(node) in memo:
             return memo[id(node)]
         if isinstance(node, yaml.ScalarNode):
-            result = (1, len(node.value))
+            result = (1, len(node.value.encode("utf-8", "surrogatepass")))
         else:
             children = node.value if isinstance(node, yaml.SequenceNode) else [n for kv in node.value for n in kv]
             sizes = [size(child) for child in children]
@@ -233,6 +233,10 @@ SAME_DOCUMENT = [
     ("tagged", "- !!str tagged\n" + dump_records([microsoft_record("A"), microsoft_record("B")]).replace("---\n", "")),
     ("aliases", "- &r " + json.dumps(microsoft_record("A")) + "\n- *r\n- *r\n"),
     ("merge", "- &r " + json.dumps(microsoft_record("A")) + "\n- {<<: *r, Name: B}\n"),
+    ("non-ascii", dump_records([microsoft_record("Z\u00fcrich \U0001f600"), microsoft_record("\u6771\u4eac")])),
+    ("non-ascii-flow", yaml.safe_dump([microsoft_record("Z\u00fcrich \U0001f600")], default_flow_style=True,
+                                      allow_unicode=True)),
+    ("non-ascii-aliases", "- &r " + json.dumps(microsoft_record("Z\u00fcrich"), ensure_ascii=False) + "\n- *r\n"),
 ]
 
 
@@ -240,9 +244,9 @@ SAME_DOCUMENT = [
 def test_the_limits_are_exact_on_every_path(monkeypatch, style, text):
     nodes, chars = _composed_size(text)
     monkeypatch.setattr(yamlio, "MAX_NODES", nodes)
-    monkeypatch.setattr(yamlio, "MAX_TEXT_CHARS", chars)
+    monkeypatch.setattr(yamlio, "MAX_TEXT_BYTES", chars)
     assert "value" == each_path(text)["load_yaml"]
-    for name, value in (("MAX_NODES", nodes - 1), ("MAX_TEXT_CHARS", chars - 1)):
+    for name, value in (("MAX_NODES", nodes - 1), ("MAX_TEXT_BYTES", chars - 1)):
         with monkeypatch.context() as patch:
             patch.setattr(yamlio, name, value)
             assert_every_path_refuses(text, EXPAND_WORDS)
@@ -252,12 +256,12 @@ def test_the_limits_are_exact_on_every_path(monkeypatch, style, text):
 def test_real_exports_fit_well_inside_the_limits():
     for path in sorted(FIXTURES.glob("*.yml")):
         nodes, chars = _composed_size(path.read_text())
-        assert nodes * 100 < yamlio.MAX_NODES and chars * 100 < yamlio.MAX_TEXT_CHARS
+        assert nodes * 100 < yamlio.MAX_NODES and chars * 100 < yamlio.MAX_TEXT_BYTES
         assert parse_import(path.read_bytes(), templates=TEMPLATES).ok
     # a 10,000-record export (bench/bench_backup.py: about 28 MB) with at least 1.5 times to spare
     nodes, chars = _composed_size(dump_records([microsoft_record("Mailbox 00000")]))
-    assert nodes * 10_000 * 1.5 < yamlio.MAX_NODES and chars * 10_000 * 1.5 < yamlio.MAX_TEXT_CHARS
-    assert yamlio.MAX_TEXT_CHARS >= yamlio.MAX_FILE_BYTES  # any plain file under the size limit fits
+    assert nodes * 10_000 * 1.5 < yamlio.MAX_NODES and chars * 10_000 * 1.5 < yamlio.MAX_TEXT_BYTES
+    assert yamlio.MAX_TEXT_BYTES >= yamlio.MAX_FILE_BYTES  # any plain file under the size limit fits
 
 
 def test_a_10000_record_export_is_read_line_by_line():
@@ -473,7 +477,7 @@ def test_the_store_refuses_a_configuration_over_the_limit(ctx, make_config, how)
 
 # ---- properties: any input is read or refused with the project's error, within the limits
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SMALL_LIMITS = {"MAX_NODES": 400, "MAX_TEXT_CHARS": 4_000, "MAX_VALUE_CHARS": 300}
+SMALL_LIMITS = {"MAX_NODES": 400, "MAX_TEXT_BYTES": 4_000, "MAX_VALUE_CHARS": 300}
 
 
 def _graph_size(text: str) -> tuple[int, int] | None:
@@ -493,7 +497,7 @@ def _graph_size(text: str) -> tuple[int, int] | None:
         if id(node) in busy:
             return None
         if isinstance(node, yaml.ScalarNode):
-            return (1, len(node.value))
+            return (1, len(node.value.encode("utf-8", "surrogatepass")))
         busy.add(id(node))
         children = node.value if isinstance(node, yaml.SequenceNode) else [n for kv in node.value for n in kv]
         total = [1, 0]
@@ -564,11 +568,11 @@ def test_aliased_documents_are_read_within_the_limits_or_refused(text):
             message = str(exc)
             size = _graph_size(text)  # None: PyYAML refuses it too (a repeated anchor later on, ...)
             if EXPAND_WORDS in message and size is not None:  # the count was right: the graph is over a limit
-                assert size[0] > SMALL_LIMITS["MAX_NODES"] or size[1] > SMALL_LIMITS["MAX_TEXT_CHARS"], (size, text)
+                assert size[0] > SMALL_LIMITS["MAX_NODES"] or size[1] > SMALL_LIMITS["MAX_TEXT_BYTES"], (size, text)
             return
         size = _graph_size(text)
         assert size is not None
-        assert size[0] <= SMALL_LIMITS["MAX_NODES"] and size[1] <= SMALL_LIMITS["MAX_TEXT_CHARS"], (size, text)
+        assert size[0] <= SMALL_LIMITS["MAX_NODES"] and size[1] <= SMALL_LIMITS["MAX_TEXT_BYTES"], (size, text)
         assert value == yaml.safe_load(text)
 
 
@@ -728,3 +732,13 @@ def test_notes_repeated_by_aliases_are_capped():
     [checked] = parsed.records
     assert len(checked.notes) == MAX_NOTES + 1
     assert checked.notes[-1] == f"more notes; only the first {MAX_NOTES} are listed"
+
+
+def test_text_is_counted_in_bytes_as_the_file_limit_is():
+    """Characters outside ASCII take up to 4 bytes in the file and 12 in the stored JSON: the expansion is counted
+    in UTF-8 bytes, the unit of the file limit (a plain file under that limit still always fits)."""
+    emoji = "- &s '" + "\U0001f600" * 16_000 + "'\n- &l [" + ", ".join(["*s"] * 81) + "]\n"
+    text = emoji + "- [" + ", ".join(["*l"] * 20) + "]\n"  # 26 million characters, 104 million bytes
+    assert_every_path_refuses(text, EXPAND_WORDS, "32 MiB of text")
+    plain = "- &s '" + "s" * 16_000 + "'\n- &l [" + ", ".join(["*s"] * 81) + "]\n- [" + ", ".join(["*l"] * 20) + "]\n"
+    assert each_path(plain)["load_yaml"] == "value"  # the same in ASCII: 26 million bytes
