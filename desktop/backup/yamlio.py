@@ -213,9 +213,9 @@ _TAG_KINDS = {
 
 
 def _unreadable(node: Any, problem: str) -> YamlReadError:
-    text = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+    # the value itself is not shown: it may be a client secret
     return YamlReadError(
-        f"The file has a value that cannot be read at {_position(node.start_mark)}: '{text}' {problem}. "
+        f"The file has a value that cannot be read at {_position(node.start_mark)}: it {problem}. "
         "Put it in quotes if it is meant as text. Nothing was imported."
     )
 
