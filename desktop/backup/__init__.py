@@ -29,7 +29,8 @@ records ``Name``, ``ValidID``, ``Config``, ``CreateTime``, ``CreateBy``, ``Chang
   Tokendesk, and ``Requests`` Tokendesk does not use). The store refuses a larger configuration
   however it arrives (import, edit, command).
 * **Records.** Every record is checked on its own; every problem names the record (position
-  and Name) and the field (``Config.Requests.TokenByRefreshToken.Request.URL``). Names must be
+  and Name) and the field (``Config.Requests.TokenByRefreshToken.Request.URL``); at most 20
+  problems and 20 notes are listed per record, then one line says there are more. Names must be
   unique in the file (case-insensitively, as in the store). Any ``TemplateName`` is accepted
   (Znuny files carry their own endpoints); unknown keys are kept and exported again.
 * **Apply.** Each record is *new*, *overwrites* (same name, overwrite on), *skipped* (same
