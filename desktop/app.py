@@ -257,7 +257,8 @@ class DamageReport:
 
 def _report_start_up(app: Application) -> None:
     """For bench/bench_startup.py: ``SHOWN`` at the first paint, ``SETTLED`` once the work queued
-    behind it (keyring probe started, notification plan over every configuration) is done; then quit."""
+    behind it (keyring probe started, notification plan over every configuration) is done; then quit (with
+    ``TOKENDESK_EXIT_WHEN_SHOWN=stay`` the bench ends the process once it found the mapped window)."""
     import resource
 
     def line(word: str) -> str:
@@ -271,7 +272,8 @@ def _report_start_up(app: Application) -> None:
         if not done:
             done.append(True)
             print(line("SETTLED"), flush=True)
-            app.qapp.quit()
+            if os.environ.get("TOKENDESK_EXIT_WHEN_SHOWN") != "stay":  # "stay": the bench's xcb lane ends it
+                app.qapp.quit()
 
     app.window.first_painted.connect(lambda: print(line("SHOWN"), flush=True))
     notify = app.features.get("notify")
