@@ -8,7 +8,8 @@ port: ``desktop.models.origins``) asks first, lists the moves, says that the sto
 forgotten and offers to send the stored client secret along (off by default); the answer reaches
 ``save_fn`` as ``keep_client_secret``. A save refused because the configuration was saved elsewhere
 since the dialog loaded it (``ChangedMeanwhile``) lists what changed and offers Re-apply (the admin's
-changes on top, when they touch other fields), Reload or Cancel.
+changes on top, when they touch other fields), Reload or Cancel. Those two questions are asked by
+``token_save_questions``.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from desktop.models.tones import style
 from desktop.models.validation import ENDPOINT_LABELS, FieldError, validate_configuration
 from desktop.notify.events import REFRESH_TOKEN_LIFETIME_CHOICES
 from desktop.services import ChangedMeanwhile
+from desktop.ui.dialogs.token_save_questions import REAPPLY, RELOAD, ask_changed_meanwhile, ask_endpoint_moves
 from desktop.ui.widgets import SecretEdit
 
 SaveFn = Callable[[TokenConfiguration, "str | None"], TokenConfiguration]
@@ -485,33 +487,12 @@ class TokenDialog(QDialog):
             clashes.append("Client secret")
             merged = None
         own = describe_changes(self.untouched, mine) + (["client secret (typed)"] if typed_secret else [])
-        box = self.changed_box = QMessageBox(self)
-        box.setObjectName("changedMeanwhileBox")
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Changed meanwhile - Tokendesk")
-        box.setText(f"'{exc.loaded.name}' was changed meanwhile")
-        info = ("Saved in another window or by a tokendesk command since you opened it:\n"
-                + "\n".join(f"\u2022 {line}" for line in exc.changes) + "\n\nYour changes are not saved yet"
-                + (":\n" + "\n".join(f"\u2022 {line}" for line in own) if own else ".") + "\n\n")
-        if merged is not None:
-            info += ("Re-apply puts your changes on top of the saved version (check them, then save). Reload shows "
-                     "the saved version; what you typed is lost.")
-        else:
-            info += (f"You changed the same fields ({', '.join(clashes)}). Reload shows the saved version (what you "
-                     "typed is lost), or Cancel to keep editing.")
-        box.setInformativeText(info)
-        box.setStyleSheet("QLabel#qt_msgbox_informativelabel { min-width: 36em; }")
-        reapply_button = box.addButton("Re-apply my changes", QMessageBox.ButtonRole.AcceptRole) if merged else None
-        reload_button = box.addButton("Reload", QMessageBox.ButtonRole.DestructiveRole)
-        cancel_button = box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(reapply_button or cancel_button)
-        box.setEscapeButton(cancel_button)
-        box.exec()
-        clicked = box.clickedButton()
-        if reapply_button is not None and clicked is reapply_button and merged is not None:
+        choice, self.changed_box = ask_changed_meanwhile(self, exc, own, can_reapply=merged is not None,
+                                                         clashes=clashes)
+        if choice == REAPPLY and merged is not None:
             self._rebase(current, merged, keep_typed_secret=True)
             self.summary.setText("Your changes are now on top of the version saved meanwhile: check them, then save.")
-        elif clicked is reload_button:
+        elif choice == RELOAD:
             self._rebase(current, current, keep_typed_secret=False)
             self.summary.setText("Reloaded the version saved meanwhile; your changes were discarded.")
         else:
@@ -539,34 +520,10 @@ class TokenDialog(QDialog):
     def confirm_endpoint_moves(self, moves: list[EndpointMove]) -> bool | None:
         """Ask before endpoints move to another host: None = cancelled, else whether the stored client secret
         goes along (the checkbox, off by default; absent when a new secret was typed or none is stored)."""
-        box = self.moves_box = QMessageBox(self)
-        box.setObjectName("endpointMovesBox")
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Endpoints move to another host - Tokendesk")
-        box.setText(f"Save '{self.name_edit.text()}' with endpoints at another host?")
-        info = "\n".join(f"\u2022 {m}" for m in moves) + (
-            "\n\nThe stored access and refresh tokens are forgotten: they were issued for the old host and are never "
-            "sent to the new one. Request a new token after saving.")
-        check = None
-        if self.client_secret():
-            info += "\n\nThe new client secret you typed is stored for the new host."
-        elif self.client_secret_stored:
-            info += ("\n\nThe stored client secret is removed unless you tick the box below - then it is sent to the "
-                     "new host.")
-            check = QCheckBox("Send the stored client secret to the new hosts")
-            check.setChecked(False)
-            box.setCheckBox(check)
-        box.setInformativeText(info)
-        # wide enough that an origin is not broken across lines
-        box.setStyleSheet("QLabel#qt_msgbox_informativelabel { min-width: 36em; }")
-        box.setStandardButtons(QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.setEscapeButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        clicked = box.clickedButton()
-        if clicked is None or box.standardButton(clicked) != QMessageBox.StandardButton.Save:
-            return None
-        return bool(check is not None and check.isChecked())
+        answer, self.moves_box = ask_endpoint_moves(self, self.name_edit.text(), moves,
+                                                    typed_secret=bool(self.client_secret()),
+                                                    secret_stored=self.client_secret_stored)
+        return answer
 
     @Slot()
     def _on_discover(self) -> None:
