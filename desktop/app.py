@@ -22,16 +22,20 @@ from desktop.store.database import damage_from
 from desktop.ui.hub import Hub
 from desktop.ui.main_window import MainWindow
 from desktop.ui.tasks import TaskRunner
+from desktop.usage.guards import install_delete_guards
 
 logger = logging.getLogger(__name__)
 
-#: feature modules, each with ``install(app)``; absent ones are skipped
+#: feature modules, each with ``install(host)`` (``desktop.ui.features.host.FeatureHost``: this Application);
+#: absent ones are skipped. The order is the order of their menu entries and toolbar buttons.
 FEATURES: list[str] = [
+    "desktop.ui.features.configurations",
     "desktop.ui.features.vault",
     "desktop.ui.features.oauth",
     "desktop.ui.features.notify",
     "desktop.ui.features.backup",
     "desktop.ui.features.usage",
+    "desktop.ui.features.help",
 ]
 
 
@@ -181,6 +185,7 @@ def run_gui(minimized: bool = False, argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the database cannot be opened: say so in a window, not a traceback
         database_problem_box(None, damage_from(exc) or exc, starting=True).exec()
         return 1
+    install_delete_guards(ctx)  # this composition root's context: usage refuses deleting what it uses
     try:
         app = Application(qapp, ctx, minimized=minimized, defer_start=True)
     except Exception as exc:  # the window's first read met a damaged page

@@ -139,24 +139,7 @@ def open_context(
         from desktop.store.vault import Vault, VaultSecrets
 
         secrets = VaultSecrets(store, Vault(store, passphrase_provider=passphrase_provider, agent_key=agent_key))
-    ctx = Context(store=store, secrets=secrets)
-    _install_default_guards(ctx)
-    return ctx
-
-
-def _install_default_guards(ctx: Context) -> None:
-    """Usage modules register their delete guards here; imported on first delete (lean start-up)."""
-    import importlib.util
-
-    if importlib.util.find_spec("desktop.usage.guards") is None:
-        return
-
-    def usage_guard(context: Context, cfg: TokenConfiguration) -> list[str]:
-        from desktop.usage.guards import usage_delete_guard
-
-        return usage_delete_guard(context, cfg)
-
-    ctx.delete_guards.append(usage_guard)
+    return Context(store=store, secrets=secrets)
 
 
 class ConfigurationService:

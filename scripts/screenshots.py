@@ -3,7 +3,7 @@
     .venv/bin/python scripts/screenshots.py [OUTDIR]
 
 Builds a throw-away TOKENDESK_HOME with one configuration per token status, opens the real
-main window and dialogs, and saves PNGs (default docs/screenshots/).
+main window, its Token menu and dialogs, and saves PNGs (default docs/screenshots/).
 """
 
 from __future__ import annotations
@@ -72,6 +72,27 @@ def demo_context():
     return ctx
 
 
+def token_menu_shot(win):
+    """The window with its Token menu open (offscreen a menu is a window of its own: drawn in where it opens)."""
+    from PySide6.QtGui import QPainter
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.ui.enums import MainMenu
+
+    menu, bar = win.menu(MainMenu.TOKEN), win.menuBar()
+    at = bar.mapTo(win, bar.actionGeometry(menu.menuAction()).bottomLeft())
+    menu.popup(win.mapToGlobal(at))
+    bar.setActiveAction(menu.menuAction())
+    QApplication.processEvents()
+    shot = win.grab()
+    painter = QPainter(shot)
+    painter.drawPixmap(at, menu.grab())
+    painter.end()
+    menu.hide()
+    QApplication.processEvents()
+    return shot
+
+
 def main(outdir: str | None = None) -> list[Path]:
     out = Path(outdir or ROOT / "docs" / "screenshots")
     out.mkdir(parents=True, exist_ok=True)
@@ -101,6 +122,9 @@ def main(outdir: str | None = None) -> list[Path]:
     path = out / "main-window.png"
     win.grab().save(str(path))
     shots.append(path)
+    path = out / "token-menu.png"
+    token_menu_shot(win).save(str(path))
+    shots.append(path)
     if os.environ.get("TOKENDESK_SHOT_DARK"):  # the same window in a dark theme (not in the README)
         from PySide6.QtGui import QColor, QPalette
 
@@ -125,7 +149,7 @@ def main(outdir: str | None = None) -> list[Path]:
 
     template = ctx.templates.require("Microsoft Exchange Online")
     cfg = template.new_configuration("Support mailbox (exchange)")
-    dialog = win.make_token_dialog(cfg, template)
+    dialog = app.features["configurations"].make_token_dialog(cfg, template)
     dialog.client_id_edit.setText("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
     dialog.secret_edit.setText("this-is-masked")
     dialog.name_edit.setText("")

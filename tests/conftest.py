@@ -63,10 +63,13 @@ def memory_keyring(request: pytest.FixtureRequest):
 
 @pytest.fixture
 def ctx(tokendesk_home: Path, memory_keyring):
-    """A Context on a fresh database in TOKENDESK_HOME with the in-memory keyring."""
+    """A Context on a fresh database in TOKENDESK_HOME with the in-memory keyring, and the delete guards
+    the composition roots (desktop/app.py, desktop/cli/common.py) install."""
     from desktop.services import open_context
+    from desktop.usage.guards import install_delete_guards
 
     context = open_context()
+    install_delete_guards(context)
     yield context
     context.close()
 

@@ -9,6 +9,8 @@ import sys
 import pytest
 
 from desktop import autostart
+from desktop.ui.enums import MainAction
+from tests.support.window import window_features
 
 
 @pytest.fixture
@@ -108,7 +110,7 @@ def test_the_settings_dialog_switches_it(config_home, ctx, qapp, monkeypatch, tm
     from desktop.ui.dialogs.settings_dialog import SettingsDialog
     from desktop.ui.tasks import InlineTaskRunner
 
-    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=[])
+    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=window_features())
     shots = []
 
     def tick_and_save(dialog):
@@ -121,11 +123,11 @@ def test_the_settings_dialog_switches_it(config_home, ctx, qapp, monkeypatch, tm
         return dialog.DialogCode.Accepted
 
     monkeypatch.setattr(SettingsDialog, "exec", tick_and_save)
-    app.window.on_settings()
+    app.window.action(MainAction.SETTINGS).trigger()
     assert autostart.is_enabled() and shots == [True]
     monkeypatch.setattr(SettingsDialog, "exec", lambda d: (d.autostart_check.setChecked(False),
                                                            d.DialogCode.Accepted)[1])
-    app.window.on_settings()
+    app.window.action(MainAction.SETTINGS).trigger()
     assert not autostart.is_enabled()
     app.window._quitting = True
     app.window.deleteLater()

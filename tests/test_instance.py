@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from desktop import instance
+from tests.support.window import window_features
 
 pytestmark = pytest.mark.skipif(not instance.supported(), reason="abstract Unix sockets are Linux-only")
 
@@ -76,7 +77,7 @@ def test_the_running_window_comes_to_the_front(ctx, qapp, qtbot, tokendesk_home)
     from desktop.app import Application
     from desktop.ui.tasks import InlineTaskRunner
 
-    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=[])
+    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=window_features())
     qtbot.addWidget(app.window)
     try:
         assert app.serve_later_starts() is True

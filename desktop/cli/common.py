@@ -31,9 +31,13 @@ ENV_PASSPHRASE_FILE = "TOKENDESK_PASSPHRASE_FILE"
 
 
 def default_context_factory() -> Context:  # noqa: F821
+    """The CLI's composition root: the context of one command, with the delete guards."""
     from desktop.services import open_context
+    from desktop.usage.guards import install_delete_guards
 
-    return open_context(passphrase_provider=terminal_passphrase, agent_key=window_vault_key)
+    ctx = open_context(passphrase_provider=terminal_passphrase, agent_key=window_vault_key)
+    install_delete_guards(ctx)
+    return ctx
 
 
 def window_vault_key() -> tuple[str, bytes] | None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush
 
 from desktop.models.config import TokenConfiguration
+from desktop.models.icons import status_icon
 from desktop.models.status import StatusText, refresh_status, token_status
 from desktop.models.token import TokenState, utcnow
 from desktop.models.tones import tone_color
@@ -43,6 +44,36 @@ _STATUS_TONES = {
 }
 
 
+class SelectedRow(NamedTuple):
+    """A row as the table read it: the configuration and its token state (receivers need no store query)."""
+
+    config: TokenConfiguration
+    state: TokenState
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What is selected in the token table (``MainWindow.selection_changed`` carries it)."""
+
+    #: the selected rows, top to bottom
+    rows: tuple[SelectedRow, ...] = ()
+    #: the row the details pane shows (the current one of several; None: nothing selected)
+    current: SelectedRow | None = None
+
+    @property
+    def configurations(self) -> list[TokenConfiguration]:
+        return [row.config for row in self.rows]
+
+
+def row_status(config: TokenConfiguration, state: TokenState, column: int, now: datetime,
+               token_lead: timedelta = timedelta(minutes=5)) -> StatusText:
+    """Token column: 'expiring' inside the automatic-refresh lead time; refresh-token column:
+    inside the configuration's warning lead time."""
+    if column == COL_TOKEN:
+        return token_status(state, now, token_lead)
+    return refresh_status(state, now, timedelta(minutes=config.notification_lead_time_minutes))
+
+
 @dataclass
 class TokenRow:
     config: TokenConfiguration
@@ -59,11 +90,7 @@ class TokenRow:
             self._cache_now = now
         cached = self._cache.get(column)
         if cached is None:
-            if column == COL_TOKEN:
-                cached = token_status(self.state, now, token_lead)
-            else:
-                lead = timedelta(minutes=self.config.notification_lead_time_minutes)
-                cached = refresh_status(self.state, now, lead)
+            cached = row_status(self.config, self.state, column, now, token_lead)
             self._cache[column] = cached
         return cached
 
@@ -257,8 +284,6 @@ class TokenTableModel(QAbstractTableModel):
                 return row.state.account
             return row.status(col, self._now, self.token_lead).text
         if role == Qt.ItemDataRole.DecorationRole and col in (COL_TOKEN, COL_REFRESH):
-            from desktop.ui.icons import status_icon
-
             return status_icon(row.status(col, self._now, self.token_lead).kind.value)
         if role == Qt.ItemDataRole.ForegroundRole:
             if not cfg.is_valid:

@@ -340,6 +340,15 @@ class UsageRepository:
             self.conn.execute("UPDATE web_invoker SET last_run_json = ? WHERE name_key = ?",
                               (run.to_json(), name.casefold()))
 
+    def users_by_configuration(self) -> dict[int, list[str]]:
+        """``users_of`` for every configuration in use, in two reads (the window's "Used by")."""
+        users: dict[int, list[str]] = {}
+        for kind, table in (("mail account", "mail_account"), ("invoker", "web_invoker")):
+            for config_id, name in self.conn.execute(
+                    f"SELECT config_id, name FROM {table} ORDER BY config_id, name_key"):  # two fixed table names
+                users.setdefault(config_id, []).append(f"{kind} '{name}'")
+        return users
+
     def users_of(self, config_id: int) -> list[str]:
         """``["mail account 'Support IMAP'", "invoker 'Ticket API'"]`` for one configuration."""
         users = [f"mail account '{r[0]}'" for r in self.conn.execute(

@@ -23,9 +23,11 @@ from desktop.backup.encrypted import DAMAGED, FOR_AGE_KEY, WRONG_PASSPHRASE
 from desktop.ui.dialogs.backup_passphrase_dialog import BackupPassphraseDialog
 from desktop.ui.dialogs.export_dialog import ExportDialog
 from desktop.ui.dialogs.import_dialog import ImportPreviewDialog
+from desktop.ui.enums import MainMenu
 from desktop.ui.tasks import InlineTaskRunner
 from tests.backup.agefile import TEST_PASSPHRASE
 from tests.backup.conftest import snapshot
+from tests.support.window import window_features
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +40,8 @@ def shots_dir(fallback: Path) -> Path:
 
 @pytest.fixture
 def app(qapp, ctx):
-    application = Application(qapp, ctx, tasks=InlineTaskRunner(), features=["desktop.ui.features.backup"])
+    application = Application(qapp, ctx, tasks=InlineTaskRunner(),
+                              features=window_features("desktop.ui.features.backup"))
     application.window.resize(1100, 560)
     application.window.show()
     yield application
@@ -82,10 +85,10 @@ def select(app, *names):
 
 
 def test_actions_in_file_menu_toolbar_and_shortcuts(app):
-    actions = {a.objectName(): a for a in app.window.menus["&File"].actions() if a.objectName()}
+    actions = {a.objectName(): a for a in app.window.menu(MainMenu.FILE).actions() if a.objectName()}
     assert actions["action_import"].shortcut().toString() == "Ctrl+I"
     assert actions["action_export"].shortcut().toString() == "Ctrl+E"
-    order = [a.objectName() or "-" for a in app.window.menus["&File"].actions()]
+    order = [a.objectName() or "-" for a in app.window.menu(MainMenu.FILE).actions()]
     assert order.index("action_import") < order.index("action_export") < order.index("action_settings")
     assert app.window.toolbar.widgetForAction(feature(app).import_action) is not None
     assert app.window.toolbar.widgetForAction(feature(app).export_action) is not None

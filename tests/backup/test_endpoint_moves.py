@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMessageBox
 from desktop.backup.importer import PlanChanged, apply_import, parse_import, plan_import
 from desktop.store.secrets import ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN
 from tests.backup.conftest import snapshot
+from tests.support.window import window_features
 
 ROOT = Path(__file__).resolve().parents[2]
 A = "https://idp-a.example"
@@ -193,7 +194,8 @@ def app(qapp, ctx):
     from desktop.app import Application
     from desktop.ui.tasks import InlineTaskRunner
 
-    application = Application(qapp, ctx, tasks=InlineTaskRunner(), features=["desktop.ui.features.backup"])
+    application = Application(qapp, ctx, tasks=InlineTaskRunner(),
+                              features=window_features("desktop.ui.features.backup"))
     application.window.resize(1100, 560)
     application.window.show()
     yield application

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.notify.helpers import FakeClock
+from tests.support.window import window_features
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def app(qapp, ctx):
     from desktop.app import Application
     from desktop.ui.tasks import InlineTaskRunner
 
-    application = Application(qapp, ctx, tasks=InlineTaskRunner(), features=[])
+    application = Application(qapp, ctx, tasks=InlineTaskRunner(), features=window_features())
     application.window.resize(900, 560)
     yield application
     application.window.close_to_tray = None

@@ -8,13 +8,15 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication
 
 from desktop.models.status import format_local
 from desktop.notify.attention import AttentionItem
 from desktop.notify.events import EventKind
+from desktop.ui.enums import MainAction
 from tests.notify.helpers import shots_dir
+from tests.support.window import window_features
 
 MIN = timedelta(minutes=1)
 H = timedelta(hours=1)
@@ -31,12 +33,12 @@ def bar_texts(feature):
 
 
 def add_ready_actions(window):
-    """Stand-ins for the oauth feature's named actions, so 'the right action ready' is visible."""
+    """Stand-ins for the oauth feature's actions (same ids), so 'the right action ready' is visible."""
     actions = {}
-    for name, text in (("refresh", "&Refresh"), ("request", "Re&quest new token ...")):
-        action = QAction(text, window)
-        action.setShortcut("F5" if name == "refresh" else "Ctrl+R")
-        actions[name] = window.add_action(action, menu="&Token", name=name, enabled_when=lambda s: len(s) == 1)
+    for action_id, text, key in ((MainAction.REFRESH, "&Refresh", "F5"),
+                                 (MainAction.REQUEST, "Re&quest new token ...", "Ctrl+R")):
+        actions[action_id] = window.add_action(action_id, text, lambda: None, QKeySequence(key),
+                                               enabled_when=lambda rows: len(rows) == 1)
     return actions
 
 
@@ -80,7 +82,7 @@ def test_bar_lists_expired_and_expiring_tokens_and_a_click_opens_the_token_ready
     assert opened.args == ["Sales mailbox", "request"]
     assert app.window.current_configuration().name == "Sales mailbox"
     assert app.window.statusBar().currentMessage() == "'Sales mailbox' selected: press Ctrl+R to request new token."
-    request_button = app.window.toolbar.widgetForAction(app.window.named_actions["request"])
+    request_button = app.window.toolbar.widgetForAction(app.window.action(MainAction.REQUEST))
     assert app.window.focusWidget() is request_button
     QApplication.processEvents()  # the status bar paints its message on the next round
     app.window.grab().save(str(tmp_path / "notification-bar-click-through.png"))
@@ -410,7 +412,8 @@ def test_at_start_up_the_plan_waits_for_the_first_paint_and_reuses_the_windows_r
     reads = []
     original = ctx.store.list_with_state
     monkeypatch.setattr(ctx.store, "list_with_state", lambda: reads.append(1) or original())
-    application = Application(qapp, ctx, tasks=InlineTaskRunner(), features=["desktop.ui.features.notify"],
+    application = Application(qapp, ctx, tasks=InlineTaskRunner(),
+                              features=window_features("desktop.ui.features.notify"),
                               defer_start=True)
     feature = application.features["notify"]
     try:
@@ -456,7 +459,8 @@ def test_installed_through_the_application_like_at_start_up(qapp, ctx, monkeypat
     from desktop.ui.tasks import InlineTaskRunner
 
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
-    application = Application(qapp, ctx, tasks=InlineTaskRunner(), features=["desktop.ui.features.notify"])
+    application = Application(qapp, ctx, tasks=InlineTaskRunner(),
+                              features=window_features("desktop.ui.features.notify"))
     feature = application.features["notify"]
     try:
         assert feature.strategy == "window"  # offscreen: no tray; no session bus

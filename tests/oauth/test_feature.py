@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QMessageBox
 from desktop.models.token import utcnow
 from desktop.store.secrets import ACCESS_TOKEN, REFRESH_TOKEN
 from tests.oauth.conftest import follow_to_redirect, screenshot_path
+from tests.support.window import window_features
 
 pytestmark = pytest.mark.realserver
 
@@ -24,7 +25,7 @@ TIMEOUT_MS = 45000
 def app(qapp, ctx):
     from desktop.app import Application
 
-    application = Application(qapp, ctx, features=["desktop.ui.features.oauth"])
+    application = Application(qapp, ctx, features=window_features("desktop.ui.features.oauth"))
     application.window.resize(1180, 520)
     application.window.show()
     yield application

@@ -25,6 +25,7 @@ from desktop.oauth.flow import AuthorizationRequest, parse_callback
 from desktop.oauth.tokens import TokenService
 from desktop.store.secrets import ACCESS_TOKEN
 from tests.oauth.conftest import follow_to_redirect, screenshot_path
+from tests.support.window import window_features
 
 ISSUER = "https://idp.example.org/realms/main"
 
@@ -201,10 +202,10 @@ def test_the_window_keeps_what_discovery_found_with_the_configuration(docs, ctx,
     base, routes, _seen = docs
     routes["/r/.well-known/openid-configuration"] = (
         200, document(f"{base}/r", authorization_response_iss_parameter_supported=True), {})
-    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=[])
+    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=window_features())
     try:
         template = ctx.templates.require("Generic OpenID Connect")
-        dialog = app.window.make_token_dialog(template.new_configuration(""), template)
+        dialog = app.features["configurations"].make_token_dialog(template.new_configuration(""), template)
         dialog.issuer_edit.setText(f"{base}/r")
         dialog._on_discover()
         assert dialog.endpoint_edits["TokenByAuthorizationCode"].text() == f"{base}/r/token"

@@ -34,6 +34,7 @@ from desktop.oauth.mapping import (
 )
 from desktop.oauth.tokens import TokenService
 from desktop.store.secrets import ACCESS_TOKEN, REFRESH_TOKEN
+from tests.support.window import window_features
 
 OLD_ACCESS = "old-access-token-1234"
 OLD_REFRESH = "old-refresh-token-5678"
@@ -321,7 +322,7 @@ def test_the_window_row_shows_the_refused_answer(ctx, stored, answer, qapp, qtbo
     answer({**GOOD, "expires_in": 1e12})
     with pytest.raises(ProviderError):
         TokenService(ctx).refresh(stored.name)
-    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=[])
+    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=window_features())
     try:
         window = app.window
         window.resize(1100, 560)

@@ -20,6 +20,7 @@ from desktop.app import Application
 from desktop.models.token import utcnow
 from desktop.store.secrets import ACCESS_TOKEN
 from desktop.ui.tasks import InlineTaskRunner
+from tests.support.window import window_features
 
 pytestmark = pytest.mark.skipif(not instance.supported(), reason="abstract Unix sockets are Linux-only")
 
@@ -44,7 +45,7 @@ def seeded(ctx, make_config):
 @pytest.fixture
 def window(ctx, qapp, qtbot):
     """An Application whose window serves the data directory's socket (as run_gui does)."""
-    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=[])
+    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=window_features())
     qtbot.addWidget(app.window)
     app.window.resize(1100, 620)
     app.window.show()

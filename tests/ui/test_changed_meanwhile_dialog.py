@@ -16,7 +16,9 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 from desktop.app import Application
 from desktop.store.secrets import CLIENT_SECRET
 from desktop.ui.dialogs.token_dialog import TokenDialog
+from desktop.ui.enums import MainAction
 from desktop.ui.tasks import InlineTaskRunner
+from tests.support.window import window_features
 
 ROOT = Path(__file__).resolve().parents[2]
 A = "https://login.example.org"
@@ -33,7 +35,7 @@ def window(shared_keyring, ctx, make_config, qapp, qtbot):
     make_config("Billing", template="Generic OAuth2", secret="secret-one",
                 AuthorizationCode=f"{A}/authorize", TokenByAuthorizationCode=f"{A}/token",
                 TokenByRefreshToken=f"{A}/token")
-    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=[])
+    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=window_features())
     app.window.show()
     qtbot.waitExposed(app.window)
     assert app.window.select_configuration("Billing")
@@ -90,7 +92,7 @@ def run_edit(window, monkeypatch, scenario) -> None:
         return dialog.result()
 
     monkeypatch.setattr(TokenDialog, "exec", exec_)
-    window.edit_action.trigger()
+    window.action(MainAction.EDIT).trigger()
 
 
 def test_reapply_puts_my_changes_on_top_of_the_version_saved_meanwhile(window, ctx, other_process, monkeypatch,

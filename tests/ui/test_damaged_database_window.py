@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QMessageBox
 from desktop.app import Application
 from desktop.ui.tasks import InlineTaskRunner, TaskRunner
 from tests.support.damaged_store import build_damaged, damage_page
+from tests.support.window import window_features
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,7 +58,7 @@ def test_damage_met_while_the_window_runs_is_explained_once(ctx, make_config, qa
 
     for i in range(150):
         make_config(f"Mailbox {i:03d}")
-    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=[])
+    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=window_features())
     report = DamageReport(app)
     try:
         app.window.show()

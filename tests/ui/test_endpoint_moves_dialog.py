@@ -14,7 +14,9 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from desktop.app import Application
 from desktop.store.secrets import ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN
 from desktop.ui.dialogs.token_dialog import TokenDialog
+from desktop.ui.enums import MainAction
 from desktop.ui.tasks import InlineTaskRunner
+from tests.support.window import window_features
 
 ROOT = Path(__file__).resolve().parents[2]
 A = "https://idp-a.example"
@@ -149,7 +151,7 @@ def test_no_move_no_question(qtbot, ctx, billing, monkeypatch):
 # ---- the window's edit flow
 @pytest.fixture
 def window(qapp, ctx):
-    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=[])
+    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=window_features())
     app.window.show()
     yield app.window
     app.window.hide()
@@ -168,7 +170,7 @@ def edit_in_window(window, monkeypatch, answer: Answer):
     answer.install(monkeypatch)
     window.reload()
     window.select_configuration("Billing SSO")
-    window.named_actions["edit"].trigger()
+    window.action(MainAction.EDIT).trigger()
 
 
 def test_window_edit_that_moves_endpoints_forgets_tokens_and_secret(window, ctx, billing, monkeypatch):

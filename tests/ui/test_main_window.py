@@ -1,6 +1,6 @@
-"""The main window built by desktop.app.Application (no features, inline task runner): table, search, empty
-states, Add/Edit/Delete with the blocking calls patched, saving without a keyring, persisted geometry,
-click-through, reload on external changes, and no QtWebEngine at start-up."""
+"""The main window built by desktop.app.Application (inline task runner; of the features only configurations and
+help): table, search, empty states, Add/Edit/Delete with the blocking calls patched, saving without a keyring,
+persisted geometry, click-through, reload on external changes, and no QtWebEngine at start-up."""
 
 from __future__ import annotations
 
@@ -21,9 +21,13 @@ from desktop.services import open_context
 from desktop.store.secrets import CLIENT_SECRET
 from desktop.ui.dialogs.template_picker import TemplatePicker
 from desktop.ui.dialogs.token_dialog import TokenDialog
+from desktop.ui.enums import MainAction
 from desktop.ui.tasks import InlineTaskRunner
+from tests.support.window import window_features
 
 ROOT = Path(__file__).resolve().parents[2]
+#: the features these tests need (Add/Edit/Delete/Settings; Help)
+FEATURES = ["desktop.ui.features.configurations", "desktop.ui.features.help"]
 
 
 @pytest.fixture
@@ -31,7 +35,7 @@ def make_app(qapp, qtbot):
     apps: list[Application] = []
 
     def build(context) -> Application:
-        app = Application(qapp, context, tasks=InlineTaskRunner(), features=[])
+        app = Application(qapp, context, tasks=InlineTaskRunner(), features=FEATURES)
         apps.append(app)
         app.window.show()
         return app
@@ -88,7 +92,7 @@ def test_table_shows_the_configurations(three, make_app):
 
 def test_selection_fills_the_details_and_enables_actions(three, make_app):
     window = make_app(three).window
-    edit, delete = window.named_actions["edit"], window.named_actions["delete"]
+    edit, delete = window.action(MainAction.EDIT), window.action(MainAction.DELETE)
     assert not edit.isEnabled() and not delete.isEnabled()
     select(window, "Billing SSO")
     assert edit.isEnabled() and delete.isEnabled()
@@ -103,10 +107,10 @@ def test_selection_fills_the_details_and_enables_actions(three, make_app):
 
 def test_actions_have_shortcuts(three, make_app):
     window = make_app(three).window
-    assert window.named_actions["add"].shortcut().matches(Qt.Modifier.CTRL | Qt.Key.Key_N)
-    assert window.named_actions["edit"].shortcut().toString() == "F2"
-    assert window.named_actions["delete"].shortcut().toString() == "Del"
-    assert window.named_actions["find"].shortcut().toString() == "Ctrl+F"
+    assert window.action(MainAction.ADD).shortcut().matches(Qt.Modifier.CTRL | Qt.Key.Key_N)
+    assert window.action(MainAction.EDIT).shortcut().toString() == "F2"
+    assert window.action(MainAction.DELETE).shortcut().toString() == "Del"
+    assert window.action(MainAction.FIND).shortcut().toString() == "Ctrl+F"
 
 
 def test_search_filters_and_says_when_nothing_matches(three, make_app, qtbot):
@@ -149,7 +153,8 @@ def fake_exec(fill):
 
 
 def test_add_with_a_template_name(ctx, make_app, monkeypatch, memory_keyring):
-    window = make_app(ctx).window
+    app = make_app(ctx)
+    window = app.window
     seen = {}
 
     def fill(dialog):
@@ -160,7 +165,7 @@ def test_add_with_a_template_name(ctx, make_app, monkeypatch, memory_keyring):
         dialog.secret_edit.setText("helpdesk-secret")
 
     monkeypatch.setattr(TokenDialog, "exec", fake_exec(fill))
-    window.on_add("Microsoft Exchange Online")
+    app.features["configurations"].on_add("Microsoft Exchange Online")
     assert seen == {"title": "Add token configuration - Tokendesk", "template": "Microsoft Exchange Online"}
     saved = ctx.store.get("Helpdesk")
     assert saved.template_name == "Microsoft Exchange Online"
@@ -186,13 +191,13 @@ def test_add_through_the_template_picker(ctx, make_app, monkeypatch):
 
     monkeypatch.setattr(TemplatePicker, "exec", picker_exec)
     monkeypatch.setattr(TokenDialog, "exec", fake_exec(fill))
-    window.named_actions["add"].trigger()
+    window.action(MainAction.ADD).trigger()
     assert "Google Mail" in offered and "Generic OpenID Connect" in offered
     assert ctx.store.get("Sales Gmail").template_name == "Google Mail"
 
 
 def test_add_cancelled_saves_nothing(ctx, make_app, monkeypatch):
-    window = make_app(ctx).window
+    feature = make_app(ctx).features["configurations"]
 
     def cancel(dialog):
         dialog.name_edit.setText("Abandoned")
@@ -200,10 +205,10 @@ def test_add_cancelled_saves_nothing(ctx, make_app, monkeypatch):
         return dialog.result()
 
     monkeypatch.setattr(TokenDialog, "exec", cancel)
-    window.on_add("Google Mail")
+    feature.on_add("Google Mail")
     assert ctx.store.count() == 0
     monkeypatch.setattr(TemplatePicker, "exec", lambda picker: QDialog.DialogCode.Rejected)
-    window.on_add()
+    feature.on_add()
     assert ctx.store.count() == 0
 
 
@@ -219,7 +224,7 @@ def test_edit_saves_changes_and_keeps_the_secret(three, make_app, monkeypatch):
         dialog.scope_edit.setText("https://outlook.office.com/IMAP.AccessAsUser.All offline_access")
 
     monkeypatch.setattr(TokenDialog, "exec", fake_exec(fill))
-    window.named_actions["edit"].trigger()
+    window.action(MainAction.EDIT).trigger()
     assert seen == {"title": "Edit 'Support mailbox' - Tokendesk", "client id": "client-Support mailbox"}
     cfg = three.store.get("Support inbox")
     assert cfg.scope == "https://outlook.office.com/IMAP.AccessAsUser.All offline_access"
@@ -255,7 +260,7 @@ def test_delete_confirmed(three, make_app, monkeypatch, memory_keyring):
 
     monkeypatch.setattr(QMessageBox, "question", answer_yes)
     select(window, "Support mailbox", "Sales Gmail")
-    window.named_actions["delete"].trigger()
+    window.action(MainAction.DELETE).trigger()
     (title, text), = questions
     assert title == "Delete token configurations?"
     assert text.startswith("Delete 'Sales Gmail', 'Support mailbox'?")
@@ -270,7 +275,7 @@ def test_delete_cancelled_keeps_everything(three, make_app, monkeypatch):
     window = make_app(three).window
     monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Cancel)
     select(window, "Support mailbox")
-    window.on_delete()
+    window.action(MainAction.DELETE).trigger()
     assert three.store.count() == 3 and len(table_names(window)) == 3
 
 
@@ -281,7 +286,7 @@ def test_delete_refused_by_a_guard_is_reported(three, make_app, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: warnings.append((title, text)))
     select(window, "Support mailbox", "Billing SSO")
-    window.on_delete()
+    window.action(MainAction.DELETE).trigger()
     assert three.store.names() == ["Sales Gmail", "Support mailbox"]
     assert warnings == [("Not everything was deleted",
                          "'Support mailbox' cannot be deleted: it is used by mail account 'Support IMAP'. "
@@ -297,7 +302,7 @@ def test_saving_a_secret_without_a_keyring_or_passphrase_keeps_the_dialog_open(c
     from keyring.backends import fail
 
     keyring.set_keyring(fail.Keyring())  # the memory keyring fixture restores the previous one
-    window = make_app(ctx).window  # no features: nobody answers for a passphrase
+    app = make_app(ctx)  # no vault feature: nobody answers for a passphrase
     seen = {}
 
     def fill(dialog):
@@ -311,7 +316,7 @@ def test_saving_a_secret_without_a_keyring_or_passphrase_keeps_the_dialog_open(c
         return dialog.result()
 
     monkeypatch.setattr(TokenDialog, "exec", fill)
-    window.on_add("Google Mail")
+    app.features["configurations"].on_add("Google Mail")
     assert seen["summary"].startswith("Not saved: No usable keyring (no keyring backend is available")
     assert "cannot-store" not in seen["summary"]
     assert ctx.store.count() == 0
@@ -319,7 +324,7 @@ def test_saving_a_secret_without_a_keyring_or_passphrase_keeps_the_dialog_open(c
 
 def test_work_queued_for_after_the_first_paint_waits_for_it(ctx, qapp, qtbot):
     """A 0 ms timer after show() fires before the window paints; after_first_paint really waits."""
-    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=[])
+    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=window_features())
     qtbot.addWidget(app.window)
     seen = []
     app.after_first_paint(lambda: seen.append(("queued", app.window._painted)))
@@ -380,7 +385,7 @@ def test_external_change_by_another_connection_reloads(three, make_app, qtbot, m
     window = make_app(three).window
     select(window, "Sales Gmail")
     with qtbot.assertNotEmitted(window.model.modelReset):
-        window._check_external_change()  # nothing changed: no reload
+        window.db_watcher.check()  # nothing changed: no reload
     other = open_context()  # like the CLI in another process: its own connection
     try:
         cfg = other.templates.require("Google Mail").new_configuration("Added by the CLI")
@@ -388,14 +393,14 @@ def test_external_change_by_another_connection_reloads(three, make_app, qtbot, m
         other.configurations.add(cfg, "cli-secret")
     finally:
         other.close()
-    window._check_external_change()
+    window.db_watcher.check()  # what a change of the file triggers
     assert "Added by the CLI" in table_names(window)
     assert [c.name for c in window.selected_configurations()] == ["Sales Gmail"]  # selection kept
 
 
 def test_the_database_file_and_its_wal_are_watched(three, make_app):
     window = make_app(three).window
-    watched = window._watcher.files()
+    watched = window.db_watcher.files()
     assert str(three.store.path) in watched
     assert str(three.store.path) + "-wal" in watched  # writes of other processes land there first
 
@@ -425,7 +430,7 @@ def test_settings_dialog_saves_through_the_store(three, make_app, monkeypatch):
         return dialog.result()
 
     monkeypatch.setattr(SettingsDialog, "exec", exec_)
-    window.named_actions["settings"].trigger()
+    window.action(MainAction.SETTINGS).trigger()
     assert three.store.get_setting("network.timeout_seconds") == 33
     assert window.statusBar().currentMessage() == "Settings saved."
 
@@ -433,13 +438,13 @@ def test_settings_dialog_saves_through_the_store(three, make_app, monkeypatch):
 def test_discover_runs_through_the_task_runner(ctx, make_app, monkeypatch):
     from desktop.oauth import discovery
 
-    window = make_app(ctx).window
+    app = make_app(ctx)
     busy = []
-    window.tasks.busy_changed.connect(busy.append)
+    app.tasks.busy_changed.connect(busy.append)
     monkeypatch.setattr(discovery, "discover", lambda issuer, timeout: discovery.DiscoveredEndpoints(
         issuer=issuer, authorization_endpoint=f"{issuer}/a", token_endpoint=f"{issuer}/t"))
     template = ctx.templates.require("Generic OpenID Connect")
-    dialog = window.make_token_dialog(template.new_configuration(""), template)
+    dialog = app.features["configurations"].make_token_dialog(template.new_configuration(""), template)
     dialog.issuer_edit.setText("https://idp.example.org")
     dialog.discover_button.click()
     assert dialog.endpoint_edits["AuthorizationCode"].text() == "https://idp.example.org/a"
@@ -481,18 +486,18 @@ def test_token_actions_are_off_while_another_tab_is_shown(qtbot, ctx, make_confi
     from desktop.ui.tasks import InlineTaskRunner
 
     make_config("Support mailbox")
-    app = Application(QApplication.instance(), ctx, tasks=InlineTaskRunner(), features=[])
+    app = Application(QApplication.instance(), ctx, tasks=InlineTaskRunner(), features=FEATURES)
     win = app.window
     qtbot.addWidget(win)
     win.show()
     assert win.select_configuration("Support mailbox")
-    assert win.delete_action.isEnabled() and win.edit_action.isEnabled()
+    delete, edit = win.action(MainAction.DELETE), win.action(MainAction.EDIT)
+    assert delete.isEnabled() and edit.isEnabled()
     other = QLabel("mail accounts")
-    win.add_tab(other, "Mail accounts")
-    win.tabs.setCurrentWidget(other)
-    assert not win.delete_action.isEnabled() and not win.edit_action.isEnabled()
-    win.tabs.setCurrentWidget(win.splitter)
-    assert win.delete_action.isEnabled()
+    win.show_tab(win.add_tab(other, "Mail accounts"))
+    assert not delete.isEnabled() and not edit.isEnabled()
+    win.show_tab(0)
+    assert delete.isEnabled()
 
 
 def test_help_opens_the_log_folder_and_about_names_the_log(ctx, make_app, log_home, monkeypatch, qtbot, tmp_path):
@@ -500,16 +505,17 @@ def test_help_opens_the_log_folder_and_about_names_the_log(ctx, make_app, log_ho
 
     from desktop import logfile
 
-    window = make_app(ctx).window
-    assert window.on_open_log_folder() is False  # no log in this session
+    app = make_app(ctx)
+    window, help_feature = app.window, app.features["help"]
+    assert help_feature.on_open_log_folder() is False  # no log in this session
     assert window.statusBar().currentMessage().startswith("No log file is written in this session")
     path = logfile.enable(log_home)
     opened = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
-    window.named_actions["open_log"].trigger()
+    window.action(MainAction.OPEN_LOG).trigger()
     assert opened == [str(path.parent)]
-    window.named_actions["about"].trigger()
-    box = window.about_box
+    window.action(MainAction.ABOUT).trigger()
+    box = help_feature.about_box
     assert f"Log: {path}" in box.text() and "Data: " in box.text()
     qtbot.waitExposed(box)
     box.grab().save(str(tmp_path / "about.png"))
@@ -520,7 +526,7 @@ def test_columns_can_be_hidden_from_the_header_menu_and_stay_hidden(three, make_
     from desktop.models.token_table_model import COL_ACCOUNT, COL_TEMPLATE
 
     window = make_app(three).window
-    menu = window.column_menu()
+    menu = window.table.column_menu()
     entries = {a.text(): a for a in menu.actions()}
     assert list(entries) == ["Template", "Token status", "Refresh-token status", "Validity", "Signed in as"]
     assert all(a.isChecked() for a in entries.values())
@@ -530,7 +536,7 @@ def test_columns_can_be_hidden_from_the_header_menu_and_stay_hidden(three, make_
     window.save_state()
     again = make_app(three).window
     assert again.table.isColumnHidden(COL_TEMPLATE)  # restored from ui.ini
-    assert {a.text(): a.isChecked() for a in again.column_menu().actions()}["Template"] is False
+    assert {a.text(): a.isChecked() for a in again.table.column_menu().actions()}["Template"] is False
     # the keyboard way: View > Columns holds the same entries
     again.columns_menu.aboutToShow.emit()
     view_entries = {a.text(): a for a in again.columns_menu.actions()}

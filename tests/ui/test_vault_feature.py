@@ -18,7 +18,9 @@ from desktop.services import open_context
 from desktop.store.secrets import CLIENT_SECRET
 from desktop.store.vault import MODE_PASSPHRASE, check_new_passphrase
 from desktop.ui.dialogs.passphrase_dialog import PassphraseDialog
+from desktop.ui.enums import MainAction
 from desktop.ui.tasks import InlineTaskRunner, TaskRunner
+from tests.support.window import window_features
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "window passphrase 1"
@@ -35,7 +37,8 @@ def make_app(qapp, qtbot):
     apps: list[Application] = []
 
     def build(context, tasks=None) -> Application:
-        app = Application(qapp, context, tasks=tasks or InlineTaskRunner(), features=["desktop.ui.features.vault"])
+        app = Application(qapp, context, tasks=tasks or InlineTaskRunner(),
+                          features=window_features("desktop.ui.features.vault"))
         apps.append(app)
         return app
 
@@ -241,7 +244,7 @@ def test_an_automatic_refresh_waits_quietly_while_locked(tokendesk_home, qapp, q
     prompts: list = []
     answer_dialog(monkeypatch, None, seen=prompts)
     app = Application(qapp, ctx, tasks=InlineTaskRunner(),
-                      features=["desktop.ui.features.vault", "desktop.ui.features.oauth"])
+                      features=window_features("desktop.ui.features.vault", "desktop.ui.features.oauth"))
     oauth = app.features["oauth"]
     refreshed: list[int] = []
     monkeypatch.setattr(oauth.service, "refresh_by_id", lambda cid, **kw: refreshed.append(cid))
@@ -271,6 +274,6 @@ def test_settings_say_where_the_key_is_and_why(ctx, make_config, make_app, monke
         return dialog.result()
 
     monkeypatch.setattr(SettingsDialog, "exec", exec_)
-    app.window.named_actions["settings"].trigger()
+    app.window.action(MainAction.SETTINGS).trigger()
     assert shown["text"].startswith("Encrypted vault, key in the system keyring (")
     assert "Why: system keyring (" in shown["text"] and "tokendesk vault passphrase|keyring|rekey" in shown["text"]

@@ -15,6 +15,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
+from desktop.ui.enums import MainAction
 from desktop.ui.tasks import InlineTaskRunner
 from desktop.ui.usage.invoker_dialog import InvokerDialog
 from desktop.ui.usage.mail_account_dialog import MailAccountDialog
@@ -23,6 +24,7 @@ from desktop.usage.invokers import PLACEHOLDER, WebInvoker
 from desktop.usage.repository import UsageRepository
 from desktop.usage.service import UsageService
 from tests.servers.dovecot import MAIL_USER
+from tests.support.window import window_features
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TIMEOUT_MS = 30000
@@ -43,7 +45,8 @@ def make_app(qapp):
     apps = []
 
     def build(ctx, tasks=None):
-        app = Application(qapp, ctx, tasks=tasks or InlineTaskRunner(), features=["desktop.ui.features.usage"])
+        app = Application(qapp, ctx, tasks=tasks or InlineTaskRunner(),
+                          features=window_features("desktop.ui.features.usage"))
         app.window.resize(1180, 640)
         app.window.show()
         apps.append(app)
@@ -245,7 +248,7 @@ def test_tabs_delete_and_used_by(ctx, offline_config, make_app, monkeypatch, qtb
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
     token_delete = []
-    app.window.named_actions["delete"].triggered.connect(lambda *_: token_delete.append(1))
+    app.window.action(MainAction.DELETE).triggered.connect(lambda *_: token_delete.append(1))
     qtbot.keyClick(f.mail_view.table, Qt.Key.Key_Delete)
     assert asked and "Support IMAP" in asked[0]
     assert token_delete == []  # the window's "delete configuration" shortcut did not fire
@@ -268,7 +271,7 @@ def test_accounts_added_by_another_process_show_up(ctx, offline_config, make_app
             config_name="Support mailbox"))
     finally:
         other.close()
-    app.window._check_external_change()  # what the window's file watcher triggers
+    app.window.db_watcher.check()  # what the window's file watcher triggers
     assert [view.model.item(r).name for r in range(view.model.rowCount())] == ["From the CLI"]
 
 

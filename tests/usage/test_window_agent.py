@@ -18,6 +18,7 @@ from desktop.app import Application
 from desktop.store.secrets import ACCESS_TOKEN
 from desktop.ui.tasks import InlineTaskRunner
 from tests.servers.dovecot import MAIL_USER
+from tests.support.window import window_features
 
 pytestmark = [pytest.mark.realserver,
               pytest.mark.skipif(not instance.supported(), reason="abstract Unix sockets are Linux-only")]
@@ -35,7 +36,7 @@ def screenshot_path(name: str) -> Path:
 
 @pytest.fixture
 def window(ctx, qapp, qtbot):
-    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=[])
+    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=window_features())
     qtbot.addWidget(app.window)
     app.window.resize(1180, 640)
     app.window.show()

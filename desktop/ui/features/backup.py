@@ -25,11 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from desktop.ui.enums import MainAction, MainMenu
+from desktop.ui.features.host import FeatureHost
+
 if TYPE_CHECKING:
-    from desktop.app import Application
     from desktop.backup.encrypted import EncryptedBackup
     from desktop.backup.export import ExportResult
     from desktop.backup.importer import ImportPlan, ImportSummary, ParsedImport
@@ -46,12 +48,12 @@ BACKUP_SUFFIXES = (".yml", ".yaml", ".age")
 LAST_DIR_KEY = "backup/last_dir"
 
 
-def install(app: Application) -> BackupFeature:
+def install(app: FeatureHost) -> BackupFeature:
     return BackupFeature(app)
 
 
 class BackupFeature(QObject):
-    def __init__(self, app: Application) -> None:
+    def __init__(self, app: FeatureHost) -> None:
         super().__init__(app.window)
         self.app = app
         self.window = app.window
@@ -59,36 +61,20 @@ class BackupFeature(QObject):
         self.preview_dialog: ImportPreviewDialog | None = None
         self.passphrase_dialog: BackupPassphraseDialog | None = None
 
-        self.import_action = QAction("&Import ...", self.window)
-        self.import_action.setObjectName("action_import")
-        self.import_action.setShortcut(QKeySequence("Ctrl+I"))
-        self.import_action.setToolTip("Import configurations from a Znuny or Tokendesk YAML export, plain or "
-                                      "encrypted (Ctrl+I); you can also drop the file on the window")
-        self.import_action.setStatusTip(self.import_action.toolTip())
-        self.import_action.triggered.connect(self.on_import)
-
-        self.export_action = QAction("&Export ...", self.window)
-        self.export_action.setObjectName("action_export")
-        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
-        self.export_action.setToolTip("Export all or the selected configurations to Znuny's YAML format (Ctrl+E)")
-        self.export_action.setStatusTip(self.export_action.toolTip())
-        self.export_action.triggered.connect(self.on_export)
-
+        # toolbar: | Import, Export; File: Import, Export | Settings (features/configurations.py)
         self.window.add_toolbar_separator()
-        for action, name, context in ((self.import_action, "import", False), (self.export_action, "export", True)):
-            self.window.add_action(action, menu=None, toolbar=True, context_menu=context, name=name)
-            self._add_to_file_menu(action)
+        self.import_action = self.window.add_action(
+            MainAction.IMPORT, "&Import ...", self.on_import, QKeySequence("Ctrl+I"),
+            "Import configurations from a Znuny or Tokendesk YAML export, plain or encrypted (Ctrl+I); you can also "
+            "drop the file on the window", menu=MainMenu.FILE, before=MainAction.SETTINGS, context_menu=False)
+        self.export_action = self.window.add_action(
+            MainAction.EXPORT, "&Export ...", self.on_export, QKeySequence("Ctrl+E"),
+            "Export all or the selected configurations to Znuny's YAML format (Ctrl+E)", menu=MainMenu.FILE,
+            before=MainAction.SETTINGS)
+        self.window.add_menu_separator(MainMenu.FILE, before=MainAction.SETTINGS)
 
         self.window.setAcceptDrops(True)
         self.window.installEventFilter(self)
-
-    def _add_to_file_menu(self, action: QAction) -> None:
-        file_menu = self.window.menu("&File")
-        anchor = getattr(self.window, "_file_tail", None)  # the separator above Settings
-        if anchor is not None:
-            file_menu.insertAction(anchor, action)
-        else:
-            file_menu.addAction(action)
 
     # ---- folders
     def _last_dir(self) -> Path:

@@ -13,7 +13,7 @@ Wiring (``install(app)``):
   does not matter: everything is UTC). Elsewhere a precise ``QTimer`` checks wall clock against
   the monotonic clock when it fires and when the application becomes active, and re-plans on a
   jump.
-* Notification strategy, chosen at start-up (STYLE.md 6): tray messages when a system tray
+* Notification strategy, chosen at start-up (../shared/STYLE.md 6): tray messages when a system tray
   exists, else desktop notifications over D-Bus when a notification service answers, else only
   the bar. The bar below the toolbar is always there. The status bar says which one is in use.
   One exception: on X11 a tray that appears after Tokendesk (autostart before the panel) is
@@ -49,6 +49,7 @@ from desktop.notify.attention import Announcement, AttentionItem
 from desktop.notify.events import refresh_token_works
 from desktop.notify.log import SqliteLog
 from desktop.notify.scheduler import Plan, Scheduler, automatic_refresh_text
+from desktop.ui.features.host import FeatureHost
 from desktop.ui.notification_bar import NotificationBar
 
 logger = logging.getLogger(__name__)
@@ -412,7 +413,7 @@ class NotifyFeature(QObject):
 
     def __init__(
         self,
-        app: Any,
+        app: FeatureHost,
         *,
         tray_probe: Callable[[], bool] | None = None,
         tray_may_appear: Callable[[], bool] | None = None,
@@ -489,14 +490,11 @@ class NotifyFeature(QObject):
             qapp.aboutToQuit.connect(self.shutdown)
         self.window.show_status(f"{APP_NAME}: {STRATEGY_TEXT[self.strategy]}.", 8000)
         if start:
-            if getattr(app, "defer_start", False):
+            if app.defer_start:
                 # the real start-up: plan over every configuration after the window's first paint, from
-                # the rows the window has just read (not a second read of the whole store)
-                rows = getattr(self.window, "configurations_with_state", None)
-                if rows is not None:  # in slices: thousands of configurations must not freeze the window
-                    app.after_first_paint(lambda: self.controller.reload_in_slices(rows()))
-                else:
-                    app.after_first_paint(self.controller.reload)
+                # the rows the window has just read (not a second read of the whole store), in slices:
+                # thousands of configurations must not freeze the window
+                app.after_first_paint(lambda: self.controller.reload_in_slices(self.window.configurations_with_state()))
             else:
                 self.controller.reload()
 
@@ -531,14 +529,13 @@ class NotifyFeature(QObject):
 
     @Slot()
     def update_refresh_info(self, *_args: object) -> None:
-        cfg = self.window.current_configuration()
-        if cfg is None or cfg.id is None:
+        current = self.window.selection().current  # the row as the table read it: no store query
+        if current is None or current.config.id is None:
             self.refresh_info.setText("")
             return
-        scheduler = self.controller.scheduler
+        cfg, scheduler = current.config, self.controller.scheduler
         self.refresh_info.setText(automatic_refresh_text(
-            cfg, self.ctx.store.get_state(cfg.id), scheduler.events_of(cfg.id), scheduler.retry_at(cfg.id),
-            self.controller.clock()))
+            cfg, current.state, scheduler.events_of(cfg.id), scheduler.retry_at(cfg.id), self.controller.clock()))
 
     @Slot(str, object)
     def on_retry_planned(self, name: str, at: datetime) -> None:
@@ -640,5 +637,5 @@ class NotifyFeature(QObject):
             self.tray.hide()
 
 
-def install(app: Any) -> NotifyFeature:
+def install(app: FeatureHost) -> NotifyFeature:
     return NotifyFeature(app)

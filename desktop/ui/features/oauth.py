@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QMimeData, QObject, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from desktop.models.config import BROWSER_SYSTEM, FLOW_CLIENT_CREDENTIALS, TokenConfiguration
 from desktop.models.status import format_when
 from desktop.models.token import TokenState, utcnow
+from desktop.models.token_table_model import SelectedRow, Selection
 from desktop.models.tones import tone
 from desktop.oauth.errors import (
     Cancelled,
@@ -50,10 +51,9 @@ from desktop.oauth.errors import (
 )
 from desktop.oauth.tokens import TokenService, warnings_for
 from desktop.store.vault import VaultError
+from desktop.ui.enums import MainAction
+from desktop.ui.features.host import FeatureHost
 from desktop.ui.widgets import rich_text_label
-
-if TYPE_CHECKING:
-    from desktop.app import Application
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +61,8 @@ logger = logging.getLogger(__name__)
 RECENT_RENEWAL = timedelta(seconds=30)
 
 
-def install(app: Application) -> OAuthFeature:
-    return OAuthFeature(app)
+def install(host: FeatureHost) -> OAuthFeature:
+    return OAuthFeature(host)
 
 
 #: seconds after which a copied access token is taken off the clipboard (if it is still there)
@@ -150,7 +150,7 @@ class _Relay(QObject):
 
 # ---- the feature
 class OAuthFeature(QObject):
-    def __init__(self, app: Application) -> None:
+    def __init__(self, app: FeatureHost) -> None:
         super().__init__(app.window)
         self.app = app
         self.ctx = app.ctx
@@ -170,67 +170,31 @@ class OAuthFeature(QObject):
         #: automatic refreshes that came due while the vault was locked; run when it opens
         self.waiting_for_vault: set[int] = set()
         self.hub.secrets_changed.connect(self._run_waiting_refreshes)
-        self.hub.token_changed.connect(self._on_token_changed)
+        # the window re-reads a changed row and emits selection_changed: the details follow every token change
         self.window.selection_changed.connect(self.update_details)
-        self.window.selection_changed.connect(self._update_enabled)
 
-    # ---- actions
-    def _action(self, name: str, text: str, shortcut: QKeySequence | None, tip: str,
-                slot: Callable[[], None]) -> QAction:
-        action = QAction(text, self.window)
-        action.setObjectName(f"action_{name}")
-        if shortcut is not None:
-            action.setShortcut(shortcut)
-        action.setToolTip(tip)
-        action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        return action
-
+    # ---- actions (enabled by the window: predicates over the selected rows as the table read them)
     def _build_actions(self) -> None:
         w = self.window
-        self.request_action = self._action(
-            "request", "&Request new token ...", QKeySequence("Ctrl+R"),
-            "Sign in with the provider and store a new token for the selected configuration (Ctrl+R)", self.on_request)
-        w.add_action(self.request_action, menu="&Token", toolbar=True, context_menu=True,
-                     enabled_when=lambda s: len(s) == 1, name="request")
-        self.refresh_action = self._action(
-            "refresh", "Re&fresh", QKeySequence(Qt.Key.Key_F5),
-            "Renew the selected tokens now with their refresh tokens (F5)", self.on_refresh)
-        w.add_action(self.refresh_action, menu="&Token", toolbar=True, context_menu=True,
-                     enabled_when=lambda s: len(s) >= 1, name="refresh")
-        self.revoke_action = self._action(
-            "revoke", "Re&voke token ...", None,
-            "Revoke the selected tokens at the provider (RFC 7009) and delete them here", self.on_revoke)
-        w.add_action(self.revoke_action, menu="&Token", toolbar=False, context_menu=True,
-                     enabled_when=self._can_revoke, name="revoke")
-        self.forget_action = self._action(
-            "forget", "F&orget token ...", None,
-            "Delete the selected tokens here without telling the provider", self.on_forget)
-        w.add_action(self.forget_action, menu="&Token", toolbar=False, context_menu=True,
-                     enabled_when=self._has_token, name="forget")
-        self.copy_action = self._action(
-            "copy_token", "&Copy access token", QKeySequence("Ctrl+Shift+C"),
+        self.request_action = w.add_action(
+            MainAction.REQUEST, "&Request new token ...", self.on_request, QKeySequence("Ctrl+R"),
+            "Sign in with the provider and store a new token for the selected configuration (Ctrl+R)",
+            enabled_when=lambda rows: len(rows) == 1)
+        self.refresh_action = w.add_action(
+            MainAction.REFRESH, "Re&fresh", self.on_refresh, QKeySequence(Qt.Key.Key_F5),
+            "Renew the selected tokens now with their refresh tokens (F5)", enabled_when=lambda rows: len(rows) >= 1)
+        self.revoke_action = w.add_action(
+            MainAction.REVOKE, "Re&voke token ...", self.on_revoke, None,
+            "Revoke the selected tokens at the provider (RFC 7009) and delete them here", toolbar=False,
+            enabled_when=can_revoke)
+        self.forget_action = w.add_action(
+            MainAction.FORGET, "F&orget token ...", self.on_forget, None,
+            "Delete the selected tokens here without telling the provider", toolbar=False, enabled_when=has_token)
+        self.copy_action = w.add_action(
+            MainAction.COPY_TOKEN, "&Copy access token", self.on_copy_token, QKeySequence("Ctrl+Shift+C"),
             f"Copy a valid access token (refreshed first when needed) for a test with curl or Postman; the "
-            f"clipboard is cleared after {CLIPBOARD_CLEAR_SECONDS} s (Ctrl+Shift+C)", self.on_copy_token)
-        w.add_action(self.copy_action, menu="&Token", toolbar=False, context_menu=True,
-                     enabled_when=lambda s: len(s) == 1 and self._has_token(s), name="copy_token")
-
-    def _state(self, cfg: TokenConfiguration) -> TokenState:
-        assert cfg.id is not None
-        return self.ctx.store.get_state(cfg.id)
-
-    def _has_token(self, selected: list[TokenConfiguration]) -> bool:
-        return any(self._state(c).has_access_token or self._state(c).has_refresh_token for c in selected)
-
-    def _can_revoke(self, selected: list[TokenConfiguration]) -> bool:
-        return any(c.revocation_url for c in selected) and self._has_token(selected)
-
-    @Slot()
-    def _update_enabled(self) -> None:
-        selected = self.window.selected_configurations()
-        self.revoke_action.setEnabled(self._can_revoke(selected))
-        self.forget_action.setEnabled(self._has_token(selected))
-        self.copy_action.setEnabled(len(selected) == 1 and self._has_token(selected))
+            f"clipboard is cleared after {CLIPBOARD_CLEAR_SECONDS} s (Ctrl+Shift+C)", toolbar=False,
+            enabled_when=lambda rows: len(rows) == 1 and has_token(rows))
 
     # ---- copy the access token (the admin asks for it: a test with curl, Postman, a browser extension)
     @Slot()
@@ -252,13 +216,6 @@ class OAuthFeature(QObject):
 
         self.tasks.run(self.service.access_token, name, on_done=done, on_error=failed,
                        busy_text=f"Getting a valid access token for {name} ...")
-
-    @Slot(int)
-    def _on_token_changed(self, config_id: int) -> None:
-        current = self.window.current_configuration()
-        if current is not None and current.id == config_id:
-            self.update_details()
-        self._update_enabled()
 
     def _changed(self, config_id: int) -> None:
         self.hub.token_changed.emit(config_id)
@@ -446,9 +403,12 @@ class OAuthFeature(QObject):
                            busy_text=f"Refreshing {name} ...")
 
     # ---- revoke and forget
+    def _selected_with_token(self) -> list[TokenConfiguration]:
+        return [row.config for row in self.window.selection().rows if has_token([row])]
+
     @Slot()
     def on_revoke(self) -> None:
-        selected = [c for c in self.window.selected_configurations() if self._has_token([c])]
+        selected = self._selected_with_token()
         revocable = [c for c in selected if c.revocation_url]
         skipped = [c for c in selected if not c.revocation_url]
         if not revocable:
@@ -467,7 +427,7 @@ class OAuthFeature(QObject):
 
     @Slot()
     def on_forget(self) -> None:
-        selected = [c for c in self.window.selected_configurations() if self._has_token([c])]
+        selected = self._selected_with_token()
         if not selected:
             return
         names = ", ".join(f"\u201c{c.name}\u201d" for c in selected)
@@ -540,14 +500,22 @@ class OAuthFeature(QObject):
         self.details_box = self.window.add_details_section("Token", self.details)
         self.update_details()
 
-    @Slot()
-    def update_details(self) -> None:
-        cfg = self.window.current_configuration()
-        if cfg is None or cfg.id is None:
+    @Slot(object)
+    def update_details(self, selection: Selection | None = None) -> None:
+        """The Token section, from the row the table read and the settings read with it (no store query)."""
+        current = (selection or self.window.selection()).current
+        if current is None:
             self.details.setText("")
             return
-        state = self.ctx.store.get_state(cfg.id)
-        self.details.setText(details_html(cfg, state, self.ctx.store.settings()))
+        self.details.setText(details_html(current.config, current.state, self.window.settings()))
+
+
+def has_token(rows: Sequence[SelectedRow]) -> bool:
+    return any(row.state.has_access_token or row.state.has_refresh_token for row in rows)
+
+
+def can_revoke(rows: Sequence[SelectedRow]) -> bool:
+    return any(row.config.revocation_url for row in rows) and has_token(rows)
 
 
 def _line(label: str, value: str, color: str = "") -> str:

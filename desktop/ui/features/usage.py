@@ -18,25 +18,27 @@ import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from desktop.models.token_table_model import Selection
 from desktop.models.tones import tone
+from desktop.ui.enums import MainAction, MainMenu
+from desktop.ui.features.host import FeatureHost
 from desktop.usage.service import UsageService
 
 if TYPE_CHECKING:
-    from desktop.app import Application
     from desktop.ui.usage.views import InvokersView, MailAccountsView
 
 logger = logging.getLogger(__name__)
 
 
-def install(app: Application) -> UsageFeature:
+def install(app: FeatureHost) -> UsageFeature:
     return UsageFeature(app)
 
 
 class UsageFeature(QObject):
-    def __init__(self, app: Application) -> None:
+    def __init__(self, app: FeatureHost) -> None:
         super().__init__(app.window)
         self.app = app
         self.window = app.window
@@ -48,16 +50,18 @@ class UsageFeature(QObject):
         self._invokers_host = self._host("invokersTab")
         self.mail_tab = self.window.add_tab(self._mail_host, "&Mail accounts")
         self.invokers_tab = self.window.add_tab(self._invokers_host, "&Web services")
-        self.window.tabs.currentChanged.connect(self._on_tab_shown)
+        self.window.tab_changed.connect(self._on_tab_shown)
 
         self.used_by = QLabel()
         self.used_by.setObjectName("usedBy")
         self.used_by.setWordWrap(True)
         self.used_by_box = self.window.add_details_section("Used by", self.used_by)
 
+        #: configuration id -> its users, read once per change (not per selection change)
+        self._users: dict[int, list[str]] | None = None
         app.hub.configurations_changed.connect(self.reload)
         # the window reloads its table when another process (the CLI) changed the database: follow it
-        self.window.model.modelReset.connect(self.reload)
+        self.window.reloaded.connect(self.reload)
         self.window.selection_changed.connect(self.update_used_by)
         self._add_view_actions()
         self.update_used_by()
@@ -74,7 +78,7 @@ class UsageFeature(QObject):
         host.layout().addWidget(view)
         view.show()  # the host may be on screen already: show now, not at the next event-loop pass
         view.token_used.connect(self.app.hub.token_changed)  # type: ignore[attr-defined]
-        view.changed.connect(self.update_used_by)  # type: ignore[attr-defined]
+        view.changed.connect(self._users_changed)  # type: ignore[attr-defined]
 
     @property
     def mail_view(self) -> MailAccountsView:
@@ -102,32 +106,44 @@ class UsageFeature(QObject):
             self.invokers_view.setFocus()
 
     def _add_view_actions(self) -> None:
-        menu = self.window.menu("&View")
-        menu.addSeparator()
-        for index, (text, tab) in enumerate((("&Tokens", 0), ("&Mail accounts", self.mail_tab),
-                                             ("&Web services", self.invokers_tab)), start=1):
-            action = QAction(text, self.window)
-            action.setObjectName(f"action_show_tab_{index}")
-            action.setShortcut(QKeySequence(f"Ctrl+{index}"))
-            action.triggered.connect(lambda _checked=False, t=tab: self.window.tabs.setCurrentIndex(t))
-            menu.addAction(action)
-            self.window.addAction(action)
+        self.window.add_menu_separator(MainMenu.VIEW)
+        for index, (action_id, text, tab) in enumerate((
+            (MainAction.SHOW_TOKENS, "&Tokens", 0),
+            (MainAction.SHOW_MAIL_ACCOUNTS, "&Mail accounts", self.mail_tab),
+            (MainAction.SHOW_WEB_SERVICES, "&Web services", self.invokers_tab),
+        ), start=1):
+            self.window.add_action(action_id, text, lambda _checked=False, t=tab: self.window.show_tab(t),
+                                   QKeySequence(f"Ctrl+{index}"), menu=MainMenu.VIEW, toolbar=False,
+                                   context_menu=False)
 
     @Slot()
     def reload(self) -> None:
         for view in (self._mail_view, self._invokers_view):
             if view is not None:  # a tab not shown yet loads when it is
                 view.reload()
-        self.update_used_by()
+        self._users_changed()
 
     @Slot()
-    def update_used_by(self) -> None:
-        cfg = self.window.current_configuration()
-        if cfg is None or cfg.id is None:
+    def _users_changed(self) -> None:
+        self._users = None
+        self.update_used_by()
+
+    def users_of(self, config_id: int) -> list[str]:
+        """Who uses the configuration, from one read of all users per change (a selection change reads nothing)."""
+        if self._users is None:
+            self._users = self.service.repo.users_by_configuration()
+        return self._users.get(config_id, [])
+
+    @Slot(object)
+    def update_used_by(self, selection: Selection | None = None) -> None:
+        current = (selection or self.window.selection()).current
+        if current is None:
             self.used_by.setText("")
             return
+        cfg = current.config
+        assert cfg.id is not None
         try:
-            users = self.service.repo.users_of(cfg.id)
+            users = self.users_of(cfg.id)
         except Exception as exc:  # the details pane must not break the window
             logger.error("could not list the users of %s: %s", cfg.name, type(exc).__name__)
             users = []

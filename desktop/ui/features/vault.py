@@ -14,22 +14,20 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QMessageBox
 
 from desktop.store.vault import MODE_KEYRING, MODE_PASSPHRASE, VaultError, check_new_passphrase
+from desktop.ui.enums import MainAction, MainMenu
+from desktop.ui.features.host import FeatureHost
 from desktop.ui.widgets import MessageBar
-
-if TYPE_CHECKING:
-    from desktop.app import Application
 
 logger = logging.getLogger(__name__)
 
 
-def install(app: Application) -> VaultFeature | None:
+def install(app: FeatureHost) -> VaultFeature | None:
     if app.ctx.vault is None:  # a test's MemorySecrets: nothing to open
         return None
     return VaultFeature(app)
@@ -39,7 +37,7 @@ class VaultFeature(QObject):
     #: (purpose, reply list) from a worker thread; answered on the GUI thread (blocking queued)
     _ask_from_worker = Signal(str, object)
 
-    def __init__(self, app: Application) -> None:
+    def __init__(self, app: FeatureHost) -> None:
         super().__init__(app.window)
         self.app = app
         self.window = app.window
@@ -63,16 +61,12 @@ class VaultFeature(QObject):
         self.bar.hide()
         self.window.add_bar(self.bar)
 
-        self.passphrase_action = QAction("Protect secrets with a &passphrase ...", self.window)
-        self.passphrase_action.setObjectName("action_vault_passphrase")
-        self.passphrase_action.triggered.connect(self.choose_passphrase)
-        self.lock_action = QAction("&Lock secrets", self.window)
-        self.lock_action.setObjectName("action_vault_lock")
+        self.passphrase_action = self.window.add_action(
+            MainAction.VAULT_PASSPHRASE, "Protect secrets with a &passphrase ...", self.choose_passphrase,
+            menu=MainMenu.FILE, toolbar=False, context_menu=False)
+        self.lock_action = self.window.add_action(MainAction.VAULT_LOCK, "&Lock secrets", self.lock,
+                                                  menu=MainMenu.FILE, toolbar=False, context_menu=False)
         self.lock_action.setToolTip("Forget the vault key until the passphrase is entered again")
-        self.lock_action.triggered.connect(self.lock)
-        self.window.add_action(self.passphrase_action, menu="&File", toolbar=False, context_menu=False,
-                               name="vault_passphrase")
-        self.window.add_action(self.lock_action, menu="&File", toolbar=False, context_menu=False, name="vault_lock")
         self.hub.secrets_changed.connect(self.update)
         app.after_first_paint(self.start)
         self.update()
@@ -133,8 +127,8 @@ class VaultFeature(QObject):
         self.passphrase_action.setText("Change vault &passphrase ..." if info.mode == MODE_PASSPHRASE
                                        else "Protect secrets with a &passphrase ...")
         self.lock_action.setEnabled(info.mode == MODE_PASSPHRASE and self.vault.is_open)
-        self.window.secrets_label.setText(f"Secrets: {self.app.ctx.secrets.description}")
-        self.window.secrets_label.setToolTip(f"Why: {info.reason}" if info.reason else "")
+        self.window.set_secrets_label(f"Secrets: {self.app.ctx.secrets.description}",
+                                      f"Why: {info.reason}" if info.reason else "")
 
     @Slot()
     def unlock(self) -> None:

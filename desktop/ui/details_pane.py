@@ -1,0 +1,91 @@
+"""The details pane beside the token table: the selected configuration's name and facts, then the
+features' sections (``MainWindow.add_details_section``: Token, Automatic refresh, Used by).
+
+It draws from the row the table read (configuration and token state): no store query per selection.
+Colours are written into rich text, so the window draws it again on a palette change.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timedelta
+
+from PySide6.QtWidgets import QGroupBox, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from desktop.models.status import format_when, last_used_text
+from desktop.models.token_table_model import COL_REFRESH, COL_TOKEN, SelectedRow, row_status
+from desktop.models.tones import tone
+from desktop.models.validation import ENDPOINT_LABELS
+from desktop.ui.widgets import rich_text_label
+
+
+def _breakable(text: str) -> str:
+    """HTML-escape and let long URLs and scopes wrap after '/', '.' and '&'."""
+    escaped = html.escape(text)
+    for ch in ("/", "&amp;", "."):
+        escaped = escaped.replace(ch, ch + "\u200b")
+    return escaped
+
+
+def details_items(row: SelectedRow, now: datetime, token_lead: timedelta) -> list[tuple[str, str]]:
+    """(label, text) lines of the configuration part of the pane (pure)."""
+    cfg, state = row
+    items = [
+        ("Token", row_status(cfg, state, COL_TOKEN, now, token_lead).text),
+        ("Refresh token", row_status(cfg, state, COL_REFRESH, now, token_lead).text),
+    ]
+    for label, dt in (("Last requested", state.last_requested_at), ("Last refreshed", state.last_refreshed_at)):
+        items.append((label, format_when(dt, now) if dt else "never"))
+    # when and to which program the token was last handed out ("... by /usr/bin/msmtp", desktop.agent)
+    items.append(("Last used", last_used_text(state.last_used_at, state.last_used_by, now)))
+    items += [
+        ("Template", cfg.template_name),
+        ("Validity", cfg.validity_label),
+        ("Client ID", cfg.client_id or "-"),
+        ("Client secret", "stored" if cfg.has_client_secret else "missing: Edit to add it if the provider needs one"),
+        ("Scope", cfg.scope or "-"),
+    ]
+    items += [(ENDPOINT_LABELS[k], url or "-") for k, url in cfg.endpoints_in_use().items()]
+    return items
+
+
+class DetailsPane(QScrollArea):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setMinimumWidth(260)
+        details = QWidget()
+        self._layout = QVBoxLayout(details)
+        self.title = QLabel()
+        self.title.setStyleSheet("font-size:12pt; font-weight:600;")
+        self.title.setWordWrap(True)
+        self._layout.addWidget(self.title)
+        self.text = rich_text_label("detailsText")
+        self._layout.addWidget(self.text)
+        self._sections: list[QGroupBox] = []
+        self._layout.addStretch(1)
+        self.setWidget(details)
+
+    def add_section(self, title: str, widget: QWidget, shown: bool) -> QGroupBox:
+        """A titled box below the configuration's facts (above the stretch), shown while a row is."""
+        box = QGroupBox(title)
+        layout = QVBoxLayout(box)
+        layout.addWidget(widget)
+        self._layout.insertWidget(self._layout.count() - 1, box)
+        self._sections.append(box)
+        box.setVisible(shown)
+        return box
+
+    def show_row(self, row: SelectedRow | None, now: datetime, token_lead: timedelta) -> None:
+        for section in self._sections:
+            section.setVisible(row is not None)
+        if row is None:
+            self.title.setText("No configuration selected")
+            self.text.setText("Select a configuration to see its details.")
+            return
+        self.title.setText(row.config.name)
+        self.text.setText("".join(
+            f"<p style='margin:0 0 6px 0'><span style='color:{tone('label')}'>{html.escape(label)}</span><br>"
+            f"{_breakable(value)}</p>"
+            for label, value in details_items(row, now, token_lead)
+        ))
