@@ -2,8 +2,10 @@
 
 Every change is one transaction. Names are unique case-insensitively (``name_key``);
 a clash raises ``DuplicateNameError`` with a message that names the configuration.
-This module knows nothing about secrets: ``desktop.services.TokenService`` combines the
-repository and the secret store into transactional operations.
+This module holds no secret (only flags such as ``has_client_secret`` and the revisions):
+``desktop.services.ConfigurationService`` (configurations with their client secret) and
+``desktop.oauth.tokens.TokenService`` (tokens) combine it with the vault's ``config_secret`` rows
+(``desktop.store.vault``) into transactional operations; ``transaction()`` is the shared one.
 """
 
 from __future__ import annotations

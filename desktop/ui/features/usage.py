@@ -57,14 +57,14 @@ class UsageFeature(QObject):
         self.used_by.setWordWrap(True)
         self.used_by_box = self.window.add_details_section("Used by", self.used_by)
 
-        #: configuration id -> its users, read once per change (not per selection change)
-        self._users: dict[int, list[str]] | None = None
+        #: configuration id -> its users: read again when they may have changed, never on a selection change
+        self._users: dict[int, list[str]] = {}
         app.hub.configurations_changed.connect(self.reload)
         # the window reloads its table when another process (the CLI) changed the database: follow it
         self.window.reloaded.connect(self.reload)
         self.window.selection_changed.connect(self.update_used_by)
         self._add_view_actions()
-        self.update_used_by()
+        self._users_changed()
 
     @staticmethod
     def _host(name: str) -> QWidget:
@@ -125,28 +125,21 @@ class UsageFeature(QObject):
 
     @Slot()
     def _users_changed(self) -> None:
-        self._users = None
-        self.update_used_by()
-
-    def users_of(self, config_id: int) -> list[str]:
-        """Who uses the configuration, from one read of all users per change (a selection change reads nothing)."""
-        if self._users is None:
+        """Read who uses which configuration (after a change here or in another process), then redraw."""
+        try:
             self._users = self.service.repo.users_by_configuration()
-        return self._users.get(config_id, [])
+        except Exception as exc:  # the details pane must not break the window
+            logger.error("could not list the users of the configurations: %s", type(exc).__name__)
+            self._users = {}
+        self.update_used_by()
 
     @Slot(object)
     def update_used_by(self, selection: Selection | None = None) -> None:
         current = (selection or self.window.selection()).current
-        if current is None:
+        if current is None or current.config.id is None:
             self.used_by.setText("")
             return
-        cfg = current.config
-        assert cfg.id is not None
-        try:
-            users = self.users_of(cfg.id)
-        except Exception as exc:  # the details pane must not break the window
-            logger.error("could not list the users of %s: %s", cfg.name, type(exc).__name__)
-            users = []
+        users = self._users.get(current.config.id, [])
         if users:
             items = "".join(f"<li>{html.escape(u, quote=False)}</li>" for u in users)
             self.used_by.setText(f"<ul style='margin:0; padding-left:14px'>{items}</ul>"
