@@ -67,7 +67,7 @@ def test_refresh_action_updates_table_and_details(qtbot, app, ctx, oauth, server
     assert "Signed in as" in details and "tokendesk-user@example.test" in details
     assert "Granted scope" in details and ctx.secrets.get_for(cfg.id, ACCESS_TOKEN) not in details
     qtbot.wait(50)
-    app.window.details_scroll.ensureWidgetVisible(feature(app).details_box)
+    app.window.details.ensureWidgetVisible(feature(app).details_box)
     feature(app).details_box.grab().save(str(screenshot_path("details_after_refresh.png")))
     # a failed refresh: the error is stored, shown with its hint, and offered in a box
     microsoft = {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.",
@@ -83,7 +83,7 @@ def test_refresh_action_updates_table_and_details(qtbot, app, ctx, oauth, server
     details = feature(app).details.text()
     assert "invalid_client" in details and "AADSTS7000215" in details and "What to do" in details
     qtbot.wait(50)  # let the details pane lay out the new text
-    app.window.details_scroll.ensureWidgetVisible(feature(app).details_box)
+    app.window.details.ensureWidgetVisible(feature(app).details_box)
     feature(app).details_box.grab().save(str(screenshot_path("details_failed_refresh.png")))
     select(app, cfg.name)
     app.window.grab().save(str(screenshot_path("table_after_refresh.png")))
@@ -248,7 +248,7 @@ def test_automatic_refresh_that_fails_on_the_network_is_retried_and_the_window_s
         assert "last request failed" in app.window.model.index(app.window.model.row_of(cfg.name), 2).data()
         assert timer.armed_at is not None and timer.armed_at <= retry + timedelta(minutes=1)
         qtbot.wait(50)
-        app.window.details_scroll.ensureWidgetVisible(notify.refresh_box)
+        app.window.details.ensureWidgetVisible(notify.refresh_box)
         app.window.grab().save(str(screenshot_path("automatic_refresh_retry.png")))
 
         now[0] = timer.armed_at  # the provider is back; the timer fires at the retry
