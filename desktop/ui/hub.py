@@ -10,7 +10,7 @@ class Hub(QObject):
     configurations_changed = Signal()
     #: the token state of one configuration changed (refresh, request, revoke, error)
     token_changed = Signal(int)
-    #: open the window with this configuration selected and an action ready ("refresh", "request" or "")
+    #: open the window with this configuration selected and run the action on it ("refresh", "request" or "": none)
     open_configuration = Signal(str, str)
     #: the scheduler says: refresh this configuration's token now (handled by the oauth feature)
     refresh_due = Signal(int)

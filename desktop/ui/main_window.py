@@ -358,19 +358,20 @@ class MainWindow(QMainWindow):
 
     @Slot(str, str)
     def open_configuration(self, name: str, action: str = "") -> None:
-        """Bring the window up with ``name`` selected and the action ready (tray/bar click-through)."""
+        """Bring the window up with ``name`` selected and run the named ``action`` on it (the buttons of the
+        notification bar, tray and desktop notifications); while a dialog is open, say how to run it instead."""
         self.show_normal_and_raise()
         if not self.select_configuration(name):
             self.show_status(f"'{name}' no longer exists.")
             return
         target = self._registry.find(MainAction.named(action))
-        if target is not None and target.isEnabled():
-            button = self.toolbar.widgetForAction(target)
-            if button is not None:
-                button.setFocus(Qt.FocusReason.OtherFocusReason)
+        if target is not None and target.isEnabled() and QApplication.activeModalWidget() is None:
+            target.trigger()
+        elif target is not None and target.isEnabled():
             shortcut = target.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
             label = target.text().replace("&", "").rstrip(". ")
-            self.show_status(f"'{name}' selected: press {shortcut or 'the button'} to {label.lower()}.", 15000)
+            self.show_status(f"'{name}' selected: close the open dialog, then press {shortcut or 'the button'} to "
+                             f"{label.lower()}.", 15000)
         else:
             self.table.setFocus()
 
@@ -403,6 +404,8 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_busy_changed(self, text: str) -> None:
+        if text:  # an older temporary message would be drawn over the progress (QStatusBar shares the room)
+            self.statusBar().clearMessage()
         self.busy_label.setText(text)
         self.busy_bar.setVisible(bool(text))
 

@@ -1,8 +1,9 @@
 """The in-window notification bar: what needs attention now, one row per token, a button each.
 
 Shown below the toolbar whenever something needs attention (whatever the notification
-strategy), hidden when all is well. Clicking an entry's button emits
-``open_requested(name, action)``; the notify feature turns that into ``hub.open_configuration``.
+strategy), hidden when all is well. An entry's button names its action and does it: the click emits
+``open_requested(name, action)``, the notify feature turns that into ``hub.open_configuration`` and
+the window selects the token and runs the action (the sign-in starts, the refresh runs).
 The bar can be hidden by the admin; it comes back when the list changes.
 """
 
@@ -12,11 +13,17 @@ from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 from desktop.notify.attention import AttentionItem
+from desktop.notify.events import ACTION_REFRESH, ACTION_REQUEST
 from desktop.ui.icons import status_icon
 from desktop.ui.widgets import BAR_STYLES
 
 #: rows shown before "Show all"
 MAX_ROWS = 4
+#: what an entry's button does, by action
+TOOLTIPS = {
+    ACTION_REQUEST: "Sign in for '{name}' now and store a new token",
+    ACTION_REFRESH: "Renew the access token of '{name}' now with its refresh token",
+}
 
 
 class _Row(QWidget):
@@ -36,7 +43,7 @@ class _Row(QWidget):
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.label, 1)
         self.button = QPushButton(item.action_label)
-        self.button.setToolTip(f"Open '{item.name}' ready to {item.action_label.lower()}")
+        self.button.setToolTip(TOOLTIPS.get(item.action, "Open '{name}'").format(name=item.name))
         self.button.setAccessibleName(f"{item.action_label}: {item.name}")
         self.button.clicked.connect(lambda: on_click(item))
         layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignTop)

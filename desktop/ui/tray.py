@@ -1,8 +1,10 @@
 """The system tray icon: a way in when the window is closed, and where notifications appear.
 
-Menu: Open Tokendesk, Refresh all, the tokens that need attention (each opens that token
-ready for its action), Quit. The icon switches to its attention variant while anything needs
-attention. A click on a tray message opens the token the message was about.
+Menu: Open Tokendesk, Refresh all, the tokens that need attention (each names its action and
+does it: the window comes up with that token selected and the sign-in or refresh starts), Quit.
+The icon switches to its attention variant while anything needs attention. A click on a tray
+message does the same for the token the message was about; a summary of several tokens only
+opens the window.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from desktop import APP_NAME
 from desktop.notify.attention import Announcement, AttentionItem
+from desktop.notify.events import ACTION_REQUEST
 from desktop.ui.icons import app_icon, status_icon
 
 logger = logging.getLogger(__name__)
@@ -39,7 +42,7 @@ class TrayIcon(QObject):
         self.icon = QSystemTrayIcon(app_icon(), self)
         self.menu = QMenu()
         self._items: list[AttentionItem] = []
-        #: what a click on the last message opens: (name, action)
+        #: what a click on the last message opens and does: (name, action)
         self.last_message_target: tuple[str, str] | None = None
         self.messages_shown = 0
 
@@ -95,7 +98,9 @@ class TrayIcon(QObject):
         if self._items:
             self.menu.addSection("Needs attention")
             for item in self._items[:MAX_MENU_ENTRIES]:
-                action = QAction(status_icon(item.status_kind), f"{item.name}: {item.title.lower()}", self.menu)
+                dots = " ..." if item.action == ACTION_REQUEST else ""  # a dialog follows
+                text = f"{item.name}: {item.title.lower()} \u2013 {item.action_label}{dots}"
+                action = QAction(status_icon(item.status_kind), text, self.menu)
                 action.setToolTip(item.summary or item.message)
                 action.setData((item.name, item.action))
                 action.triggered.connect(lambda _checked=False, i=item: self.open_requested.emit(i.name, i.action))
@@ -114,7 +119,7 @@ class TrayIcon(QObject):
 
     # ---- messages
     def show_message(self, note: Announcement, msecs: int = MESSAGE_MSECS) -> None:
-        self.last_message_target = (note.name, note.action)
+        self.last_message_target = (note.name, note.action if note.count == 1 else "")
         severity = QSystemTrayIcon.MessageIcon.Warning
         self.icon.showMessage(note.title, note.message, severity, msecs)
         self.messages_shown += 1

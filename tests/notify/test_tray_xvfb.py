@@ -1,5 +1,6 @@
 """End to end under Xvfb with a real tray host (trayer): the tray icon appears, a message is shown
-for a token that is about to expire, clicking it opens the window with that token selected.
+for a token that is about to expire, clicking it opens the window with that token selected and starts
+its sign-in (the message says: request a new token).
 
 Marker ``xvfb``: run with ``.venv/bin/pytest tests/notify -m xvfb``. Needs the Debian packages
 ``xvfb trayer imagemagick`` (and the Qt xcb libraries, scripts/apt-packages.txt). The fixture
@@ -118,6 +119,7 @@ def prepare_store(home: Path, warning_in: timedelta) -> None:
     cfg.notify_before_token_expiry = True
     cfg.notification_lead_time_minutes = 1
     cfg.notify_on_expired_refresh_token = False
+    cfg.browser_mode = "system"  # the sign-in a click starts waits for a browser (none is started here)
     saved = store.insert(cfg)
     other_cfg = load_templates().require("Google Mail").new_configuration("Sales mailbox")
     other_cfg.notify_on_expired_refresh_token = False
@@ -156,9 +158,12 @@ def test_tray_message_for_an_expiring_token_and_click_through(xdisplay, tmp_path
         driver.send("CLICK")
         opened = driver.expect("OPENED")
         assert opened == "Support mailbox visible=True"
+        assert driver.expect("SIGNIN") == "Sign in \u2013 Support mailbox visible=True"  # the click did it
         time.sleep(0.8)
         assert screenshot(xdisplay, tmp_path / "after-click.png")
         crop(tmp_path / "after-click.png", shots / "tray-click-through.png", "1280x660+0+0")
+        driver.send("CANCEL")
+        assert driver.expect("CANCELLED") == "Sign-in for 'Support mailbox' cancelled; the token was not changed."
         driver.send("QUIT")
         assert driver.proc.wait(timeout=15) == 0
     except BaseException:

@@ -7,7 +7,9 @@ script waits for the tray host (unless TOKENDESK_DRIVER_WAIT_TRAY=0), then hands
 * prints ``STRATEGY <name>`` once the notify feature chose, ``MESSAGE <title>`` when a tray
   message appeared (and a little later ``BALLOON <x> <y> <w> <h>`` once it is painted);
 * on ``CLICK`` it clicks the balloon with a real mouse event (``QTest.mouseClick``) and prints
-  ``OPENED <name>`` with the window's selected configuration;
+  ``OPENED <name>`` with the window's selected configuration, then ``SIGNIN <title> visible=<bool>``
+  for the sign-in the click started (the system-browser wait; no browser is started here);
+* on ``CANCEL`` it presses that window's Cancel and prints ``CANCELLED <status bar message>``;
 * on ``QUIT`` it quits through the tray menu's Quit.
 """
 
@@ -46,14 +48,19 @@ def main() -> int:
         for line in sys.stdin:
             commands.received.emit(line.strip())
 
-    def feature():
+    def feature(kind=None):
         from desktop.ui.features.notify import NotifyFeature
 
         for widget in QApplication.topLevelWidgets():
-            found = widget.findChild(NotifyFeature)
+            found = widget.findChild(kind or NotifyFeature)
             if found is not None:
                 return found
         return None
+
+    def oauth():
+        from desktop.ui.features.oauth import OAuthFeature
+
+        return feature(OAuthFeature)
 
     def balloon():
         for widget in QApplication.topLevelWidgets():
@@ -71,6 +78,9 @@ def main() -> int:
         if state["hooked"]:
             return
         state["hooked"] = True
+        sign_in = oauth()
+        if sign_in is not None:
+            sign_in.open_browser = lambda url: False  # no browser here: the wait window offers the address
         print(f"STRATEGY {notify.strategy}", flush=True)
         print(f"WINDOW visible={notify.window.isVisible()}", flush=True)
         if notify.tray is None:
@@ -105,8 +115,17 @@ def main() -> int:
                 current = notify.window.current_configuration()
                 visible = notify.window.isVisible()
                 print(f"OPENED {current.name if current else '-'} visible={visible}", flush=True)
+                wait = oauth().wait_dialog
+                print(f"SIGNIN {wait.windowTitle() if wait else '-'} visible={bool(wait and wait.isVisible())}",
+                      flush=True)
 
             QTimer.singleShot(800, opened)
+        elif cmd == "CANCEL":
+            wait = oauth().wait_dialog
+            if wait is not None:
+                wait.cancel_button.click()
+            QTimer.singleShot(500, lambda: print(f"CANCELLED {notify.window.statusBar().currentMessage()}",
+                                                  flush=True))
         elif cmd == "QUIT":
             notify.tray.quit_action.trigger()
 

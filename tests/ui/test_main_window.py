@@ -357,9 +357,11 @@ def test_geometry_and_column_widths_persist(three, make_app, tokendesk_home, qap
     assert second.table.columnWidth(COL_TOKEN) == 211
 
 
-def test_open_configuration_selects_the_row(three, make_app, qtbot):
+def test_open_configuration_selects_the_row(three, make_app, qtbot, monkeypatch):
     app = make_app(three)
     window = app.window
+    opened = []
+    monkeypatch.setattr(TokenDialog, "exec", lambda dialog: opened.append(dialog.name_edit.text()) or 0)
     window.search.setText("gmail")  # the target is filtered out: the filter is cleared
     app.hub.open_configuration.emit("support MAILBOX", "")
     assert window.search.text() == ""
@@ -367,7 +369,7 @@ def test_open_configuration_selects_the_row(three, make_app, qtbot):
     assert window.details_title.text() == "Support mailbox"
     app.hub.open_configuration.emit("Sales Gmail", "edit")
     assert [c.name for c in window.selected_configurations()] == ["Sales Gmail"]
-    assert window.statusBar().currentMessage() == "'Sales Gmail' selected: press F2 to edit."
+    assert opened == ["Sales Gmail"]  # the named action (MainAction.EDIT) runs on it
     app.hub.open_configuration.emit("Gone", "")
     assert window.statusBar().currentMessage() == "'Gone' no longer exists."
 

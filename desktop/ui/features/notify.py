@@ -19,9 +19,10 @@ Wiring (``install(app)``):
   One exception: on X11 a tray that appears after Tokendesk (autostart before the panel) is
   taken up - the icon is created anyway (Qt embeds it when a tray shows up) and the next
   notification, close or tray question switches to the tray once, saying so.
-* Clicking a tray message, a desktop notification or a bar entry emits
-  ``hub.open_configuration(name, "refresh"|"request")``; the window selects the row and focuses
-  the action.
+* A button that names an action does it: a bar entry's button, a tray message (its click), a tray menu
+  entry, a desktop notification's action (and its click) emit ``hub.open_configuration(name,
+  "refresh"|"request")``; the window comes up, selects the row and runs the action (the sign-in dialog
+  opens, the refresh runs with its progress). A summary of several tokens only opens the window.
 * With a tray, closing the window keeps Tokendesk running (the first time a tray message says
   so; setting ``ui.close_to_tray_hint_shown``): ``window.close_to_tray`` is set here.
 """
@@ -45,7 +46,7 @@ from PySide6.QtWidgets import QLabel
 
 from desktop import APP_NAME
 from desktop.models.status import format_when
-from desktop.notify.attention import Announcement, AttentionItem
+from desktop.notify.attention import ACTION_LABELS, Announcement, AttentionItem
 from desktop.notify.events import refresh_token_works
 from desktop.notify.log import SqliteLog
 from desktop.notify.scheduler import Plan, Scheduler, automatic_refresh_text
@@ -550,15 +551,16 @@ class NotifyFeature(QObject):
         if tray:
             self.tray.show_message(note)
         elif self.dbus is not None:
-            actions = {"default": "Open"}
-            if note.action:
-                actions[note.action] = "Refresh" if note.action == "refresh" else "Request new token"
+            # one token: its action is the button and the click; a summary of several only opens the window
+            action = note.action if note.count == 1 else ""
+            label = ACTION_LABELS.get(action, "")
+            actions = {"default": label, action: label} if label else {"default": "Open"}
             try:
                 nid = self.dbus.notify(note.title, note.message, actions)
             except Exception as exc:  # the daemon went away: the bar still shows it
                 logger.warning("desktop notification failed: %s", exc.__class__.__name__)
                 return
-            self._dbus_targets[nid] = (note.name, note.action)
+            self._dbus_targets[nid] = (note.name, action)
         # STRATEGY_WINDOW: the bar is the notification
 
     # ---- click-through
