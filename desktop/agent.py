@@ -294,7 +294,7 @@ def _iso(value: Any) -> str | None:
 def _vault_error_kinds() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
     """(VaultError, VaultLocked) when the vault module exists, else empty tuples."""
     try:
-        from desktop.store.vault import VaultError, VaultLocked
+        from desktop.store.vault_errors import VaultError, VaultLocked
     except ImportError:
         return (), ()
     return (VaultError,), (VaultLocked,)

@@ -136,7 +136,8 @@ def open_context(
     asks a running window for the open vault's key (``desktop.agent``)."""
     store = Store.open(db_path)
     if secrets is None:
-        from desktop.store.vault import Vault, VaultSecrets
+        from desktop.store.vault import Vault
+        from desktop.store.vault_secrets import VaultSecrets
 
         secrets = VaultSecrets(store, Vault(store, passphrase_provider=passphrase_provider, agent_key=agent_key))
     return Context(store=store, secrets=secrets)

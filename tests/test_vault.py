@@ -17,17 +17,8 @@ from desktop.models.token import TokenState, utcnow
 from desktop.services import open_context
 from desktop.store.keyring_access import probe_keyring
 from desktop.store.secrets import ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN
-from desktop.store.vault import (
-    MODE_KEYRING,
-    MODE_PASSPHRASE,
-    KeyringGone,
-    NoKeyring,
-    SecretDamaged,
-    VaultError,
-    VaultLocked,
-    WrongPassphrase,
-    key_user,
-)
+from desktop.store.vault import MODE_KEYRING, MODE_PASSPHRASE, key_user
+from desktop.store.vault_errors import KeyringGone, NoKeyring, SecretDamaged, VaultError, VaultLocked, WrongPassphrase
 from tests.support.legacy_store import build_legacy_store
 from tests.support.memory_keyring import LockedKeyring
 

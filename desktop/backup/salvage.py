@@ -146,7 +146,7 @@ def salvage_configurations(conn: sqlite3.Connection, secrets: Any = None, *,
     missing: list[str] = []
     secrets_unreadable: list[str] = []
     if include_secrets:
-        from desktop.store.vault import SecretDamaged
+        from desktop.store.vault_errors import SecretDamaged
 
         if secrets is None:
             secrets_unreadable = [c.name for c in configurations if c.has_client_secret]

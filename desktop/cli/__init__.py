@@ -137,7 +137,7 @@ def _run(handler: Callable[[], int | None]) -> int:
     except SystemExit:
         raise
     except Exception as exc:  # last resort: one plain line, no traceback unless -v
-        from desktop.store.vault import VaultError, VaultLocked
+        from desktop.store.vault_errors import VaultError, VaultLocked
 
         if isinstance(exc, VaultError):  # the vault is locked, the keyring went away, ...
             print(f"tokendesk: {exc}", file=sys.stderr)

@@ -81,7 +81,7 @@ def terminal_passphrase(purpose: str) -> str | None:
             return getpass.getpass("Tokendesk vault passphrase: ")
         except (EOFError, KeyboardInterrupt):
             return None
-    from desktop.store.vault import check_new_passphrase
+    from desktop.store.vault_crypto import check_new_passphrase
 
     print("No usable keyring: Tokendesk protects its secrets with a passphrase instead. You will be asked for it "
           "once per command, or never while the Tokendesk window runs (it answers for it).", file=sys.stderr)
@@ -102,7 +102,7 @@ def terminal_passphrase(purpose: str) -> str | None:
 
 def secret_failure(prefix: str, exc: Exception) -> CliError:
     """A secret store failure as a CLI error: exit 4 when the vault waits for its passphrase, else 1."""
-    from desktop.store.vault import VaultLocked
+    from desktop.store.vault_errors import VaultLocked
 
     return CliError(f"{prefix}{exc}", EXIT_REAUTH if isinstance(exc, VaultLocked) else EXIT_ERROR)
 

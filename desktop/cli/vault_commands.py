@@ -46,7 +46,7 @@ def cmd_vault(args: argparse.Namespace, factory: ContextFactory) -> int:
     action = args.vault_command or "status"
     if action == "status":
         return _status(ctx, vault, getattr(args, "json", False))
-    from desktop.store.vault import VaultError
+    from desktop.store.vault_errors import VaultError
 
     try:
         if action == "passphrase":
@@ -75,7 +75,7 @@ def _new_passphrase(path: str | None) -> str:
         return read_passphrase_file(path)
     import getpass
 
-    from desktop.store.vault import check_new_passphrase
+    from desktop.store.vault_crypto import check_new_passphrase
 
     try:
         tty = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)

@@ -26,7 +26,7 @@ from desktop.store.secrets import ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN, SE
 
 if TYPE_CHECKING:
     from desktop.store.repository import Store
-    from desktop.store.vault import Cipher
+    from desktop.store.vault_crypto import Cipher
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def read_legacy_secrets(store: Store) -> LegacySecrets:
 
     Raises ``VaultError`` when secrets are in a keyring that cannot be read now (the migration then
     waits for a later start, and the old secrets stay where they are)."""
-    from desktop.store.vault import KeyringGone
+    from desktop.store.vault_errors import KeyringGone
 
     conn = store.conn
     fallback = {str(name): str(value) for name, value in conn.execute("SELECT name, value FROM fallback_secret")}
@@ -93,7 +93,8 @@ def read_legacy_secrets(store: Store) -> LegacySecrets:
 
 def move_in(conn: Any, cipher: Cipher, old: LegacySecrets) -> None:
     """Inside the vault's creating transaction: seal the old secrets in, forget where they were."""
-    from desktop.store.vault import KEY_TABLE, _write_meta
+    from desktop.store.vault import _write_meta
+    from desktop.store.vault_crypto import KEY_TABLE
 
     conn.executemany(
         "INSERT INTO config_secret(config_id, field, value) VALUES (?, ?, ?) "

@@ -1,6 +1,6 @@
 """The secret store interface: client secrets, access and refresh tokens of configurations.
 
-Since schema 6 the one implementation is ``desktop.store.vault.VaultSecrets``: every secret sealed
+Since schema 6 the one implementation is ``desktop.store.vault_secrets.VaultSecrets``: every secret sealed
 with the store's data key in the database, written in the caller's transaction. ``MemorySecrets``
 is for tests and benchmarks that need no store.
 

@@ -26,6 +26,10 @@ Design (the one of Chromium's and Electron's "safe storage"; ARCHITECTURE.md has
   moved in by ``desktop.store.legacy`` when the vault is first opened: one transaction, old keyring
   items deleted after the commit; a killed migration runs again next time.
 
+Where the parts live: this module is the data key (``Vault``: created, opened, re-keyed, moved; ``VaultInfo``:
+the ``vault.*`` meta keys); ``vault_crypto`` seals secrets and wraps the key with a passphrase; ``vault_secrets``
+is the ``SecretStore`` over ``config_secret``; ``vault_errors`` holds the errors.
+
 Qt-free; used by the GUI (which asks for a passphrase in a dialog) and the CLI (terminal prompt).
 """
 
@@ -36,14 +40,31 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from desktop.store import filelock
 from desktop.store.keyring_access import KeyringAccess, KeyringUnavailable, probe_keyring, service_name
-from desktop.store.secrets import SECRET_KINDS, SecretStore, SecretStoreError
+from desktop.store.vault_crypto import (
+    KEY_BYTES,
+    KEY_TABLE,
+    Cipher,
+    check_new_passphrase,
+    derive_kek,
+    new_kdf,
+    unwrap_key,
+    wrap_key,
+)
+from desktop.store.vault_errors import (
+    KeyringGone,
+    NoKeyring,
+    SecretDamaged,
+    VaultError,
+    VaultLocked,
+    WrongPassphrase,
+)
 
 if TYPE_CHECKING:
     from desktop.store.repository import Store
@@ -53,140 +74,7 @@ logger = logging.getLogger(__name__)
 MODE_KEYRING = "keyring"
 MODE_PASSPHRASE = "passphrase"
 
-BLOB_VERSION = 1
-NONCE_BYTES = 12
-KEY_BYTES = 32
-KEY_TABLE = "token_config"  # the owner table of config_secret rows (associated data)
-
-#: Argon2id parameters for new passphrases (RFC 9106, section 4, second recommended option)
-DEFAULT_KDF = {"alg": "argon2id", "iterations": 3, "memory_kib": 64 * 1024, "lanes": 4}
-MIN_PASSPHRASE_LENGTH = 8
-
 _META = "vault."
-
-
-# ---- errors
-class VaultError(SecretStoreError):
-    """A vault problem in plain words (what happened, what to do); never contains a secret."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(f"{message} {hint}".strip())
-        self.message = message
-        self.hint = hint
-
-
-class VaultLocked(VaultError):
-    """The data key is protected by a passphrase that has not been given in this session."""
-
-
-class WrongPassphrase(VaultError):
-    pass
-
-
-class NoKeyring(VaultError):
-    """No usable keyring to create the vault in: a passphrase is needed."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(
-            f"No usable keyring ({reason}), so Tokendesk cannot keep its data key there.",
-            "Protect the secrets with a passphrase instead: 'tokendesk vault passphrase' (or the window's prompt).",
-        )
-        self.reason = reason
-
-
-class KeyringGone(VaultError):
-    """The keyring that holds the data key cannot be reached (or no longer has the key)."""
-
-
-class SecretDamaged(VaultError):
-    pass
-
-
-# ---- the cipher
-def associated_data(store_id: str, key_id: str, table: str, row_id: int, field_name: str) -> bytes:
-    return f"tokendesk-vault/1|{store_id}|{key_id}|{table}|{row_id}|{field_name}".encode()
-
-
-class Cipher:
-    """AES-256-GCM under one data key, bound to one store and key id."""
-
-    def __init__(self, key: bytes, store_id: str, key_id: str) -> None:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        if len(key) != KEY_BYTES:
-            raise VaultError("The data key has the wrong length; the vault's key item is damaged.")
-        self._aead = AESGCM(key)
-        self._key = key
-        self.store_id = store_id
-        self.key_id = key_id
-
-    def seal(self, table: str, row_id: int, field_name: str, plaintext: str) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
-        ad = associated_data(self.store_id, self.key_id, table, row_id, field_name)
-        return bytes([BLOB_VERSION]) + nonce + self._aead.encrypt(nonce, plaintext.encode("utf-8"), ad)
-
-    def open(self, table: str, row_id: int, field_name: str, blob: bytes) -> str:
-        """The plaintext; raises ``SecretDamaged`` when ``blob`` was not sealed for this place and key."""
-        from cryptography.exceptions import InvalidTag
-
-        blob = bytes(blob)
-        if len(blob) < 1 + NONCE_BYTES + 16 or blob[0] != BLOB_VERSION:
-            raise SecretDamaged(f"The stored {field_name} of configuration {row_id} is not a vault value.")
-        nonce, body = blob[1:1 + NONCE_BYTES], blob[1 + NONCE_BYTES:]
-        ad = associated_data(self.store_id, self.key_id, table, row_id, field_name)
-        try:
-            return self._aead.decrypt(nonce, body, ad).decode("utf-8")
-        except InvalidTag:
-            raise SecretDamaged(
-                f"The stored {field_name} of configuration {row_id} does not decrypt: it belongs to another "
-                "row, field or store, or was damaged.",
-                "Enter it again (Edit, or request a new token).",
-            ) from None
-
-    @property
-    def key(self) -> bytes:
-        return self._key
-
-
-# ---- passphrase key wrapping
-def new_kdf() -> dict[str, Any]:
-    return dict(DEFAULT_KDF, salt=base64.b64encode(os.urandom(16)).decode("ascii"))
-
-
-def derive_kek(passphrase: str, kdf: dict[str, Any]) -> bytes:
-    if kdf.get("alg") == "argon2id":
-        from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
-
-        return Argon2id(salt=base64.b64decode(kdf["salt"]), length=KEY_BYTES, iterations=int(kdf["iterations"]),
-                        lanes=int(kdf["lanes"]), memory_cost=int(kdf["memory_kib"])).derive(passphrase.encode())
-    if kdf.get("alg") == "scrypt":
-        from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-
-        return Scrypt(salt=base64.b64decode(kdf["salt"]), length=KEY_BYTES, n=int(kdf["n"]), r=int(kdf["r"]),
-                      p=int(kdf["p"])).derive(passphrase.encode())
-    raise VaultError(f"The vault's passphrase uses an unknown key derivation ({kdf.get('alg')!r}).",
-                     "Update Tokendesk.")
-
-
-def wrap_key(kek: bytes, key: bytes, store_id: str, key_id: str) -> bytes:
-    return Cipher(kek, store_id, key_id).seal("vault", 0, "data_key", base64.b64encode(key).decode("ascii"))
-
-
-def unwrap_key(kek: bytes, wrapped: bytes, store_id: str, key_id: str) -> bytes:
-    try:
-        text = Cipher(kek, store_id, key_id).open("vault", 0, "data_key", wrapped)
-    except SecretDamaged:
-        raise WrongPassphrase("The passphrase is wrong.", "Try again (it is case-sensitive).") from None
-    return base64.b64decode(text)
-
-
-def check_new_passphrase(passphrase: str) -> str:
-    """'' when acceptable, else what is wrong with it."""
-    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
-        return f"Use at least {MIN_PASSPHRASE_LENGTH} characters."
-    if not passphrase.strip():
-        return "The passphrase cannot be only spaces."
-    return ""
 
 
 def key_user(key_id: str) -> str:
@@ -649,122 +537,3 @@ class Vault:
             self._keyring = None
             logger.info("vault: data key moved into the keyring (%s)", probe.backend)
             return probe.backend
-
-
-class VaultSecrets(SecretStore):
-    """The secret store of schema 6: ``config_secret`` rows sealed by the ``Vault``.
-
-    Reads and writes use the calling thread's store connection, so a secret joins whatever
-    transaction that thread has open (``Store.transaction()``). Reading an absent secret never needs
-    the key; deleting never does.
-    """
-
-    kind = "vault"
-
-    def __init__(self, store: Store, vault: Vault) -> None:
-        self.store = store
-        self.vault = vault
-
-    # ---- descriptions for the window, doctor and the CLI
-    @property
-    def mode(self) -> str:
-        return self.vault.info().mode
-
-    @property
-    def description(self) -> str:
-        info = self.vault.info()
-        if info.mode == MODE_KEYRING:
-            return f"encrypted vault, key in the system keyring ({info.backend_name or info.backend or 'keyring'})"
-        if info.mode == MODE_PASSPHRASE:
-            state = "unlocked" if self.vault.is_open else "locked"
-            return f"encrypted vault, key protected by a passphrase ({state})"
-        if info.legacy:
-            return "secrets of an earlier version, moved into the encrypted vault when it first opens"
-        return "encrypted vault (made when the first secret is stored)"
-
-    @property
-    def locked(self) -> bool:
-        """The key is protected by a passphrase that has not been given in this process yet."""
-        return not self.vault.is_open and self.vault.info().mode == MODE_PASSPHRASE
-
-    @property
-    def persistent_warning(self) -> str:
-        info = self.vault.info()
-        if info.mode == MODE_PASSPHRASE and not self.vault.is_open:
-            return ("Tokendesk's secrets are locked: enter the vault passphrase to sign in, refresh and use tokens. "
-                    "Automatic refreshes wait until then.")
-        return ""
-
-    def prepare_write(self) -> None:
-        self._legacy_first()
-        self.vault.ensure()
-
-    # ---- secrets
-    def _legacy_first(self) -> None:
-        if self.vault._legacy_checked:
-            return
-        if self.vault.info().legacy:
-            self.vault.cipher()  # creates the vault and moves the old secrets in
-        self.vault._legacy_checked = True
-
-    def get_for(self, config_id: int, kind: str) -> str | None:
-        _check_kind(kind)
-        self._legacy_first()
-        row = self.store.conn.execute("SELECT value FROM config_secret WHERE config_id = ? AND field = ?",
-                                      (config_id, kind)).fetchone()
-        if row is None:
-            return None
-        try:
-            return self.vault.cipher().open(KEY_TABLE, config_id, kind, row[0])
-        except SecretDamaged:
-            if self.vault.reopen_if_rekeyed():
-                return self.vault.cipher().open(KEY_TABLE, config_id, kind, row[0])
-            raise
-
-    def get_many(self, kind: str, config_ids: Iterable[int]) -> dict[int, str]:
-        """Many configurations' secrets of one kind at once (export); absent ones are left out."""
-        _check_kind(kind)
-        self._legacy_first()
-        wanted = set(config_ids)
-        rows = [(cid, value) for cid, value in self.store.conn.execute(
-            "SELECT config_id, value FROM config_secret WHERE field = ?", (kind,)) if cid in wanted]
-        if not rows:
-            return {}
-        try:
-            cipher = self.vault.cipher()
-            return {cid: cipher.open(KEY_TABLE, cid, kind, value) for cid, value in rows}
-        except SecretDamaged:
-            if not self.vault.reopen_if_rekeyed():
-                raise
-            cipher = self.vault.cipher()
-            return {cid: cipher.open(KEY_TABLE, cid, kind, value) for cid, value in rows}
-
-    def set_for(self, config_id: int, kind: str, value: str) -> None:
-        _check_kind(kind)
-        self._legacy_first()
-        cipher = self.vault.ensure()
-        with self.store.transaction() as conn:  # joins the caller's: the key check and the write are one
-            row = conn.execute("SELECT value FROM meta WHERE key = 'vault.key_id'").fetchone()
-            if row is not None and row[0] != cipher.key_id:
-                # another program re-keyed since this one opened the vault: never write under the old key
-                self.vault.reopen_if_rekeyed()
-                cipher = self.vault.cipher()
-            blob = cipher.seal(KEY_TABLE, config_id, kind, value)
-            conn.execute(
-                "INSERT INTO config_secret(config_id, field, value) VALUES (?, ?, ?) "
-                "ON CONFLICT(config_id, field) DO UPDATE SET value = excluded.value", (config_id, kind, blob))
-
-    def delete_for(self, config_id: int, kind: str) -> None:
-        _check_kind(kind)
-        self.store.conn.execute("DELETE FROM config_secret WHERE config_id = ? AND field = ?", (config_id, kind))
-
-    def delete_all_for(self, config_id: int) -> None:
-        self.store.conn.execute("DELETE FROM config_secret WHERE config_id = ?", (config_id,))
-
-    def count(self) -> int:
-        return int(self.store.conn.execute("SELECT COUNT(*) FROM config_secret").fetchone()[0])
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in SECRET_KINDS:
-        raise ValueError(f"unknown secret kind {kind!r}")

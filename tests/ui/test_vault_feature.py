@@ -16,7 +16,8 @@ from PySide6.QtWidgets import QDialog
 from desktop.app import Application
 from desktop.services import open_context
 from desktop.store.secrets import CLIENT_SECRET
-from desktop.store.vault import MODE_PASSPHRASE, check_new_passphrase
+from desktop.store.vault import MODE_PASSPHRASE
+from desktop.store.vault_crypto import check_new_passphrase
 from desktop.ui.dialogs.passphrase_dialog import PassphraseDialog
 from desktop.ui.enums import MainAction
 from desktop.ui.tasks import InlineTaskRunner, TaskRunner
