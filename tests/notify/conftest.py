@@ -23,7 +23,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def fake_timer_cls():
-    from desktop.ui.features.notify import WallClockTimer
+    from desktop.ui.features.notify_timer import WallClockTimer
 
     class FakeTimer(WallClockTimer):
         """Records what the controller armed; the test fires it by hand (as the clock reaches it)."""

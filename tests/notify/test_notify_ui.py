@@ -214,7 +214,7 @@ def test_clock_change_reloads_and_rearms(app, ctx, make_config, clock, install_n
 
 
 def test_qtimer_fallback_notices_a_wall_clock_jump_when_it_fires(qtbot):
-    from desktop.ui.features.notify import QtWallClockTimer
+    from desktop.ui.features.notify_timer import QtWallClockTimer
 
     wall = [1000.0]
     mono = [50.0]
@@ -235,7 +235,7 @@ def test_qtimer_fallback_notices_a_wall_clock_jump_when_it_fires(qtbot):
 
 @pytest.mark.skipif(not os.uname().sysname == "Linux", reason="timerfd is Linux only")
 def test_timerfd_timer_fires_at_the_wall_clock_instant(qtbot):
-    from desktop.ui.features.notify import TimerfdWallClockTimer, make_timer
+    from desktop.ui.features.notify_timer import TimerfdWallClockTimer, make_timer
 
     timer = TimerfdWallClockTimer()
     now = datetime.now(UTC)

@@ -2,17 +2,14 @@
 
 Wiring (``install(app)``):
 
-* ``NotifyController`` keeps the pure ``desktop.notify.scheduler.Scheduler`` up to date
-  (``hub.configurations_changed`` reloads all, ``hub.token_changed`` one configuration) and arms
-  one timer for the next instant anything becomes due. No polling: the timer fires only then.
+* ``NotifyController`` (``notify_controller.py``) keeps the pure ``desktop.notify.scheduler.Scheduler``
+  up to date (``hub.configurations_changed`` reloads all, ``hub.token_changed`` one configuration) and
+  arms one timer for the next instant anything becomes due. No polling: the timer fires only then.
   At a due automatic refresh it emits ``hub.refresh_due(config_id)`` (the oauth feature refreshes);
   at warnings and expiries it announces.
-* The timer runs on the wall clock. On Linux it is a ``timerfd`` on ``CLOCK_REALTIME`` with an
-  absolute expiry, so it fires at the right wall time after a suspend, and
-  ``TFD_TIMER_CANCEL_ON_SET`` tells us when the clock is set (NTP step, admin, time zone change
-  does not matter: everything is UTC). Elsewhere a precise ``QTimer`` checks wall clock against
-  the monotonic clock when it fires and when the application becomes active, and re-plans on a
-  jump.
+* The timer runs on the wall clock (``notify_timer.py``: a Linux ``timerfd`` on ``CLOCK_REALTIME``
+  that fires at the right wall time after a suspend and reports clock sets; elsewhere a ``QTimer``
+  that checks for jumps); a jump re-plans.
 * Notification strategy, chosen at start-up (../shared/STYLE.md 6): tray messages when a system tray
   exists, else desktop notifications over D-Bus when a notification service answers, else only
   the bar. The bar below the toolbar is always there. The status bar says which one is in use.
@@ -27,20 +24,16 @@ Wiring (``install(app)``):
   so; setting ``ui.close_to_tray_hint_shown``): ``window.close_to_tray`` is set here.
 """
 
+
 from __future__ import annotations
 
-import ctypes
-import errno
 import logging
-import os
-import sys
-import time
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel
 
@@ -48,15 +41,13 @@ from desktop import APP_NAME
 from desktop.models.status import format_when
 from desktop.notify.attention import ACTION_LABELS, Announcement, AttentionItem
 from desktop.notify.events import refresh_token_works
-from desktop.notify.log import SqliteLog
-from desktop.notify.scheduler import Plan, Scheduler, automatic_refresh_text
+from desktop.notify.scheduler import automatic_refresh_text
 from desktop.ui.features.host import FeatureHost
+from desktop.ui.features.notify_controller import Clock, NotifyController, utc_now
+from desktop.ui.features.notify_timer import WallClockTimer
 from desktop.ui.notification_bar import NotificationBar
 
 logger = logging.getLogger(__name__)
-
-#: configurations planned per event-loop pass at start-up (about 30 ms each on this machine)
-LOAD_SLICE = 500
 
 STRATEGY_TRAY = "tray"
 STRATEGY_DBUS = "dbus"
@@ -68,329 +59,8 @@ STRATEGY_TEXT = {
     "below the toolbar",
 }
 
-#: a wall-clock/monotonic disagreement above this is a clock jump or a sleep
-DRIFT_LIMIT = timedelta(seconds=2)
-#: QTimer intervals are 32-bit milliseconds; a later due time is approached in steps this long
-MAX_QTIMER_MS = 2**31 - 1
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-# ---- timers ----------------------------------------------------------------------------------
-
-
-class WallClockTimer(QObject):
-    """Fires once at a wall-clock instant; ``clock_changed`` when the wall clock jumped."""
-
-    fired = Signal()
-    clock_changed = Signal()
-    kind = "abstract"
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.armed_at: datetime | None = None
-
-    def arm(self, at: datetime, now: datetime) -> None:
-        raise NotImplementedError
-
-    def disarm(self) -> None:
-        raise NotImplementedError
-
-    def check_clock(self) -> bool:
-        """True (and ``clock_changed`` emitted) when the wall clock jumped since arming."""
-        return False
-
-
-class QtWallClockTimer(WallClockTimer):
-    """A precise single-shot ``QTimer`` (monotonic) that notices wall-clock jumps when it fires."""
-
-    kind = "qtimer"
-
-    def __init__(self, parent: QObject | None = None, *, wall: Callable[[], float] = time.time,
-                 mono: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(parent)
-        self._wall = wall
-        self._mono = mono
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.timeout.connect(self._on_timeout)
-        self._ref: tuple[float, float] = (wall(), mono())
-
-    def arm(self, at: datetime, now: datetime) -> None:
-        self.armed_at = at
-        self._ref = (self._wall(), self._mono())
-        msecs = max(0, int((at - now).total_seconds() * 1000) + 1)
-        self._timer.start(min(msecs, MAX_QTIMER_MS))
-
-    def disarm(self) -> None:
-        self.armed_at = None
-        self._timer.stop()
-        self._ref = (self._wall(), self._mono())
-
-    def _drift(self) -> float:
-        wall0, mono0 = self._ref
-        return (self._wall() - wall0) - (self._mono() - mono0)
-
-    def check_clock(self) -> bool:
-        if abs(self._drift()) > DRIFT_LIMIT.total_seconds():
-            logger.info("wall clock moved %.0f s against the monotonic clock: re-planning", self._drift())
-            self._ref = (self._wall(), self._mono())
-            self.clock_changed.emit()
-            return True
-        return False
-
-    @Slot()
-    def _on_timeout(self) -> None:
-        if not self.check_clock():
-            self.fired.emit()
-
-
-class _Timespec(ctypes.Structure):
-    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
-
-
-class _Itimerspec(ctypes.Structure):
-    _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
-
-
-_CLOCK_REALTIME = 0
-_TFD_TIMER_ABSTIME = 1
-_TFD_TIMER_CANCEL_ON_SET = 2
-#: when nothing is due, stay armed this far ahead so that clock changes are still reported
-_IDLE_HORIZON = timedelta(days=365)
-
-
-class TimerfdWallClockTimer(WallClockTimer):
-    """Linux ``timerfd`` on ``CLOCK_REALTIME``: fires at the wall time, survives suspend, reports clock sets."""
-
-    kind = "timerfd"
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._libc = ctypes.CDLL(None, use_errno=True)
-        fd = self._libc.timerfd_create(_CLOCK_REALTIME, os.O_NONBLOCK | os.O_CLOEXEC)
-        if fd < 0:
-            raise OSError(ctypes.get_errno(), "timerfd_create failed")
-        self._fd = fd
-        self._notifier = QSocketNotifier(fd, QSocketNotifier.Type.Read, self)
-        self._notifier.activated.connect(self._on_readable)
-        self.destroyed.connect(lambda *_: os.close(fd))
-        self._settime(datetime.now(UTC) + _IDLE_HORIZON)
-
-    def _settime(self, at: datetime) -> None:
-        ts = at.timestamp()
-        sec = int(ts)
-        spec = _Itimerspec(_Timespec(0, 0), _Timespec(sec, int((ts - sec) * 1e9)))
-        if self._libc.timerfd_settime(self._fd, _TFD_TIMER_ABSTIME | _TFD_TIMER_CANCEL_ON_SET,
-                                      ctypes.byref(spec), None) != 0:
-            raise OSError(ctypes.get_errno(), "timerfd_settime failed")
-
-    def arm(self, at: datetime, now: datetime) -> None:
-        self.armed_at = at
-        self._settime(at)  # a time in the past expires at once
-
-    def disarm(self) -> None:
-        self.armed_at = None
-        self._settime(datetime.now(UTC) + _IDLE_HORIZON)
-
-    @Slot()
-    def _on_readable(self, *_args: Any) -> None:
-        try:
-            os.read(self._fd, 8)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            if exc.errno == errno.ECANCELED:
-                logger.info("the system clock was set: re-planning")
-                self.armed_at = None
-                self.clock_changed.emit()
-                return
-            raise
-        self.fired.emit()
-
-
-def make_timer(parent: QObject | None = None) -> WallClockTimer:
-    if sys.platform.startswith("linux"):
-        try:
-            return TimerfdWallClockTimer(parent)
-        except (OSError, AttributeError) as exc:
-            logger.info("no timerfd (%s): using a QTimer with clock checks", exc)
-    return QtWallClockTimer(parent)
-
-
-# ---- the controller --------------------------------------------------------------------------
-
-
-class NotifyController(QObject):
-    """Keeps the scheduler current and acts on its plans; Qt-side, but no widgets."""
-
-    attention_changed = Signal(list)
-    announced = Signal(object)
-    planned = Signal(object)
-    #: a failed automatic refresh will be tried again: (configuration name, when)
-    retry_planned = Signal(str, object)
-
-    def __init__(self, ctx: Any, hub: Any, *, clock: Clock = utc_now, timer: WallClockTimer | None = None,
-                 parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.hub = hub
-        self.clock = clock
-        self.scheduler = Scheduler(SqliteLog(ctx.store))
-        self.timer = timer if timer is not None else make_timer(self)
-        self.timer.fired.connect(self.on_timer_fired)
-        self.timer.clock_changed.connect(self.on_clock_changed)
-        self.attention: list[AttentionItem] = []
-        self.wakeups = 0
-        self.plans = 0
-        self._planning = False
-        self._again = False
-        #: start-up load in slices: the configurations still to compute, and those updated meanwhile
-        self._pending: list[tuple[Any, Any]] | None = None
-        self._pending_at = 0
-        self._updated_meanwhile: set[int] = set()
-        self._load_now: datetime | None = None
-        hub.configurations_changed.connect(self.reload)
-        hub.token_changed.connect(self.on_token_changed)
-        hub.refresh_failed.connect(self.on_refresh_failed)
-
-    # ---- inputs
-    @Slot()
-    def reload(self, pairs: list[tuple[Any, Any]] | None = None) -> None:
-        """Recompute everything from the store (start-up, configurations changed, clock changed);
-        ``pairs``: configurations with state read a moment ago (the window's, at start-up)."""
-        self._pending = None  # a load in slices that is still running is replaced by this one
-        self.scheduler.refresh_lead_seconds = int(self.ctx.store.get_setting("refresh.lead_time_seconds"))
-        self.scheduler.load(self.ctx.store.list_with_state() if pairs is None else pairs, self.clock())
-        self.run_plan()
-
-    def reload_in_slices(self, pairs: list[tuple[Any, Any]], size: int = LOAD_SLICE) -> None:
-        """Like ``reload(pairs)``, but ``size`` configurations per event-loop pass, so the window stays
-        responsive while thousands are planned (start-up). A configuration that changes meanwhile keeps its
-        fresh events; the plan runs once everything is loaded."""
-        self.scheduler.refresh_lead_seconds = int(self.ctx.store.get_setting("refresh.lead_time_seconds"))
-        self._load_now = self.clock()
-        self.scheduler.load([], self._load_now)
-        self._pending, self._pending_at, self._updated_meanwhile = list(pairs), 0, set()
-        self._slice_size = max(1, size)
-        self._load_slice()
-
-    @Slot()
-    def _load_slice(self) -> None:
-        pending = self._pending
-        if pending is None or self._load_now is None:
-            return
-        end = min(len(pending), self._pending_at + self._slice_size)
-        for cfg, state in pending[self._pending_at:end]:
-            if cfg.id is not None and cfg.id not in self._updated_meanwhile:
-                self.scheduler.update(cfg, state, self._load_now)
-        self._pending_at = end
-        if end < len(pending):
-            QTimer.singleShot(0, self._load_slice)
-            return
-        self._pending = None
-        self.run_plan()
-
-    @property
-    def loading(self) -> bool:
-        return self._pending is not None
-
-    @Slot(int)
-    def on_token_changed(self, config_id: int) -> None:
-        if self._pending is not None:
-            self._updated_meanwhile.add(config_id)  # the slices must not put older events back
-        cfg = self.ctx.store.get_by_id(config_id)
-        now = self.clock()
-        had_attention = any(i.config_id == config_id for i in self.attention)
-        if cfg is None:
-            self.scheduler.remove(config_id)
-            change = None
-        else:
-            change = self.scheduler.update(cfg, self.ctx.store.get_state(config_id), now)
-        if self._planning:  # inside a plan (an inline refresh): that plan runs again and re-arms
-            self._again = True
-        elif had_attention or (change is not None and change <= now):
-            self.run_plan()
-        else:
-            self._arm(self.scheduler.next_wake(now), now)
-
-    @Slot(int)
-    def on_refresh_failed(self, config_id: int) -> None:
-        """An automatic refresh failed on the network: the scheduler plans the next attempt."""
-        cfg = self.ctx.store.get_by_id(config_id)
-        if cfg is None:
-            return
-        now = self.clock()
-        at = self.scheduler.refresh_failed(cfg, self.ctx.store.get_state(config_id), now)
-        if at is not None:
-            logger.info("automatic refresh of '%s' failed on the network; next attempt %s", cfg.name, at.isoformat())
-            self.retry_planned.emit(cfg.name, at)
-        if not self._planning:
-            self._arm(self.scheduler.next_wake(now), now)
-
-    @Slot()
-    def on_timer_fired(self) -> None:
-        self.wakeups += 1
-        self.run_plan()
-
-    @Slot()
-    def on_clock_changed(self) -> None:
-        self.reload()
-
-    @Slot()
-    def check_clock(self) -> None:
-        """Called when the application becomes active (and after a wake): re-plan if the clock jumped."""
-        self.timer.check_clock()
-
-    # ---- planning
-    def run_plan(self) -> Plan | None:
-        if self._pending is not None:  # loading in slices: a plan over part of the table would announce
-            return None                # (and forget) the wrong things; the last slice plans
-        if self._planning:  # a slot of ours ran inside a plan (an inline refresh): plan again after
-            self._again = True
-            return None
-        self._planning = True
-        plan: Plan | None = None
-        try:
-            while True:
-                self._again = False
-                plan = self._plan_once()
-                if not self._again:
-                    break
-        finally:
-            self._planning = False
-        return plan
-
-    def _plan_once(self) -> Plan:
-        now = self.clock()
-        lead = int(self.ctx.store.get_setting("refresh.lead_time_seconds"))
-        if lead != self.scheduler.refresh_lead_seconds:  # the admin changed it in the settings dialog
-            self.scheduler.refresh_lead_seconds = lead
-            self.scheduler.load(self.ctx.store.list_with_state(), now)
-        plan = self.scheduler.plan(None, now)
-        self.plans += 1
-        if plan.attention != self.attention:
-            self.attention = plan.attention
-            self.attention_changed.emit(list(plan.attention))
-        for note in plan.announcements:
-            self.announced.emit(note)
-        for event in plan.refresh_due:
-            logger.info("automatic refresh due for configuration %s", event.config_id)
-            self.hub.refresh_due.emit(event.config_id)
-        self._arm(plan.next_wake, now)
-        self.planned.emit(plan)
-        return plan
-
-    def _arm(self, at: datetime | None, now: datetime) -> None:
-        if at is None:
-            self.timer.disarm()
-        else:
-            self.timer.arm(at, now)
+#: the controller and the timer live in their own modules; these names stay importable from here
+__all__ = ["NotifyController", "NotifyFeature", "WallClockTimer", "install"]
 
 
 # ---- the feature -----------------------------------------------------------------------------
