@@ -84,7 +84,7 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="tokendesk-bench-"))
     os.environ["TOKENDESK_HOME"] = str(home)
     from desktop.backup import apply_import, export_configurations, plan_import, read_import_file, write_export
-    from desktop.backup.yamlio import SafeLoader
+    from desktop.backup.yamlio.loader import SafeLoader
     from desktop.services import open_context
 
     services: list[str] = []

@@ -9,7 +9,7 @@ records ``Name``, ``ValidID``, ``Config``, ``CreateTime``, ``CreateBy``, ``Chang
   record, as Znuny's own import does. Any other mapping - for example ``{name: Config}`` - is
   refused with an explanation: it cannot be told apart from a damaged record, and Znuny does
   not write it. An empty list imports nothing.
-* **Limits.** Files over 32 MiB (``yamlio.MAX_FILE_BYTES``; about 11,000 configurations of
+* **Limits.** Files over 32 MiB (``yamlio.limits.MAX_FILE_BYTES``; about 11,000 configurations of
   the Microsoft template) are refused before parsing. Only safe YAML loading. Anchors (``&a``),
   aliases (``*a``) and merge keys (``<<: *a``) are allowed, and every alias counts at the full
   size of what it repeats, however it is written: the whole file may expand to at most 4,000,000
@@ -82,7 +82,7 @@ from desktop.backup.importer import (
     plan_import,
     read_import_file,
 )
-from desktop.backup.yamlio import MAX_FILE_BYTES, YamlReadError
+from desktop.backup.yamlio.limits import MAX_FILE_BYTES, YamlReadError
 
 __all__ = [
     "Action",

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from desktop.backup.yamlio import MAX_FILE_BYTES, YamlReadError, read_limited
+from desktop.backup.yamlio.limits import MAX_FILE_BYTES, YamlReadError
+from desktop.backup.yamlio.reader import read_limited
 
 if TYPE_CHECKING:
     from desktop.backup.importer import ParsedImport

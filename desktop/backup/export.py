@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from desktop.backup.yamlio import dump_records, forget_scalars
+from desktop.backup.yamlio.writer import dump_records, forget_scalars
 from desktop.models.config import TokenConfiguration
 from desktop.store.secrets import CLIENT_SECRET, SecretStoreError
 

@@ -48,7 +48,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from desktop.backup.yamlio import MAX_VALUE_CHARS, YamlReadError, load_yaml, read_limited
+from desktop.backup.yamlio.limits import MAX_VALUE_CHARS, YamlReadError
+from desktop.backup.yamlio.reader import load_yaml, read_limited
 from desktop.models.config import (
     AUTOFILL_SOURCES,
     BROWSER_EMBEDDED,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from desktop.backup.export import ExportError, ExportResult, configuration_record
-from desktop.backup.yamlio import dump_records, forget_scalars
+from desktop.backup.yamlio.writer import dump_records, forget_scalars
 from desktop.models.config import TokenConfiguration
 from desktop.store.secrets import CLIENT_SECRET, SecretStoreError
 

@@ -148,9 +148,9 @@ def test_unwritable_folder(tmp_path, monkeypatch):
 
 
 def test_exported_client_secrets_do_not_stay_in_the_writers_cache(ctx, make_config):
-    from desktop.backup import yamlio
+    from desktop.backup.yamlio import writer
 
     make_config("Cached", secret="cache-me-not-0000")
     text = export_configurations(ctx, include_secrets=True).text
     assert "cache-me-not-0000" in text
-    assert "cache-me-not-0000" not in yamlio._scalar_cache
+    assert "cache-me-not-0000" not in writer._scalar_cache

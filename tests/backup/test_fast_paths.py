@@ -1,6 +1,6 @@
 """The fast paths of large backups give exactly what the general ones give.
 
-* ``yamlio._load_block_lines`` (block-style files read line by line) reads what ``yaml.safe_load`` reads,
+* ``yamlio.lines.load_block_lines`` (block-style files read line by line) reads what ``yaml.safe_load`` reads,
   and leaves every other file to the event reader (so its guards and messages apply unchanged);
 * ``scalar_text`` quotes without PyYAML exactly as PyYAML quotes;
 * the import checker's memo (equal Requests, equal clean mappings) reports the same problems and notes;
@@ -18,17 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from desktop.backup import apply_import, parse_import, plan_import
-from desktop.backup.yamlio import (
-    _NUMBERISH,
-    _PLAIN_SAFE,
-    YamlReadError,
-    _load_block_lines,
-    _NotBlockLines,
-    _pyyaml_scalar,
-    dump_records,
-    load_yaml,
-    scalar_text,
-)
+from desktop.backup.yamlio.limits import YamlReadError
+from desktop.backup.yamlio.lines import NotBlockLines, load_block_lines
+from desktop.backup.yamlio.reader import load_yaml
+from desktop.backup.yamlio.writer import _NUMBERISH, _PLAIN_SAFE, _pyyaml_scalar, dump_records, scalar_text
 from desktop.models.templates import load_templates
 from desktop.store.repository import DuplicateNameError
 from desktop.store.secrets import CLIENT_SECRET
@@ -40,8 +33,8 @@ SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[Heal
 def fast_or_none(text: str):
     """(True, value) when the line reader takes the text, (False, None) when it leaves it to the others."""
     try:
-        return True, _load_block_lines(text)
-    except _NotBlockLines:
+        return True, load_block_lines(text)
+    except NotBlockLines:
         return False, None
 
 
@@ -88,7 +81,7 @@ VALUES = st.recursive(
 def test_line_reader_reads_our_writer(records):
     text = dump_records(records)
     if assert_same_as_safe_load(text):
-        assert _load_block_lines(text) == records
+        assert load_block_lines(text) == records
 
 
 @SETTINGS

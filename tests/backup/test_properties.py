@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from desktop.backup import apply_import, export_configurations, parse_import, plan_import
-from desktop.backup.yamlio import dump_records, load_yaml
+from desktop.backup.yamlio.reader import load_yaml
+from desktop.backup.yamlio.writer import dump_records
 from desktop.models.templates import load_templates
 from desktop.services import Context
 from desktop.store.repository import Store
@@ -251,12 +252,12 @@ def test_event_reader_and_fallback_agree_with_safe_load(text):
 
 
 def test_plain_files_never_build_the_node_graph(monkeypatch):
-    from desktop.backup import yamlio
+    from desktop.backup.yamlio import nodes
 
     def no_nodes(*_args):
         raise AssertionError("the node path was used")
 
-    monkeypatch.setattr(yamlio, "_construct", no_nodes)
+    monkeypatch.setattr(nodes, "construct", no_nodes)
     text = dump_records([BASE_RECORD, {**BASE_RECORD, "Name": "Second"}])
     assert load_yaml(text) == yaml.safe_load(text)
 
@@ -269,7 +270,7 @@ def test_plain_files_never_build_the_node_graph(monkeypatch):
     ("a: [1, 2\n", "not valid YAML"),
 ])
 def test_event_reader_errors_read_like_the_node_readers(text, words):
-    from desktop.backup.yamlio import YamlReadError
+    from desktop.backup.yamlio.limits import YamlReadError
 
     with pytest.raises(YamlReadError) as info:
         load_yaml(text)
@@ -277,7 +278,7 @@ def test_event_reader_errors_read_like_the_node_readers(text, words):
 
 
 def test_deep_nesting_is_refused_not_a_crash():
-    from desktop.backup.yamlio import YamlReadError
+    from desktop.backup.yamlio.limits import YamlReadError
 
     with pytest.raises(YamlReadError, match="nested too deeply"):
         load_yaml("a: " + "[" * 600 + "]" * 600 + "\n")

@@ -24,8 +24,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from desktop.backup import import_file, parse_import, yamlio
-from desktop.backup.yamlio import YamlReadError, dump_records, load_yaml
+from desktop.backup import import_file, parse_import
+from desktop.backup.yamlio import events, limits, lines, loader, nodes
+from desktop.backup.yamlio.limits import YamlReadError
+from desktop.backup.yamlio.reader import load_yaml
+from desktop.backup.yamlio.writer import dump_records
 from desktop.models.templates import load_templates
 
 TEMPLATES = load_templates()
@@ -46,21 +49,21 @@ def each_path(text: str) -> dict[str, str]:
     also 'defer' (hand the file to the event reader), the event reader 'defer' to the node graph."""
     results: dict[str, str] = {}
     try:
-        yamlio._load_block_lines(text)
+        lines.load_block_lines(text)
         results["line"] = "value"
-    except yamlio._NotBlockLines:
+    except lines.NotBlockLines:
         results["line"] = "defer"
     except YamlReadError as exc:
         results["line"] = str(exc)
     try:
-        yamlio._load_events(text)
+        events.load_events(text)
         results["events"] = "value"
-    except yamlio._NeedsNodes:
+    except events.NeedsNodes:
         results["events"] = "defer"
     except YamlReadError as exc:
         results["events"] = str(exc)
     try:
-        yamlio._load_nodes(text)
+        nodes.load_nodes(text)
         results["nodes"] = "value"
     except YamlReadError as exc:
         results["nodes"] = str(exc)
@@ -164,9 +167,9 @@ def test_alias_bombs_are_refused_however_spelled(spelling):
 
 def test_the_refusal_states_the_limit():
     message = assert_every_path_refuses(bomb_json_adjacent(), EXPAND_WORDS)
-    assert f"{yamlio.MAX_NODES:,} values" in message
+    assert f"{limits.MAX_NODES:,} values" in message
     message = assert_every_path_refuses(bomb_long_scalar(), EXPAND_WORDS)
-    assert f"{yamlio.MAX_TEXT_BYTES // 1048576} MiB of text" in message
+    assert f"{limits.MAX_TEXT_BYTES // 1048576} MiB of text" in message
 
 
 def test_a_3_kb_file_cannot_become_an_86_mb_configuration(ctx, state, tmp_path):
@@ -224,7 +227,7 @@ def _composed_size(text: str) -> tuple[int, int]:
         memo[id(node)] = result
         return result
 
-    return size(yaml.compose(text, Loader=yamlio.SafeLoader))
+    return size(yaml.compose(text, Loader=loader.SafeLoader))
 
 
 SAME_DOCUMENT = [
@@ -243,12 +246,12 @@ SAME_DOCUMENT = [
 @pytest.mark.parametrize(("style", "text"), SAME_DOCUMENT, ids=[s for s, _ in SAME_DOCUMENT])
 def test_the_limits_are_exact_on_every_path(monkeypatch, style, text):
     nodes, chars = _composed_size(text)
-    monkeypatch.setattr(yamlio, "MAX_NODES", nodes)
-    monkeypatch.setattr(yamlio, "MAX_TEXT_BYTES", chars)
+    monkeypatch.setattr(limits, "MAX_NODES", nodes)
+    monkeypatch.setattr(limits, "MAX_TEXT_BYTES", chars)
     assert "value" == each_path(text)["load_yaml"]
     for name, value in (("MAX_NODES", nodes - 1), ("MAX_TEXT_BYTES", chars - 1)):
         with monkeypatch.context() as patch:
-            patch.setattr(yamlio, name, value)
+            patch.setattr(limits, name, value)
             assert_every_path_refuses(text, EXPAND_WORDS)
 
 
@@ -256,18 +259,18 @@ def test_the_limits_are_exact_on_every_path(monkeypatch, style, text):
 def test_real_exports_fit_well_inside_the_limits():
     for path in sorted(FIXTURES.glob("*.yml")):
         nodes, chars = _composed_size(path.read_text())
-        assert nodes * 100 < yamlio.MAX_NODES and chars * 100 < yamlio.MAX_TEXT_BYTES
+        assert nodes * 100 < limits.MAX_NODES and chars * 100 < limits.MAX_TEXT_BYTES
         assert parse_import(path.read_bytes(), templates=TEMPLATES).ok
     # a 10,000-record export (bench/bench_backup.py: about 28 MB) with at least 1.5 times to spare
     nodes, chars = _composed_size(dump_records([microsoft_record("Mailbox 00000")]))
-    assert nodes * 10_000 * 1.5 < yamlio.MAX_NODES and chars * 10_000 * 1.5 < yamlio.MAX_TEXT_BYTES
-    assert yamlio.MAX_TEXT_BYTES >= yamlio.MAX_FILE_BYTES  # any plain file under the size limit fits
+    assert nodes * 10_000 * 1.5 < limits.MAX_NODES and chars * 10_000 * 1.5 < limits.MAX_TEXT_BYTES
+    assert limits.MAX_TEXT_BYTES >= limits.MAX_FILE_BYTES  # any plain file under the size limit fits
 
 
 def test_a_10000_record_export_is_read_line_by_line():
     text = dump_records([microsoft_record(f"Mailbox {i:05d}") for i in range(10_000)])
     assert len(text) > 25_000_000
-    records = yamlio._load_block_lines(text)  # the fast path takes it (no deferral for size)
+    records = lines.load_block_lines(text)  # the fast path takes it (no deferral for size)
     assert len(records) == 10_000 and records[-1]["Name"] == "Mailbox 09999"
 
 
@@ -339,7 +342,7 @@ def test_a_key_next_to_a_merge_key_overrides_it():
 # ---- one value
 @pytest.mark.parametrize("quote", ["", "'", '"'])
 def test_a_value_over_the_limit_is_refused_on_every_path(quote):
-    size = yamlio.MAX_VALUE_CHARS
+    size = limits.MAX_VALUE_CHARS
     fits = f"- Name: x\n  Scope: {quote}{'s' * size}{quote}\n"
     assert each_path(fits)["load_yaml"] == "value"
     too_long = f"- Name: x\n  Scope: {quote}{'s' * (size + 1)}{quote}\n"
@@ -485,7 +488,7 @@ SMALL_LIMITS = {"MAX_NODES": 400, "MAX_TEXT_BYTES": 4_000, "MAX_VALUE_CHARS": 30
 def _graph_size(text: str) -> tuple[int, int] | None:
     """``_composed_size`` for any text: None when PyYAML cannot compose it or it is recursive."""
     try:
-        root = yaml.compose(text, Loader=yamlio.SafeLoader)
+        root = yaml.compose(text, Loader=loader.SafeLoader)
     except yaml.YAMLError:
         return None
     if root is None:
@@ -563,7 +566,7 @@ def aliased_documents(draw) -> str:
 @PROPERTY
 @given(aliased_documents())
 def test_aliased_documents_are_read_within_the_limits_or_refused(text):
-    with mock.patch.multiple(yamlio, **SMALL_LIMITS):
+    with mock.patch.multiple(limits, **SMALL_LIMITS):
         try:
             value = load_yaml(text)
         except YamlReadError as exc:
@@ -587,7 +590,7 @@ YAML_PIECES = ["&a ", "&b ", "*a", "*b", "<<: ", "? ", ": ", ":", "- ", "{", "}"
 @PROPERTY
 @given(st.lists(st.sampled_from(YAML_PIECES), max_size=50).map("".join))
 def test_any_yaml_like_text_is_read_or_refused_with_the_projects_error(text):
-    with mock.patch.multiple(yamlio, **SMALL_LIMITS):
+    with mock.patch.multiple(limits, **SMALL_LIMITS):
         try:
             load_yaml(text)
         except YamlReadError as exc:
