@@ -278,3 +278,14 @@ def test_settings_say_where_the_key_is_and_why(ctx, make_config, make_app, monke
     app.window.action(MainAction.SETTINGS).trigger()
     assert shown["text"].startswith("Encrypted vault, key in the system keyring (")
     assert "Why: system keyring (" in shown["text"] and "tokendesk vault passphrase|keyring|rekey" in shown["text"]
+
+
+def test_the_vault_actions_sit_in_the_file_menu_before_quit(ctx, qapp):
+    from desktop.ui.enums import MainMenu
+
+    app = Application(qapp, ctx, tasks=InlineTaskRunner())  # every feature, as the app installs them
+    texts = [a.text() or "---" for a in app.window.menu(MainMenu.FILE).actions()]
+    assert texts[-4:] == ["Protect secrets with a &passphrase ...", "&Lock secrets", "---", "&Quit"]
+    assert texts[texts.index("&Settings ...") + 1] == "---"
+    app.window._quitting = True
+    app.window.deleteLater()

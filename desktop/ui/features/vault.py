@@ -63,9 +63,11 @@ class VaultFeature(QObject):
 
         self.passphrase_action = self.window.add_action(
             MainAction.VAULT_PASSPHRASE, "Protect secrets with a &passphrase ...", self.choose_passphrase,
-            menu=MainMenu.FILE, toolbar=False, context_menu=False)
+            menu=MainMenu.FILE, before=MainAction.QUIT, toolbar=False, context_menu=False)
         self.lock_action = self.window.add_action(MainAction.VAULT_LOCK, "&Lock secrets", self.lock,
-                                                  menu=MainMenu.FILE, toolbar=False, context_menu=False)
+                                                  menu=MainMenu.FILE, before=MainAction.QUIT, toolbar=False,
+                                                  context_menu=False)
+        self.window.menu(MainMenu.FILE).insertSeparator(self.window.action(MainAction.QUIT))  # the vault's group
         self.lock_action.setToolTip("Forget the vault key until the passphrase is entered again")
         self.hub.secrets_changed.connect(self.update)
         app.after_first_paint(self.start)
