@@ -24,7 +24,7 @@ records ``Name``, ``ValidID``, ``Config``, ``CreateTime``, ``CreateBy``, ``Chang
 * **Size of one configuration.** What the store keeps of a record (``Config`` without the client
   secret, plus its other keys, as JSON) may be at most 64 KiB (``MAX_CONFIG_JSON_BYTES``; a
   Microsoft configuration is about 2.5 KB), and of that at most 16 KiB of keys Tokendesk does not
-  use (``importer.MAX_UNKNOWN_BYTES``: top-level keys other than Znuny's, ``Config`` keys other
+  use (``importer.store_size.MAX_UNKNOWN_BYTES``: top-level keys other than Znuny's, ``Config`` keys other
   than TemplateName, AuthFlow, ClientID, ClientSecret, Scope, Notifications, Requests and
   Tokendesk, and ``Requests`` Tokendesk does not use). The store refuses a larger configuration
   however it arrives (import, edit, command).

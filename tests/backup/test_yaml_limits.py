@@ -437,7 +437,7 @@ def test_a_configuration_just_at_the_limit_is_imported(ctx):
 
 
 def test_unknown_keys_kept_are_capped(ctx, state, tmp_path):
-    from desktop.backup.importer import MAX_UNKNOWN_BYTES
+    from desktop.backup.importer.store_size import MAX_UNKNOWN_BYTES
 
     record = microsoft_record("Unknowns")
     record["Notes"] = {f"n{i}": "v" * 1000 for i in range(10)}
@@ -615,7 +615,7 @@ JSON_VALUES = st.recursive(
 @given(st.dictionaries(JSON_KEYS, JSON_VALUES, max_size=6),
        st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=3), st.integers(-3, 3))
 def test_the_checked_size_is_what_the_store_writes(config, extra, offset):
-    from desktop.backup.importer import _fits_store
+    from desktop.backup.importer.store_size import _fits_store
 
     exact = len(json.dumps({k: v for k, v in config.items() if k != "ClientSecret"})) + len(json.dumps(extra))
     memo: dict[Any, Any] = {}
@@ -627,7 +627,7 @@ def test_the_checked_size_is_what_the_store_writes(config, extra, offset):
 def test_the_size_memo_never_mixes_up_equal_values():
     import itertools
 
-    from desktop.backup.importer import _fits_store
+    from desktop.backup.importer.store_size import _fits_store
 
     long = "x" * 300
     configs = [{"Requests": {"a": long, "n": 1}}, {"Requests": {"a": long, "n": True}},
@@ -646,7 +646,7 @@ def test_measuring_a_huge_record_stays_small():
     encoding it whole."""
     import tracemalloc
 
-    from desktop.backup.importer import _fits_store
+    from desktop.backup.importer.store_size import _fits_store
 
     text = "\U0001f600" * 16_000
     level = [text] * 81
@@ -701,7 +701,7 @@ def test_one_bad_value_repeated_by_aliases_gives_a_short_report():
     import time
     import tracemalloc
 
-    from desktop.backup.importer import MAX_PROBLEMS
+    from desktop.backup.importer.check import MAX_PROBLEMS
 
     # a date (no configuration value) repeated 118,098 times by aliases, in a 3 KB file
     text = yaml.safe_dump([microsoft_record("Dates")], sort_keys=False) + "  Notes:\n    x0: &x0 2024-01-01\n"
@@ -723,7 +723,7 @@ def test_one_bad_value_repeated_by_aliases_gives_a_short_report():
 
 
 def test_notes_repeated_by_aliases_are_capped():
-    from desktop.backup.importer import MAX_NOTES
+    from desktop.backup.importer.check import MAX_NOTES
 
     record = microsoft_record("Noted")
     names = {f"field{i}": f"Unknown{i}" for i in range(30)}
