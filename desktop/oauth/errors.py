@@ -81,6 +81,17 @@ def aad_codes(code: str | None, description: str | None) -> set[str]:
     return found
 
 
+#: the token request a failure happened in (``hint_for``'s ``stage``; ``stage_words`` names it in messages)
+STAGE_EXCHANGE = "exchange"
+STAGE_REFRESH = "refresh"
+STAGE_CLIENT_CREDENTIALS = "client_credentials"
+
+
+def stage_words(stage: str) -> str:
+    return {STAGE_EXCHANGE: "code exchange", STAGE_REFRESH: "refresh",
+            STAGE_CLIENT_CREDENTIALS: "client-credentials request"}.get(stage, stage)
+
+
 def hint_for(error: str | None, code: str | None = None, description: str | None = None, *,
              stage: str = "token", redirect_uri: str | None = None) -> str:
     """The likely fix for a provider error, in plain words ('' when there is nothing better to say).

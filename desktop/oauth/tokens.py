@@ -1,6 +1,7 @@
 """TokenService: valid access tokens on demand, code exchange, refresh, client credentials, revoke, forget.
 
-The one place that talks to token endpoints and writes token secrets and token state:
+The one place that asks token endpoints (the requests themselves - form, retries, the answer read or refused in
+words - are ``desktop.oauth.token_requests``) and writes token secrets and token state:
 
 * ``access_token(name)`` returns a valid access token, refreshing first when it expires within
   the ``refresh.lead_time_seconds`` setting - but never before half its lifetime has passed, so
@@ -27,12 +28,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from desktop.models.config import (
-    CLIENT_AUTH_BASIC,
     FLOW_CLIENT_CREDENTIALS,
     TOKEN_BY_AUTHORIZATION_CODE,
     TOKEN_BY_CLIENT_CREDENTIALS,
@@ -42,9 +42,10 @@ from desktop.models.config import (
 from desktop.models.token import TokenState, utcnow
 from desktop.oauth.claims import missing_scopes, token_info
 from desktop.oauth.errors import (
-    MALFORMED_HINT,
     NO_REFRESH_TOKEN_HINT,
-    UNUSABLE_ANSWER_HINT,
+    STAGE_CLIENT_CREDENTIALS,
+    STAGE_EXCHANGE,
+    STAGE_REFRESH,
     Cancelled,
     ConfigurationProblem,
     IssuerMismatch,
@@ -54,14 +55,14 @@ from desktop.oauth.errors import (
     StateMismatch,
     TokenError,
     hint_for,
-    http_error_hint,
+    stage_words,
 )
 from desktop.store.secrets import ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN
 
 if TYPE_CHECKING:
     from desktop.oauth.flow import AuthorizationRequest
-    from desktop.oauth.http import HttpAnswer
     from desktop.oauth.mapping import MappedResponse
+    from desktop.oauth.token_requests import TokenRequests
     from desktop.services import Context
 
 logger = logging.getLogger(__name__)
@@ -84,10 +85,6 @@ USED_WRITE_INTERVAL = timedelta(seconds=60)
 #: pauses between attempts after a connection failure, time-out or 5xx (bounded: max_attempts in all)
 DEFAULT_BACKOFF: tuple[float, ...] = (0.5, 1.5)
 DEFAULT_MAX_ATTEMPTS = 3
-
-STAGE_EXCHANGE = "exchange"
-STAGE_REFRESH = "refresh"
-STAGE_CLIENT_CREDENTIALS = "client_credentials"
 
 
 def fingerprint(secret: str | None) -> str:
@@ -355,108 +352,17 @@ class TokenService:
         secret = self.ctx.secrets.get_for(cfg.id, CLIENT_SECRET) if cfg.has_client_secret else None
         return {"ClientID": cfg.client_id, "ClientSecret": secret, "Scope": cfg.scope, **extra}
 
+    def _requests(self) -> TokenRequests:
+        """The endpoint requests with this service's time-out, attempts and pauses (``desktop.oauth.token_requests``,
+        imported only now: a stored token is handed out without it)."""
+        from desktop.oauth.token_requests import TokenRequests
+
+        return TokenRequests(timeout=self.timeout, max_attempts=self.max_attempts, backoff=self.backoff,
+                             sleep=self.sleep, record_failure=self._store_error)
+
     def _token_request(self, cfg: TokenConfiguration, key: str, values: dict[str, str | None], stage: str,
                        extra: dict[str, str] | None = None, *, redirect_uri: str | None = None) -> MappedResponse:
-        from desktop.oauth import http
-        from desktop.oauth.flow import endpoint_for
-        from desktop.oauth.mapping import build_parameters
-
-        assert cfg.id is not None
-        try:
-            url = endpoint_for(cfg, key)
-        except ConfigurationProblem as exc:
-            self._store_error(cfg.id, exc, error="configuration")
-            raise
-        params = build_parameters(cfg.static_parameters(key), cfg.autofilled_parameters(key), values)
-        if stage == STAGE_REFRESH and "grant_type" not in params:
-            params["grant_type"] = "refresh_token"
-        params.update(extra or {})
-        basic = _basic_credentials(cfg, params, cfg.autofilled_parameters(key), values)
-        timeout = self.timeout
-        answer: HttpAnswer | None = None
-        last_error: NetworkError | None = None
-        for attempt in range(self.max_attempts):
-            if attempt:
-                delay = self.backoff[min(attempt - 1, len(self.backoff) - 1)] if self.backoff else 0.0
-                logger.info("'%s': retrying the token request in %.1f s (attempt %d of %d)", cfg.name, delay,
-                            attempt + 1, self.max_attempts)
-                self.sleep(delay)
-            try:
-                answer = http.post_form(url, params, timeout=timeout, basic=basic)
-            except http.ConnectFailed as exc:
-                last_error, answer = exc, None
-                continue
-            except NetworkError as exc:
-                last_error, answer = exc, None
-                if stage == STAGE_EXCHANGE:
-                    break  # the code may be spent: do not send it twice
-                continue
-            if answer.status >= 500 and stage != STAGE_EXCHANGE:
-                last_error = None
-                continue
-            break
-        if answer is None:
-            assert last_error is not None
-            self._store_error(cfg.id, last_error)
-            raise last_error
-        return self._interpret(cfg, answer, stage, url, redirect_uri)
-
-    def _interpret(self, cfg: TokenConfiguration, answer: HttpAnswer, stage: str, url: str,
-                   redirect_uri: str | None) -> MappedResponse:
-        from desktop.oauth.http import host_of
-        from desktop.oauth.mapping import DEFAULT_TOKEN_MAPPING, map_response, token_response_problem
-
-        assert cfg.id is not None
-        key = {STAGE_EXCHANGE: TOKEN_BY_AUTHORIZATION_CODE, STAGE_REFRESH: TOKEN_BY_REFRESH_TOKEN,
-               STAGE_CLIENT_CREDENTIALS: TOKEN_BY_CLIENT_CREDENTIALS}[stage]
-        mapping = cfg.response_mapping(key)
-        if stage == STAGE_REFRESH and not mapping:
-            mapping = cfg.response_mapping(TOKEN_BY_AUTHORIZATION_CODE)
-        host = host_of(url)
-        if answer.payload is None:
-            if answer.status >= 500:
-                exc: TokenError = NetworkError(
-                    f"{host} answered HTTP {answer.status} ({answer.reason or 'server error'}).",
-                    http_error_hint(answer.status), error="server_error",
-                    description=f"HTTP {answer.status} from the token endpoint")
-            elif answer.status >= 400:
-                exc = ProviderError(f"{host} answered HTTP {answer.status} ({answer.reason}) without an OAuth2 error.",
-                                    http_error_hint(answer.status), error="http_error",
-                                    description=f"HTTP {answer.status} from the token endpoint")
-            else:
-                exc = ProviderError(f"{host} did not answer with JSON (HTTP {answer.status}).", MALFORMED_HINT,
-                                    error="invalid_response", description="the token endpoint's answer is not JSON")
-            self._store_error(cfg.id, exc)
-            raise exc
-        mapped = map_response(mapping, answer.payload, DEFAULT_TOKEN_MAPPING)
-        mapped.raw = answer.payload
-        if mapped.is_error or answer.status >= 400:
-            error = mapped.error or ("server_error" if answer.status >= 500 else "invalid_request")
-            hint = hint_for(error, mapped.error_code, mapped.error_description, stage=stage, redirect_uri=redirect_uri)
-            message = f"The provider refused the {_stage_words(stage)}: {mapped.error_description or error}"
-            if answer.status >= 500:
-                exc = NetworkError(message, hint or http_error_hint(answer.status), error=error,
-                                   code=mapped.error_code, description=mapped.error_description)
-                self._store_error(cfg.id, exc)
-            elif error == "invalid_grant" and stage == STAGE_REFRESH:
-                exc = ReauthorizationNeeded(message, hint, error=error, code=mapped.error_code,
-                                            description=mapped.error_description)
-                self._store_error(cfg.id, exc, reauthorization_needed=True)
-            else:
-                exc = ProviderError(message, hint, error=error, code=mapped.error_code,
-                                    description=mapped.error_description)
-                self._store_error(cfg.id, exc)
-            logger.warning("'%s': %s failed: %s", cfg.name, _stage_words(stage), exc.text)
-            raise exc
-        # checked before anything is stored: the stored token stays when the answer cannot be used
-        problem = token_response_problem(mapped, answer.payload)
-        if problem:
-            exc = ProviderError(f"{host}'s answer cannot be used: {problem}.", UNUSABLE_ANSWER_HINT,
-                                error="invalid_response", description=problem)
-            self._store_error(cfg.id, exc)
-            logger.warning("'%s': %s refused: %s", cfg.name, _stage_words(stage), problem)
-            raise exc
-        return mapped
+        return self._requests().token(cfg, key, values, stage, extra, redirect_uri=redirect_uri)
 
     # ---- internals: storing
     def _store_tokens(self, cfg: TokenConfiguration, mapped: MappedResponse, stage: str,
@@ -506,7 +412,7 @@ class TokenService:
                 secrets.set_for(cfg.id, REFRESH_TOKEN, new_refresh)
             secrets.set_for(cfg.id, ACCESS_TOKEN, mapped.token)
             state = store.update_state(cfg.id, **changes)
-        logger.info("'%s': %s stored token %s (refresh token %s)", cfg.name, _stage_words(stage),
+        logger.info("'%s': %s stored token %s (refresh token %s)", cfg.name, stage_words(stage),
                     fingerprint(mapped.token), "rotated" if new_refresh and stage == STAGE_REFRESH else "kept")
         return state
 
@@ -553,58 +459,14 @@ class TokenService:
             return state
 
     def _revoke_one(self, cfg: TokenConfiguration, url: str, token: str, hint: str) -> None:
-        from desktop.oauth import http
-
         assert cfg.id is not None
         secret = self.ctx.secrets.get_for(cfg.id, CLIENT_SECRET) if cfg.has_client_secret else None
-        answer = None
-        for attempt in range(self.max_attempts):
-            if attempt:
-                self.sleep(self.backoff[min(attempt - 1, len(self.backoff) - 1)] if self.backoff else 0.0)
-            try:
-                answer = http.revoke(url, token, hint, client_id=cfg.client_id, client_secret=secret,
-                                     timeout=self.timeout, basic=cfg.client_authentication == CLIENT_AUTH_BASIC)
-            except http.ConnectFailed:
-                if attempt + 1 == self.max_attempts:
-                    raise
-                continue
-            if answer.status >= 500 and attempt + 1 < self.max_attempts:
-                continue
-            break
-        assert answer is not None
-        if answer.status == 200:
-            return
-        payload = answer.payload or {}
-        error = str(payload.get("error") or f"http_{answer.status}")
-        description = str(payload.get("error_description") or "") or None
-        cls: type[TokenError] = NetworkError if answer.status >= 500 else ProviderError
-        raise cls(f"The provider refused to revoke the token: {description or error} (HTTP {answer.status}).",
-                  hint_for(error, None, description, stage="revoke") or http_error_hint(answer.status),
-                  error=error, description=description)
-
-
-def _basic_credentials(cfg: TokenConfiguration, params: dict[str, str], autofilled: Mapping[str, str],
-                       values: Mapping[str, str | None]) -> tuple[str, str] | None:
-    """For ``client_secret_basic``: take the client id and secret out of the form (RFC 6749 2.3.1: one
-    authentication method per request) and return them for the Authorization header. A public client
-    (no secret) keeps its client_id in the body."""
-    secret = values.get("ClientSecret")
-    if cfg.client_authentication != CLIENT_AUTH_BASIC or not secret:
-        return None
-    for param, source in autofilled.items():
-        if source in ("ClientID", "ClientSecret"):
-            params.pop(param, None)
-    return cfg.client_id, secret
+        self._requests().revoke(cfg, url, token, hint, secret)
 
 
 def _changed(before: TokenState, after: TokenState) -> bool:
     return (before.last_refreshed_at, before.last_requested_at, before.token_expires_at) != (
         after.last_refreshed_at, after.last_requested_at, after.token_expires_at)
-
-
-def _stage_words(stage: str) -> str:
-    return {STAGE_EXCHANGE: "code exchange", STAGE_REFRESH: "refresh",
-            STAGE_CLIENT_CREDENTIALS: "client-credentials request"}.get(stage, stage)
 
 
 def warnings_for(cfg: TokenConfiguration, state: TokenState) -> list[str]:
