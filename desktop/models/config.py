@@ -382,6 +382,17 @@ class TokenConfiguration:
     def iss_parameter_supported(self, value: bool) -> None:
         self._set_tokendesk("IssParameterSupported", 1 if value else None)
 
+    @property
+    def userinfo_url(self) -> str:
+        """The provider's OpenID Connect userinfo endpoint, as discovery named it ('' when unknown): asked once
+        after a sign-in whose tokens do not say who signed in."""
+        value = self._tokendesk().get("UserinfoURL")
+        return value if isinstance(value, str) else ""
+
+    @userinfo_url.setter
+    def userinfo_url(self, value: str) -> None:
+        self._set_tokendesk("UserinfoURL", value or None)
+
 
 # ``config`` is a dataclass field for construction, equality and repr, backed by a lazily parsed
 # JSON text when loaded from the store (see ``TokenConfiguration.from_stored``).

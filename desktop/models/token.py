@@ -37,8 +37,11 @@ class TokenState:
 
     @property
     def account(self) -> str:
-        """Who signed in for the stored token, as its claims say ('' when unknown or no token is stored)."""
-        return str(self.token_info.get("account", "")) if self.has_access_token else ""
+        """Who signed in for the stored token, as its claims (or the provider's userinfo) say; else the ID token's
+        subject ('' when nothing says, or no token is stored)."""
+        if not self.has_access_token:
+            return ""
+        return str(self.token_info.get("account") or self.token_info.get("subject") or "")
 
     @property
     def has_error(self) -> bool:

@@ -10,7 +10,9 @@ The token itself and its signature are never kept; Google's opaque tokens simply
 ``token_info(payload)`` returns a small mapping of plain strings, stored with the token state:
 
 * ``account`` - ``upn`` / ``preferred_username`` / ``email`` / ``unique_name`` (access token
-  first, then the ID token);
+  first, then the ID token; after a sign-in without them, the provider's userinfo answer:
+  ``desktop.oauth.userinfo``);
+* ``subject`` - the ID token's ``sub`` (shown as who signed in when nothing names the account);
 * ``granted_scope`` - the response's ``scope`` (what the provider granted, RFC 6749 5.1);
 * ``token_scope`` - the access token's ``scp`` or ``roles`` (Microsoft);
 * ``audience`` - the access token's ``aud`` (the resource it is for);
@@ -54,14 +56,23 @@ def token_info(payload: Mapping[str, Any], access_token: str | None = None) -> d
     identity = jwt_claims(payload.get("id_token") if isinstance(payload.get("id_token"), str) else None)
     info: dict[str, str] = {}
     for claims in (access, identity):
-        for name in ACCOUNT_CLAIMS:
-            if claims.get(name) and "account" not in info:
-                info["account"] = _text(claims[name])
+        if "account" not in info and account_claim(claims):
+            info["account"] = account_claim(claims)
+    info["subject"] = _text(identity.get("sub"))
     info["granted_scope"] = _text(payload.get("scope"))
     info["token_scope"] = _text(access.get("scp") or access.get("roles"))
     info["audience"] = _text(access.get("aud"))
     info["token_type"] = _text(payload.get("token_type"))
     return {key: value for key, value in info.items() if value}
+
+
+def account_claim(claims: Mapping[str, Any]) -> str:
+    """The first claim that names the account (``ACCOUNT_CLAIMS``), '' when none does."""
+    for name in ACCOUNT_CLAIMS:
+        value = _text(claims.get(name))
+        if value:
+            return value
+    return ""
 
 
 def account_mismatch(info: Mapping[str, str], login: str) -> str:

@@ -33,12 +33,16 @@ class DiscoveredEndpoints:
     token_auth_methods: tuple[str, ...] = ()
     #: ``authorization_response_iss_parameter_supported`` (RFC 9207): every sign-in answer carries ``iss``
     iss_parameter_supported: bool = False
+    #: ``userinfo_endpoint`` (OpenID Connect): who signed in, when the tokens do not say
+    userinfo_endpoint: str = ""
 
     def record_on(self, cfg: TokenConfiguration) -> None:
         """Keep what the sign-in check needs on the configuration (``Config.Tokendesk.Issuer`` and
-        ``IssParameterSupported``): an answer's ``iss`` must be this issuer, and must be there if announced."""
+        ``IssParameterSupported``): an answer's ``iss`` must be this issuer, and must be there if announced; and
+        ``UserinfoURL``, asked who signed in when the tokens do not say."""
         cfg.issuer = self.issuer
         cfg.iss_parameter_supported = self.iss_parameter_supported
+        cfg.userinfo_url = self.userinfo_endpoint
 
     def preferred_client_authentication(self) -> str | None:
         """``client_secret_basic`` when the provider announces it but not ``client_secret_post``; ``client_secret_post``
@@ -149,8 +153,13 @@ def discover(issuer: str, timeout: float = 20.0) -> DiscoveredEndpoints:
             code_challenge_methods=_texts(doc.get("code_challenge_methods_supported")),
             token_auth_methods=_texts(doc.get("token_endpoint_auth_methods_supported")),
             iss_parameter_supported=doc.get("authorization_response_iss_parameter_supported") is True,
+            userinfo_endpoint=_text(doc.get("userinfo_endpoint")),
         )
     raise DiscoveryError(f"No discovery document found: {last_error}. Is the issuer URL right?")
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _texts(value: object) -> tuple[str, ...]:

@@ -170,3 +170,18 @@ def revoke(url: str, token: str, token_type_hint: str, *, client_id: str, client
         except httpx.HTTPError as exc:
             raise _network_error(exc, url, timeout) from None
     return _answer(response)
+
+
+def get_json(url: str, *, bearer: str, timeout: float) -> HttpAnswer:
+    """GET ``url`` with ``Authorization: Bearer`` (an OpenID Connect userinfo endpoint); the answer read up to
+    MAX_ANSWER_BYTES, no redirect followed. The token is never logged."""
+    logger.debug("GET %s (bearer token)", url)
+    with _client(url, timeout) as client:
+        try:
+            with client.stream("GET", url, headers={"Authorization": f"Bearer {bearer}"},
+                               withhold_token=True) as response:
+                answer = _answer(response, _read_bounded(response))
+        except httpx.HTTPError as exc:
+            raise _network_error(exc, url, timeout) from None
+    logger.debug("GET %s -> HTTP %d", url, answer.status)
+    return answer

@@ -298,7 +298,32 @@ class TokenService:
             state = self._store_tokens(cfg, mapped, STAGE_EXCHANGE)
         logger.info("'%s': new token stored (expires %s, refresh token %s)", cfg.name, state.token_expires_at,
                     "yes" if state.has_refresh_token else "no")
-        return state
+        return self._ask_who_signed_in(cfg, mapped.token, state)
+
+    def _ask_who_signed_in(self, cfg: TokenConfiguration, access_token: str, state: TokenState) -> TokenState:
+        """When the tokens name no account and discovery named a userinfo endpoint, ask it (the sign-in is
+        done and stays done whatever happens here: ``desktop.oauth.userinfo``)."""
+        assert cfg.id is not None
+        if state.token_info.get("account") or not cfg.userinfo_url:
+            return state
+        from desktop.oauth.userinfo import ask_userinfo
+
+        try:
+            found = ask_userinfo(cfg.userinfo_url, access_token, subject=state.token_info.get("subject", ""),
+                                 timeout=self.timeout)
+        except Exception as exc:  # noqa: BLE001 - the token is stored: nothing here may fail the sign-in
+            logger.warning("'%s': asking the userinfo endpoint failed (%s)", cfg.name, type(exc).__name__)
+            return state
+        if not found.account and not found.subject:
+            return state
+        current = self.ctx.store.get_state(cfg.id)
+        if current.token_info.get("account"):
+            return current  # a refresh meanwhile named it
+        info = dict(current.token_info)
+        if found.account:
+            info["account"] = found.account
+        info.setdefault("subject", found.subject)
+        return self.ctx.store.update_state(cfg.id, token_info={k: v for k, v in info.items() if v})
 
     # ---- internals: renewal
     def _lock(self, config_id: int):  # noqa: ANN202 - a context manager

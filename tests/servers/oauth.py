@@ -177,11 +177,13 @@ class OAuthTestServer:
         """Options: access_token_ttl, refresh_token_ttl, send_refresh_token_expires_in,
         refresh_rotation ("rotate" | "same" | "omit"), login_page, default_user, iss_parameter (RFC 9207 ``iss`` on
         authorization responses, announced in discovery), strict_clients, clients
-        ({client_id: {"secret": str | None, "redirect_uris": [...]}})."""
+        ({client_id: {"secret": str | None, "redirect_uris": [...]}}), identity (who signed in: "username" -
+        preferred_username in the tokens; "sub" - only an opaque sub in the ID token, the e-mail from /userinfo;
+        "none" - no ID token)."""
         return self.control("configure", **options)["options"]
 
     def fault(self, endpoint: str, kind: str, **fields: Any) -> None:
-        """Script the next answer(s) of ``endpoint`` ("token", "authorize", "revoke", "introspect").
+        """Script the next answer(s) of ``endpoint`` ("token", "authorize", "revoke", "introspect", "userinfo").
 
         kinds: ``error`` (status, body), ``status`` (status, text), ``hang`` (seconds), ``malformed``,
         ``close``, ``omit`` (fields=[...]), ``merge`` (fields={...}); authorize: ``error`` (params={...}),

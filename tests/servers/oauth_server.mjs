@@ -15,11 +15,13 @@
 //     (Dovecot's passdb oauth2 validates tokens through it)
 //   * revocation (RFC 7009) really revokes (a refresh token takes its grant's access tokens with it)
 //   * the access-token lifetime is configurable
+//   * who signed in is configurable ("identity"): preferred_username in the tokens, only an opaque sub in the ID
+//     token (the e-mail address only from /userinfo), or neither (no ID token); /userinfo answers live tokens only
 // plus a control endpoint to script faults and read counters (test use only):
 //   POST /__control {"action": "reset"}
 //   POST /__control {"action": "configure", "access_token_ttl": 60, "refresh_rotation": "rotate|same|omit",
 //                    "refresh_token_ttl": null, "login_page": false, "default_user": "...", "clients": {...}}
-//   POST /__control {"action": "fault", "endpoint": "token|authorize|revoke|introspect", "kind": ...,
+//   POST /__control {"action": "fault", "endpoint": "token|authorize|revoke|introspect|userinfo", "kind": ...,
 //                    "times": 1, "grant_type": "refresh_token"}   kinds:
 //        error      answer status (default 400) with JSON body (default {"error": "invalid_grant"})
 //        status     answer status with a plain-text body (e.g. 500 "Internal Server Error")
@@ -69,6 +71,9 @@ function defaultOptions() {
     login_page: false, // true: /authorize shows a sign-in page first
     default_user: "tokendesk-user@example.test",
     iss_parameter: false, // true: RFC 9207 - "iss" on every authorization response, announced in discovery
+    // who signed in, in the tokens: "username" (preferred_username in access and ID token, as Keycloak/Entra do),
+    // "sub" (only an opaque sub in the ID token; /userinfo adds email), "none" (no ID token, no account claim)
+    identity: "username",
     strict_clients: true,
     clients: structuredClone(DEFAULT_CLIENTS),
   };
@@ -96,6 +101,7 @@ function resetState() {
     client_credentials: 0,
     revoke: 0,
     introspect: 0,
+    userinfo: 0,
     issued_access_tokens: 0,
     issued_refresh_tokens: 0,
     rejected: 0,
@@ -232,10 +238,17 @@ service.on("beforeTokenSigning", (token, req) => {
   token.payload.jti = randomUUID();
   // who signed in, as OIDC providers (Keycloak, Entra ID) put it into their JWTs; clients have no user
   const ctx = req?.tokendesk || {};
-  if (req?.body?.grant_type !== "client_credentials") {
+  if (req?.body?.grant_type !== "client_credentials" && options.identity === "username") {
     token.payload.preferred_username = ctx.user || options.default_user;
+  } else if (req?.body?.grant_type !== "client_credentials" && options.identity === "sub") {
+    token.payload.sub = subjectOf(ctx.user || options.default_user); // an opaque, stable id per user
   }
 });
+
+// an opaque subject per user, as providers with pairwise or numeric subjects give
+function subjectOf(user) {
+  return "sub-" + createHash("sha256").update(String(user)).digest("hex").slice(0, 16);
+}
 
 service.on("beforeResponse", (response, req) => {
   if (response.statusCode !== 200 || !response.body || !response.body.access_token) return;
@@ -254,6 +267,7 @@ service.on("beforeResponse", (response, req) => {
     revoked: false,
   });
   counters.issued_access_tokens += 1;
+  if (options.identity === "none") delete body.id_token;
   if (req.body.grant_type === "client_credentials") {
     delete body.refresh_token;
     delete body.id_token;
@@ -623,7 +637,24 @@ async function introspect(req, res, next) {
 app.post("/introspect", form, jsonBody, introspect);
 app.get("/introspect", introspect);
 
-// everything else (jwks, userinfo, endsession) goes to the library as it is
+// userinfo (OIDC Core 5.3): only for a live access token, with the token's user (identity "sub": sub and email)
+app.get("/userinfo", async (req, res) => {
+  counters.userinfo += 1;
+  logRequest(req);
+  const fault = takeFault("userinfo");
+  if (fault && (await applyBlockingFault(fault, res))) return;
+  const auth = req.headers.authorization || "";
+  const record = auth.toLowerCase().startsWith("bearer ") ? accessTokens.get(auth.slice(7).trim()) : undefined;
+  if (tokenState(record) !== "active") {
+    res.status(401).set("WWW-Authenticate", 'Bearer error="invalid_token"').json({ error: "invalid_token" });
+    return;
+  }
+  const user = record.user;
+  const body = options.identity === "sub" ? { sub: subjectOf(user), email: user } : { sub: user, preferred_username: user };
+  res.json(body);
+});
+
+// everything else (jwks, endsession) goes to the library as it is
 app.use((req, res, next) => service.requestHandler(req, res, next));
 
 // ---- start
