@@ -8,8 +8,11 @@ Colours are written into rich text, so the window draws it again on a palette ch
 from __future__ import annotations
 
 import html
+import re
 from datetime import datetime, timedelta
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QGroupBox, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from desktop.models.status import format_when, last_used_text
@@ -18,13 +21,21 @@ from desktop.models.tones import tone
 from desktop.models.validation import ENDPOINT_LABELS
 from desktop.ui.widgets import rich_text_label
 
+#: a run of this many characters without a place to wrap gets one (a zero-width space) after each such piece
+LONGEST_RUN = 24
+_LONG_RUN = re.compile(rf"[^\s/.&\-]{{{LONGEST_RUN}}}(?=[^\s/.&\-])")
+ZERO_WIDTH_SPACE = "\u200b"
 
-def _breakable(text: str) -> str:
-    """HTML-escape and let long URLs and scopes wrap after '/', '.' and '&'."""
+
+def breakable(text: str) -> str:
+    """HTML-escape and let long values wrap: after '/', '.' and '&' (URLs, scopes), and inside runs of more than
+    LONGEST_RUN characters without a space (long IDs, subjects). Copying from the pane takes the marks out again."""
+    text = _LONG_RUN.sub(lambda m: m.group(0) + ZERO_WIDTH_SPACE, text)
     escaped = html.escape(text)
     for ch in ("/", "&amp;", "."):
-        escaped = escaped.replace(ch, ch + "\u200b")
+        escaped = escaped.replace(ch, ch + ZERO_WIDTH_SPACE)
     return escaped
+
 
 
 def details_items(row: SelectedRow, now: datetime, token_lead: timedelta) -> list[tuple[str, str]]:
@@ -54,6 +65,10 @@ class DetailsPane(QScrollArea):
         super().__init__(parent)
         self.setWidgetResizable(True)
         self.setMinimumWidth(260)
+        # long values wrap (``breakable``): never a sideways scroll bar hiding the end of a value
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        #: the configuration shown: another one starts at the top of the pane (its name)
+        self._shown_id: int | None = None
         details = QWidget()
         self._layout = QVBoxLayout(details)
         self.title = QLabel()
@@ -61,6 +76,7 @@ class DetailsPane(QScrollArea):
         self.title.setWordWrap(True)
         self._layout.addWidget(self.title)
         self.text = rich_text_label("detailsText")
+        self._copy_plain(self.text)
         self._layout.addWidget(self.text)
         self._sections: list[QGroupBox] = []
         self._layout.addStretch(1)
@@ -71,12 +87,28 @@ class DetailsPane(QScrollArea):
         box = QGroupBox(title)
         layout = QVBoxLayout(box)
         layout.addWidget(widget)
+        if isinstance(widget, QLabel):
+            self._copy_plain(widget)
         self._layout.insertWidget(self._layout.count() - 1, box)
         self._sections.append(box)
         box.setVisible(shown)
         return box
 
+    def _copy_plain(self, label: QLabel) -> None:
+        """Ctrl+C and the context menu's Copy take the selected text without the wrap marks."""
+        copy = QAction("&Copy", label)
+        copy.setShortcut(QKeySequence.StandardKey.Copy)
+        copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(
+            label.selectedText().replace(ZERO_WIDTH_SPACE, "")))
+        label.addAction(copy)
+        label.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
     def show_row(self, row: SelectedRow | None, now: datetime, token_lead: timedelta) -> None:
+        shown_id = row.config.id if row is not None else None
+        if shown_id != self._shown_id:
+            self._shown_id = shown_id
+            self.verticalScrollBar().setValue(0)  # another configuration: from its name (a token change keeps it)
         for section in self._sections:
             section.setVisible(row is not None)
         if row is None:
@@ -86,6 +118,6 @@ class DetailsPane(QScrollArea):
         self.title.setText(row.config.name)
         self.text.setText("".join(
             f"<p style='margin:0 0 6px 0'><span style='color:{tone('label')}'>{html.escape(label)}</span><br>"
-            f"{_breakable(value)}</p>"
+            f"{breakable(value)}</p>"
             for label, value in details_items(row, now, token_lead)
         ))

@@ -51,6 +51,7 @@ from desktop.oauth.errors import (
 )
 from desktop.oauth.tokens import TokenService, warnings_for
 from desktop.store.vault import VaultError
+from desktop.ui.details_pane import breakable
 from desktop.ui.enums import MainAction
 from desktop.ui.features.host import FeatureHost
 from desktop.ui.widgets import rich_text_label
@@ -182,7 +183,8 @@ class OAuthFeature(QObject):
             enabled_when=lambda rows: len(rows) == 1)
         self.refresh_action = w.add_action(
             MainAction.REFRESH, "Re&fresh", self.on_refresh, QKeySequence(Qt.Key.Key_F5),
-            "Renew the selected tokens now with their refresh tokens (F5)", enabled_when=lambda rows: len(rows) >= 1)
+            "Renew the selected tokens now with their refresh tokens (F5); a configuration without one needs Request "
+            "new token", enabled_when=can_refresh)
         self.revoke_action = w.add_action(
             MainAction.REVOKE, "Re&voke token ...", self.on_revoke, None,
             "Revoke the selected tokens at the provider (RFC 7009) and delete them here", toolbar=False,
@@ -304,7 +306,8 @@ class OAuthFeature(QObject):
     # ---- refresh
     @Slot()
     def on_refresh(self) -> None:
-        self._refresh(self.window.selected_configurations(), manual=True)
+        # only the rows a refresh can renew (F5 is off when none of the selected can): no warning for the others
+        self._refresh([row.config for row in self.window.selection().rows if refreshable(row)], manual=True)
 
     @Slot(int)
     def on_refresh_due(self, config_id: int) -> None:
@@ -514,6 +517,15 @@ def has_token(rows: Sequence[SelectedRow]) -> bool:
     return any(row.state.has_access_token or row.state.has_refresh_token for row in rows)
 
 
+def refreshable(row: SelectedRow) -> bool:
+    """A refresh can run: a refresh token is stored, or a client-credentials configuration (a new token each time)."""
+    return row.state.has_refresh_token or row.config.auth_flow == FLOW_CLIENT_CREDENTIALS
+
+
+def can_refresh(rows: Sequence[SelectedRow]) -> bool:
+    return any(refreshable(row) for row in rows)
+
+
 def can_revoke(rows: Sequence[SelectedRow]) -> bool:
     return any(row.config.revocation_url for row in rows) and has_token(rows)
 
@@ -521,7 +533,16 @@ def can_revoke(rows: Sequence[SelectedRow]) -> bool:
 def _line(label: str, value: str, color: str = "") -> str:
     style = f" style='color:{color}'" if color else ""
     return (f"<p style='margin:0 0 6px 0'><span style='color:{tone('label')}'>{html.escape(label)}</span><br>"
-            f"<span{style}>{html.escape(value)}</span></p>")
+            f"<span{style}>{breakable(value)}</span></p>")
+
+
+def signed_in_as(state: TokenState) -> str:
+    """Who signed in for the stored token, in words: the account, the ID token's subject, or that nobody said."""
+    if state.token_info.get("account"):
+        return state.token_info["account"]
+    if state.token_info.get("subject"):
+        return f"{state.token_info['subject']} (the ID token's subject; the provider named no e-mail or user name)"
+    return "the provider did not say who signed in"
 
 
 def details_html(cfg: TokenConfiguration, state: TokenState, settings: dict[str, Any]) -> str:
@@ -541,8 +562,10 @@ def details_html(cfg: TokenConfiguration, state: TokenState, settings: dict[str,
         exp = state.token_expires_at
         parts.append(_line("Token expires", format_when(exp, now) if exp else "not given"))
         info = state.token_info
-        for key, label in (("account", "Signed in as"), ("granted_scope", "Granted scope"),
-                           ("token_scope", "Permissions in the token"), ("audience", "Token is for")):
+        if cfg.auth_flow != FLOW_CLIENT_CREDENTIALS:
+            parts.append(_line("Signed in as", signed_in_as(state)))
+        for key, label in (("granted_scope", "Granted scope"), ("token_scope", "Permissions in the token"),
+                           ("audience", "Token is for")):
             if info.get(key):
                 parts.append(_line(label, info[key]))
     if cfg.auth_flow != FLOW_CLIENT_CREDENTIALS:
