@@ -32,6 +32,10 @@ class WindowActions:
         #: the table's context menu, in the order added
         self.context_actions: list[QAction] = []
         self._enabled_when: list[tuple[QAction, EnabledWhen]] = []
+        #: the toolbar's actions and separators in order; True: a Token menu action, in the toolbar on the Tokens
+        #: tab only (another tab has its own buttons: one "Add" there, not one for each of two things)
+        self._toolbar_entries: list[tuple[QAction, bool]] = []
+        self._toolbar_for_tokens = True
         self.toolbar = QToolBar("Main toolbar")
         self.toolbar.setObjectName("mainToolbar")
         self.toolbar.setMovable(False)
@@ -74,7 +78,8 @@ class WindowActions:
             else:
                 target.addAction(action)
         if toolbar:
-            self.toolbar.insertAction(self._spacer, action)
+            self._toolbar_entries.append((action, menu is MainMenu.TOKEN))
+            self._fill_toolbar(self._toolbar_for_tokens, force=True)
         if context_menu:
             self.context_actions.append(action)
         if enabled_when is not None:
@@ -104,11 +109,35 @@ class WindowActions:
             self._menus[menu].addSeparator()
 
     def add_toolbar_separator(self) -> None:
-        self.toolbar.insertSeparator(self._spacer)
+        separator = QAction(self._window)
+        separator.setSeparator(True)
+        self._toolbar_entries.append((separator, False))
+        self._fill_toolbar(self._toolbar_for_tokens, force=True)
+
+    def _fill_toolbar(self, for_tokens: bool, *, force: bool = False) -> None:
+        """The toolbar for the Tokens tab (every entry) or another tab (no Token menu action), separators only
+        between buttons."""
+        if for_tokens == self._toolbar_for_tokens and not force:
+            return
+        self._toolbar_for_tokens = for_tokens
+        for action, _token in self._toolbar_entries:
+            self.toolbar.removeAction(action)
+        shown: list[QAction] = []
+        for action, token in self._toolbar_entries:
+            if token and not for_tokens:
+                continue
+            if action.isSeparator() and (not shown or shown[-1].isSeparator()):
+                continue
+            shown.append(action)
+        while shown and shown[-1].isSeparator():
+            shown.pop()
+        self.toolbar.insertActions(self._spacer, shown)
 
     def update_enabled(self, rows: Sequence[SelectedRow], on_tokens: bool, only: QAction | None = None) -> None:
         # token actions act on the token table's selection: only while that tab is shown, so a
         # shortcut (Del, F2, F5) on another tab never touches a configuration the admin cannot see
+        if only is None:
+            self._fill_toolbar(on_tokens)
         for action, predicate in self._enabled_when:
             if only is None or action is only:
                 action.setEnabled(on_tokens and predicate(rows))

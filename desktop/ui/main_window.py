@@ -3,8 +3,8 @@
 Each capability is a feature (desktop/ui/features/*: configurations, vault, oauth, notify, backup,
 usage, help) that installs itself through the extension API at the end of this class: ``add_action``
 (under a ``MainAction`` id, enabled by a predicate over the selected rows), ``action``, ``menu``
-(by ``MainMenu`` id), ``add_bar``, ``add_details_section``, ``add_tab``, ``show_tab``, ``selection``,
-and the signals ``selection_changed`` (the rows the table read), ``row_activated``, ``tab_changed``
+(by ``MainMenu`` id), ``add_bar``, ``add_details_section``, ``add_tab``, ``show_tab``, ``set_tab_filter``,
+``selection``, and the signals ``selection_changed`` (the rows the table read), ``row_activated``, ``tab_changed``
 and ``reloaded``. Features never touch the window's private parts.
 """
 
@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QGroupBox,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMenu,
     QProgressBar,
@@ -42,6 +41,7 @@ from desktop.ui.db_watcher import DatabaseWatcher
 from desktop.ui.details_pane import DetailsPane
 from desktop.ui.enums import MainAction, MainMenu
 from desktop.ui.icons import app_icon
+from desktop.ui.tab_filter import TabFilter
 from desktop.ui.token_table import TokenTableView
 
 if TYPE_CHECKING:
@@ -122,12 +122,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.splitter, "&Tokens")
         self.setCentralWidget(central)
 
-        self.search = QLineEdit()
-        self.search.setObjectName("search")
-        self.search.setPlaceholderText("Filter by name, template, status ... (Ctrl+F)")
-        self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(260)
-        self.search.setMaximumWidth(380)
+        self.tab_filter = TabFilter(self.tabs, self.model.set_filter)  # the filter box follows the tab shown
+        self.search = self.tab_filter.search
 
         status = self.statusBar()
         self.busy_label = QLabel()
@@ -159,7 +155,6 @@ class MainWindow(QMainWindow):
         self.columns_menu.aboutToShow.connect(lambda: self.table.column_menu(self.columns_menu))
 
     def _connect(self) -> None:
-        self.search.textChanged.connect(self.model.set_filter)
         self.model.rows_changed.connect(self._update_empty_state)
         self.model.modelReset.connect(self._restore_selection)
         self.table.doubleClicked.connect(lambda _i: self.row_activated.emit())
@@ -242,7 +237,7 @@ class MainWindow(QMainWindow):
             )
         elif shown == 0:
             self.empty_label.setText(
-                f"No configuration matches “{self.search.text()}”.\n\nClear the filter (Esc) to see all {total}."
+                f"No configuration matches “{self.model.filter_text}”.\n\nClear the filter (Esc) to see all {total}."
             )
         self.table_stack.setCurrentWidget(self.table if shown else self.empty_label)
         noun = "configuration" if total == 1 else "configurations"
@@ -279,12 +274,12 @@ class MainWindow(QMainWindow):
 
     def select_configuration(self, name: str) -> bool:
         row = self.model.row_of(name)
+        self.tabs.setCurrentWidget(self.splitter)  # first: the filter box shows the token table's filter then
         if row < 0 and self.model.filter_text:
             self.search.clear()
             row = self.model.row_of(name)
         if row < 0:
             return False
-        self.tabs.setCurrentWidget(self.splitter)
         self.table.select_row(row)
         return True
 
@@ -352,6 +347,10 @@ class MainWindow(QMainWindow):
 
     def show_tab(self, index: int) -> None:
         self.tabs.setCurrentIndex(index)
+
+    def set_tab_filter(self, index: int, placeholder: str, apply: Callable[[str], None]) -> None:
+        """The filter box on tab ``index``: its placeholder and what a typed text does (ui/tab_filter.py)."""
+        self.tab_filter.add(index, placeholder, apply)
 
     def show_status(self, text: str, msecs: int = 5000) -> None:
         self.statusBar().showMessage(text, msecs)

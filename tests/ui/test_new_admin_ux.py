@@ -115,3 +115,132 @@ def test_long_values_wrap_instead_of_scrolling_sideways(app, qapp):
     copy.trigger()
     copied = QGuiApplication.clipboard().text()
     assert LONG_ID in copied and ZERO_WIDTH_SPACE not in copied
+
+
+# ---- point 6: the toolbar and the filter box follow the tab shown
+def toolbar_ids(window) -> list[str]:
+    return [a.objectName().removeprefix("action_") if not a.isSeparator() else "|"
+            for a in window.toolbar.actions() if a.objectName().startswith("action_") or a.isSeparator()]
+
+
+@pytest.fixture
+def mail_accounts(ctx):
+    from desktop.usage.accounts import MailAccount
+    from desktop.usage.repository import UsageRepository
+
+    repo = UsageRepository(ctx.store)
+    repo.add_mail_account(MailAccount(name="Support IMAP", protocol="IMAPS", host="imap.example.org",
+                                      login="support@example.org", config_name="With token"))
+    repo.add_mail_account(MailAccount(name="Helpdesk SMTP", protocol="SMTP", host="smtp.example.org",
+                                      login="helpdesk@example.org", config_name="With token"))
+
+
+def test_the_toolbar_and_the_filter_follow_the_tab(app, ctx, mail_accounts, qapp):
+    window, usage = app.window, app.features["usage"]
+    on_tokens = toolbar_ids(window)
+    assert on_tokens[:3] == ["add", "edit", "delete"] and "request" in on_tokens and "import" in on_tokens
+    window.search.setText("long")  # the token table's filter
+    assert window.model.rowCount() == 1
+    window.show_tab(usage.mail_tab)
+    qapp.processEvents()
+    # one Add on this tab: the tab's own (Add mail account); the toolbar keeps what is not about tokens
+    assert toolbar_ids(window) == ["import", "export"]
+    assert "mail accounts" in window.search.placeholderText() and window.search.text() == ""
+    window.search.setText("smtp")
+    view = usage.mail_view
+    shown = [view.model.item(r).name for r in range(view.model.rowCount()) if not view.table.isRowHidden(r)]
+    assert shown == ["Helpdesk SMTP"]
+    assert window.model.filter_text == "long"  # typing here did not touch the token table
+    window.show_tab(0)
+    assert toolbar_ids(window) == on_tokens and window.search.text() == "long"
+    assert "mail accounts" not in window.search.placeholderText()
+    window.show_tab(usage.mail_tab)
+    assert window.search.text() == "smtp"  # each tab keeps its own text
+    window.search.clear()
+    assert not any(view.table.isRowHidden(r) for r in range(view.model.rowCount()))
+
+
+def test_selecting_a_configuration_from_another_tab_clears_the_token_filter_not_the_tabs(app, mail_accounts, qapp):
+    window, usage = app.window, app.features["usage"]
+    window.search.setText("long")
+    window.show_tab(usage.mail_tab)
+    window.search.setText("smtp")
+    assert window.select_configuration("No token")  # a bar or tray click: the row is found behind the filter
+    assert window.tabs.currentIndex() == 0 and window.current_configuration().name == "No token"
+    assert window.search.text() == ""
+
+
+# ---- point 16: the mail accounts list gets room
+def test_the_mail_account_list_shows_several_rows_beside_the_transcript(app, mail_accounts, qapp):
+    window, usage = app.window, app.features["usage"]
+    window.resize(1180, 640)
+    window.show_tab(usage.mail_tab)
+    qapp.processEvents()
+    view = usage.mail_view
+    row = view.table.verticalHeader().defaultSectionSize()
+    assert view.table.height() >= view.table.horizontalHeader().height() + 5 * row
+    sizes = view.splitter.sizes()
+    assert sizes[0] >= sizes[1]  # the list is not squeezed to a row by the transcript
+
+
+# ---- point 7 (and point 1 for this dialog): the mail account dialog
+@pytest.fixture
+def mail_dialog(app, qapp):
+    usage = app.features["usage"]
+    app.window.show_tab(usage.mail_tab)
+    dialog = usage.mail_view.make_dialog(None)
+    dialog.show()
+    qapp.processEvents()
+    yield dialog
+    dialog.close()
+
+
+def test_the_mail_account_dialog_opens_in_its_first_field_and_tabs_top_to_bottom(mail_dialog, qapp):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    d = mail_dialog
+    assert qapp.focusWidget() is d.name
+    order = [qapp.focusWidget()]
+    for _ in range(9):
+        QTest.keyClick(qapp.focusWidget(), Qt.Key.Key_Tab)
+        order.append(qapp.focusWidget())
+    browse = d.ca_file.parentWidget().findChildren(type(d.buttons.buttons()[0]))[0]
+    cancel = d.buttons.button(d.buttons.StandardButton.Cancel)
+    # the unencrypted-connection box is off for IMAPS and Save is off until the fields are filled: both skipped
+    assert order == [d.name, d.protocol, d.host, d.port, d.login, d.config, d.mechanism, d.ca_file, browse, cancel]
+
+
+def test_the_mail_account_dialog_says_why_save_is_off_and_enter_saves_esc_cancels(app, mail_dialog, qapp):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    d = mail_dialog
+    save = d.buttons.button(d.buttons.StandardButton.Save)
+    assert not save.isEnabled()
+    assert d.errors.isVisible() and d.errors.text() == "To save, fill in: Name, Host, Login."
+    d.name.setText("Support IMAP")
+    assert d.errors.text() == "To save, fill in: Host, Login."
+    d.host.setText("imap.example.org")
+    d.login.setText("support@example.org")
+    assert save.isEnabled() and not d.errors.isVisible()
+    QTest.keyClick(d.ca_file, Qt.Key.Key_Return)  # Enter in any field (even beside Browse) saves
+    assert d.result() == d.DialogCode.Accepted and d.saved is not None and d.saved.name == "Support IMAP"
+    again = app.features["usage"].mail_view.make_dialog(None)
+    again.show()
+    qapp.processEvents()
+    QTest.keyClick(again.name, Qt.Key.Key_Escape)
+    assert again.result() == again.DialogCode.Rejected and not again.isVisible()
+
+
+def test_the_configuration_list_says_which_have_a_token_and_picks_one_that_has(app, mail_dialog):
+    d = mail_dialog
+    labels = {d.config.itemData(i): d.config.itemText(i) for i in range(d.config.count())}
+    assert labels["With token"] == "With token \u2013 token for support@example.org"
+    assert labels["No token"] == "No token \u2013 no token yet"
+    assert labels["Refresh only"] == "Refresh only \u2013 token stored"
+    # alphabetically "Daemon" and "Long client ID" come first, without a token: the default is one with a token
+    assert d.config.currentData() == "Refresh only"
+    assert d.login.text() == ""  # "Refresh only" names no account; picking "With token" fills its account in
+    d.config.setCurrentIndex(d.config.findData("With token"))
+    assert d.login.text() == "support@example.org"

@@ -51,6 +51,11 @@ class UsageFeature(QObject):
         self.mail_tab = self.window.add_tab(self._mail_host, "&Mail accounts")
         self.invokers_tab = self.window.add_tab(self._invokers_host, "&Web services")
         self.window.tab_changed.connect(self._on_tab_shown)
+        # the toolbar's filter box filters the tab shown (the view is built by then: it is on screen)
+        self.window.set_tab_filter(self.mail_tab, "Filter mail accounts by name, server, login ... (Ctrl+F)",
+                                   lambda text: self.mail_view.set_filter(text))
+        self.window.set_tab_filter(self.invokers_tab, "Filter web services by name, URL ... (Ctrl+F)",
+                                   lambda text: self.invokers_view.set_filter(text))
 
         self.used_by = QLabel()
         self.used_by.setObjectName("usedBy")

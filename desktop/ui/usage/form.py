@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -44,6 +44,7 @@ def ca_file_row(parent: QWidget, edit: QLineEdit, title: str) -> QWidget:
     layout.setContentsMargins(0, 0, 0, 0)
     layout.addWidget(edit, 1)
     browse = QPushButton("&Browse\u2026", row)
+    browse.setAutoDefault(False)  # Enter saves the dialog, wherever the focus is
 
     def pick() -> None:
         path, _ = QFileDialog.getOpenFileName(parent, title, edit.text(),
@@ -105,18 +106,58 @@ class UsageItemDialog(QDialog):
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+        self._keyboard_order()
+
+    def _keyboard_order(self) -> None:
+        """Tab goes through the fields top to bottom, then Save and Cancel; the dialog opens in the first field.
+        (Qt's order is the order in which widgets got this dialog as parent: the CA row, made with it, came
+        first and took the focus.)"""
+        chain: list[QWidget] = []
+        for row in range(self.form.rowCount()):
+            item = self.form.itemAt(row, QFormLayout.ItemRole.FieldRole)
+            widget = item.widget() if item is not None else None
+            if widget is None:
+                continue
+            if type(widget) is QWidget:  # a row of its own (CA file and Browse): its fields in order
+                chain += [w for w in widget.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+                          if w.focusPolicy() & Qt.FocusPolicy.TabFocus]
+            else:
+                chain.append(widget)
+        chain += [self.buttons.button(b) for b in (QDialogButtonBox.StandardButton.Save,
+                                                   QDialogButtonBox.StandardButton.Cancel)]
+        for first, second in zip(chain, chain[1:], strict=False):
+            QWidget.setTabOrder(first, second)
+        if chain:
+            chain[0].setFocus()
 
     def fill_configurations(self) -> None:
-        """Offer the valid configurations (and the one the edited item uses, even when invalid); select it."""
+        """Offer the valid configurations (and the one the edited item uses, even when invalid), each saying
+        whether it has a token; select the edited item's, or for a new item the first one with a token."""
         keep = self.original.config_id if self.original else None
         configs = self.service.eligible_configurations(keep_config_id=keep)
-        for cfg in configs:
-            self.config.addItem(cfg.name if cfg.is_valid else f"{cfg.name} ({cfg.validity_label})", cfg.name)
+        store = self.service.ctx.store
+        first_with_token = -1
+        for index, cfg in enumerate(configs):
+            state = store.get_state(cfg.id) if cfg.id is not None else None
+            has_token = state is not None and (state.has_access_token or state.has_refresh_token)
+            name = cfg.name if cfg.is_valid else f"{cfg.name} ({cfg.validity_label})"
+            if has_token and state is not None and state.token_info.get("account"):
+                label = f"{name} \u2013 token for {state.token_info['account']}"
+            else:
+                label = f"{name} \u2013 token stored" if has_token else f"{name} \u2013 no token yet"
+            self.config.addItem(label, cfg.name)
+            self.config.setItemData(index, "has token" if has_token else
+                                    "No token yet: select it on the Tokens tab and press Request new token",
+                                    Qt.ItemDataRole.ToolTipRole)
+            if has_token and first_with_token < 0:
+                first_with_token = index
         if not configs:
             self.config.addItem(NO_CONFIGURATION, None)
             self.config.setEnabled(False)
         if self.original is not None:
             self.config.setCurrentIndex(max(0, self.config.findData(self.original.config_name)))
+        elif first_with_token >= 0:
+            self.config.setCurrentIndex(first_with_token)
 
     def revalidate_on(self, *widgets: QWidget) -> None:
         """Validate again whenever one of ``widgets`` changes."""
@@ -145,11 +186,19 @@ class UsageItemDialog(QDialog):
 
     # ---- errors and saving
     def _show_errors(self, errors: list[FieldError]) -> None:
-        # fields still empty in a new item are not errors yet, just not done
+        # fields still empty in a new item are not errors yet, just not done: say which are left, not in red
         shown = [e for e in errors if not (e.message.startswith("is required") and self.original is None)]
-        self.errors.setText("<br>".join(f"<b>{_esc(e.field)}</b>: {_esc(e.message)}" for e in shown))
-        self.errors.setVisible(bool(shown))
-        self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(not errors)
+        missing = [e.field for e in errors if e not in shown]
+        if shown:
+            self.errors.setStyleSheet(error_style())
+            self.errors.setText("<br>".join(f"<b>{_esc(e.field)}</b>: {_esc(e.message)}" for e in shown))
+        elif missing:
+            self.errors.setStyleSheet(style("label"))
+            self.errors.setText(f"To save, fill in: {_esc(', '.join(missing))}.")
+        self.errors.setVisible(bool(shown or missing))
+        save = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        save.setEnabled(not errors)
+        save.setToolTip("" if not errors else "Save is possible once the fields named below are right")
 
     @Slot()
     def save(self) -> None:

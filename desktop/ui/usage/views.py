@@ -63,6 +63,8 @@ class _UsageView(QWidget):
         self.model = model
         model.setParent(self)
         self.running: set[str] = set()
+        #: the window's filter box on this tab: rows without the text in any column are hidden
+        self._filter = ""
         #: the Cancellation of each running item, and the item whose run the result panel shows
         self._cancels: dict[str, Cancellation] = {}
         self._shown: str | None = None
@@ -107,8 +109,12 @@ class _UsageView(QWidget):
         self.result = ResultView(f"Select a {self.KIND} and press {self.RUN_LABEL.replace('&', '')}.")
         self.result.cancel_requested.connect(self.on_cancel)
         self.splitter.addWidget(self.result)
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
+        # the list keeps room for a header and five rows; the transcript shares what is left (3:2 for the list)
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
+                                    + 5 * self.table.verticalHeader().defaultSectionSize() + 4)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
         layout.addWidget(self.splitter, 1)
 
         self._shortcut(QKeySequence(Qt.Key.Key_Insert), self.on_add)
@@ -159,6 +165,7 @@ class _UsageView(QWidget):
             logger.error("could not load %ss: %s", self.KIND, exc)
             items = []
         self.model.set_items(items)
+        self.set_filter(self._filter)
         self.table.resizeColumnsToContents()
         has_rows = bool(items)
         self.table.setVisible(has_rows)
@@ -168,6 +175,16 @@ class _UsageView(QWidget):
         elif has_rows:
             self.table.selectRow(0)
         self._update_buttons()
+
+    def set_filter(self, text: str) -> None:
+        """Show only the rows with ``text`` in one of their columns (case-insensitive; '' shows all)."""
+        self._filter = text
+        needle = text.strip().casefold()
+        model = self.model
+        for row in range(model.rowCount()):
+            shown = not needle or any(needle in str(model.index(row, col).data() or "").casefold()
+                                      for col in range(model.columnCount()))
+            self.table.setRowHidden(row, not shown)
 
     def current_name(self) -> str | None:
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
