@@ -146,10 +146,16 @@ def announcement_for(item: AttentionItem) -> Announcement:
     return Announcement(item.title, item.message, item.name, item.action)
 
 
-def summary_announcement(items: list[AttentionItem], shown_names: int = 3) -> Announcement:
-    """One message for many: '5 tokens need attention' + the first names; a click opens the first."""
+def summary_announcement(items: list[AttentionItem], shown_names: int = 3, total: int | None = None) -> Announcement:
+    """One message for many new ``items``: 'N tokens need attention' + the first names; a click opens the first.
+
+    ``total``: how many need attention now (the bar's and the tray menu's count, the plan's attention list), which
+    the title says so that message and bar never disagree; the text names the new ones and counts the others."""
     first = items[0]
+    count = max(total or 0, len(items))
     parts = [f"{i.name}: {i.title.lower()}" for i in items[:shown_names]]
     more = len(items) - shown_names
     body = "; ".join(parts) + (f"; and {more} more" if more > 0 else "") + "."
-    return Announcement(f"{len(items)} tokens need attention", body, first.name, first.action, count=len(items))
+    if count > len(items):
+        body += f" ({count - len(items)} known before.)"
+    return Announcement(f"{count} tokens need attention", body, first.name, first.action, count=count)

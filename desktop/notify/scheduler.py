@@ -239,7 +239,8 @@ class Scheduler:
         if fresh:
             fresh_items = [attention_item(e, now) for e in attention_events(fresh)]
             if len(fresh_items) > self.summary_threshold:
-                plan.announcements.append(summary_announcement(fresh_items))
+                # the title counts what the bar lists (plan.attention), not only the new: one count (issue 16)
+                plan.announcements.append(summary_announcement(fresh_items, total=len(plan.attention)))
             else:
                 plan.announcements.extend(announcement_for(i) for i in fresh_items)
             keys = [e.key for e in fresh]
