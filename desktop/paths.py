@@ -45,6 +45,11 @@ def lock_dir() -> Path:
     return path
 
 
+def project_root() -> Path:
+    """The directory that holds the package (a source checkout or editable install: README.md, docs/)."""
+    return _PROJECT_ROOT
+
+
 def resources_dir() -> Path:
     """``resources/`` beside the package (editable install or source checkout)."""
     return _PROJECT_ROOT / "resources"

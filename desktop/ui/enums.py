@@ -27,6 +27,9 @@ class MainAction(Enum):
     RELOAD = "reload"
     OPEN_LOG = "open_log"
     ABOUT = "about"
+    # features/help.py: the guides of the documentation
+    TOUR = "tour"
+    OTHER_PROGRAMS = "other_programs"
     # features/configurations.py
     ADD = "add"
     EDIT = "edit"

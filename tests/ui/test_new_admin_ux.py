@@ -244,3 +244,62 @@ def test_the_configuration_list_says_which_have_a_token_and_picks_one_that_has(a
     assert d.login.text() == ""  # "Refresh only" names no account; picking "With token" fills its account in
     d.config.setCurrentIndex(d.config.findData("With token"))
     assert d.login.text() == "support@example.org"
+
+
+# ---- point 13: the guides in the Help menu
+def test_help_opens_the_short_tour_and_the_guide_for_other_programs_from_the_installed_documentation(app, qapp):
+    from desktop.ui.enums import MainMenu
+
+    window, help_feature = app.window, app.features["help"]
+    help_menu = [a.text() for a in window.menu(MainMenu.HELP).actions() if a.text()]
+    assert help_menu[:2] == ["A Short &Tour ...", "Using Tokens in &Other Programs ..."]
+    assert window.action(MainAction.TOUR).shortcut().toString() == "F1"
+    window.action(MainAction.TOUR).trigger()
+    viewer = help_feature.guide_viewer
+    text = viewer.browser.toPlainText()
+    assert viewer.isVisible() and text.startswith("A short tour for a new admin")
+    assert "Register the application at your provider" in text and "Command line" not in text  # the section only
+    assert str(viewer.source.text()).endswith("README.md")
+    viewer.close()
+    window.action(MainAction.OTHER_PROGRAMS).trigger()
+    text = help_feature.guide_viewer.browser.toPlainText()
+    assert text.startswith("Using Tokendesk's tokens in other programs") and "msmtp" in text
+    help_feature.guide_viewer.close()
+
+
+def test_without_installed_documentation_help_opens_the_project_page(app, monkeypatch):
+    from PySide6.QtGui import QDesktopServices
+
+    from desktop import documentation
+
+    opened: list[str] = []
+    monkeypatch.setattr(documentation, "documentation_dirs", lambda: [])
+    monkeypatch.setattr(documentation, "project_url", lambda: "https://tokendesk.example.org/docs")
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toString()) or True)
+    assert app.features["help"].open_guide(documentation.TOUR) == "web"
+    assert opened == ["https://tokendesk.example.org/docs"]
+    assert "https://tokendesk.example.org/docs" in app.window.statusBar().currentMessage()
+    monkeypatch.setattr(documentation, "project_url", lambda: "")
+    assert app.features["help"].open_guide(documentation.OTHER_PROGRAMS) == ""
+    assert "docs/usage-with-other-programs.md" in app.window.statusBar().currentMessage()
+
+
+def test_the_project_page_comes_from_the_package_metadata(monkeypatch):
+    from importlib import metadata
+
+    from desktop import documentation
+
+    class Meta:
+        def get_all(self, _name):
+            return ["Source, https://src.example.org/tokendesk", "Documentation, https://docs.example.org/tokendesk"]
+
+    monkeypatch.setattr(metadata, "metadata", lambda _name: Meta())
+    assert documentation.project_url() == "https://docs.example.org/tokendesk"
+
+
+def test_a_guide_section_ends_at_the_next_heading_of_its_level():
+    from desktop.documentation import section
+
+    text = "# T\nintro\n## A\none\n### A.1\ntwo\n## B\nthree\n"
+    assert section(text, "A") == "## A\none\n### A.1\ntwo\n"
+    assert section(text, "missing") == text and section(text, "") == text

@@ -118,7 +118,7 @@ def test_menus_and_actions_by_id_in_the_order_of_the_features(app):
     assert names(MainMenu.TOKEN) == ["add", "edit", "delete", "-", "request", "refresh", "revoke", "forget",
                                      "copy_token"]
     assert names(MainMenu.FILE)[:5] == ["import", "export", "-", "settings", "-"]
-    assert names(MainMenu.HELP) == ["open_log", "about"]
+    assert names(MainMenu.HELP) == ["tour", "other_programs", "-", "open_log", "about"]
     assert all(window.action(a).objectName() == f"action_{a.value}" for a in MainAction)  # every id, one action
     assert MainAction.named("request") is MainAction.REQUEST and MainAction.named("nonsense") is None
 
