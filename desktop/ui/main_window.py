@@ -43,6 +43,7 @@ from desktop.ui.enums import MainAction, MainMenu
 from desktop.ui.icons import app_icon
 from desktop.ui.tab_filter import TabFilter
 from desktop.ui.token_table import TokenTableView
+from desktop.ui.window_layout import apply_default_layout
 
 if TYPE_CHECKING:
     from desktop.services import Context
@@ -138,7 +139,7 @@ class MainWindow(QMainWindow):
         status.addWidget(self.busy_label)
         status.addPermanentWidget(self.count_label)
         status.addPermanentWidget(self.secrets_label)
-        self.resize(1180, 640)
+        apply_default_layout(self)  # columns that fit, a window wide enough for them (ui.ini may override)
 
     def _build_actions(self) -> None:
         self._registry = WindowActions(self, self.search)

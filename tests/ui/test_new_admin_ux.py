@@ -303,3 +303,40 @@ def test_a_guide_section_ends_at_the_next_heading_of_its_level():
     text = "# T\nintro\n## A\none\n### A.1\ntwo\n## B\nthree\n"
     assert section(text, "A") == "## A\none\n### A.1\ntwo\n"
     assert section(text, "missing") == text and section(text, "") == text
+
+
+# ---- point 10: the first window size shows every column on a 1400x900 display
+def test_on_a_1400x900_display_every_column_shows_without_scrolling_sideways(app, qapp):
+    from PySide6.QtCore import QRect
+
+    from desktop.ui.window_layout import apply_default_layout
+
+    window = app.window
+    apply_default_layout(window, QRect(0, 0, 1400, 870))  # a panel takes 30 px
+    qapp.processEvents()
+    assert window.width() <= 1400 - 12 and window.height() <= 870
+    table = window.table
+    assert table.horizontalScrollBar().maximum() == 0
+    viewport = table.viewport().width()
+    header = table.horizontalHeader()
+    for col in range(window.model.columnCount()):  # Validity and "Signed in as" included
+        assert not header.isSectionHidden(col)
+        assert table.columnViewportPosition(col) + header.sectionSize(col) <= viewport, col
+    assert window.details.width() >= window.details.minimumWidth()
+
+
+def test_the_first_layout_measures_no_row(app, make_config):
+    """Start-up stays as fast with 10,000 rows: the widths come from the font, never from the rows' texts."""
+    from PySide6.QtCore import QRect
+
+    from desktop.ui.window_layout import apply_default_layout
+
+    window = app.window
+    header = window.table.horizontalHeader()
+    apply_default_layout(window, QRect(0, 0, 1400, 870))
+    before = [header.sectionSize(c) for c in range(window.model.columnCount() - 1)]  # the last one stretches
+    for i in range(30):
+        make_config(f"A much longer configuration name than any typical one, number {i}")
+    window.reload()
+    apply_default_layout(window, QRect(0, 0, 1400, 870))
+    assert [header.sectionSize(c) for c in range(window.model.columnCount() - 1)] == before
