@@ -301,7 +301,7 @@ class TokenTableModel(QAbstractTableModel):
                 return "Invalid configurations are not refreshed and do not notify."
             if col == COL_ACCOUNT:
                 return ("The account that signed in, as the token says (mail accounts must log in as it)"
-                        if row.state.account else "The token does not name its account (or no token is stored)")
+                        if row.state.account else "The provider did not say who signed in (or no token is stored)")
             return None
         if role == StatusKindRole and col in (COL_TOKEN, COL_REFRESH):
             return row.status(col, self._now, self.token_lead).kind.value

@@ -52,9 +52,11 @@ class UsageService:
         return list(self.ctx.store.get_setting("pop3.split_hosts") or [])
 
     def signed_in_account(self, config_name: str) -> str:
-        """The account the configuration's token names ('' when unknown, no token, or no such configuration)."""
+        """The account the configuration's token names ('' when unknown, no token, or no such configuration; an ID
+        token's bare subject is no login either)."""
         cfg = self.ctx.store.get(config_name) if config_name else None
-        return self.ctx.store.get_state(cfg.id).account if cfg is not None and cfg.id is not None else ""
+        state = self.ctx.store.get_state(cfg.id) if cfg is not None and cfg.id is not None else None
+        return str(state.token_info.get("account") or "") if state is not None and state.has_access_token else ""
 
     def eligible_configurations(self, keep_config_id: int | None = None) -> list[TokenConfiguration]:
         return eligible_configurations(self.ctx.store, keep_config_id)

@@ -340,3 +340,25 @@ def test_the_first_layout_measures_no_row(app, make_config):
     window.reload()
     apply_default_layout(window, QRect(0, 0, 1400, 870))
     assert [header.sectionSize(c) for c in range(window.model.columnCount() - 1)] == before
+
+
+# ---- point 2, in the window: who signed in, as far as the provider said
+def test_the_table_and_details_show_the_subject_or_say_that_nobody_said(app, ctx, qapp):
+    from desktop.models.token_table_model import COL_ACCOUNT
+    from desktop.usage.service import UsageService
+
+    window = app.window
+    no_name = ctx.store.get("No token")
+    ctx.store.update_state(no_name.id, has_access_token=True, last_requested_at=utcnow(),
+                           token_expires_at=utcnow() + timedelta(hours=1), token_info={"subject": "248289761001"})
+    app.hub.token_changed.emit(no_name.id)
+    row = window.model.row_of("No token")
+    assert window.model.index(row, COL_ACCOUNT).data() == "248289761001"
+    select(window, "No token")
+    details = app.features["oauth"].details.text()
+    assert "248289761001 (the ID token" in details
+    assert UsageService(ctx).signed_in_account("No token") == ""  # a bare subject is no mail login to suggest
+    ctx.store.update_state(no_name.id, token_info={})
+    app.hub.token_changed.emit(no_name.id)
+    assert window.model.index(row, COL_ACCOUNT).data() == ""
+    assert "the provider did not say who signed in" in app.features["oauth"].details.text()
