@@ -104,6 +104,7 @@ class NotificationBar(QFrame):
     def _rebuild(self) -> None:
         for row in self.rows:
             self.rows_layout.removeWidget(row)
+            row.hide()  # at once: deleteLater waits for the event loop; until then it was drawn over the new rows
             row.deleteLater()
         self.rows = []
         items = self._items

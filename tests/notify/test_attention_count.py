@@ -44,3 +44,16 @@ def test_the_summary_counts_what_needs_attention_not_only_what_is_new():
     assert summary_announcement(items).title == "3 tokens need attention"
     note = summary_announcement(items, total=5)
     assert note.title == "5 tokens need attention" and note.count == 5 and "2 known before" in note.message
+
+
+def test_a_new_list_in_the_bar_is_never_drawn_over_the_old_rows(app, ctx, make_config, clock, install_notify):
+    import shiboken6
+
+    expired_long_ago(ctx, make_config("First"), clock.now())
+    feature = install_notify(tray=True)
+    old_rows = list(feature.bar.rows)
+    expired_long_ago(ctx, make_config("Second"), clock.now())
+    app.hub.configurations_changed.emit()
+    assert len(feature.bar.rows) == 2
+    # the replaced rows wait for the event loop to delete them: until then they must not be drawn
+    assert all(not shiboken6.isValid(r) or r.isHidden() for r in old_rows)
