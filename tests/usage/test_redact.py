@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from desktop.usage.connection import Transcript
+from desktop.usage.transcript import Transcript
 from desktop.usage.redact import CLIENT_SECRET_MARK, TOKEN_MARK, Redactor
 from desktop.usage.sasl import oauthbearer_string, xoauth2_base64, xoauth2_string
 
@@ -232,7 +232,7 @@ def test_property_redact_lines_keeps_the_lines_and_hides_a_wrapped_token(token, 
 
 
 def test_the_transcript_keeps_lines_bounded_and_still_redacts_them():
-    from desktop.usage.connection import MAX_LINE_CHARS, MAX_RAW_LINE_CHARS
+    from desktop.usage.transcript import MAX_LINE_CHARS, MAX_RAW_LINE_CHARS
 
     transcript = Transcript(redactor_for(JWT))
     transcript.server(JWT + "x" * (5 * MAX_RAW_LINE_CHARS))
