@@ -18,7 +18,7 @@ import keyring
 import pytest
 from keyring.backends import fail
 
-from desktop.cli import config_commands, main
+from desktop.cli import main, system_commands
 from desktop.store.database import SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -418,7 +418,7 @@ def test_doctor_lines(run, ctx, monkeypatch, tokendesk_home):
             return True, "offscreen without a system tray"
         return True, "QtWebEngine 6.12.0"
 
-    monkeypatch.setattr(config_commands, "_qt_probe", fake_probe)
+    monkeypatch.setattr(system_commands, "_qt_probe", fake_probe)
     code, out, err = run("doctor")
     assert code == 0, err
     lines = out.splitlines()
@@ -457,7 +457,7 @@ def test_doctor_lines(run, ctx, monkeypatch, tokendesk_home):
 
 def test_doctor_without_a_keyring_and_with_a_broken_qt(run, monkeypatch):
     keyring.set_keyring(fail.Keyring())
-    monkeypatch.setattr(config_commands, "_qt_probe", lambda code, timeout=30.0: (False, "libEGL.so.1: not found"))
+    monkeypatch.setattr(system_commands, "_qt_probe", lambda code, timeout=30.0: (False, "libEGL.so.1: not found"))
     code, out, _ = run("doctor", "--json")
     assert code == 0  # warnings, not failures: the app still works
     checks = {c["check"]: c for c in json.loads(out)}
@@ -469,7 +469,7 @@ def test_doctor_without_a_keyring_and_with_a_broken_qt(run, monkeypatch):
 
 
 def test_doctor_says_which_vault_mode_and_why(run, ctx, make_config, monkeypatch):
-    monkeypatch.setattr(config_commands, "_qt_probe", lambda code, timeout=30.0: (True, "x"))
+    monkeypatch.setattr(system_commands, "_qt_probe", lambda code, timeout=30.0: (True, "x"))
     make_config("Keyed")
     checks = {c["check"]: c for c in json.loads(run("doctor", "--json")[1])}
     assert checks["secrets"]["ok"] is True

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from desktop.cli import config_commands, main
+from desktop.cli import main, system_commands
 from desktop.services import open_context
 from tests.support.damaged_store import build_damaged, fill_store
 
@@ -88,7 +88,7 @@ def test_a_real_tokendesk_list_process_says_it_too(damaged, tokendesk_home):
 
 
 def test_doctor_runs_a_quick_check_and_reports_the_damage(damaged, ctx, run, monkeypatch):
-    monkeypatch.setattr(config_commands, "_qt_probe", lambda code, timeout=30.0: (True, "x"))
+    monkeypatch.setattr(system_commands, "_qt_probe", lambda code, timeout=30.0: (True, "x"))
     code, out, err = run(damaged.ctx, "doctor", "--json")
     assert code == 1, err
     checks = {c["check"]: c for c in json.loads(out)}
@@ -101,7 +101,7 @@ def test_doctor_runs_a_quick_check_and_reports_the_damage(damaged, ctx, run, mon
 
 
 def test_doctor_on_a_healthy_database_says_its_integrity_check_passed(ctx, run, make_config, monkeypatch):
-    monkeypatch.setattr(config_commands, "_qt_probe", lambda code, timeout=30.0: (True, "x"))
+    monkeypatch.setattr(system_commands, "_qt_probe", lambda code, timeout=30.0: (True, "x"))
     make_config("Healthy")
     code, out, _ = run(ctx, "doctor", "--json")
     assert code == 0

@@ -93,7 +93,7 @@ def _new_passphrase(path: str | None) -> str:
 
 
 def _status(ctx: Any, vault: Any, as_json: bool) -> int:
-    from desktop.cli.config_commands import vault_check
+    from desktop.cli.system_commands import vault_check
 
     info = vault.info()
     data = {

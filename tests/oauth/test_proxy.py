@@ -164,7 +164,7 @@ def test_a_web_call_to_the_outside_goes_through_the_proxy(proxy):
 
 
 def test_doctor_names_the_proxy_in_effect_without_its_password(ctx, clean_env):
-    from desktop.cli.config_commands import doctor_report
+    from desktop.cli.system_commands import doctor_report
 
     line = next(c for c in doctor_report(ctx) if c["check"] == "proxy")
     assert line["ok"] and line["detail"].startswith("https: direct (no HTTPS_PROXY or ALL_PROXY set)")
