@@ -28,11 +28,12 @@ ZERO_WIDTH_SPACE = "\u200b"
 
 
 def breakable(text: str) -> str:
-    """HTML-escape and let long values wrap: after '/', '.' and '&' (URLs, scopes), and inside runs of more than
-    LONGEST_RUN characters without a space (long IDs, subjects). Copying from the pane takes the marks out again."""
+    """HTML-escape and let long values wrap: after '/', '.', '&' and '-' (URLs, scopes, UUIDs), and inside runs of
+    more than LONGEST_RUN characters without a space (long IDs, subjects). Copying from the pane takes the marks out
+    again."""
     text = _LONG_RUN.sub(lambda m: m.group(0) + ZERO_WIDTH_SPACE, text)
     escaped = html.escape(text)
-    for ch in ("/", "&amp;", "."):
+    for ch in ("/", "&amp;", ".", "-"):  # Qt does not wrap after '-' before a digit (UUIDs, dates): allow it
         escaped = escaped.replace(ch, ch + ZERO_WIDTH_SPACE)
     return escaped
 
