@@ -1,7 +1,8 @@
 """Application settings, declared once as data (name, type, default, help).
 
 Znuny's names are given where a setting has a Znuny counterpart. The store keeps only
-values that differ from the default; ``desktop.store.settings_store`` reads and writes them.
+values that differ from the default; ``Store.settings``/``get_setting``/``set_setting``
+(``desktop/store/repository.py``) read and write them.
 """
 
 from __future__ import annotations
