@@ -166,10 +166,12 @@ class ExportDialog(QDialog):
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.export_button = self.buttons.addButton("&Export ...", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.export_button.setDefault(True)
         self.buttons.accepted.connect(self.on_export_clicked)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+        # only once the box is inside the dialog: set before, the dialog never learns it and Cancel (the box's
+        # first button) becomes the default - Enter cancelled
+        self.export_button.setDefault(True)
 
         if self.selected_names and len(self.selected_names) < len(configurations):
             self.selected_radio.setChecked(True)

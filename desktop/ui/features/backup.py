@@ -45,7 +45,8 @@ logger = logging.getLogger(__name__)
 
 #: files that a drop on the window imports (.age: an encrypted backup)
 BACKUP_SUFFIXES = (".yml", ".yaml", ".age")
-LAST_DIR_KEY = "backup/last_dir"
+LAST_DIR_KEY = "backup/last_dir"  # the folder of the last import (the open dialog starts there)
+EXPORT_DIR_KEY = "backup/export_dir"  # the folder of the last export: backups go there, not where an import came from
 
 
 def install(app: FeatureHost) -> BackupFeature:
@@ -82,10 +83,21 @@ class BackupFeature(QObject):
         path = Path(str(value)) if value else Path.home()
         return path if path.is_dir() else Path.home()
 
-    def _remember_dir(self, path: Path) -> None:
+    def _remember_dir(self, path: Path, key: str = LAST_DIR_KEY) -> None:
         settings = self.window.ui_settings()
-        settings.setValue(LAST_DIR_KEY, str(path.parent))
+        settings.setValue(key, str(path.parent))
         settings.sync()
+
+    def _export_dir(self) -> Path:
+        """The last export's folder, else the documents folder (XDG_DOCUMENTS_DIR), else home - never the folder
+        an import came from (a colleague's export in Downloads is no place for this machine's backups)."""
+        value = self.window.ui_settings().value(EXPORT_DIR_KEY)
+        if value and Path(str(value)).is_dir():
+            return Path(str(value))
+        from platformdirs import user_documents_dir
+
+        documents = Path(user_documents_dir())
+        return documents if documents.is_dir() else Path.home()
 
     # ---- export
     @Slot()
@@ -97,7 +109,7 @@ class BackupFeature(QObject):
         from desktop.ui.dialogs.export_dialog import ExportDialog
 
         selected = [c.name for c in self.window.selected_configurations()]
-        dialog = ExportDialog(configurations, selected, start_dir=self._last_dir(), parent=self.window)
+        dialog = ExportDialog(configurations, selected, start_dir=self._export_dir(), parent=self.window)
         self.export_dialog = dialog
         dialog.accepted.connect(lambda: self._export(dialog))
         dialog.finished.connect(lambda _code: dialog.deleteLater())
@@ -124,7 +136,7 @@ class BackupFeature(QObject):
             return result
 
         def done(result: ExportResult) -> None:
-            self._remember_dir(path)
+            self._remember_dir(path, EXPORT_DIR_KEY)
             encrypted = " Encrypted for a passphrase (age)." if passphrase is not None else ""
             self.window.show_status(f"{result.summary()}{encrypted} Saved to {path}.", 15000)
 
