@@ -21,22 +21,27 @@ from desktop.models.tones import tone
 from desktop.models.validation import ENDPOINT_LABELS
 from desktop.ui.widgets import rich_text_label
 
-#: a run of this many characters without a place to wrap gets one (a zero-width space) after each such piece
+#: a word (no space) longer than this may not fit the pane: it gets places to wrap (zero-width spaces)
+LONG_WORD = 30
+#: ... after '/', '.', '&' and '-' (Qt does not wrap after '-' before a digit: UUIDs), and inside a run of more
+#: than LONGEST_RUN characters without any of them
 LONGEST_RUN = 24
-_LONG_RUN = re.compile(rf"[^\s/.&\-]{{{LONGEST_RUN}}}(?=[^\s/.&\-])")
+_LONG_WORD = re.compile(rf"\S{{{LONG_WORD + 1},}}")
+_LONG_RUN = re.compile(rf"[^/.&\-]{{{LONGEST_RUN}}}(?=[^/.&\-])")
+_WRAP_AFTER = re.compile(r"([/.&\-])(?=.)")
 ZERO_WIDTH_SPACE = "\u200b"
 
 
-def breakable(text: str) -> str:
-    """HTML-escape and let long values wrap: after '/', '.', '&' and '-' (URLs, scopes, UUIDs), and inside runs of
-    more than LONGEST_RUN characters without a space (long IDs, subjects). Copying from the pane takes the marks out
-    again."""
-    text = _LONG_RUN.sub(lambda m: m.group(0) + ZERO_WIDTH_SPACE, text)
-    escaped = html.escape(text)
-    for ch in ("/", "&amp;", ".", "-"):  # Qt does not wrap after '-' before a digit (UUIDs, dates): allow it
-        escaped = escaped.replace(ch, ch + ZERO_WIDTH_SPACE)
-    return escaped
+def _marked(word: str) -> str:
+    word = _LONG_RUN.sub(lambda m: m.group(0) + ZERO_WIDTH_SPACE, word)
+    return _WRAP_AFTER.sub(lambda m: m.group(1) + ZERO_WIDTH_SPACE, word)
 
+
+def breakable(text: str) -> str:
+    """HTML-escape and let long values wrap (URLs, scopes, UUIDs, long IDs): words longer than LONG_WORD get
+    zero-width spaces where they may break; shorter ones stay as they are. Copying from the pane takes the marks
+    out again."""
+    return html.escape(_LONG_WORD.sub(lambda m: _marked(m.group(0)), text))
 
 
 def details_items(row: SelectedRow, now: datetime, token_lead: timedelta) -> list[tuple[str, str]]:
