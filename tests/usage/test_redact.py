@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from desktop.usage.transcript import Transcript
 from desktop.usage.redact import CLIENT_SECRET_MARK, TOKEN_MARK, Redactor
 from desktop.usage.sasl import oauthbearer_string, xoauth2_base64, xoauth2_string
+from desktop.usage.transcript import Transcript
 
 FRAGMENT = 16  # the brief: no piece of 16 characters or more of a secret may be shown
 JWT = ("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzdXBwb3J0QGV4YW1wbGUub3JnIiwiZXhwIjoxNzAwMDAwMDAwfQ."
