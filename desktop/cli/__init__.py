@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "desktop.cli.backup_commands",
     "desktop.cli.usage_commands",
     "desktop.cli.vault_commands",
+    "desktop.cli.relay_commands",
 ]
 
 if TYPE_CHECKING:

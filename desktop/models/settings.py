@@ -90,6 +90,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("refresh.lead_time_seconds", int, 300, "Refresh access tokens this many seconds before they expire"),
     SettingSpec("network.timeout_seconds", int, 20, "Time-out for every network request, in seconds"),
     SettingSpec("ui.close_to_tray_hint_shown", bool, False, "Whether the 'still running in the tray' hint was shown"),
+    SettingSpec("relay.listen", str, "127.0.0.1:2525",
+                "SMTP relay address (ADDRESS:PORT; not loopback: STARTTLS required)"),
+    SettingSpec("relay.max_messages_per_hour", int, 100, "SMTP relay: messages per device and hour (0: no limit)"),
+    SettingSpec("relay.tls_cert_file", str, "", "SMTP relay certificate, PEM (empty: a generated self-signed one)"),
+    SettingSpec("relay.tls_key_file", str, "", "SMTP relay certificate's private key, PEM"),
 )
 
 SETTINGS_BY_KEY: dict[str, SettingSpec] = {spec.key: spec for spec in SETTINGS}

@@ -194,6 +194,31 @@ MIGRATIONS: list[list[str]] = [
         """ALTER TABLE token_config ADD COLUMN revision INTEGER NOT NULL DEFAULT 0""",
         """ALTER TABLE token_config ADD COLUMN secret_revision INTEGER NOT NULL DEFAULT 0""",
     ],
+    # 8: the SMTP relay (desktop/relay/): devices (a name and a scrypt hash of its generated password, never the
+    #    password; the mail account it sends through; extra sender addresses) and the message log (no bodies)
+    [
+        """CREATE TABLE relay_device (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL UNIQUE,
+            account_id INTEGER NOT NULL REFERENCES mail_account(id) ON DELETE CASCADE,
+            password_hash TEXT NOT NULL,
+            aliases_json TEXT NOT NULL DEFAULT '[]',
+            create_time TEXT NOT NULL
+        )""",
+        """CREATE TABLE relay_log (
+            id INTEGER PRIMARY KEY,
+            time TEXT NOT NULL,
+            device TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            recipients_json TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            ok INTEGER NOT NULL,
+            answer TEXT NOT NULL,
+            hint TEXT NOT NULL DEFAULT ''
+        )""",
+        """CREATE INDEX relay_log_device_time ON relay_log(device, time)""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,114 @@
+"""Relay devices and the ``tokendesk relay`` commands that need no server: add (password shown once, stored only
+as a hash), list, remove, status; plain-language refusals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from desktop.cli import main
+from desktop.relay.devices import DeviceRepository, hash_password, verify_password
+from desktop.usage.accounts import MailAccount
+from desktop.usage.repository import UsageRepository
+
+
+@pytest.fixture
+def run(ctx, capsys):
+    def invoke(*argv: str) -> tuple[int, str, str]:
+        try:
+            code = main(list(argv), context_factory=lambda: ctx)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+@pytest.fixture
+def accounts(ctx, make_config):
+    cfg = make_config("Office 365")
+    repo = UsageRepository(ctx.store)
+    repo.add_mail_account(MailAccount(name="Printer mail", protocol="SMTP", host="smtp.office365.com",
+                                      login="printer@example.org", config_id=cfg.id))
+    repo.add_mail_account(MailAccount(name="Inbox", protocol="IMAPS", host="outlook.office365.com",
+                                      login="printer@example.org", config_id=cfg.id))
+    return repo
+
+
+def test_a_password_is_kept_only_as_a_scrypt_hash():
+    stored = hash_password("correct horse")
+    assert stored.startswith("scrypt$16384$8$1$") and "correct horse" not in stored
+    assert verify_password("correct horse", stored)
+    assert not verify_password("correct horsf", stored)
+    assert not verify_password("x", "garbage")
+
+
+def test_device_add_prints_the_password_alone_on_the_last_line(run, ctx, accounts, tokendesk_home):
+    code, out, err = run("relay", "device", "add", "hall-printer", "--account", "printer mail",
+                         "--alias", "scans@example.org")
+    assert code == 0, err
+    password = out.splitlines()[-1]
+    assert len(password) == 24 and " " not in password
+    assert "sends through 'Printer mail' as printer@example.org, scans@example.org" in out
+    device = DeviceRepository(ctx.store).get("HALL-PRINTER")
+    assert verify_password(password, device.password_hash)
+    files = [p for p in tokendesk_home.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".db" or ".db-" in p.name or p.name.endswith(".sqlite3") for p in files), files
+    assert not [p for p in files if password.encode() in p.read_bytes()]
+    code, out, _ = run("relay", "device", "list")
+    assert code == 0 and "hall-printer" in out and "Printer mail" in out and "scans@example.org" in out
+    assert password not in out
+    code, out, _ = run("relay", "device", "list", "--json")
+    listed = json.loads(out)
+    assert listed[0]["name"] == "hall-printer" and listed[0]["senders"] == ["printer@example.org",
+                                                                            "scans@example.org"]
+    assert "password" not in out
+
+
+@pytest.mark.parametrize(("argv", "words", "exit_code"), [
+    (["relay", "device", "add", "x", "--account", "Nope"], "no mail account named 'Nope'", 2),
+    (["relay", "device", "add", "x", "--account", "Inbox"], "is a IMAPS account; the relay sends through an SMTP", 2),
+    (["relay", "device", "add", "bad name", "--account", "Printer mail"], "cannot be a device name", 2),
+    (["relay", "device", "add", "x", "--account", "Printer mail", "--alias", "nobody"], "is not an e-mail", 2),
+    (["relay", "device", "remove", "ghost"], "no relay device named 'ghost'", 3),
+])
+def test_bad_input_is_refused_in_words_and_changes_nothing(run, ctx, accounts, argv, words, exit_code):
+    code, out, err = run(*argv)
+    assert code == exit_code and words in err and out == ""
+    assert DeviceRepository(ctx.store).list() == []
+
+
+def test_a_name_twice_is_refused_and_remove_takes_it_away(run, ctx, accounts):
+    assert run("relay", "device", "add", "scanner", "--account", "Printer mail")[0] == 0
+    code, _, err = run("relay", "device", "add", "Scanner", "--account", "Printer mail")
+    assert code == 2 and "exists already" in err
+    code, out, _ = run("relay", "device", "remove", "scanner")
+    assert code == 0 and "removed" in out
+    assert DeviceRepository(ctx.store).list() == []
+
+
+def test_deleting_the_mail_account_removes_its_devices(run, ctx, accounts):
+    assert run("relay", "device", "add", "scanner", "--account", "Printer mail")[0] == 0
+    accounts.delete_mail_account("Printer mail")
+    assert DeviceRepository(ctx.store).list() == []
+
+
+def test_status_when_not_running(run, accounts):
+    run("relay", "device", "add", "scanner", "--account", "Printer mail")
+    code, out, _ = run("relay", "status")
+    assert code == 0
+    assert "Relay: not running" in out and "127.0.0.1:2525" in out and "100 messages per device and hour" in out
+    assert "scanner" in out and "0/0" in out
+
+
+def test_the_relay_commands_import_no_qt(tokendesk_home):
+    code = ("import sys; from desktop.cli import main; main(['relay', 'status']); "
+            "main(['relay', 'device', 'list']); import desktop.relay.server, desktop.relay.upstream; "
+            "bad = [m for m in sys.modules if m.startswith(('PySide6', 'shiboken'))]; "
+            "print('QT', bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
