@@ -123,7 +123,7 @@ class _Handler:
         if device is None:
             delay = relay.throttle.failed(peer)
             relay.stats.refused_logins += 1
-            logger.warning("relay: wrong device name or password from %s (waiting %.0f s)", peer, delay)
+            logger.warning("relay: wrong device name or password from %s (waiting %.1f s)", peer, delay)
             await asyncio.sleep(delay)
             return AuthResult(success=False, handled=False, message="535 5.7.8 Wrong device name or password")
         relay.throttle.succeeded(peer)
