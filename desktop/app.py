@@ -35,6 +35,7 @@ FEATURES: list[str] = [
     "desktop.ui.features.notify",
     "desktop.ui.features.backup",
     "desktop.ui.features.usage",
+    "desktop.ui.features.relay",
     "desktop.ui.features.help",
 ]
 
@@ -80,6 +81,9 @@ class Application:
                 self.features[name.rsplit(".", 1)[-1]] = module.install(self)
             except Exception:
                 logger.exception("feature %s failed to install; the rest of the app continues", name)
+        from desktop.ui.keyboard import order_focus
+
+        order_focus(self.window)  # Tab top to bottom, the bars' buttons included; the table has the focus
 
     def tray_available(self) -> bool:
         tray = self.features.get("notify")

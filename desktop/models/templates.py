@@ -7,6 +7,9 @@ A template file is a mapping::
     Help: |                           # shown in the add dialog (setup mistakes to avoid)
       ...
     Discovery: 0|1                    # 1 shows "Discover" (OpenID Connect .well-known)
+    ClientSecretRequired: 0|1         # 1: the provider wants a client secret (Save waits for one)
+    ClientIDPattern: '^...$'          # the client IDs the provider issues (a regular expression): another
+    ClientIDShape: ...                #   shape is a warning in the add dialog, naming this shape, never a block
     Config:                           # the token configuration's Config, as in an export
       ClientID: ''
       Scope: ...
@@ -20,6 +23,7 @@ A new provider is a new file; no code changes. Files that do not parse are repor
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +46,18 @@ class ProviderTemplate:
     discovery: bool = False
     path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    client_secret_required: bool = False
+    client_id_pattern: str = ""
+    client_id_shape: str = ""
+
+    def client_id_warning(self, client_id: str) -> str | None:
+        """Why ``client_id`` does not look like this provider's client IDs (None: it does, or nothing is known
+        or typed). A warning only: providers change their formats."""
+        client_id = client_id.strip()
+        if not client_id or not self.client_id_pattern or re.fullmatch(self.client_id_pattern, client_id):
+            return None
+        shape = self.client_id_shape or "the provider's format"
+        return f"does not look like a {self.name} client ID ({shape}): check that you copied the whole ID"
 
     def new_configuration(self, name: str = "") -> TokenConfiguration:
         config = copy.deepcopy(self.config)
@@ -62,7 +78,13 @@ def parse_template(data: Any, source: str = "<template>") -> ProviderTemplate:
     requests = config.get("Requests", {})
     if not isinstance(requests, dict):
         raise TemplateError(f"{source}: 'Config.Requests' must be a mapping")
-    known = {"Name", "Config", "Description", "Help", "Discovery"}
+    pattern = str(data.get("ClientIDPattern") or "")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise TemplateError(f"{source}: 'ClientIDPattern' is not a regular expression ({exc})") from None
+    known = {"Name", "Config", "Description", "Help", "Discovery", "ClientSecretRequired", "ClientIDPattern",
+             "ClientIDShape"}
     return ProviderTemplate(
         name=name.strip(),
         config=config,
@@ -70,6 +92,9 @@ def parse_template(data: Any, source: str = "<template>") -> ProviderTemplate:
         help=str(data.get("Help") or ""),
         discovery=bool(data.get("Discovery")),
         extra={k: v for k, v in data.items() if k not in known},
+        client_secret_required=bool(data.get("ClientSecretRequired")),
+        client_id_pattern=pattern,
+        client_id_shape=str(data.get("ClientIDShape") or ""),
     )
 
 

@@ -188,6 +188,7 @@ def test_add_through_the_template_picker(ctx, make_app, monkeypatch):
     def fill(dialog):
         dialog.name_edit.setText("Sales Gmail")
         dialog.client_id_edit.setText("x.apps.googleusercontent.com")
+        dialog.secret_edit.setText("made-up-secret")  # Google Mail's template requires one (issue 16, point 5)
 
     monkeypatch.setattr(TemplatePicker, "exec", picker_exec)
     monkeypatch.setattr(TokenDialog, "exec", fake_exec(fill))

@@ -81,10 +81,12 @@ class BackupPassphraseDialog(QDialog):
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.decrypt_button = self.buttons.addButton("&Decrypt", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.decrypt_button.setDefault(True)
         self.buttons.accepted.connect(self.on_decrypt_clicked)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+        # default only once the box is in the dialog (set before, Cancel became the default: Enter cancelled)
+        self.decrypt_button.setDefault(True)
+        QWidget.setTabOrder(self.decrypt_button, self.buttons.button(QDialogButtonBox.StandardButton.Cancel))
 
         self.edit.textChanged.connect(self._update)
         self._update()

@@ -172,6 +172,7 @@ class ExportDialog(QDialog):
         # only once the box is inside the dialog: set before, the dialog never learns it and Cancel (the box's
         # first button) becomes the default - Enter cancelled
         self.export_button.setDefault(True)
+        QWidget.setTabOrder(self.export_button, self.buttons.button(QDialogButtonBox.StandardButton.Cancel))
 
         if self.selected_names and len(self.selected_names) < len(configurations):
             self.selected_radio.setChecked(True)

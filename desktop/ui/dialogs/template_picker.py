@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from desktop.models.templates import ProviderTemplate, TemplateCatalog
@@ -27,6 +28,11 @@ class TemplatePicker(QDialog):
             item.setToolTip(template.help.strip())
             self.list.addItem(item)
         layout.addWidget(self.list, 1)
+        # wide enough for the longest description (not wider than the screen's free area)
+        widest = max((self.list.fontMetrics().horizontalAdvance(line) for i in range(self.list.count())
+                      for line in self.list.item(i).text().splitlines()), default=0)
+        screen = (parent.screen() if parent else None) or QGuiApplication.primaryScreen()
+        self.resize(min(max(560, widest + 64), screen.availableGeometry().width() - 16), 380)
         if catalog.problems:
             warn = QLabel("Skipped template files: " + "; ".join(catalog.problems))
             warn.setWordWrap(True)

@@ -14,9 +14,10 @@ changes on top, when they touch other fields), Reload or Cancel. Those two quest
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -60,39 +61,20 @@ from desktop.models.tones import style
 from desktop.models.validation import ENDPOINT_LABELS, FieldError, validate_configuration
 from desktop.notify.events import REFRESH_TOKEN_LIFETIME_CHOICES
 from desktop.services import ChangedMeanwhile
+from desktop.ui.dialogs.token_form import (
+    Field,
+    RedirectRow,
+    RefreshFollowsToken,
+    keep_rows_apart,
+    open_size,
+    set_tab_chain,
+    sign_in_redirect,
+)
 from desktop.ui.dialogs.token_save_questions import REAPPLY, RELOAD, ask_changed_meanwhile, ask_endpoint_moves
 from desktop.ui.widgets import SecretEdit
 
 SaveFn = Callable[[TokenConfiguration, "str | None"], TokenConfiguration]
 DiscoverFn = Callable[[str], object]
-
-
-
-
-class _Field:
-    """A form row: the editor plus an error line under it."""
-
-    def __init__(self, key: str, editor: QWidget) -> None:
-        self.key = key
-        self.editor = editor
-        self.error = QLabel()
-        self.error.setStyleSheet(style("error"))
-        self.error.setWordWrap(True)
-        self.error.hide()
-        self.container = QWidget()
-        box = QVBoxLayout(self.container)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(2)
-        box.addWidget(editor)
-        box.addWidget(self.error)
-        self.touched = False
-
-    def show_error(self, message: str | None) -> None:
-        if message and self.touched:
-            self.error.setText(message)
-            self.error.show()
-        else:
-            self.error.hide()
 
 
 class TokenDialog(QDialog):
@@ -122,9 +104,9 @@ class TokenDialog(QDialog):
         self.moves: list[EndpointMove] = []
         self.moves_box: QMessageBox | None = None
         self.errors: list[FieldError] = []
-        self.fields: dict[str, _Field] = {}
+        self.fields: dict[str, Field] = {}
         self.setWindowTitle(("Add token configuration" if self.is_new else f"Edit '{config.name}'") + " - Tokendesk")
-        self.setMinimumWidth(640)
+        self.default_redirect_uri = redirect_uri
         self._build(redirect_uri)
         self._load()
         #: the form as loaded, before anything was typed (what counts as the admin's changes when the stored
@@ -134,25 +116,40 @@ class TokenDialog(QDialog):
         self.changed_box: QMessageBox | None = None
         self._connect()
         self.revalidate()
+        self.resize(open_size(self, self.scroll))  # the whole form, without scroll bars, where the screen allows
+        self.name_edit.setFocus()
 
     # ---- construction
     def _build(self, redirect_uri: str) -> None:
         outer = QVBoxLayout(self)
-        scroll = QScrollArea()
+        scroll = self.scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes from field to field, not to the scroll area
         body = QWidget()
-        layout = QVBoxLayout(body)
+        columns = QHBoxLayout(body)  # left: what to register and the application; right: notifications, advanced
+        left_column = QWidget()
+        left_column.setMinimumWidth(540)  # room for an endpoint URL and the secret's Show button
+        layout, right = QVBoxLayout(left_column), QVBoxLayout()
+        layout.setContentsMargins(0, 0, 0, 0)
+        columns.addWidget(left_column, 1)
+        columns.addLayout(right, 1)
         scroll.setWidget(body)
         outer.addWidget(scroll, 1)
 
-        help_text = self.template.help.strip() if self.template else ""
+        # the template's lines are broken for the YAML file: one paragraph per blank line, wrapped by the label
+        help_text = re.sub(r"(?<!\n)\n(?!\n)", " ", self.template.help.strip()) if self.template else ""
         if help_text:
             help_label = QLabel(help_text)
             help_label.setWordWrap(True)
             help_label.setStyleSheet("background:#eef4fb; border:1px solid #c5d9f1; border-radius:4px; padding:8px;")
             help_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             layout.addWidget(help_label)
+        self.redirect_row = RedirectRow()
+        self.redirect_group = QGroupBox("Redirect URI for the provider's console")
+        QVBoxLayout(self.redirect_group).addWidget(self.redirect_row)
+        layout.addWidget(self.redirect_group)
+        self.redirect_group.setVisible(not self.is_client_credentials_flow())
 
         form_box = QGroupBox("Provider application")
         form = QFormLayout(form_box)
@@ -180,6 +177,8 @@ class TokenDialog(QDialog):
         self.secret_edit = SecretEdit()
         if self.client_secret_stored:
             self.secret_edit.setPlaceholderText("stored in the keyring - leave empty to keep it")
+        elif self.template and self.template.client_secret_required:
+            self.secret_edit.setPlaceholderText(f"required by {self.template.name}: from the provider's console")
         else:
             self.secret_edit.setPlaceholderText("the client secret (leave empty for a public client)")
         self._add_row(form, "Client &secret:", "Client secret", self.secret_edit)
@@ -233,7 +232,7 @@ class TokenDialog(QDialog):
             notes_layout.addRow(self.notify_refresh_expired)
             notes_layout.addRow(self.notify_before_refresh)
         notes_layout.addRow("Warn this long before expiry:", self.lead_hours)
-        layout.addWidget(notes)
+        right.addWidget(notes)
 
         advanced = QGroupBox("Advanced")
         adv = QFormLayout(advanced)
@@ -255,6 +254,7 @@ class TokenDialog(QDialog):
         self.browser_combo.addItem("System browser (required by Google)", BROWSER_SYSTEM)
         self.redirect_edit = QLineEdit()
         self.redirect_edit.setPlaceholderText(f"default: {redirect_uri}" if redirect_uri else "default from Settings")
+        self.redirect_edit.setToolTip("Only when this provider needs another redirect URI than the one in Settings")
         self.lifetime_preset = QComboBox()
         for days, rolling, label in REFRESH_TOKEN_LIFETIME_CHOICES:
             self.lifetime_preset.addItem(label, (days, rolling))
@@ -281,10 +281,11 @@ class TokenDialog(QDialog):
         if not self.is_client_credentials:
             adv.addRow(self.pkce_check)
             adv.addRow("Log in with:", self.browser_combo)
-            self._add_row(adv, "Redirect URI:", "Redirect URI", self.redirect_edit)
+            self._add_row(adv, "Redirect URI override:", "Redirect URI", self.redirect_edit)
             adv.addRow("Refresh-token lifetime:", lifetime_row)
-        layout.addWidget(advanced)
+        right.addWidget(advanced)
         layout.addStretch(1)
+        right.addStretch(1)
 
         bottom = QHBoxLayout()
         self.summary = QLabel()
@@ -293,13 +294,20 @@ class TokenDialog(QDialog):
         bottom.addWidget(self.summary, 1)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
-        self.save_button.setToolTip("Save (Ctrl+S)")
+        self.save_button.setToolTip("Save (Ctrl+S, Enter)")
         bottom.addWidget(self.buttons)
         outer.addLayout(bottom)
         QShortcut(QKeySequence.StandardKey.Save, self, activated=self._on_save)
+        set_tab_chain(self, [
+            self.redirect_row.edit, self.redirect_row.copy_button, self.name_edit, self.validity_combo,
+            self.client_id_edit, self.secret_edit.edit, self.secret_edit.toggle, self.issuer_edit,
+            self.discover_button, *self.endpoint_edits.values(), self.scope_edit, self.notify_expired,
+            self.notify_before_token, self.notify_refresh_expired, self.notify_before_refresh, self.lead_hours,
+            self.revocation_edit, self.client_auth_combo, self.pkce_check, self.browser_combo, self.redirect_edit,
+            self.lifetime_preset, self.lifetime_spin, self.rolling_check, *self.buttons.buttons()])
 
     def _add_row(self, form: QFormLayout, label: str, key: str, editor: QWidget) -> None:
-        field = _Field(key, editor)
+        field = Field(key, editor)
         self.fields[key] = field
         form.addRow(label, field.container)
 
@@ -388,6 +396,14 @@ class TokenDialog(QDialog):
         self.lifetime_preset.activated.connect(self._on_lifetime_preset)
         self.lifetime_spin.valueChanged.connect(lambda _v: self._sync_lifetime_preset())
         self.rolling_check.toggled.connect(lambda _v: self._sync_lifetime_preset())
+        self.browser_combo.currentIndexChanged.connect(lambda _i: self.revalidate())  # the redirect URI shown
+        self.refresh_follows: RefreshFollowsToken | None = None
+        if TOKEN_BY_REFRESH_TOKEN in self.endpoint_edits:
+            self.refresh_follows = RefreshFollowsToken(self.endpoint_edits[TOKEN_BY_AUTHORIZATION_CODE],
+                                                       self.endpoint_edits[TOKEN_BY_REFRESH_TOKEN])
+
+    def is_client_credentials_flow(self) -> bool:
+        return self.config.auth_flow == FLOW_CLIENT_CREDENTIALS
 
     def _touch(self, key: str) -> None:
         if key in self.fields:
@@ -399,7 +415,9 @@ class TokenDialog(QDialog):
         cfg = self._collect()
         own = self.original.name if not self.is_new else None
         # client credentials are nothing without the secret; other flows may be public clients
-        needs_secret = self.is_client_credentials and not self.client_secret_stored
+        # (and where the template says the provider wants one, e.g. Google's token endpoint)
+        needs_secret = (self.is_client_credentials or bool(self.template and self.template.client_secret_required)) \
+            and not self.client_secret_stored
         self.errors = validate_configuration(
             cfg, existing_names=self.existing_names, own_name=own,
             has_client_secret=bool(self.secret_edit.text()) if needs_secret else None,
@@ -409,6 +427,10 @@ class TokenDialog(QDialog):
             by_field.setdefault(err.field, err.message)
         for key, field in self.fields.items():
             field.show_error(by_field.get(key))
+        warning = self.template.client_id_warning(cfg.client_id) if self.template else None
+        self.fields["Client ID"].show_warning(f"Client ID {warning}." if warning else None)
+        self.redirect_row.show_uri(*sign_in_redirect(cfg, self.default_redirect_uri))
+        QTimer.singleShot(0, lambda: keep_rows_apart(self.scroll))  # after the lines shown are laid out
         self.save_button.setEnabled(not self.errors)
         if self.errors:
             first = self.errors[0]
