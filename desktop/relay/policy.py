@@ -128,11 +128,25 @@ class AuthThrottle:
             self._failures.pop(peer, None)
 
 
-def upstream_hint(code: int | None, text: str, account_login: str, account_host: str, mismatch: str = "") -> str:
+def upstream_hint(code: int | None, text: str, account_login: str, account_host: str, mismatch: str = "",
+                  stage: str = "") -> str:
     """What the admin should do about an upstream answer, in plain words ('' when there is nothing to say)."""
     low = text.casefold()
     if code is not None and 200 <= code < 300:
         return ""
+    later = " The devices were told to try again later, so they keep their messages."
+    if stage == "token":
+        return ("Tokendesk has no usable token for the mail account: request a new token for its configuration "
+                "(Request new token on the Tokens tab, or 'tokendesk authorize')." + later)
+    if stage == "connect":
+        return (f"{account_host} could not be reached: check the network, and the mail account's host and port "
+                "(a mail test of the account shows the details)." + later)
+    if stage == "tls":
+        return (f"The certificate of {account_host} is not trusted: if the server uses its own CA, set the CA file "
+                "on the mail account. Tokendesk never turns verification off." + later)
+    if stage == "broken":
+        return (f"The connection to {account_host} broke while sending; the device was told to send again (the "
+                "message may arrive twice, never not at all).")
     exchange = re.search(r"\b5\.7\.(139|3)\b", low)
     if exchange or "smtpclientauthentication is disabled" in low:
         code_text = exchange.group(0) if exchange else "5.7.139"

@@ -300,7 +300,7 @@ class RelayServer:
                     mismatch = account_mismatch(self.ctx.store.get_state(account.config_id).token_info, account.login)
                 except Exception:  # a hint is a courtesy
                     mismatch = ""
-            hint = upstream_hint(answer.code, answer.text, account.login, account.host, mismatch)
+            hint = upstream_hint(answer.code, answer.text, account.login, account.host, mismatch, answer.stage)
         entry = LogEntry(time=datetime.now(UTC), device=device.name, sender=mail_from, recipients=rcpt_tos,
                          size=size, ok=answer.ok, answer=answer.text, hint=hint)
         with self._lock:

@@ -35,6 +35,8 @@ class UpstreamAnswer:
     code: int | None
     #: the upstream's words (or what went wrong on the way), for the log
     text: str
+    #: where it failed before the upstream could answer: "token", "connect", "tls", "broken" ('' otherwise)
+    stage: str = ""
 
     @property
     def ok(self) -> bool:
@@ -86,7 +88,7 @@ class Upstream:
             token = self.tokens.get(account.config_name)
         except TokenUnavailable as exc:
             return UpstreamAnswer("451 4.7.0 The relay has no token for its upstream account; try again later",
-                                  None, str(exc))
+                                  None, str(exc), "token")
         for attempt in (1, 2):
             try:
                 return self._send_once(account, token, mail_from, rcpt_tos, data)
@@ -98,7 +100,7 @@ class Upstream:
                     token = self.tokens.get(account.config_name, fresh=True)
                 except TokenUnavailable as tu:
                     return UpstreamAnswer("451 4.7.0 The relay has no token for its upstream account; try again "
-                                          "later", exc.code, f"{exc.text}; {tu}")
+                                          "later", exc.code, f"{exc.text}; {tu}", "token")
         raise AssertionError("not reached")
 
     def _connect(self, account: MailAccount) -> smtplib.SMTP:
@@ -132,10 +134,10 @@ class Upstream:
         except ssl.SSLCertVerificationError as exc:
             return UpstreamAnswer("451 4.4.1 The upstream server's certificate is not trusted; try again later",
                                   None, f"the certificate of {account.host} is not trusted: "
-                                        f"{exc.verify_message or exc}")
+                                        f"{exc.verify_message or exc}", "tls")
         except (OSError, smtplib.SMTPException) as exc:
             return UpstreamAnswer("451 4.4.1 The upstream server cannot be reached; try again later", None,
-                                  f"{where} cannot be reached: {_exc_words(exc)}")
+                                  f"{where} cannot be reached: {_exc_words(exc)}", "connect")
         try:
             self._authenticate(client, account, token)
             return self._transaction(client, mail_from, rcpt_tos, data)
@@ -145,7 +147,7 @@ class Upstream:
             return UpstreamAnswer(f"{exc.smtp_code} {_words(exc)}", exc.smtp_code, _words(exc))
         except (OSError, smtplib.SMTPException) as exc:
             return UpstreamAnswer("451 4.4.2 The connection to the upstream server broke; the message may not have "
-                                  "been delivered, try again", None, f"{where}: {_exc_words(exc)}")
+                                  "been delivered, try again", None, f"{where}: {_exc_words(exc)}", "broken")
         finally:
             try:
                 client.quit()

@@ -51,6 +51,8 @@ class MainAction(Enum):
     SHOW_TOKENS = "show_tab_1"
     SHOW_MAIL_ACCOUNTS = "show_tab_2"
     SHOW_WEB_SERVICES = "show_tab_3"
+    # features/relay.py
+    SHOW_RELAY = "show_tab_4"
 
     @classmethod
     def named(cls, value: str) -> MainAction | None:

@@ -59,6 +59,8 @@ def test_hints_name_what_to_do():
     assert upstream_hint(535, "535 5.7.8 Username and token not accepted", "a@b.test", "h",
                          "The token was issued to x@b.test.").startswith("The token was issued to x@b.test. h rejected")
     assert "could not be reached" in upstream_hint(None, "refused", "a@b.test", "h")
+    assert "request a new token" in upstream_hint(None, "no token", "a@b.test", "h", stage="token")
+    assert "set the CA file" in upstream_hint(None, "not trusted", "a@b.test", "h", stage="tls")
     assert upstream_hint(250, "ok", "a@b.test", "h") == ""
 
 
@@ -141,7 +143,9 @@ def test_an_upstream_that_is_down_gets_a_temporary_answer_and_a_hint(ctx, relay_
     refused = _send(relay.port, password)
     assert refused.smtp_code == 451 and b"cannot be reached" in refused.smtp_error
     out = run_cli("relay", "status")
-    assert "cannot be reached" in out and "could not be reached or the token could not be had" in out
+    assert "cannot be reached" in out
+    assert "What to do: 127.0.0.1 could not be reached: check the network, and the mail account's host and port" in out
+    assert "they keep their messages" in out
 
 
 @pytest.fixture
