@@ -202,6 +202,7 @@ class RelayServer:
 
         # AUTH without TLS is allowed on loopback only (needs_tls): the data never leaves this machine
         warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
+        logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd's per-connection chatter (the same warning)
         context = self.certificate.server_context() if self.tls and self.certificate else None
         kwargs: dict[str, Any] = {"hostname": self.host, "port": self.port, "server_hostname": "tokendesk-relay",
                                   "auth_required": True, "auth_require_tls": self.tls,
