@@ -19,6 +19,8 @@ class SettingSpec:
     help: str
     znuny: str = ""
     choices: tuple[str, ...] = ()
+    #: one line under the field in Settings: what it holds and what it is for (the label is ``help``)
+    explain: str = ""
 
     def parse(self, text: str) -> Any:
         """Parse a value typed by the admin (CLI or dialog); ValueError with a plain message."""
@@ -77,18 +79,26 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Scheme of the redirect URI (https required unless the host is loopback)",
         znuny="HttpType",
         choices=("http", "https"),
+        explain="http only for this machine (127.0.0.1, ::1, localhost); a redirect URI on another host needs https.",
     ),
-    SettingSpec("redirect.fqdn", str, "127.0.0.1:8765", "Host (and port) of the redirect URI", znuny="FQDN"),
-    SettingSpec("redirect.script_alias", str, "oauth2/callback", "Path of the redirect URI", znuny="ScriptAlias"),
+    SettingSpec("redirect.fqdn", str, "127.0.0.1:8765", "Host (and port) of the redirect URI", znuny="FQDN",
+                explain="A host name or address, with the port after a colon unless it is the scheme's default: "
+                        "127.0.0.1:8765 or tokens.example.org."),
+    SettingSpec("redirect.script_alias", str, "oauth2/callback", "Path of the redirect URI", znuny="ScriptAlias",
+                explain="What follows the host: the redirect URI is scheme://host/path (shown below)."),
     SettingSpec(
         "pop3.split_hosts",
         list,
         ["outlook.office365.com", "pop-mail.outlook.com"],
         "POP3 hosts that need AUTH XOAUTH2 and the token on separate lines",
         znuny="MailAccount::POP3::Auth::SplitOAuth2MethodAndToken::Hosts",
+        explain="Mail servers (Microsoft's) that want 'AUTH XOAUTH2' on one line and the token on the next, as "
+                "Znuny sends it; other POP3 servers get both on one line. Host names, separated by commas.",
     ),
-    SettingSpec("refresh.lead_time_seconds", int, 300, "Refresh access tokens this many seconds before they expire"),
-    SettingSpec("network.timeout_seconds", int, 20, "Time-out for every network request, in seconds"),
+    SettingSpec("refresh.lead_time_seconds", int, 300, "Refresh access tokens this many seconds before they expire",
+                explain="A token due this soon is renewed in the background, and before it is handed to a program."),
+    SettingSpec("network.timeout_seconds", int, 20, "Time-out for every network request, in seconds",
+                explain="How long Tokendesk waits for a provider, mail server or web service before it gives up."),
     SettingSpec("ui.close_to_tray_hint_shown", bool, False, "Whether the 'still running in the tray' hint was shown"),
     SettingSpec("relay.listen", str, "127.0.0.1:2525",
                 "SMTP relay address (ADDRESS:PORT; not loopback: STARTTLS required)"),

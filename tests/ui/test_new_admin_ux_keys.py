@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, QRect, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QFileDialog, QPushButton, QWidget
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QPushButton, QWidget
 
 from desktop.app import FEATURES, Application
 from desktop.models.config import AUTHORIZATION_CODE, TOKEN_BY_AUTHORIZATION_CODE, TOKEN_BY_REFRESH_TOKEN
@@ -328,3 +328,37 @@ def test_the_refresh_endpoint_follows_the_token_endpoint_until_the_admin_types_o
     QTest.keyClick(refresh, Qt.Key.Key_Delete)  # emptied: follows again
     QTest.keyClicks(token, "3")
     assert refresh.text() == "https://sso.example.org/token23"
+
+
+# ---- point 14: Settings explain their fields and warn before the redirect URI changes
+def test_settings_explain_each_field_and_warn_when_the_redirect_uri_changes(qapp, ctx, tmp_path):
+    from desktop.models.settings import SETTINGS
+    from desktop.ui.dialogs.settings_dialog import SettingsDialog
+
+    dialog = open_dialog(SettingsDialog(ctx.settings, autostart=False, secrets="In the keyring."), qapp)
+    texts = [label.text() for label in dialog.findChildren(QLabel) if label.isVisible()]
+    explained = ("redirect.http_type", "redirect.fqdn", "redirect.script_alias", "pop3.split_hosts",
+                 "refresh.lead_time_seconds", "network.timeout_seconds")
+    for spec in SETTINGS:
+        if spec.key in explained:
+            assert spec.explain and spec.explain in texts, spec.key
+        elif spec.explain and spec.key in dialog.editors:  # (settings added since: shown when they say something)
+            assert spec.explain in texts, spec.key
+    assert any("port after a colon" in t for t in texts)  # Host holds a port too
+    assert any("'AUTH XOAUTH2' on one line and the token on the next" in t for t in texts)  # the POP3 split hosts
+    assert "changing it breaks their sign-ins" in dialog.redirect_warning.text()
+    assert focus() is dialog.editors["redirect.http_type"]
+    needed = dialog.layout().totalHeightForWidth(dialog.width())  # the explanations wrapped at the dialog's width
+    print("settings", dialog.size(), needed)
+    assert dialog.width() <= 1366 and needed <= 728 - 30 and dialog.height() >= needed
+    fqdn = dialog.editors["redirect.fqdn"]
+    fqdn.selectAll()
+    QTest.keyClicks(fqdn, "tokens.example.org")
+    dialog.editors["redirect.http_type"].setCurrentText("https")
+    warning = dialog.redirect_warning.text()
+    assert "sign-ins fail at every provider where http://127.0.0.1:8765/oauth2/callback is registered" in warning
+    assert dialog.redirect_label.text() == "https://tokens.example.org/oauth2/callback"
+    shot(dialog, "14-settings-explained", tmp_path)
+    QTest.keyClick(fqdn, Qt.Key.Key_Return)  # Enter saves
+    assert dialog.result() == SettingsDialog.DialogCode.Accepted
+    assert dialog.collected()["redirect.fqdn"] == "tokens.example.org"

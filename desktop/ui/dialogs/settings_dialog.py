@@ -30,13 +30,27 @@ class SettingsDialog(QDialog):
         with 'tokendesk vault')."""
         super().__init__(parent)
         self.setWindowTitle("Settings - Tokendesk")
-        self.setMinimumWidth(780)
+        self.setMinimumWidth(940)  # wide enough that each field's explanation takes a line or two
         self.values = dict(values)
         self.editors: dict[str, QWidget] = {}
         layout = QVBoxLayout(self)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         layout.addLayout(form)
+        #: the redirect URI as saved: the one registered at the providers
+        self.saved_redirect_uri = redirect_uri(self.values)
+        self.redirect_label = QLabel()
+        self.redirect_label.setWordWrap(True)
+        self.redirect_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.redirect_warning = QLabel()
+        self.redirect_warning.setObjectName("redirectWarning")
+        self.redirect_warning.setWordWrap(True)
+        redirect_box = QWidget()
+        redirect_layout = QVBoxLayout(redirect_box)
+        redirect_layout.setContentsMargins(0, 0, 0, 0)
+        redirect_layout.setSpacing(2)
+        redirect_layout.addWidget(self.redirect_label)
+        redirect_layout.addWidget(self.redirect_warning)
         for spec in SETTINGS:
             if spec.key.startswith("ui."):
                 continue
@@ -44,10 +58,9 @@ class SettingsDialog(QDialog):
             editor.setToolTip(spec.help + (f" (Znuny: {spec.znuny})" if spec.znuny else ""))
             self.editors[spec.key] = editor
             label = spec.help.split(" (")[0]
-            form.addRow(label + ":", editor)
-        self.redirect_label = QLabel()
-        self.redirect_label.setWordWrap(True)
-        form.addRow("Redirect URI:", self.redirect_label)
+            form.addRow(label + ":", self._explained(editor, spec.explain))
+            if spec.key == "redirect.script_alias":  # the URI the three make, right under them
+                form.addRow("Redirect URI:", redirect_box)
         #: None: this platform has no XDG autostart (the row is left out)
         self.autostart_check: QCheckBox | None = None
         if autostart is not None:
@@ -73,6 +86,26 @@ class SettingsDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
         self._update()
+        # tall enough for the wrapped explanations at that width (a dialog's size hint wraps them narrower)
+        available = (parent.screen() if parent else self.screen()).availableGeometry()
+        width = min(max(self.minimumWidth(), self.sizeHint().width()), available.width() - 16)
+        self.resize(width, min(layout.totalHeightForWidth(width), available.height() - 40))
+
+    @staticmethod
+    def _explained(editor: QWidget, explain: str) -> QWidget:
+        """The editor with its one-line explanation under it."""
+        if not explain:
+            return editor
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(1)
+        layout.addWidget(editor)
+        note = QLabel(explain)
+        note.setWordWrap(True)
+        note.setStyleSheet(style("muted"))
+        layout.addWidget(note)
+        return box
 
     def _editor(self, spec: SettingSpec, value: Any) -> QWidget:
         if spec.kind is bool:
@@ -118,6 +151,16 @@ class SettingsDialog(QDialog):
         uri = redirect_uri(values)
         problem = check_url(uri)
         self.redirect_label.setText(uri)
+        if uri != self.saved_redirect_uri:
+            self.redirect_warning.setStyleSheet(style("warn"))
+            self.redirect_warning.setText(
+                f"Changed: sign-ins fail at every provider where {self.saved_redirect_uri} is registered until you "
+                "register the new redirect URI there too. Configurations with a redirect URI of their own (Edit, "
+                "Advanced) keep theirs.")
+        else:
+            self.redirect_warning.setStyleSheet(style("muted"))
+            self.redirect_warning.setText("Registered at your providers: changing it breaks their sign-ins until "
+                                          "the new one is registered there too.")
         ok = problem is None
         self.error.setText("" if ok else f"The redirect URI {uri} {problem}.")
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(ok)
