@@ -148,7 +148,8 @@ class _Handler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         return await self.relay.run(self.relay.deliver, str(session.auth_data), envelope.mail_from,
-                                    list(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content))
+                                    list(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content),
+                                    list(envelope.mail_options))
 
 
 class RelayServer:
@@ -268,7 +269,8 @@ class RelayServer:
             self.rate.end(device)
         return refusal
 
-    def deliver(self, device_name: str, mail_from: str, rcpt_tos: list[str], data: bytes) -> str:
+    def deliver(self, device_name: str, mail_from: str, rcpt_tos: list[str], data: bytes,
+                mail_options: list[str] | None = None) -> str:
         from desktop.usage.repository import UsageRepository
 
         device = self.devices.find(device_name)
@@ -283,7 +285,7 @@ class RelayServer:
                 answer = UpstreamAnswer("451 4.3.0 The relay's mail account for this device is gone; try again "
                                         "later", None, f"the mail account of device {device.name} was deleted")
             else:
-                answer = self.upstream.send(account, mail_from, rcpt_tos, data)
+                answer = self.upstream.send(account, mail_from, rcpt_tos, data, mail_options)
             self._record(device, account, mail_from, rcpt_tos, len(data), answer)
         finally:
             self.rate.end(device.name)

@@ -83,7 +83,10 @@ class Upstream:
     def __init__(self, tokens: TokenCache, timeout: float = 30.0, ehlo_name: str = "tokendesk-relay") -> None:
         self.tokens, self.timeout, self.ehlo_name = tokens, timeout, ehlo_name
 
-    def send(self, account: MailAccount, mail_from: str, rcpt_tos: list[str], data: bytes) -> UpstreamAnswer:
+    def send(self, account: MailAccount, mail_from: str, rcpt_tos: list[str], data: bytes,
+             mail_options: list[str] | None = None) -> UpstreamAnswer:
+        """``mail_options``: the device's MAIL parameters; BODY=8BITMIME and SMTPUTF8 go on where the upstream
+        offers them."""
         try:
             token = self.tokens.get(account.config_name)
         except TokenUnavailable as exc:
@@ -91,7 +94,7 @@ class Upstream:
                                   None, str(exc), "token")
         for attempt in (1, 2):
             try:
-                return self._send_once(account, token, mail_from, rcpt_tos, data)
+                return self._send_once(account, token, mail_from, rcpt_tos, data, mail_options or [])
             except _Rejected as exc:
                 if attempt == 2:
                     return UpstreamAnswer("451 4.7.0 The relay could not sign in upstream; try again later",
@@ -127,7 +130,7 @@ class Upstream:
         return client
 
     def _send_once(self, account: MailAccount, token: str, mail_from: str, rcpt_tos: list[str],
-                   data: bytes) -> UpstreamAnswer:
+                   data: bytes, mail_options: list[str]) -> UpstreamAnswer:
         where = f"{account.host}:{account.effective_port}"
         try:
             client = self._connect(account)
@@ -140,7 +143,7 @@ class Upstream:
                                   f"{where} cannot be reached: {_exc_words(exc)}", "connect")
         try:
             self._authenticate(client, account, token)
-            return self._transaction(client, mail_from, rcpt_tos, data)
+            return self._transaction(client, mail_from, rcpt_tos, data, _options(client, mail_options))
         except _Rejected:
             raise
         except smtplib.SMTPResponseException as exc:
@@ -172,8 +175,9 @@ class Upstream:
             raise _Rejected(exc.smtp_code, f"{exc.smtp_code} {_words(exc)}") from None
 
     @staticmethod
-    def _transaction(client: smtplib.SMTP, mail_from: str, rcpt_tos: list[str], data: bytes) -> UpstreamAnswer:
-        code, msg = client.mail(mail_from)
+    def _transaction(client: smtplib.SMTP, mail_from: str, rcpt_tos: list[str], data: bytes,
+                     options: list[str]) -> UpstreamAnswer:
+        code, msg = client.mail(mail_from, options)
         if code != 250:
             client.rset()
             words = msg.decode("utf-8", "replace")
@@ -190,6 +194,11 @@ class Upstream:
         if code == 250:
             return UpstreamAnswer(f"250 2.0.0 Delivered upstream: {words}", code, f"{code} {words}")
         return UpstreamAnswer(f"{code} {words}", code, f"DATA: {code} {words}")
+
+
+def _options(client: smtplib.SMTP, wanted: list[str]) -> list[str]:
+    offered = {"BODY=8BITMIME": "8bitmime", "SMTPUTF8": "smtputf8"}
+    return [o for o in (w.upper() for w in wanted) if o in offered and client.has_extn(offered[o])]
 
 
 def _exc_words(exc: BaseException) -> str:

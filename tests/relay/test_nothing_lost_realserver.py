@@ -129,6 +129,9 @@ def test_a_killed_relay_loses_nothing_it_acknowledged(ctx, forwarded_account, fo
     assert cut_off, "no message was in flight at the kill"
     # the devices send what was never acknowledged again, to a restarted relay: everything arrives
     proc = serve()
+    status = subprocess.run([sys.executable, "-m", "desktop", "relay", "status"], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert f"Relay: running on 127.0.0.1:{port} (process {proc.pid}," in status.stdout, status.stdout + status.stderr
     try:
         for subject in unanswered:
             name = subject.split("-")[0]

@@ -187,3 +187,15 @@ def test_a_network_address_without_a_certificate_does_not_start(ctx):
 
     with pytest.raises(RelayStartError, match="needs STARTTLS"):
         RelayServer(ctx, listen="0.0.0.0:2599").start()
+
+
+def test_an_8bit_utf8_message_arrives_as_sent(ctx, mail_account, relay_factory, smtp):
+    password = device(ctx)
+    relay = relay_factory()
+    msg = message(subject="Grüße aus dem Scanner", body="Überweisung für Müller – 3 Seiten\n")
+    raw = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n", utf8=True))
+    assert "Grüße".encode() in raw  # 8-bit, not encoded words
+    with smtplib.SMTP("127.0.0.1", relay.port, timeout=30) as client:
+        client.login("scanner", password)
+        assert client.sendmail(MAIL_USER, ["archive@example.org"], raw, mail_options=["BODY=8BITMIME"]) == {}
+    assert smtp.messages[0]["data"] == raw
