@@ -40,4 +40,11 @@ def order_focus(window: MainWindow) -> None:
     chain = focus_chain(window)
     for first, second in pairwise(chain):
         QWidget.setTabOrder(first, second)
+    # the details pane draws no focus of its own: a frame in the highlight colour says Tab is there (the arrow
+    # and page keys scroll it)
+    if not window.details.objectName():
+        window.details.setObjectName("detailsPane")
+    name = window.details.objectName()
+    window.details.setStyleSheet(f"QScrollArea#{name} {{ border: 1px solid palette(mid); }}"
+                                 f"QScrollArea#{name}:focus {{ border: 2px solid palette(highlight); }}")
     window.table.setFocus(Qt.FocusReason.OtherFocusReason)

@@ -126,7 +126,7 @@ def window(qapp, ctx, make_config):
     qapp.processEvents()
 
 
-def test_tab_leaves_the_token_table_and_the_arrows_move_inside_it(window, qapp):
+def test_tab_leaves_the_token_table_and_the_arrows_move_inside_it(window, qapp, tmp_path):
     assert focus() is window.table  # the window opens in the table
     window.table.selectionModel().setCurrentIndex(window.model.index(0, 0),
                                                   QItemSelectionModel.SelectionFlag.ClearAndSelect
@@ -136,6 +136,7 @@ def test_tab_leaves_the_token_table_and_the_arrows_move_inside_it(window, qapp):
     assert window.current_configuration().name == "Beta"
     QTest.keyClick(window.table, Qt.Key.Key_Tab)
     assert focus() is window.details and window.current_configuration().name == "Beta"  # selection kept
+    shot(window, "1-tab-from-table-to-details", tmp_path)
     QTest.keyClick(focus(), Qt.Key.Key_Backtab)
     assert focus() is window.table and window.current_configuration().name == "Beta"
 
@@ -204,6 +205,42 @@ def test_enter_runs_the_named_action_in_dialogs_with_an_action_button(qapp, make
         assert buttons[0] is action  # left of Cancel, and so before it
     QTest.keyClick(focus(), Qt.Key.Key_Escape)
     assert not dialog.isVisible()
+
+
+def test_picker_import_and_passphrase_dialogs_tab_in_reading_order_enter_accepts_esc_closes(qapp, ctx, make_config):
+    import yaml
+
+    from desktop.backup import parse_import, plan_import
+    from desktop.ui.dialogs.import_dialog import ImportPreviewDialog
+    from desktop.ui.dialogs.passphrase_dialog import NEW, PassphraseDialog
+    from desktop.ui.dialogs.template_picker import TemplatePicker
+
+    picker = open_dialog(TemplatePicker(ctx.templates), qapp)
+    assert focus() is picker.list and reading_order_problems(picker, tab_ring(picker, qapp)) == []
+    QTest.keyClick(picker.list, Qt.Key.Key_Down)
+    QTest.keyClick(picker.list, Qt.Key.Key_Return)  # Next
+    assert picker.result() == TemplatePicker.DialogCode.Accepted and picker.selected_template() is not None
+
+    text = yaml.safe_dump([{"Name": "New one", "Config": {
+        "TemplateName": "Generic OAuth2", "ClientID": "app", "Scope": "",
+        "Requests": {key: {"Request": {"URL": "https://sso.example.org/" + key}} for key in (
+            "AuthorizationCode", "TokenByAuthorizationCode", "TokenByRefreshToken")}}}])
+    parsed = parse_import(text, templates=ctx.templates)
+    preview = open_dialog(ImportPreviewDialog(parsed, lambda overwrite: plan_import(ctx, parsed, overwrite)), qapp)
+    ring = tab_ring(preview, qapp)
+    assert preview.apply_button.isDefault() and reading_order_problems(preview, ring) == []
+    if preview.apply_button.isEnabled():
+        assert [w for w in ring if isinstance(w, QPushButton)][0] is preview.apply_button
+    QTest.keyClick(focus(), Qt.Key.Key_Escape)
+    assert not preview.isVisible()
+
+    vault = open_dialog(PassphraseDialog(NEW), qapp)
+    assert focus() is vault.passphrase.edit
+    assert reading_order_problems(vault, tab_ring(vault, qapp)) == []
+    QTest.keyClicks(vault.passphrase.edit, "correct horse battery staple 42")
+    QTest.keyClicks(vault.repeat.edit, "correct horse battery staple 42")
+    QTest.keyClick(vault.repeat.edit, Qt.Key.Key_Return)  # Save passphrase
+    assert vault.result() == PassphraseDialog.DialogCode.Accepted
 
 
 # ---- point 3: sizes

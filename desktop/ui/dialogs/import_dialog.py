@@ -130,6 +130,8 @@ class ImportPreviewDialog(QDialog):
         self.buttons.accepted.connect(self.on_apply_clicked)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+        self.apply_button.setDefault(True)  # Enter applies (once the box is in the dialog, see export_dialog)
+        QWidget.setTabOrder(self.apply_button, self.buttons.button(QDialogButtonBox.StandardButton.Cancel))
 
         self.overwrite_box.toggled.connect(self.on_overwrite_toggled)
         self.keep_secret_box.toggled.connect(self.on_keep_secret_toggled)
