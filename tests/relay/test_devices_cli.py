@@ -112,3 +112,38 @@ def test_the_relay_commands_import_no_qt(tokendesk_home):
             "print('QT', bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_serve_on_a_network_address_shows_the_certificate_fingerprint(tokendesk_home, ctx):
+    import os
+    import signal
+
+    from desktop.relay.tls import fingerprint_of, relay_dir
+    from tests.servers.dovecot import free_ports
+
+    port = free_ports(1)[0]
+    env = {**os.environ, "TOKENDESK_HOME": str(tokendesk_home)}
+    proc = subprocess.Popen([sys.executable, "-m", "desktop", "relay", "serve", "--listen", f"0.0.0.0:{port}"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first, second = proc.stdout.readline(), proc.stdout.readline()
+        assert f"Relay listening on 0.0.0.0:{port} (STARTTLS required before AUTH)" in first, first
+        cert = relay_dir() / "relay-cert.pem"
+        assert f"(self-signed, generated); SHA-256 fingerprint {fingerprint_of(cert)}" in second
+        assert oct((relay_dir() / "relay-key.pem").stat().st_mode & 0o777) == "0o600"
+        again = subprocess.run([sys.executable, "-m", "desktop", "relay", "serve", "--listen", f"0.0.0.0:{port}"],
+                               env=env, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 1 and f"0.0.0.0:{port} is in use - is another relay running" in again.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "Relay stopped: 0 delivered, 0 failed." in out, err
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["relay", "serve", "--listen", "127.0.0.1"], "has no port"),
+    (["relay", "serve", "--cert", "/nonexistent.pem"], "Give both the certificate (--cert) and its private key"),
+])
+def test_serve_refuses_bad_options_in_words(run, argv, words):
+    code, _out, err = run(*argv)
+    assert code == 2 and words in err
