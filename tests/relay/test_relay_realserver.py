@@ -28,8 +28,14 @@ def device(ctx, name: str = "scanner", aliases: list[str] | None = None) -> str:
     return DeviceRepository(ctx.store).add(name, ACCOUNT, aliases)[1]
 
 
-def test_a_device_message_arrives_upstream_with_the_token(ctx, mail_account, relay_factory, smtp, oauth):
-    _account, pair = mail_account
+@pytest.mark.parametrize(("protocol", "mechanism"), [("SMTP", "XOAUTH2"), ("SMTPS", "OAUTHBEARER")])
+def test_a_device_message_arrives_upstream_with_the_token(ctx, mail_account, relay_factory, smtp, oauth, protocol,
+                                                          mechanism):
+    from desktop.usage.repository import UsageRepository
+
+    account, pair = mail_account
+    port = smtp.starttls_port if protocol == "SMTP" else smtp.smtps_port
+    UsageRepository(ctx.store).update_mail_account(account.copy(protocol=protocol, port=port, mechanism=mechanism))
     password = device(ctx)
     relay = relay_factory()
     token_requests = len(oauth.requests("/token"))
@@ -41,7 +47,7 @@ def test_a_device_message_arrives_upstream_with_the_token(ctx, mail_account, rel
     got = smtp.messages[0]
     assert got["from"] == MAIL_USER and got["to"] == ["someone@example.org"] and got["login"] == MAIL_USER
     assert b"Subject: Scan 1" in got["data"] and b"page one\r\n.\r\nafter a lone dot" in got["data"]
-    assert smtp.attempts == [("XOAUTH2", MAIL_USER, True)]
+    assert smtp.attempts == [(mechanism, MAIL_USER, True)]
     assert len(oauth.requests("/token")) == token_requests  # a valid token was used, none requested
     entry = MessageLog(ctx.store).recent(1)[0]
     assert (entry.device, entry.sender, entry.recipients, entry.ok) == ("scanner", MAIL_USER,
