@@ -141,6 +141,16 @@ def test_tab_leaves_the_token_table_and_the_arrows_move_inside_it(window, qapp, 
     assert focus() is window.table and window.current_configuration().name == "Beta"
 
 
+def test_tab_reaches_the_page_of_another_tab(window, qapp):
+    window.show_tab(1)  # Mail accounts: built when first shown
+    qapp.processEvents()
+    window.tabs.tabBar().setFocus()
+    QTest.keyClick(focus(), Qt.Key.Key_Tab)
+    assert window.tabs.currentWidget().isAncestorOf(focus())  # into the page shown, not the hidden token table
+    QTest.keyClick(focus(), Qt.Key.Key_Backtab)
+    assert focus() is window.tabs.tabBar()
+
+
 def test_tab_goes_through_the_window_top_to_bottom_and_shift_tab_back(window, qapp):
     window.search.setFocus()
     ring = tab_ring(window, qapp)
@@ -350,13 +360,20 @@ def test_an_edit_with_a_stored_secret_needs_none_typed(qapp, ctx, make_config):
 
 
 # ---- point 8: the refresh endpoint follows the token endpoint
-def test_the_refresh_endpoint_follows_the_token_endpoint_until_the_admin_types_one(qapp, ctx):
+def error_shown(dialog: TokenDialog, field: str) -> str | None:
+    label = dialog.fields[field].error
+    return label.text() if label.isVisible() else None
+
+
+def test_the_refresh_endpoint_follows_the_token_endpoint_until_the_admin_types_one(qapp, ctx, tmp_path):
     template = ctx.templates.require("Generic OAuth2")
     dialog = open_dialog(TokenDialog(template.new_configuration(), template=template, redirect_uri=REDIRECT), qapp)
     token, refresh = dialog.endpoint_edits[TOKEN_BY_AUTHORIZATION_CODE], dialog.endpoint_edits[TOKEN_BY_REFRESH_TOKEN]
     QTest.keyClicks(token, "https://sso.example.org/token")
     assert refresh.text() == "https://sso.example.org/token"
     assert dialog._collect().endpoint(TOKEN_BY_REFRESH_TOKEN) == "https://sso.example.org/token"  # what is saved
+    assert error_shown(dialog, "Token refresh endpoint") is None
+    shot(dialog, "8-refresh-endpoint-follows", tmp_path)
     refresh.selectAll()
     QTest.keyClicks(refresh, "https://sso.example.org/refresh")  # the admin's own
     QTest.keyClicks(token, "2")
