@@ -29,6 +29,7 @@ from desktop.models.config import (
     TOKEN_REVOCATION,
     VALIDITY_LABELS,
     TokenConfiguration,
+    parse_day,
 )
 from desktop.models.settings import SETTINGS, spec_for
 from desktop.models.status import last_used_text, refresh_status, token_status
@@ -114,6 +115,9 @@ def _add_field_options(p: argparse.ArgumentParser) -> None:
                    help="client secret in the request body (post, Znuny's way, default) or as HTTP Basic")
     p.add_argument("--notify-expired-token", choices=["on", "off"])
     p.add_argument("--notify-expired-refresh-token", choices=["on", "off"])
+    p.add_argument("--client-secret-expires", metavar="DATE",
+                   help="the day the client secret expires, YYYY-MM-DD (warnings 30, 7 and 1 days ahead and on the "
+                   "day); '' or 'none' forgets it")
 
 
 def _apply_field_options(cfg: TokenConfiguration, args: argparse.Namespace) -> None:
@@ -145,6 +149,16 @@ def _apply_field_options(cfg: TokenConfiguration, args: argparse.Namespace) -> N
         cfg.notify_on_expired_token = args.notify_expired_token == "on"
     if args.notify_expired_refresh_token:
         cfg.notify_on_expired_refresh_token = args.notify_expired_refresh_token == "on"
+    if args.client_secret_expires is not None:
+        text = args.client_secret_expires.strip()
+        if text.lower() in ("", "none"):
+            cfg.client_secret_expires = None
+        elif (day := parse_day(text)) is None:
+            raise CliError(f"--client-secret-expires must be a date written year-month-day, such as 2027-05-31, "
+                           f"not '{text}' (Entra shows it under Certificates & secrets, column Expires); nothing "
+                           "was saved", EXIT_USAGE)
+        else:
+            cfg.client_secret_expires = day
 
 
 def read_secret_file(spec: str) -> str:
@@ -256,6 +270,7 @@ def configuration_details(cfg: TokenConfiguration) -> dict[str, Any]:
         "validity": cfg.validity_label,
         "client_id": cfg.client_id,
         "client_secret": "stored" if cfg.has_client_secret else "missing",
+        "client_secret_expires": cfg.client_secret_expires_text or None,
         "scope": cfg.scope,
         "endpoints": {
             "authorization": cfg.authorization_url or None,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 # ---- ValidID (Znuny)
@@ -31,17 +32,19 @@ TOKEN_BY_AUTHORIZATION_CODE = "TokenByAuthorizationCode"
 TOKEN_BY_REFRESH_TOKEN = "TokenByRefreshToken"
 TOKEN_BY_CLIENT_CREDENTIALS = "TokenByClientCredentials"
 TOKEN_REVOCATION = "TokenRevocation"  # Tokendesk
+DEVICE_AUTHORIZATION = "DeviceAuthorization"  # Tokendesk (RFC 8628), in Znuny's request shape
 REQUEST_KEYS = (
     AUTHORIZATION_CODE,
     TOKEN_BY_AUTHORIZATION_CODE,
     TOKEN_BY_REFRESH_TOKEN,
     TOKEN_BY_CLIENT_CREDENTIALS,
     TOKEN_REVOCATION,
+    DEVICE_AUTHORIZATION,
 )
 
-# ---- AuthFlow (Znuny 7.1+; absent means AuthorizationCode)
+# ---- AuthFlow (Znuny 7.1+; absent means AuthorizationCode): the values and what they mean are the grant
+# descriptors' (desktop/models/grants.py); nothing else compares them
 FLOW_AUTHORIZATION_CODE = "AuthorizationCode"
-FLOW_CLIENT_CREDENTIALS = "ClientCredentials"
 
 # ---- Values allowed in AutofilledParametersMapping / ParametersMapping
 AUTOFILL_SOURCES = ("ClientID", "ClientSecret", "Scope", "AuthorizationCode", "RefreshToken", "State", "RedirectURL")
@@ -221,12 +224,10 @@ class TokenConfiguration:
         return self.endpoint(TOKEN_REVOCATION)
 
     def endpoints_in_use(self) -> dict[str, str]:
-        """The endpoints this configuration's flow needs, keyed by request key."""
-        if self.auth_flow == FLOW_CLIENT_CREDENTIALS:
-            keys: tuple[str, ...] = (TOKEN_BY_CLIENT_CREDENTIALS,)
-        else:
-            keys = (AUTHORIZATION_CODE, TOKEN_BY_AUTHORIZATION_CODE, TOKEN_BY_REFRESH_TOKEN)
-        return {k: self.endpoint(k) for k in keys}
+        """The endpoints this configuration's grants need, keyed by request key (``grants.endpoint_keys``)."""
+        from desktop.models.grants import endpoint_keys
+
+        return {k: self.endpoint(k) for k in endpoint_keys(self)}
 
     # ---- notifications
     def _notifications(self) -> dict[str, Any]:
@@ -392,6 +393,40 @@ class TokenConfiguration:
     @userinfo_url.setter
     def userinfo_url(self, value: str) -> None:
         self._set_tokendesk("UserinfoURL", value or None)
+
+
+    @property
+    def client_secret_expires_text(self) -> str:
+        """``Config.Tokendesk.ClientSecretExpires`` as stored ('' when not set), for validation and display."""
+        value = self._tokendesk().get("ClientSecretExpires")
+        return "" if value is None else str(value).strip()
+
+    @property
+    def client_secret_expires(self) -> date | None:
+        """The day the client secret expires (Entra: at most 24 months after it was made); None when not set
+        or not a date (validation says so)."""
+        return parse_day(self.client_secret_expires_text)
+
+    @client_secret_expires.setter
+    def client_secret_expires(self, value: date | None) -> None:
+        if value is not None or "ClientSecretExpires" in self._tokendesk():
+            self._set_tokendesk("ClientSecretExpires", value.isoformat() if value else None)
+
+    def set_client_secret_expires_text(self, text: str) -> None:
+        """As typed in Edit: kept as written (validation names a text that is not a date), '' forgets it."""
+        if text.strip() or "ClientSecretExpires" in self._tokendesk():
+            self._set_tokendesk("ClientSecretExpires", text.strip() or None)
+
+
+def parse_day(text: str) -> date | None:
+    """A calendar day written YYYY-MM-DD (ISO 8601), else None."""
+    text = (text or "").strip()
+    if len(text) != 10:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 # ``config`` is a dataclass field for construction, equality and repr, backed by a lazily parsed

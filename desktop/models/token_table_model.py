@@ -95,6 +95,25 @@ class TokenRow:
         return cached
 
 
+#: the table names the client secret's expiry this many days ahead
+CLIENT_SECRET_SHOWN_DAYS = 30
+
+
+def client_secret_soon(cfg: TokenConfiguration, now: datetime) -> tuple[str, str] | None:
+    """(text, tone) when the client secret expires within 30 days or has expired, else None."""
+    day = cfg.client_secret_expires
+    if day is None:
+        return None
+    left = (day - now.astimezone().date()).days
+    if left > CLIENT_SECRET_SHOWN_DAYS:
+        return None
+    if left < 0:
+        return f"client secret expired {day.isoformat()}", "error"
+    if left == 0:
+        return "client secret expires today", "error"
+    return f"client secret expires {day.isoformat()} (in {left} day{'s' if left != 1 else ''})", "warn"
+
+
 def _search_text(cfg: TokenConfiguration, state: TokenState) -> str:
     now = utcnow()
     parts = [cfg.name, cfg.template_name, cfg.validity_label, token_status(state, now).kind.value]
@@ -279,7 +298,8 @@ class TokenTableModel(QAbstractTableModel):
             if col == COL_TEMPLATE:
                 return cfg.template_name
             if col == COL_VALIDITY:
-                return cfg.validity_label
+                soon = client_secret_soon(cfg, self._now)
+                return f"{cfg.validity_label}; {soon[0]}" if soon else cfg.validity_label
             if col == COL_ACCOUNT:
                 return row.state.account
             return row.status(col, self._now, self.token_lead).text
@@ -291,6 +311,8 @@ class TokenTableModel(QAbstractTableModel):
             if col in (COL_TOKEN, COL_REFRESH):
                 kind = row.status(col, self._now, self.token_lead).kind.value
                 return QBrush(tone_color(_STATUS_TONES.get(kind, "disabled")))
+            if col == COL_VALIDITY and (soon := client_secret_soon(cfg, self._now)):
+                return QBrush(tone_color(soon[1]))
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_NAME and not cfg.has_client_secret:
@@ -299,6 +321,8 @@ class TokenTableModel(QAbstractTableModel):
                 return row.status(col, self._now, self.token_lead).text
             if col == COL_VALIDITY and not cfg.is_valid:
                 return "Invalid configurations are not refreshed and do not notify."
+            if col == COL_VALIDITY and client_secret_soon(cfg, self._now):
+                return "Make a new client secret at the provider, then enter it and its expiry date with Edit."
             if col == COL_ACCOUNT:
                 return ("The account that signed in, as the token says (mail accounts must log in as it)"
                         if row.state.account else "The provider did not say who signed in (or no token is stored)")

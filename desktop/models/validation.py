@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from desktop.models.config import (
     AUTHORIZATION_CODE,
-    FLOW_CLIENT_CREDENTIALS,
+    DEVICE_AUTHORIZATION,
     TOKEN_BY_AUTHORIZATION_CODE,
     TOKEN_BY_CLIENT_CREDENTIALS,
     TOKEN_BY_REFRESH_TOKEN,
@@ -22,6 +22,7 @@ from desktop.models.config import (
     VALIDITY_LABELS,
     TokenConfiguration,
 )
+from desktop.models.grants import auth_flow_problem
 
 ENDPOINT_LABELS = {
     AUTHORIZATION_CODE: "Authorization endpoint",
@@ -29,6 +30,7 @@ ENDPOINT_LABELS = {
     TOKEN_BY_REFRESH_TOKEN: "Token refresh endpoint",
     TOKEN_BY_CLIENT_CREDENTIALS: "Token endpoint (client credentials)",
     TOKEN_REVOCATION: "Revocation endpoint",
+    DEVICE_AUTHORIZATION: "Device authorization endpoint",
 }
 
 MAX_NAME_LENGTH = 200
@@ -144,6 +146,9 @@ def validate_configuration(
         errors.append(FieldError(ENDPOINT_LABELS[TOKEN_REVOCATION], msg))
     if cfg.redirect_url_override and (msg := check_url(cfg.redirect_url_override, required=False)) is not None:
         errors.append(FieldError("Redirect URI", msg))
-    if cfg.auth_flow not in ("AuthorizationCode", FLOW_CLIENT_CREDENTIALS):
-        errors.append(FieldError("AuthFlow", f"must be AuthorizationCode or ClientCredentials, not {cfg.auth_flow!r}"))
+    if cfg.client_secret_expires_text and cfg.client_secret_expires is None:
+        errors.append(FieldError("Client secret expires", "must be a date written year-month-day, such as "
+                                 f"2027-05-31, not {cfg.client_secret_expires_text!r}; leave it empty when unknown"))
+    if (problem := auth_flow_problem(cfg)) is not None:
+        errors.append(FieldError("AuthFlow", problem))
     return errors

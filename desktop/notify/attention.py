@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from desktop.models.status import format_local, format_when
-from desktop.notify.events import ACTION_REFRESH, SEVERITY, DueEvent, EventKind
+from desktop.models.status import format_local, format_when, relative_time
+from desktop.notify.events import ACTION_EDIT, ACTION_REFRESH, SEVERITY, DueEvent, EventKind
 
-ACTION_LABELS = {ACTION_REFRESH: "Refresh", "request": "Request new token"}
+ACTION_LABELS = {ACTION_REFRESH: "Refresh", "request": "Request new token", ACTION_EDIT: "Edit"}
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class AttentionItem:
             return "none"
         if self.reason == "rejected":
             return "reauth"
-        if self.kind in (EventKind.TOKEN_EXPIRING, EventKind.REFRESH_EXPIRING):
+        if self.kind in (EventKind.TOKEN_EXPIRING, EventKind.REFRESH_EXPIRING, EventKind.CLIENT_SECRET_EXPIRING):
             return "expiring"
         return "expired"
 
@@ -84,15 +84,33 @@ def describe(event: DueEvent, now: datetime, relative: bool = True) -> tuple[str
     elif kind is EventKind.TOKEN_EXPIRING:
         title = "Token expires soon"
         text = f"The access token of '{name}' {_when(event.expires_at, now, 'expires', relative)}."
+    elif kind in (EventKind.CLIENT_SECRET_EXPIRING, EventKind.CLIENT_SECRET_EXPIRED):
+        title, text = client_secret_words(event, now, relative)
     else:
         title, text = "Refresh due", f"The access token of '{name}' is due for a refresh."
-    if event.action == ACTION_REFRESH:
+    if event.action == ACTION_EDIT:
+        step = ("Make a new client secret at the provider (Entra: App registrations > Certificates & secrets), "
+                "then enter it and its expiry date with Edit.")
+    elif event.action == ACTION_REFRESH:
         step = "Refresh it now."
     elif event.reason == "never_requested":
         step = "Request a new token to sign in for the first time."
     else:
         step = "Request a new token (sign in again)."
     return title, text, step
+
+
+def client_secret_words(event: DueEvent, now: datetime, relative: bool = True) -> tuple[str, str]:
+    """(title, text) of a client-secret event: "expires on 2027-05-31 (in 7 days)", "expires today", "expired on"."""
+    name = event.name
+    expires = event.expires_at or event.due_at
+    day = expires.date().isoformat()
+    if event.kind is EventKind.CLIENT_SECRET_EXPIRING:
+        when = f"{day} ({relative_time(expires, now)})" if relative else day
+        return "Client secret expires soon", f"The client secret of '{name}' expires on {when}."
+    if now.astimezone(expires.tzinfo) < expires + timedelta(days=1):
+        return "Client secret expires today", f"The client secret of '{name}' expires today ({day})."
+    return "Client secret expired", f"The client secret of '{name}' expired on {day}: the provider refuses it."
 
 
 def attention_item(event: DueEvent, now: datetime) -> AttentionItem:

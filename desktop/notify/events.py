@@ -14,6 +14,10 @@ An event is something that becomes true at a known instant and stays true for a 
   client-credentials flow (no refresh token: the client secret gets a new token) once a token
   has been requested.
   Not a notification: the GUI emits ``hub.refresh_due`` for it.
+* ``CLIENT_SECRET_EXPIRING`` - the client secret (``Config.Tokendesk.ClientSecretExpires``, a day) expires
+  in 30, 7 or 1 days: three events, each due at the local midnight that starts that day and true until the
+  next one is due, so each is announced once and only the latest is listed.
+* ``CLIENT_SECRET_EXPIRED`` - the day itself ("expires today"), and every day after ("expired on").
 
 Znuny's rules: only valid configurations (``ValidID`` 1) produce events; a configuration whose
 token was never requested counts as expired (token and refresh token) but produces an event
@@ -31,13 +35,19 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from desktop.models.config import FLOW_CLIENT_CREDENTIALS, TokenConfiguration
+from desktop.models.config import TokenConfiguration
+from desktop.models.grants import keeps_refresh_token
 from desktop.models.token import TokenState
 
 ACTION_REFRESH = "refresh"
 ACTION_REQUEST = "request"
+#: a new client secret (and its expiry day) is entered in Edit
+ACTION_EDIT = "edit"
+
+#: days ahead of a client secret's expiry at which a warning is due (then the day itself)
+CLIENT_SECRET_WARNING_DAYS: tuple[int, ...] = (30, 7, 1)
 
 #: the epoch, used as anchor when a configuration carries no creation time at all
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -49,6 +59,8 @@ class EventKind(enum.Enum):
     REFRESH_EXPIRING = "refresh_token_expiring"
     REFRESH_EXPIRED = "refresh_token_expired"
     REFRESH_DUE = "refresh_due"
+    CLIENT_SECRET_EXPIRING = "client_secret_expiring"
+    CLIENT_SECRET_EXPIRED = "client_secret_expired"
 
     @property
     def is_notification(self) -> bool:
@@ -57,8 +69,10 @@ class EventKind(enum.Enum):
 
 #: most urgent first; the attention list shows one entry per configuration, the most urgent
 SEVERITY: dict[EventKind, int] = {
-    EventKind.REFRESH_EXPIRED: 4,
-    EventKind.TOKEN_EXPIRED: 3,
+    EventKind.REFRESH_EXPIRED: 6,
+    EventKind.CLIENT_SECRET_EXPIRED: 5,
+    EventKind.TOKEN_EXPIRED: 4,
+    EventKind.CLIENT_SECRET_EXPIRING: 3,
     EventKind.REFRESH_EXPIRING: 2,
     EventKind.TOKEN_EXPIRING: 1,
     EventKind.REFRESH_DUE: 0,
@@ -179,7 +193,7 @@ def configuration_events(
     events: list[DueEvent] = []
     anchor = anchor_time(cfg, state)
     never = state.never_requested()
-    client_credentials = cfg.auth_flow == FLOW_CLIENT_CREDENTIALS
+    asks_again = not keeps_refresh_token(cfg)  # renewed by asking again, no refresh token
     rt_expiry = refresh_token_expiry(cfg, state)
     lead = timedelta(minutes=cfg.notification_lead_time_minutes)
     token_exp = _utc(state.token_expires_at)
@@ -206,7 +220,7 @@ def configuration_events(
             add(DueEvent(cid, name, EventKind.TOKEN_EXPIRED, token_exp, expires_at=token_exp, action=fix_at(token_exp)))
 
     # ---- refresh token (client credentials have none: a new token needs only the client secret)
-    if not client_credentials:
+    if not asks_again:
         rolling = cfg.refresh_token_lifetime_rolling and state.refresh_token_expires_at is None
         if state.reauthorization_needed:
             if cfg.notify_on_expired_refresh_token:
@@ -223,9 +237,11 @@ def configuration_events(
             if cfg.notify_on_expired_refresh_token:
                 add(DueEvent(cid, name, EventKind.REFRESH_EXPIRED, rt_expiry, expires_at=rt_expiry))
 
+    events.extend(client_secret_events(cfg, now))
+
     # ---- automatic refresh
     lead_refresh = timedelta(seconds=max(0, refresh_lead_seconds))
-    if client_credentials:
+    if asks_again:
         # a new token needs only the client secret: renew ahead of expiry once the admin asked for one
         if state.has_access_token and token_exp is not None and not state.reauthorization_needed:
             add(DueEvent(cid, name, EventKind.REFRESH_DUE, _utc(state.refresh_due_at(lead_refresh)) or token_exp,
@@ -241,6 +257,32 @@ def configuration_events(
             add(DueEvent(cid, name, EventKind.REFRESH_DUE, due, until=rt_expiry, expires_at=token_exp,
                          action=ACTION_REFRESH))
     return events
+
+
+def day_start(day: date, tz: tzinfo | None = None) -> datetime:
+    """The instant a calendar day begins: local midnight (``tz`` None: this machine's time zone)."""
+    naive = datetime.combine(day, time())
+    return naive.replace(tzinfo=tz) if tz is not None else naive.astimezone()
+
+
+def client_secret_events(cfg: TokenConfiguration, now: datetime, tz: tzinfo | None = None) -> list[DueEvent]:
+    """The client secret's warnings: 30, 7 and 1 days ahead, then the day itself (see the module docstring).
+
+    Each warning is true from its day's start until the next one is due; the day's event has no end. Events of
+    the past (a warning whose successor is due already) are left out by the caller's ``until`` test."""
+    day = cfg.client_secret_expires
+    if cfg.id is None or day is None:
+        return []
+    expires = day_start(day, tz)
+    starts = [day_start(day - timedelta(days=n), tz) for n in CLIENT_SECRET_WARNING_DAYS] + [expires]
+    events = [
+        DueEvent(cfg.id, cfg.name, EventKind.CLIENT_SECRET_EXPIRING, start, until=starts[i + 1], expires_at=expires,
+                 reason=f"client_secret_{days}d", action=ACTION_EDIT)
+        for i, (days, start) in enumerate(zip(CLIENT_SECRET_WARNING_DAYS, starts, strict=False))
+    ]
+    events.append(DueEvent(cfg.id, cfg.name, EventKind.CLIENT_SECRET_EXPIRED, expires, expires_at=expires,
+                           reason="client_secret", action=ACTION_EDIT))
+    return [e for e in events if e.until is None or e.until > now]
 
 
 def all_events(

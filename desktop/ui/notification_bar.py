@@ -13,7 +13,7 @@ from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 from desktop.notify.attention import AttentionItem
-from desktop.notify.events import ACTION_REFRESH, ACTION_REQUEST
+from desktop.notify.events import ACTION_EDIT, ACTION_REFRESH, ACTION_REQUEST
 from desktop.ui.icons import status_icon
 from desktop.ui.widgets import BAR_STYLES
 
@@ -23,6 +23,7 @@ MAX_ROWS = 4
 TOOLTIPS = {
     ACTION_REQUEST: "Sign in for '{name}' now and store a new token",
     ACTION_REFRESH: "Renew the access token of '{name}' now with its refresh token",
+    ACTION_EDIT: "Open '{name}' to enter its new client secret and the day it expires",
 }
 
 

@@ -45,7 +45,6 @@ from desktop.models.config import (
     BROWSER_SYSTEM,
     CLIENT_AUTH_BASIC,
     CLIENT_AUTH_POST,
-    FLOW_CLIENT_CREDENTIALS,
     INVALID,
     INVALID_TEMPORARILY,
     TOKEN_BY_AUTHORIZATION_CODE,
@@ -55,6 +54,7 @@ from desktop.models.config import (
     VALID,
     TokenConfiguration,
 )
+from desktop.models.grants import grant_for
 from desktop.models.origins import EndpointMove, endpoint_moves
 from desktop.models.templates import ProviderTemplate
 from desktop.models.tones import style
@@ -182,8 +182,12 @@ class TokenDialog(QDialog):
         else:
             self.secret_edit.setPlaceholderText("the client secret (leave empty for a public client)")
         self._add_row(form, "Client &secret:", "Client secret", self.secret_edit)
+        self.secret_expires_edit = QLineEdit(placeholderText="YYYY-MM-DD, when the provider says (Entra: "
+                                             "Certificates & secrets, Expires); warnings 30, 7, 1 days ahead")
+        self._add_row(form, "Secret e&xpires:", "Client secret expires", self.secret_expires_edit)
 
-        self.is_client_credentials = self.config.auth_flow == FLOW_CLIENT_CREDENTIALS
+        # no sign-in (client credentials): no redirect, no refresh token, the secret required
+        self.is_client_credentials = not grant_for(self.config).signs_in
         show_discovery = bool(self.template and self.template.discovery) or bool(self.config.discovery_url)
         self.issuer_edit = QLineEdit()
         self.discover_button = QPushButton("&Discover")
@@ -201,11 +205,7 @@ class TokenDialog(QDialog):
             form.addRow("", self.discover_status)
 
         self.endpoint_edits: dict[str, QLineEdit] = {}
-        keys = (
-            (TOKEN_BY_CLIENT_CREDENTIALS,)
-            if self.is_client_credentials
-            else (AUTHORIZATION_CODE, TOKEN_BY_AUTHORIZATION_CODE, TOKEN_BY_REFRESH_TOKEN)
-        )
+        keys = grant_for(self.config).request_keys  # the own grant's blocks (desktop/models/grants.py)
         for key in keys:
             edit = QLineEdit()
             edit.setPlaceholderText("https://...")
@@ -300,7 +300,8 @@ class TokenDialog(QDialog):
         QShortcut(QKeySequence.StandardKey.Save, self, activated=self._on_save)
         set_tab_chain(self, [
             self.redirect_row.edit, self.redirect_row.copy_button, self.name_edit, self.validity_combo,
-            self.client_id_edit, self.secret_edit.edit, self.secret_edit.toggle, self.issuer_edit,
+            self.client_id_edit, self.secret_edit.edit, self.secret_edit.toggle, self.secret_expires_edit,
+            self.issuer_edit,
             self.discover_button, *self.endpoint_edits.values(), self.scope_edit, self.notify_expired,
             self.notify_before_token, self.notify_refresh_expired, self.notify_before_refresh, self.lead_hours,
             self.revocation_edit, self.client_auth_combo, self.pkce_check, self.browser_combo, self.redirect_edit,
@@ -334,12 +335,14 @@ class TokenDialog(QDialog):
         self.rolling_check.setChecked(c.refresh_token_lifetime_rolling)
         self._sync_lifetime_preset()
         self.issuer_edit.setText(c.discovery_url)
+        self.secret_expires_edit.setText(c.client_secret_expires_text)
 
     def _collect(self) -> TokenConfiguration:
         c = self.config.copy()
         c.name = self.name_edit.text()
         c.valid_id = int(self.validity_combo.currentData())
         c.client_id = self.client_id_edit.text().strip()
+        c.set_client_secret_expires_text(self.secret_expires_edit.text())
         for key, edit in self.endpoint_edits.items():
             c.set_endpoint(key, edit.text().strip())
         c.scope = " ".join(self.scope_edit.text().split())
@@ -387,6 +390,7 @@ class TokenDialog(QDialog):
             ("Scope", self.scope_edit),
             (ENDPOINT_LABELS[TOKEN_REVOCATION], self.revocation_edit),
             ("Redirect URI", self.redirect_edit),
+            ("Client secret expires", self.secret_expires_edit),
         ]
         watched += [(ENDPOINT_LABELS[k], e) for k, e in self.endpoint_edits.items()]
         for key, edit in watched:
@@ -403,7 +407,7 @@ class TokenDialog(QDialog):
                                                        self.endpoint_edits[TOKEN_BY_REFRESH_TOKEN])
 
     def is_client_credentials_flow(self) -> bool:
-        return self.config.auth_flow == FLOW_CLIENT_CREDENTIALS
+        return not grant_for(self.config).signs_in
 
     def _touch(self, key: str) -> None:
         if key in self.fields:
