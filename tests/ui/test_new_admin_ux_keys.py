@@ -416,3 +416,23 @@ def test_settings_explain_each_field_and_warn_when_the_redirect_uri_changes(qapp
     QTest.keyClick(fqdn, Qt.Key.Key_Return)  # Enter saves
     assert dialog.result() == SettingsDialog.DialogCode.Accepted
     assert dialog.collected()["redirect.fqdn"] == "tokens.example.org"
+
+
+def test_the_login_dialog_fits_a_1366x768_screen_enter_is_the_pages_and_esc_cancels(qapp, ctx, make_config,
+                                                                                   monkeypatch):
+    from desktop.oauth.tokens import TokenService
+    from desktop.ui.dialogs.login_dialog import LoginDialog
+
+    config = make_config("Hand-edited")
+    config.set_endpoint("AuthorizationCode", "http://login.example.com/authorize")  # refused before any request
+    ctx.store.update(config)
+    screen = QGuiApplication.primaryScreen()
+    monkeypatch.setattr(type(screen), "availableGeometry", lambda _self: AVAILABLE_1366X768)
+    dialog = open_dialog(LoginDialog(TokenService(ctx), config.name), qapp)
+    assert dialog.panel_visible()  # what went wrong, with what to do
+    assert dialog.width() <= 1366 - 16 and dialog.height() <= 728 - 40
+    dialog.address.setFocus()
+    QTest.keyClick(dialog.address, Qt.Key.Key_Return)
+    assert dialog.isVisible()  # Enter presses no button: it is the sign-in page's
+    QTest.keyClick(focus(), Qt.Key.Key_Escape)
+    assert not dialog.isVisible() and dialog.result() == LoginDialog.DialogCode.Rejected

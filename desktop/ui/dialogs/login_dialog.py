@@ -126,7 +126,9 @@ class LoginDialog(QDialog):
         self.runner = runner
         self.setWindowTitle(f"Sign in \u2013 {name}")
         self.setObjectName("LoginDialog")
-        self.resize(900, 720)
+        # 900x720, within the screen's free area (a 1366x768 screen has about 728 pixels under its panel)
+        available = ((parent.screen() if parent else None) or self.screen()).availableGeometry()
+        self.resize(min(900, available.width() - 16), min(720, available.height() - 40))
         self._watch = _RedirectWatch(self)
         self._watch.caught.connect(self._on_intercepted_redirect, Qt.ConnectionType.QueuedConnection)
         self._profile: QWebEngineProfile | None = None
@@ -177,11 +179,14 @@ class LoginDialog(QDialog):
         self.retry_button.setToolTip("Start the sign-in again with a new request")
         self.retry_button.clicked.connect(self.start)
         self.retry_button.hide()
+        # Enter belongs to the sign-in page's form: neither button is pressed by it (Esc cancels)
+        self.retry_button.setAutoDefault(False)
         buttons.addWidget(self.retry_button)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Close without changing the stored token (Esc)")
         self.cancel_button.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         self.cancel_button.clicked.connect(self.reject)
+        self.cancel_button.setAutoDefault(False)
         buttons.addWidget(self.cancel_button)
         layout.addLayout(buttons)
 
