@@ -173,7 +173,8 @@ class RelayServer:
         self.rate = RateLimit(limit, self.log.sent_within)
         self.throttle = throttle or AuthThrottle()
         self.tokens = TokenCache(tokens or token_source(ctx), ttl=token_ttl)
-        self.upstream = Upstream(self.tokens, timeout=float(store.get_setting("network.timeout_seconds") or 20))
+        self._timeout = float(store.get_setting("network.timeout_seconds") or 20)
+        self.upstream = Upstream(self.tokens, timeout=self._timeout)
         self.stats = RelayStats()
         self.on_change = on_change
         self._pool: ThreadPoolExecutor | None = None
@@ -210,6 +211,8 @@ class RelayServer:
                                   "auth_exclude_mechanism": ["CRAM-MD5"], "ready_timeout": 10.0}
         if context is not None:
             kwargs.update(tls_context=context, require_starttls=True)
+        if self.upstream._closed:  # started again after a stop: a fresh set of upstream connections
+            self.upstream = Upstream(self.tokens, timeout=self._timeout)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="relay")
         controller = Controller(_Handler(self), **kwargs)
         try:
@@ -237,6 +240,7 @@ class RelayServer:
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=False)
                 self._pool = None
+            self.upstream.close()
             self._remove_state()
             self.stats.started_at = None
             self._changed()

@@ -6,6 +6,11 @@ every recipient and DATA. Any recipient refused means nothing is sent (RSET) and
 so a message reaches all its recipients or the device hears that it did not. The answer is an
 ``UpstreamAnswer``: the code and words to give the device, and the upstream's own words for the log.
 
+A signed-in connection is kept for the next message (``POOL_SIZE`` per account, used again within
+``IDLE_SECONDS``): a burst of messages pays TLS and AUTH once per connection, not per message. One that the server
+closed meanwhile is replaced before anything of the message was sent; one that breaks after DATA was sent makes the
+device send again.
+
 Tokens come through the usage seam (``desktop.usage.tokens``: ``TokenService.access_token``, which renews only a
 token that is due). ``TokenCache`` keeps the token between messages for ``ttl`` seconds, so a burst of messages
 asks the store once; a rejected token is fetched once more before the device is told to try later.
@@ -79,9 +84,38 @@ class _Rejected(Exception):
         self.code, self.text = code, text
 
 
+#: signed-in upstream connections kept per account, and for how long an idle one is used again
+POOL_SIZE = 4
+IDLE_SECONDS = 30.0
+
+
+def _pool_key(account: MailAccount) -> tuple[object, ...]:
+    """An edited account (another host, login, mechanism, CA) never gets a connection of its old settings."""
+    return (account.name, account.protocol, account.host, account.effective_port, account.login, account.mechanism,
+            account.ca_file, account.config_name)
+
+
+def _close(client: smtplib.SMTP, *, polite: bool = False) -> None:
+    try:
+        if polite:
+            client.quit()
+            return
+    except (OSError, smtplib.SMTPException):
+        pass
+    client.close()
+
+
+def _broken(where: str, exc: BaseException) -> UpstreamAnswer:
+    return UpstreamAnswer("451 4.4.2 The connection to the upstream server broke; the message may not have been "
+                          "delivered, try again", None, f"{where}: {_exc_words(exc)}", "broken")
+
+
 class Upstream:
     def __init__(self, tokens: TokenCache, timeout: float = 30.0, ehlo_name: str = "tokendesk-relay") -> None:
         self.tokens, self.timeout, self.ehlo_name = tokens, timeout, ehlo_name
+        self._idle: dict[tuple[object, ...], list[tuple[smtplib.SMTP, float]]] = {}
+        self._pool_lock = threading.Lock()
+        self._closed = False
 
     def send(self, account: MailAccount, mail_from: str, rcpt_tos: list[str], data: bytes,
              mail_options: list[str] | None = None) -> UpstreamAnswer:
@@ -132,6 +166,21 @@ class Upstream:
     def _send_once(self, account: MailAccount, token: str, mail_from: str, rcpt_tos: list[str],
                    data: bytes, mail_options: list[str]) -> UpstreamAnswer:
         where = f"{account.host}:{account.effective_port}"
+        key = _pool_key(account)
+        client = self._take(key)
+        if client is not None:  # a signed-in connection from the last messages: no TLS handshake, no AUTH
+            progress: dict[str, bool] = {}
+            try:
+                answer = self._transaction(client, mail_from, rcpt_tos, data, _options(client, mail_options),
+                                           progress)
+            except (OSError, smtplib.SMTPException) as exc:
+                _close(client)
+                if progress.get("data"):
+                    return _broken(where, exc)
+                client = None  # closed by the server meanwhile, before anything of this message: a new one
+            else:
+                self._give_back(key, client)
+                return answer
         try:
             client = self._connect(account)
         except ssl.SSLCertVerificationError as exc:
@@ -143,19 +192,47 @@ class Upstream:
                                   f"{where} cannot be reached: {_exc_words(exc)}", "connect")
         try:
             self._authenticate(client, account, token)
-            return self._transaction(client, mail_from, rcpt_tos, data, _options(client, mail_options))
+            answer = self._transaction(client, mail_from, rcpt_tos, data, _options(client, mail_options), {})
         except _Rejected:
+            _close(client)
             raise
         except smtplib.SMTPResponseException as exc:
+            _close(client)
             return UpstreamAnswer(f"{exc.smtp_code} {_words(exc)}", exc.smtp_code, _words(exc))
         except (OSError, smtplib.SMTPException) as exc:
-            return UpstreamAnswer("451 4.4.2 The connection to the upstream server broke; the message may not have "
-                                  "been delivered, try again", None, f"{where}: {_exc_words(exc)}", "broken")
-        finally:
-            try:
-                client.quit()
-            except (OSError, smtplib.SMTPException):
-                client.close()
+            _close(client)
+            return _broken(where, exc)
+        self._give_back(key, client)
+        return answer
+
+    # ---- signed-in connections kept for the next message (at most POOL_SIZE per account, IDLE_SECONDS)
+    def _take(self, key: tuple[object, ...]) -> smtplib.SMTP | None:
+        now = time.monotonic()
+        with self._pool_lock:
+            idle = self._idle.get(key, [])
+            while idle:
+                client, since = idle.pop()
+                if now - since < IDLE_SECONDS:
+                    return client
+                _close(client, polite=True)
+        return None
+
+    def _give_back(self, key: tuple[object, ...], client: smtplib.SMTP) -> None:
+        with self._pool_lock:
+            idle = self._idle.setdefault(key, [])
+            if not self._closed and len(idle) < POOL_SIZE:
+                idle.append((client, time.monotonic()))
+                return
+        _close(client, polite=True)
+
+    def close(self) -> None:
+        """QUIT every kept connection (the relay stops)."""
+        with self._pool_lock:
+            self._closed = True
+            kept = [client for idle in self._idle.values() for client, _since in idle]
+            self._idle.clear()
+        for client in kept:
+            _close(client, polite=True)
 
     def _authenticate(self, client: smtplib.SMTP, account: MailAccount, token: str) -> None:
         if account.mechanism == MECH_OAUTHBEARER:
@@ -176,7 +253,9 @@ class Upstream:
 
     @staticmethod
     def _transaction(client: smtplib.SMTP, mail_from: str, rcpt_tos: list[str], data: bytes,
-                     options: list[str]) -> UpstreamAnswer:
+                     options: list[str], progress: dict[str, bool]) -> UpstreamAnswer:
+        """MAIL, every RCPT, DATA. ``progress["data"]`` is set once DATA was sent: a connection that breaks after
+        that may have delivered the message (the device is told to send again), before it nothing happened."""
         code, msg = client.mail(mail_from, options)
         if code != 250:
             client.rset()
@@ -189,10 +268,17 @@ class Upstream:
                 words = msg.decode("utf-8", "replace")
                 return UpstreamAnswer(f"{code} {words} (recipient {rcpt}; nothing was sent)", code,
                                       f"RCPT TO {rcpt}: {code} {words}")
-        code, msg = client.data(data)
+        progress["data"] = True
+        try:
+            code, msg = client.data(data)
+        except smtplib.SMTPDataError as exc:  # DATA itself refused (not 354): nothing was sent
+            client.rset()
+            return UpstreamAnswer(f"{exc.smtp_code} {_words(exc)}", exc.smtp_code, f"DATA: {exc.smtp_code} "
+                                                                                   f"{_words(exc)}")
         words = msg.decode("utf-8", "replace")
         if code == 250:
             return UpstreamAnswer(f"250 2.0.0 Delivered upstream: {words}", code, f"{code} {words}")
+        client.rset()
         return UpstreamAnswer(f"{code} {words}", code, f"DATA: {code} {words}")
 
 

@@ -62,6 +62,7 @@ class Forwarder:
         self.delay = 0.0
         self._listener = None
         self._lock = threading.Lock()
+        self._open: set = set()
         self.up()
 
     def up(self) -> None:
@@ -79,12 +80,14 @@ class Forwarder:
         import socket
 
         listener, self._listener = self._listener, None
-        if listener is not None:
+        with self._lock:
+            connections, self._open = list(self._open), set()
+        for sock in ([listener] if listener is not None else []) + connections:  # down means down: open ones too
             try:
-                listener.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            listener.close()
+            sock.close()
 
     def _accept(self, listener) -> None:
         import threading
@@ -107,7 +110,10 @@ class Forwarder:
         except OSError:
             client.close()
             return
-        with client, upstream, contextlib.suppress(OSError):  # either side gone (a killed relay): the pipe ends
+        with self._lock:
+            self._open.update((client, upstream))
+        # either side gone (a killed relay, down()): the pipe ends
+        with client, upstream, contextlib.suppress(OSError, ValueError):
             pair = [client, upstream]
             while True:
                 ready, _, _ = select.select(pair, [], [], 30)

@@ -40,6 +40,9 @@ def test_the_upstream_down_and_back(ctx, forwarded_account, forwarder, relay_fac
     with smtplib.SMTP("127.0.0.1", relay.port, timeout=30) as client:
         client.login("scanner", password)
         client.send_message(message("before"))
+        forwarder.down()  # a blip: the relay's kept upstream connection is gone, the server is back at once
+        forwarder.up()
+        client.send_message(message("after a blip"))  # a new upstream connection, before anything was sent
         forwarder.down()
         with pytest.raises(smtplib.SMTPDataError) as refused:
             client.send_message(message("while down"))
@@ -48,10 +51,10 @@ def test_the_upstream_down_and_back(ctx, forwarded_account, forwarder, relay_fac
         forwarder.up()
         client.send_message(message("while down"))  # the device's retry
         client.send_message(message("after"))
-    assert subjects(smtp) == ["before", "while down", "after"]
+    assert subjects(smtp) == ["before", "after a blip", "while down", "after"]
     log = MessageLog(ctx.store).recent(10)
-    assert [e.ok for e in reversed(log)] == [True, False, True, True]
-    assert "could not be reached" in log[2].hint and relay.stats.failed == 1 and relay.stats.delivered == 3
+    assert [e.ok for e in reversed(log)] == [True, True, False, True, True]
+    assert "could not be reached" in log[2].hint and relay.stats.failed == 1 and relay.stats.delivered == 4
 
 
 def test_an_expired_token_is_renewed_once_for_many_messages(ctx, forwarded_account, relay_factory, smtp, oauth):
@@ -67,6 +70,7 @@ def test_an_expired_token_is_renewed_once_for_many_messages(ctx, forwarded_accou
     assert [r.get("grant_type") for r in token_requests] == ["refresh_token"]
     assert len(smtp.messages) == 6 and all(ok for _m, _l, ok in smtp.attempts)
     assert relay.tokens.fetches == 1
+    assert len(smtp.attempts) == 1  # one signed-in upstream connection carried all six
 
 
 def test_a_killed_relay_loses_nothing_it_acknowledged(ctx, forwarded_account, forwarder, smtp, shared_keyring,
