@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+import shiboken6
 from PySide6.QtCore import QItemSelectionModel, QRect, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
@@ -436,3 +437,16 @@ def test_the_login_dialog_fits_a_1366x768_screen_enter_is_the_pages_and_esc_canc
     assert dialog.isVisible()  # Enter presses no button: it is the sign-in page's
     QTest.keyClick(focus(), Qt.Key.Key_Escape)
     assert not dialog.isVisible() and dialog.result() == LoginDialog.DialogCode.Rejected
+
+
+def test_about_closes_with_enter_and_esc(window, qapp):
+    from desktop.ui.enums import MainAction
+
+    for key in (Qt.Key.Key_Return, Qt.Key.Key_Escape):
+        window.action(MainAction.ABOUT).trigger()
+        qapp.processEvents()
+        box = QApplication.activeModalWidget() or QApplication.activeWindow()
+        assert box is not None and box.objectName() == "AboutBox" and box.isVisible()
+        QTest.keyClick(box, key)
+        qapp.processEvents()
+        assert not shiboken6.isValid(box) or not box.isVisible()  # closed (and deleted: WA_DeleteOnClose)
