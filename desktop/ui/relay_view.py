@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -223,6 +223,13 @@ class RelayView(QWidget):
             self.remove_requested.emit(name)
 
 
+def _copy_secret(password: str) -> None:
+    """On the clipboard marked as a secret (clipboard managers keep no copy), taken off after two minutes."""
+    from desktop.ui.features.oauth import copy_secret_to_clipboard
+
+    copy_secret_to_clipboard(password, 120)
+
+
 def _size(size: int) -> str:
     return f"{size} B" if size < 1024 else f"{size / 1024:.0f} KB" if size < 1024 * 1024 else f"{size / 2**20:.1f} MB"
 
@@ -297,7 +304,7 @@ class PasswordDialog(QDialog):
         self.show_button.toggled.connect(lambda on: self.password.setEchoMode(
             QLineEdit.EchoMode.Normal if on else QLineEdit.EchoMode.Password))
         copy = QPushButton("&Copy")
-        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(password))
+        copy.clicked.connect(lambda: _copy_secret(password))
         row.addWidget(self.show_button)
         row.addWidget(copy)
         layout.addLayout(row)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLineEdit
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QLineEdit, QPushButton
 
 from desktop.relay.devices import DeviceRepository, verify_password
 from desktop.ui.enums import MainAction
@@ -84,6 +85,10 @@ def test_the_relay_tab_runs_the_relay_and_shows_devices_log_and_errors(app, ctx,
         field = dialog.findChild(QLineEdit, "relayPassword")
         assert field.echoMode() == QLineEdit.EchoMode.Password
         shown["password"] = field.text()
+        copy = next(b for b in dialog.findChildren(QPushButton) if b.text() == "&Copy")
+        copy.click()
+        mime = QGuiApplication.clipboard().mimeData()
+        assert mime.text() == field.text() and mime.hasFormat("x-kde-passwordManagerHint")
         shot(dialog, "relay-device-password.png", tmp_path)
         return 0
 
