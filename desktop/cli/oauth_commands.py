@@ -161,7 +161,7 @@ def token_here(name: str, fmt: str, user: str | None, factory: ContextFactory) -
 
 def cmd_refresh(args: argparse.Namespace, factory: ContextFactory) -> int:
     """NAME: the running window refreshes (the same code and lock), else this process does; ``--all`` loops."""
-    from desktop.models.config import FLOW_CLIENT_CREDENTIALS
+    from desktop.models.grants import keeps_refresh_token
     from desktop.oauth.errors import TokenError
 
     if not args.all:
@@ -182,7 +182,7 @@ def cmd_refresh(args: argparse.Namespace, factory: ContextFactory) -> int:
         for cfg, state in ctx.store.list_with_state():
             if not cfg.is_valid:
                 print(f"{cfg.name}: skipped (marked {cfg.validity_label})")
-            elif cfg.auth_flow != FLOW_CLIENT_CREDENTIALS and not state.has_refresh_token:
+            elif keeps_refresh_token(cfg) and not state.has_refresh_token:
                 print(f"{cfg.name}: skipped (no refresh token; request a token first)")
             elif state.reauthorization_needed:
                 print(f"{cfg.name}: skipped (needs a new sign-in: tokendesk authorize \"{cfg.name}\")")

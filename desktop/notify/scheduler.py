@@ -27,7 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from desktop.models.config import FLOW_CLIENT_CREDENTIALS, TokenConfiguration
+from desktop.models.config import TokenConfiguration
+from desktop.models.grants import keeps_refresh_token
 from desktop.models.status import format_when
 from desktop.models.token import TokenState
 from desktop.notify.attention import (
@@ -279,7 +280,7 @@ def automatic_refresh_text(cfg: TokenConfiguration, state: TokenState | None, ev
         return "due now"
     if upcoming:
         return f"next {format_when(upcoming[0], now)}"
-    if cfg.auth_flow == FLOW_CLIENT_CREDENTIALS:
+    if not keeps_refresh_token(cfg):
         return "after the first token is requested" if not state.has_access_token else \
             "not needed: the provider gave no expiry"
     if not state.has_refresh_token:

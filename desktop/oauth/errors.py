@@ -61,6 +61,11 @@ class Cancelled(TokenError):
     """The admin cancelled the sign-in; nothing was stored."""
 
 
+class AuthorizationPending(TokenError):
+    """Device grant (RFC 8628 3.5): the person has not finished at the verification address yet
+    (``authorization_pending``) or the client polls too fast (``slow_down``); not a failure, never recorded."""
+
+
 class SignInTimedOut(Cancelled):
     """No answer from the browser in time; the sign-in was abandoned and nothing was stored."""
 
@@ -85,11 +90,16 @@ def aad_codes(code: str | None, description: str | None) -> set[str]:
 STAGE_EXCHANGE = "exchange"
 STAGE_REFRESH = "refresh"
 STAGE_CLIENT_CREDENTIALS = "client_credentials"
+STAGE_DEVICE_AUTHORIZATION = "device_authorization"  # RFC 8628 3.1: asking for a user code
+STAGE_DEVICE = "device"  # RFC 8628 3.4: polling the token endpoint with the device code
+#: the device grant's token answers that mean "ask again later"
+DEVICE_WAIT_ERRORS = frozenset({"authorization_pending", "slow_down"})
 
 
 def stage_words(stage: str) -> str:
     return {STAGE_EXCHANGE: "code exchange", STAGE_REFRESH: "refresh",
-            STAGE_CLIENT_CREDENTIALS: "client-credentials request"}.get(stage, stage)
+            STAGE_CLIENT_CREDENTIALS: "client-credentials request", STAGE_DEVICE_AUTHORIZATION: "device authorization",
+            STAGE_DEVICE: "device sign-in"}.get(stage, stage)
 
 
 def hint_for(error: str | None, code: str | None = None, description: str | None = None, *,

@@ -22,12 +22,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from desktop.models.config import (
     AUTHORIZATION_CODE,
-    FLOW_CLIENT_CREDENTIALS,
     TOKEN_BY_AUTHORIZATION_CODE,
-    TOKEN_BY_CLIENT_CREDENTIALS,
     TOKEN_BY_REFRESH_TOKEN,
     TokenConfiguration,
 )
+from desktop.models.grants import INTERACTION_BROWSER, grant_for
 from desktop.models.settings import redirect_uri as settings_redirect_uri
 from desktop.models.token import utcnow
 from desktop.models.validation import ENDPOINT_LABELS, is_loopback_host
@@ -185,9 +184,10 @@ class AuthorizationRequest:
 
 def build_authorization_request(cfg: TokenConfiguration, redirect_uri: str) -> AuthorizationRequest:
     """A fresh request: random state, PKCE S256 (unless off), the URL from the configuration."""
-    if cfg.auth_flow == FLOW_CLIENT_CREDENTIALS:
+    if grant_for(cfg).interaction != INTERACTION_BROWSER:
         raise ConfigurationProblem(
-            f"'{cfg.name}' uses client credentials: there is no sign-in.", "Use Refresh to request a token."
+            f"'{cfg.name}' uses {grant_for(cfg).label.lower()}: there is no sign-in in a browser.",
+            "Use Refresh to request a token.",
         )
     if cfg.id is None:
         raise ConfigurationProblem("Save the configuration before requesting a token.")
@@ -295,9 +295,3 @@ def _check_issuer(cfg: TokenConfiguration, iss: str | None) -> None:
             f"The sign-in answer came without the iss parameter, which {expected} always sends (RFC 9207); it was "
             "refused and nothing was stored.", hint, error="issuer_mismatch",
             description=f"the sign-in answer came without the iss parameter {expected} announced")
-
-
-def token_endpoint_keys(cfg: TokenConfiguration) -> tuple[str, ...]:
-    if cfg.auth_flow == FLOW_CLIENT_CREDENTIALS:
-        return (TOKEN_BY_CLIENT_CREDENTIALS,)
-    return (TOKEN_BY_AUTHORIZATION_CODE, TOKEN_BY_REFRESH_TOKEN)

@@ -19,16 +19,16 @@ from typing import TYPE_CHECKING
 from desktop.models.config import (
     CLIENT_AUTH_BASIC,
     TOKEN_BY_AUTHORIZATION_CODE,
-    TOKEN_BY_CLIENT_CREDENTIALS,
-    TOKEN_BY_REFRESH_TOKEN,
     TokenConfiguration,
 )
 from desktop.oauth.errors import (
+    DEVICE_WAIT_ERRORS,
     MALFORMED_HINT,
-    STAGE_CLIENT_CREDENTIALS,
+    STAGE_DEVICE,
     STAGE_EXCHANGE,
     STAGE_REFRESH,
     UNUSABLE_ANSWER_HINT,
+    AuthorizationPending,
     ConfigurationProblem,
     NetworkError,
     ProviderError,
@@ -106,16 +106,14 @@ class TokenRequests:
             assert last_error is not None
             self.record_failure(cfg.id, last_error)
             raise last_error
-        return self._interpret(cfg, answer, stage, url, redirect_uri)
+        return self._interpret(cfg, answer, stage, url, redirect_uri, key)
 
     def _interpret(self, cfg: TokenConfiguration, answer: HttpAnswer, stage: str, url: str,
-                   redirect_uri: str | None) -> MappedResponse:
+                   redirect_uri: str | None, key: str) -> MappedResponse:
         from desktop.oauth.http import host_of
         from desktop.oauth.mapping import DEFAULT_TOKEN_MAPPING, map_response, token_response_problem
 
         assert cfg.id is not None
-        key = {STAGE_EXCHANGE: TOKEN_BY_AUTHORIZATION_CODE, STAGE_REFRESH: TOKEN_BY_REFRESH_TOKEN,
-               STAGE_CLIENT_CREDENTIALS: TOKEN_BY_CLIENT_CREDENTIALS}[stage]
         mapping = cfg.response_mapping(key)
         if stage == STAGE_REFRESH and not mapping:
             mapping = cfg.response_mapping(TOKEN_BY_AUTHORIZATION_CODE)
@@ -139,6 +137,8 @@ class TokenRequests:
         mapped.raw = answer.payload
         if mapped.is_error or answer.status >= 400:
             error = mapped.error or ("server_error" if answer.status >= 500 else "invalid_request")
+            if stage == STAGE_DEVICE and error in DEVICE_WAIT_ERRORS:
+                raise AuthorizationPending(f"waiting for the sign-in ({error})", error=error)  # not a failure
             hint = hint_for(error, mapped.error_code, mapped.error_description, stage=stage, redirect_uri=redirect_uri)
             message = f"The provider refused the {stage_words(stage)}: {mapped.error_description or error}"
             if answer.status >= 500:

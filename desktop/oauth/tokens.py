@@ -32,35 +32,28 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from desktop.models.config import (
-    FLOW_CLIENT_CREDENTIALS,
-    TOKEN_BY_AUTHORIZATION_CODE,
-    TOKEN_BY_CLIENT_CREDENTIALS,
-    TOKEN_BY_REFRESH_TOKEN,
-    TokenConfiguration,
-)
+from desktop.models.config import TokenConfiguration
+from desktop.models.grants import AUTHORIZATION_CODE_GRANT, DEVICE_GRANT, Grant, keeps_refresh_token, renewal_for
 from desktop.models.token import TokenState, utcnow
 from desktop.oauth.claims import missing_scopes, token_info
 from desktop.oauth.errors import (
     NO_REFRESH_TOKEN_HINT,
     STAGE_CLIENT_CREDENTIALS,
-    STAGE_EXCHANGE,
     STAGE_REFRESH,
     Cancelled,
     ConfigurationProblem,
-    IssuerMismatch,
     NetworkError,
     ProviderError,
     ReauthorizationNeeded,
     StateMismatch,
     TokenError,
-    hint_for,
     stage_words,
 )
 from desktop.store.secrets import ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN
 
 if TYPE_CHECKING:
     from desktop.oauth.flow import AuthorizationRequest
+    from desktop.oauth.grant_drivers.device import DeviceAuthorization
     from desktop.oauth.mapping import MappedResponse
     from desktop.oauth.token_requests import TokenRequests
     from desktop.services import Context
@@ -252,53 +245,36 @@ class TokenService:
         """Store a failure seen outside this service (e.g. a provider's error page in the login dialog)."""
         self._store_error(config_id, exc)
 
-    # ---- authorization code
+    # ---- sign-ins: each grant's driver (desktop/oauth/grant_drivers/)
     def begin_authorization(self, name: str, *, redirect_uri: str | None = None) -> AuthorizationRequest:
-        """A new single-use request (URL with state and PKCE). ``redirect_uri`` None: from the settings."""
-        from desktop.oauth.flow import build_authorization_request, configured_redirect_uri, endpoint_for
-
-        cfg = self.configuration(name)
-        self._check_usable_configuration(cfg)
-        uri = redirect_uri or configured_redirect_uri(cfg, self.ctx.store.settings())
-        endpoint_for(cfg, TOKEN_BY_AUTHORIZATION_CODE)  # fail before the sign-in, not after it
-        request = build_authorization_request(cfg, uri)
-        logger.info("'%s': authorization request prepared (redirect %s, PKCE %s)", cfg.name, uri,
-                    "on" if request.code_verifier else "off")
-        return request
+        """Authorization code: a new single-use request (URL with state and PKCE); ``redirect_uri`` None: settings."""
+        return self._driver(AUTHORIZATION_CODE_GRANT).begin(self, name, redirect_uri)
 
     def complete_authorization(self, request: AuthorizationRequest, callback_url: str) -> TokenState:
-        """Check the redirect (state, single use), exchange the code and store the tokens."""
-        from desktop.oauth.flow import parse_callback
-
-        cfg = self._by_id(request.config_id)
-        try:
-            callback = parse_callback(cfg, request, callback_url)
-        except IssuerMismatch as exc:
-            logger.warning("'%s': redirect refused (%s); nothing stored", cfg.name, exc.description)
-            self._store_error(cfg.id, exc)  # shown on the row: the admin should know
-            raise
-        except StateMismatch:
-            logger.warning("'%s': redirect refused (state mismatch or reused request); nothing stored", cfg.name)
-            raise
-        except ProviderError as exc:
-            self._store_error(cfg.id, exc)
-            raise
-        assert callback.code is not None
-        return self.exchange_code(request, callback.code)
+        """Authorization code: check the redirect (state, single use), exchange the code and store the tokens."""
+        return self._driver(AUTHORIZATION_CODE_GRANT).complete(self, request, callback_url)
 
     def exchange_code(self, request: AuthorizationRequest, code: str) -> TokenState:
-        cfg = self._by_id(request.config_id)
-        assert cfg.id is not None
-        self._prepare_secrets()
-        values = self._values(cfg, AuthorizationCode=code, RedirectURL=request.redirect_uri)
-        extra = {"code_verifier": request.code_verifier} if request.code_verifier else {}
-        with self._lock(cfg.id):
-            mapped = self._token_request(cfg, TOKEN_BY_AUTHORIZATION_CODE, values, STAGE_EXCHANGE, extra,
-                                         redirect_uri=request.redirect_uri)
-            state = self._store_tokens(cfg, mapped, STAGE_EXCHANGE)
-        logger.info("'%s': new token stored (expires %s, refresh token %s)", cfg.name, state.token_expires_at,
-                    "yes" if state.has_refresh_token else "no")
-        return self._ask_who_signed_in(cfg, mapped.token, state)
+        return self._driver(AUTHORIZATION_CODE_GRANT).exchange(self, request, code)
+
+    def start_device_authorization(self, name: str) -> DeviceAuthorization:
+        """Device grant (RFC 8628): a user code and the address to enter it at."""
+        return self._driver(DEVICE_GRANT).start(self, name)  # type: ignore[no-any-return]
+
+    def poll_device(self, auth: DeviceAuthorization) -> TokenState | None:
+        """Device grant: one poll of the token endpoint; None while the person has not finished."""
+        return self._driver(DEVICE_GRANT).poll(self, auth)  # type: ignore[no-any-return]
+
+    def wait_for_device(self, auth: DeviceAuthorization, *,
+                        cancelled: Callable[[], bool] = lambda: False) -> TokenState:
+        """Device grant: poll at the provider's pace until the token is stored (``Cancelled`` when ``cancelled()``)."""
+        return self._driver(DEVICE_GRANT).wait(self, auth, cancelled=cancelled, sleep=self.sleep)  # type: ignore
+
+    @staticmethod
+    def _driver(grant: Grant) -> Any:
+        from desktop.oauth.grant_drivers import driver_for
+
+        return driver_for(grant)
 
     def _ask_who_signed_in(self, cfg: TokenConfiguration, access_token: str, state: TokenState) -> TokenState:
         """When the tokens name no account and discovery named a userinfo endpoint, ask it (the sign-in is
@@ -346,31 +322,7 @@ class TokenService:
             if self._fresh(current, now, self.lead_time) and (not force or _changed(seen, current)):
                 logger.info("'%s': token was renewed meanwhile by another refresh; using it", cfg.name)
                 return current
-            if cfg.auth_flow == FLOW_CLIENT_CREDENTIALS:
-                mapped = self._token_request(cfg, TOKEN_BY_CLIENT_CREDENTIALS, self._values(cfg),
-                                             STAGE_CLIENT_CREDENTIALS)
-                return self._store_tokens(cfg, mapped, STAGE_CLIENT_CREDENTIALS)
-            if current.reauthorization_needed:
-                raise ReauthorizationNeeded(
-                    f"'{cfg.name}' needs a new sign-in: {current.error_text}",
-                    hint_for(current.error_message, current.error_code, current.error_description, stage="refresh")
-                    or "Request a new token to sign in again.",
-                    error=current.error_message, code=current.error_code, description=current.error_description,
-                )
-            refresh_token = self.ctx.secrets.get_for(cfg.id, REFRESH_TOKEN) if current.has_refresh_token else None
-            if not refresh_token:
-                if current.has_access_token:
-                    raise ReauthorizationNeeded(f"'{cfg.name}' has no refresh token, so its token cannot be renewed.",
-                                                NO_REFRESH_TOKEN_HINT)
-                if current.last_requested_at:
-                    raise ReauthorizationNeeded(f"No token is stored for '{cfg.name}' (it was revoked or forgotten).",
-                                                "Sign in again to get a new one.")
-                raise ReauthorizationNeeded(f"No token has been requested for '{cfg.name}' yet.",
-                                            "Sign in once to get the first token.")
-            logger.info("'%s': refreshing (refresh token %s)", cfg.name, fingerprint(refresh_token))
-            mapped = self._token_request(cfg, TOKEN_BY_REFRESH_TOKEN, self._values(cfg, RefreshToken=refresh_token),
-                                         STAGE_REFRESH)
-            return self._store_tokens(cfg, mapped, STAGE_REFRESH, previous=current)
+            return self._driver(renewal_for(cfg)).renew(self, cfg, current)  # type: ignore[no-any-return]
 
     def _values(self, cfg: TokenConfiguration, **extra: str | None) -> dict[str, str | None]:
         assert cfg.id is not None
@@ -497,7 +449,7 @@ def _changed(before: TokenState, after: TokenState) -> bool:
 def warnings_for(cfg: TokenConfiguration, state: TokenState) -> list[str]:
     """Advice that is not an error (shown in the details pane and by the CLI after a sign-in)."""
     notes: list[str] = []
-    if cfg.auth_flow != FLOW_CLIENT_CREDENTIALS and state.has_access_token and not state.has_refresh_token:
+    if keeps_refresh_token(cfg) and state.has_access_token and not state.has_refresh_token:
         notes.append(NO_REFRESH_TOKEN_HINT)
     if state.has_access_token and state.token_expires_at is None:
         notes.append("The provider gave no expiry for this token; Tokendesk treats it as valid until a refresh "

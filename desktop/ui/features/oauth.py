@@ -35,7 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.models.config import BROWSER_SYSTEM, FLOW_CLIENT_CREDENTIALS, TokenConfiguration
+from desktop.models.config import BROWSER_SYSTEM, TokenConfiguration
+from desktop.models.grants import grant_for, keeps_refresh_token
 from desktop.models.status import format_when
 from desktop.models.token import TokenState, utcnow
 from desktop.models.token_table_model import SelectedRow, Selection
@@ -231,7 +232,7 @@ class OAuthFeature(QObject):
         if self.login_dialog is not None or self.wait_dialog is not None:
             self.window.show_status("A sign-in is already open.")
             return
-        if cfg.auth_flow == FLOW_CLIENT_CREDENTIALS:
+        if not grant_for(cfg).signs_in:  # client credentials: a request is a renewal
             self._refresh([cfg], manual=True)
             return
         if cfg.browser_mode == BROWSER_SYSTEM:
@@ -325,7 +326,7 @@ class OAuthFeature(QObject):
         state = self.ctx.store.get_state(config_id)
         if state.reauthorization_needed:
             return  # invalid_grant: no more attempts until the admin signs in again
-        if cfg.auth_flow != FLOW_CLIENT_CREDENTIALS and not state.has_refresh_token:
+        if keeps_refresh_token(cfg) and not state.has_refresh_token:
             return
         now = utcnow()
         recent = max((t for t in (state.last_refreshed_at, state.last_requested_at) if t), default=None)
@@ -519,7 +520,7 @@ def has_token(rows: Sequence[SelectedRow]) -> bool:
 
 def refreshable(row: SelectedRow) -> bool:
     """A refresh can run: a refresh token is stored, or a client-credentials configuration (a new token each time)."""
-    return row.state.has_refresh_token or row.config.auth_flow == FLOW_CLIENT_CREDENTIALS
+    return row.state.has_refresh_token or not keeps_refresh_token(row.config)
 
 
 def can_refresh(rows: Sequence[SelectedRow]) -> bool:
@@ -562,13 +563,13 @@ def details_html(cfg: TokenConfiguration, state: TokenState, settings: dict[str,
         exp = state.token_expires_at
         parts.append(_line("Token expires", format_when(exp, now) if exp else "not given"))
         info = state.token_info
-        if cfg.auth_flow != FLOW_CLIENT_CREDENTIALS:
+        if grant_for(cfg).signs_in:
             parts.append(_line("Signed in as", signed_in_as(state)))
         for key, label in (("granted_scope", "Granted scope"), ("token_scope", "Permissions in the token"),
                            ("audience", "Token is for")):
             if info.get(key):
                 parts.append(_line(label, info[key]))
-    if cfg.auth_flow != FLOW_CLIENT_CREDENTIALS:
+    if keeps_refresh_token(cfg):
         if state.has_refresh_token:
             rexp = state.refresh_token_expires_at
             parts.append(_line("Refresh token expires",
