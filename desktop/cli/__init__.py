@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "desktop.cli.usage_commands",
     "desktop.cli.vault_commands",
     "desktop.cli.relay_commands",
+    "desktop.cli.monitor_commands",
 ]
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
 #: subcommands that scripts call often: only their own module is imported (see bench/bench_token.py)
-FAST_COMMANDS = {"token": "desktop.cli.oauth_commands"}
+FAST_COMMANDS = {"token": "desktop.cli.oauth_commands", "check": "desktop.cli.monitor_commands"}
 
 
 def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
