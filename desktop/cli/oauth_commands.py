@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="give up after S seconds without an answer from the browser (default 300)")
     p.add_argument("--no-open", action="store_true",
                    help="system browser: only print the address, do not start a browser")
+    p.add_argument("--device", action="store_true",
+                   help="device code (RFC 8628): print an address and a code to enter there on any device, then "
+                   "wait (no browser or display needed; the configuration needs Requests.DeviceAuthorization)")
     p.set_defaults(handler=cmd_authorize)
 
     p = sub.add_parser("refresh", help="renew a token now (refresh token or client credentials)")
@@ -228,7 +231,9 @@ def cmd_authorize(args: argparse.Namespace, factory: ContextFactory) -> int:
     cfg = _configuration(ctx, args.name)
     mode = args.browser or cfg.browser_mode
     try:
-        if mode == BROWSER_SYSTEM or args.no_open:
+        if args.device:
+            state = _authorize_device(ctx, cfg.name)
+        elif mode == BROWSER_SYSTEM or args.no_open:
             state = _authorize_system(ctx, cfg.name, args.timeout, open_browser=not args.no_open)
         else:
             state = _authorize_embedded(ctx, cfg.name)
@@ -277,6 +282,26 @@ def _authorize_system(ctx: Context, name: str, timeout: float, *, open_browser: 
         _service(ctx), name, timeout=timeout, open_browser=webbrowser.open if open_browser else None,
         show_url=show, on_listener=read_pasted,
     )
+
+
+def _authorize_device(ctx: Context, name: str) -> Any:
+    """RFC 8628: the address and the code on stderr, then poll until the token is stored (Ctrl+C cancels)."""
+    from desktop.oauth.grant_drivers.device import device_hint
+
+    service = _service(ctx)
+    hint = device_hint(service.configuration(name))
+    if hint:
+        print(f"Note: {hint}", file=sys.stderr)
+    auth = service.start_device_authorization(name)
+    minutes = max(1, round(auth.seconds_left(service.clock()) / 60))
+    print(f"On any device, open {auth.verification_uri}\nand enter the code: {auth.user_code}", file=sys.stderr)
+    if auth.verification_uri_complete:
+        print(f"(or open {auth.verification_uri_complete}, which carries the code)", file=sys.stderr)
+    print(f"The code is valid for about {minutes} min. Waiting for the sign-in...", file=sys.stderr, flush=True)
+    try:
+        return service.wait_for_device(auth)
+    except KeyboardInterrupt:
+        return None
 
 
 def _authorize_embedded(ctx: Context, name: str) -> Any:

@@ -121,6 +121,13 @@ def hint_for(error: str | None, code: str | None = None, description: str | None
     if err == "disallowed_useragent" or "disallowed_useragent" in desc.lower():
         return ("The provider refuses to sign in inside an embedded browser. Edit this configuration, set the "
                 "browser to \"system browser\", and request the token again.")
+    if codes & {"53003", "530033", "50105"} and stage in (STAGE_DEVICE, STAGE_DEVICE_AUTHORIZATION):
+        return ("The tenant's Conditional Access blocks this sign-in with a device code (many tenants block the "
+                "device code flow, or allow it only from managed devices or certain places). Sign in with a browser "
+                "instead (Request new token), or ask the tenant's administrator to allow the device code flow for "
+                "this app (Entra ID: Conditional Access > Authentication flows).")
+    if "70016" in codes:
+        return "Waiting for the sign-in at the verification address (authorization pending)."
     if "7000218" in codes:
         return ("The provider wants a client secret. Add the secret in Edit, or allow public client flows in "
                 "the app registration (Microsoft: Authentication > Allow public client flows).")

@@ -217,3 +217,16 @@ def wait(service: TokenService, auth: DeviceAuthorization, *, cancelled: Callabl
         state = poll(service, auth)
         if state is not None:
             return state
+
+
+#: scopes a provider never grants through the device grant, with what to say before starting
+REFUSED_SCOPES = {
+    "https://mail.google.com/": "Google does not allow Gmail scopes (https://mail.google.com/) in the device code "
+    "flow: the sign-in would end with invalid_scope. Use Request new token (a browser sign-in) for Gmail.",
+}
+
+
+def device_hint(cfg: Any) -> str:
+    """What to know before a device sign-in of ``cfg`` starts ('' when nothing): a scope the provider refuses there."""
+    scopes = set(str(getattr(cfg, "scope", "") or "").split())
+    return " ".join(text for scope, text in REFUSED_SCOPES.items() if scope in scopes)
