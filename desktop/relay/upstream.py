@@ -121,11 +121,18 @@ class Upstream:
              mail_options: list[str] | None = None) -> UpstreamAnswer:
         """``mail_options``: the device's MAIL parameters; BODY=8BITMIME and SMTPUTF8 go on where the upstream
         offers them."""
+        used: list[str] = []
+        answer = self._send(account, mail_from, rcpt_tos, data, mail_options, used)
+        return answer if answer.ok or not used else _redacted(answer, account, used)
+
+    def _send(self, account: MailAccount, mail_from: str, rcpt_tos: list[str], data: bytes,
+              mail_options: list[str] | None, used: list[str]) -> UpstreamAnswer:
         try:
             token = self.tokens.get(account.config_name)
         except TokenUnavailable as exc:
             return UpstreamAnswer("451 4.7.0 The relay has no token for its upstream account; try again later",
                                   None, str(exc), "token")
+        used.append(token)
         for attempt in (1, 2):
             try:
                 return self._send_once(account, token, mail_from, rcpt_tos, data, mail_options or [])
@@ -135,6 +142,7 @@ class Upstream:
                                           exc.code, exc.text)
                 try:  # the cached token may have been replaced meanwhile: ask once more
                     token = self.tokens.get(account.config_name, fresh=True)
+                    used.append(token)
                 except TokenUnavailable as tu:
                     return UpstreamAnswer("451 4.7.0 The relay has no token for its upstream account; try again "
                                           "later", exc.code, f"{exc.text}; {tu}", "token")
@@ -235,10 +243,7 @@ class Upstream:
             _close(client, polite=True)
 
     def _authenticate(self, client: smtplib.SMTP, account: MailAccount, token: str) -> None:
-        if account.mechanism == MECH_OAUTHBEARER:
-            raw = oauthbearer_string(account.login, token, account.host, account.effective_port)
-        else:
-            raw = xoauth2_string(account.login, token)
+        raw = _sasl_raw(account, token)
         calls = [0]
 
         def respond(challenge: bytes | None = None) -> str:
@@ -280,6 +285,27 @@ class Upstream:
             return UpstreamAnswer(f"250 2.0.0 Delivered upstream: {words}", code, f"{code} {words}")
         client.rset()
         return UpstreamAnswer(f"{code} {words}", code, f"DATA: {code} {words}")
+
+
+def _sasl_raw(account: MailAccount, token: str) -> str:
+    if account.mechanism == MECH_OAUTHBEARER:
+        return oauthbearer_string(account.login, token, account.host, account.effective_port)
+    return xoauth2_string(account.login, token)
+
+
+def _redacted(answer: UpstreamAnswer, account: MailAccount, tokens: list[str]) -> UpstreamAnswer:
+    """A refusal as the device, the log and the window see it: no token and no SASL string in any form, however a
+    careless server echoed it (``desktop.usage.redact``)."""
+    import base64
+
+    from desktop.usage.redact import Redactor
+
+    redactor = Redactor()
+    for token in tokens:
+        raw = _sasl_raw(account, token)
+        redactor.add_token(token)
+        redactor.add_sasl(account.mechanism, raw, base64.b64encode(raw.encode("utf-8")).decode("ascii"))
+    return UpstreamAnswer(redactor.redact(answer.reply), answer.code, redactor.redact(answer.text), answer.stage)
 
 
 def _options(client: smtplib.SMTP, wanted: list[str]) -> list[str]:

@@ -62,7 +62,7 @@ def _fill(table: QTableWidget, rows: list[list[str]], colours: list[str | None] 
     table.setRowCount(len(rows))
     for r, row in enumerate(rows):
         for c, text in enumerate(row):
-            item = QTableWidgetItem(text)
+            item = QTableWidgetItem(" ".join(text.split("\n")))  # a multi-line server answer on one line
             item.setToolTip(text)
             if colours and colours[r]:
                 from PySide6.QtGui import QColor

@@ -205,3 +205,43 @@ def test_an_8bit_utf8_message_arrives_as_sent(ctx, mail_account, relay_factory, 
         client.login("scanner", password)
         assert client.sendmail(MAIL_USER, ["archive@example.org"], raw, mail_options=["BODY=8BITMIME"]) == {}
     assert smtp.messages[0]["data"] == raw
+
+
+def test_a_refused_token_echoed_by_the_upstream_shows_nowhere(ctx, mail_account, relay_factory, smtp, oauth, capsys,
+                                                              caplog, run_status):
+    import base64
+
+    _account, pair = mail_account
+    token = pair["access_token"]
+    oauth.revoke_token(token)
+    smtp.handler.echo = True  # a careless server: the refused token in its 535 reply, wrapped, base64, URL-encoded
+    password = device(ctx)
+    relay = relay_factory()
+    with smtplib.SMTP("127.0.0.1", relay.port, timeout=30) as client:
+        client.login("scanner", password)
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            client.send_message(message())
+    told = refused.value.smtp_error.decode()
+    assert refused.value.smtp_code == 451 and "could not sign in upstream" in told
+    entry = MessageLog(ctx.store).recent(1)[0]
+    assert "535" in entry.answer and "Username and token not accepted" in entry.answer
+    assert "rejected the token for tokendesk-user@example.test" in entry.hint
+    status = run_status()
+    seen = " ".join([told, entry.answer, entry.hint, repr(relay.stats.errors), status, caplog.text,
+                     *capsys.readouterr()])
+    b64 = base64.b64encode(token.encode()).decode()
+    for secret in (token, token[-40:], token[:60], b64[:60]):
+        assert secret not in seen
+    assert "<redacted access token>" in entry.answer and "<redacted XOAUTH2 string>" in entry.answer
+
+
+@pytest.fixture
+def run_status(ctx, capsys):
+    from desktop.cli import main
+
+    def invoke() -> str:
+        capsys.readouterr()
+        assert main(["relay", "status"], context_factory=lambda: ctx) == 0
+        return capsys.readouterr().out
+
+    return invoke
