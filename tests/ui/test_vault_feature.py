@@ -73,7 +73,8 @@ def answer_dialog(monkeypatch, *texts: str | None, seen: list | None = None):
 
     def exec_(dialog: PassphraseDialog) -> int:
         if seen is not None:
-            seen.append(dialog)
+            seen.append(dialog.windowTitle())  # the window deletes the dialog once it is answered
+            seen.append(dialog.intro.text())
         while answers:
             text = answers.pop(0)
             if text is None:
@@ -115,8 +116,8 @@ def test_passphrase_is_asked_once_at_start_and_a_wrong_one_keeps_the_dialog(toke
     app = make_app(ctx)
     app.show()
     qtbot.waitUntil(lambda: ctx.vault.is_open, timeout=5000)
-    dialog, error = seen[0], seen[1]
-    assert dialog.windowTitle() == "Unlock secrets - Tokendesk"
+    title, error = seen[0], seen[2]
+    assert title == "Unlock secrets - Tokendesk"
     assert error == "The passphrase is wrong. Try again (it is case-sensitive)."
     assert ctx.secrets.get_for(config_id, CLIENT_SECRET) == "protected-secret"
     assert app.window.secrets_label.text() == "Secrets: encrypted vault, key protected by a passphrase (unlocked)"
@@ -172,8 +173,8 @@ def test_without_a_keyring_the_bar_offers_a_passphrase(ctx, make_app, qtbot, mon
     seen: list = []
     answer_dialog(monkeypatch, PASSPHRASE, seen=seen)
     feature(app).choose_button.click()
-    assert seen[0].windowTitle() == "Choose a passphrase - Tokendesk"
-    assert "No usable keyring: it keeps nothing" in seen[0].intro.text()
+    assert seen[0] == "Choose a passphrase - Tokendesk"
+    assert "No usable keyring: it keeps nothing" in seen[1]
     info = ctx.vault.info()
     assert info.mode == MODE_PASSPHRASE and info.reason.startswith("no usable keyring")
     assert not feature(app).bar.isVisible()
@@ -187,7 +188,7 @@ def test_the_first_secret_without_a_keyring_asks_for_a_new_passphrase(ctx, make_
     cfg = ctx.templates.require("Google Mail").new_configuration("First secret")
     cfg.client_id = "x.apps.googleusercontent.com"
     saved = ctx.configurations.add(cfg, "first-secret")  # on the GUI thread: asked directly
-    assert seen[1] == "Use at least 8 characters."
+    assert seen[2] == "Use at least 8 characters."
     assert ctx.secrets.get_for(saved.id, CLIENT_SECRET) == "first-secret"
     assert ctx.vault.info().mode == MODE_PASSPHRASE
     app.window.close()
