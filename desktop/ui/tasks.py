@@ -5,11 +5,17 @@
 ``busy_changed(str)`` tells the window what is in progress ('' when idle) so it can show a
 progress indicator. ``InlineTaskRunner`` runs synchronously for tests (Picard's
 FakeThreadPool idea).
+
+A task can be cancelled: ``run`` returns a ``TaskHandle``; with ``cancellable=True`` the function gets
+``cancelled=handle.is_cancelled`` (a callable) and is expected to stop soon after it turns true (a device-code poll
+checks it between its waits). ``handle.cancel()`` asks for that, takes the task's busy text away at once and drops the
+result: neither ``on_done`` nor ``on_error`` is called for a cancelled task, only ``on_cancelled`` when given.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -64,6 +70,25 @@ class _Job(QRunnable):
             logger.info("a background task finished after the window closed; its result is dropped")
 
 
+class TaskHandle:
+    """A running (or queued) task: ``cancel()`` asks it to stop; ``is_cancelled()`` is what the task polls."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._on_cancel: Callable[[], None] | None = None
+        self.finished = False
+
+    def is_cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def cancel(self) -> None:
+        if self._event.is_set() or self.finished:
+            return
+        self._event.set()
+        if self._on_cancel is not None:
+            self._on_cancel()
+
+
 def _plain(exc: BaseException) -> BaseException:
     """A damaged database file as the words that say what to do (``desktop.store.database.StoreDamaged``)."""
     from desktop.store.database import damage_from
@@ -93,33 +118,55 @@ class TaskRunner(QObject):
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         busy_text: str = "Working ...",
-    ) -> None:
+        cancellable: bool = False,
+        on_cancelled: Callable[[], None] | None = None,
+    ) -> TaskHandle:
         self._busy.append(busy_text)
         self.busy_changed.emit(self.busy_text)
         relay: _Relay
+        handle = TaskHandle()
+        state = {"busy": True}
+
+        def not_busy() -> None:
+            if state["busy"]:
+                state["busy"] = False
+                if busy_text in self._busy:
+                    self._busy.remove(busy_text)
+                self.busy_changed.emit(self.busy_text)
 
         def finish() -> None:
+            handle.finished = True
             self._relays.discard(relay)
-            if busy_text in self._busy:
-                self._busy.remove(busy_text)
-            self.busy_changed.emit(self.busy_text)
+            not_busy()
+
+        def cancelled() -> None:
+            not_busy()
+            if on_cancelled is not None:
+                on_cancelled()
 
         def done(result: Any) -> None:
             finish()
+            if handle.is_cancelled():
+                return
             if on_done is not None:
                 on_done(result)
 
         def failed(exc: BaseException) -> None:
             finish()
+            if handle.is_cancelled():
+                return
             exc = self._report(exc)
             if on_error is not None:
                 on_error(exc)
             else:
                 logger.error("background task failed: %s", exc.__class__.__name__)
 
+        handle._on_cancel = cancelled
         relay = _Relay(done, failed)
         self._relays.add(relay)
-        self.pool.start(_Job(fn, args, relay))
+        job_fn = (lambda *a: fn(*a, cancelled=handle.is_cancelled)) if cancellable else fn
+        self.pool.start(_Job(job_fn, args, relay))
+        return handle
 
     def _report(self, exc: BaseException) -> BaseException:
         plain = _plain(exc)
@@ -140,17 +187,21 @@ class TaskRunner(QObject):
 class InlineTaskRunner(TaskRunner):
     """Runs tasks synchronously on the calling thread (tests)."""
 
-    def run(self, fn, *args, on_done=None, on_error=None, busy_text="Working ..."):  # type: ignore[override]
+    def run(self, fn, *args, on_done=None, on_error=None, busy_text="Working ...",  # type: ignore[override]
+            cancellable=False, on_cancelled=None):
+        handle = TaskHandle()
         self.busy_changed.emit(busy_text)
         try:
-            result = fn(*args)
+            result = fn(*args, cancelled=handle.is_cancelled) if cancellable else fn(*args)
         except Exception as exc:
             self.busy_changed.emit("")
             if on_error is not None:
                 on_error(self._report(exc))
             else:
                 raise
-            return
+            return handle
         self.busy_changed.emit("")
+        handle.finished = True
         if on_done is not None:
             on_done(result)
+        return handle
