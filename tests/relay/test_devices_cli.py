@@ -147,3 +147,20 @@ def test_serve_on_a_network_address_shows_the_certificate_fingerprint(tokendesk_
 def test_serve_refuses_bad_options_in_words(run, argv, words):
     code, _out, err = run(*argv)
     assert code == 2 and words in err
+
+
+def test_status_json_for_scripts(run, ctx, accounts):
+    from datetime import UTC, datetime
+
+    from desktop.relay.log import LogEntry, MessageLog
+
+    run("relay", "device", "add", "scanner", "--account", "Printer mail")
+    MessageLog(ctx.store).record(LogEntry(time=datetime.now(UTC), device="scanner", sender="printer@example.org",
+                                          recipients=["a@example.org"], size=1200, ok=False,
+                                          answer="535 5.7.139 Authentication unsuccessful", hint="SMTP AUTH is off"))
+    code, out, _ = run("relay", "status", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["running"] is None and data["listen_setting"] == "127.0.0.1:2525"
+    assert data["devices"] == [{"name": "scanner", "account": "Printer mail", "senders": ["printer@example.org"],
+                                "delivered_24h": 0, "failed_24h": 1}]
+    assert data["last_errors"][0]["answer"].startswith("535 5.7.139") and data["last_errors"][0]["size"] == 1200
