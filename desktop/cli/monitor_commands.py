@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any, NoReturn
 
 from desktop.cli.common import ContextFactory, print_json
@@ -49,6 +50,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     finally:
         sub._parser_class = previous
 
+    p = sub.add_parser("alerts", help="send the due alerts (commands and mail, each once): for cron or a timer")
+    asub = p.add_subparsers(dest="alerts_command", metavar="ACTION")
+    r = asub.add_parser("run", help="send every alert that is due and was not sent yet; retry failed ones")
+    r.add_argument("--dry-run", action="store_true", help="say what would be sent, send nothing")
+    asub.add_parser("list", help="the alert settings: per kind, the command and the mail recipients")
+    p.set_defaults(handler=cmd_alerts)
+
 
 def cmd_check(args: argparse.Namespace, factory: ContextFactory) -> int:
     from desktop.alerts.check import (
@@ -92,3 +100,9 @@ def _unknown(args: Any, message: str) -> int:
     else:
         print(f"TOKENDESK UNKNOWN - {message}")
     return UNKNOWN
+
+
+def cmd_alerts(args: argparse.Namespace, factory: ContextFactory) -> int:
+    from desktop.alerts.runner import alerts_cli
+
+    return alerts_cli(args, factory, sys.stdout)

@@ -71,6 +71,14 @@ class SettingSpec:
         return str(value)
 
 
+#: alert kinds (desktop/alerts/kinds.py): key and what it covers, for the alerts.* settings
+ALERT_KINDS: tuple[tuple[str, str], ...] = (
+    ("client_secret", "client secrets that expire"),
+    ("refresh_token", "refresh tokens that die or need a sign-in"),
+    ("refresh_failed", "failed automatic refreshes"),
+    ("token", "access tokens that expire"),
+)
+
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "redirect.http_type",
@@ -105,6 +113,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("relay.max_messages_per_hour", int, 100, "SMTP relay: messages per device and hour (0: no limit)"),
     SettingSpec("relay.tls_cert_file", str, "", "SMTP relay certificate, PEM (empty: a generated self-signed one)"),
     SettingSpec("relay.tls_key_file", str, "", "SMTP relay certificate's private key, PEM"),
+    *(spec for kind, what in ALERT_KINDS for spec in (
+        SettingSpec(f"alerts.{kind}.command", str, "", f"Alert command for {what} (a command line, run without a "
+                    "shell; TOKENDESK_ALERT_* variables describe the alert)"),
+        SettingSpec(f"alerts.{kind}.mail_to", list, [], f"Alert mail recipients for {what} (comma-separated)"),
+    )),
+    SettingSpec("alerts.mail_account", str, "", "Mail account (SMTP) that sends alert mail, with its own token"),
 )
 
 SETTINGS_BY_KEY: dict[str, SettingSpec] = {spec.key: spec for spec in SETTINGS}

@@ -2,7 +2,9 @@
 
 A row ``(config_id, event, due_at)`` in the ``notification_log`` table (schema slot 3) means
 "announced". Rows of deleted configurations go with them (``ON DELETE CASCADE``); rows of
-events that are no longer true are pruned when the GUI starts.
+events that are no longer true are pruned when the GUI starts. Alerts beyond the desktop (``desktop/alerts``)
+keep their own rows in the same table, their event named ``alert:<channel>:<event>``: ``prune`` leaves them alone
+unless asked for them (``alerts=True``, the alert runner's own pruning).
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ from desktop.notify.events import iso
 logger = logging.getLogger(__name__)
 
 Key = tuple[int, str, str]
+#: the event-name prefix of alert rows (desktop/alerts/runner.py)
+ALERT_PREFIX = "alert:"
+
+
+def _is_alert(key: Key) -> bool:
+    return key[1].startswith(ALERT_PREFIX)
 
 
 class AnnouncementLog(Protocol):
@@ -27,8 +35,9 @@ class AnnouncementLog(Protocol):
 
     def record(self, keys: Iterable[Key], now: datetime) -> None: ...
 
-    def prune(self, keep: set[Key]) -> int:
-        """Forget every key not in ``keep``; returns how many rows went."""
+    def prune(self, keep: set[Key], *, alerts: bool = False) -> int:
+        """Forget every key not in ``keep`` (of the announcements, or with ``alerts`` of the alert rows); returns
+        how many rows went."""
         ...
 
 
@@ -45,8 +54,8 @@ class MemoryLog:
         for key in keys:
             self.keys.setdefault(key, iso(now))
 
-    def prune(self, keep: set[Key]) -> int:
-        gone = [k for k in self.keys if k not in keep]
+    def prune(self, keep: set[Key], *, alerts: bool = False) -> int:
+        gone = [k for k in self.keys if k not in keep and _is_alert(k) == alerts]
         for key in gone:
             del self.keys[key]
         return len(gone)
@@ -90,10 +99,10 @@ class SqliteLog:
                     # the configuration was deleted meanwhile: nothing to remember
                     logger.debug("not logging an event of deleted configuration %s", config_id)
 
-    def prune(self, keep: set[Key]) -> int:
+    def prune(self, keep: set[Key], *, alerts: bool = False) -> int:
         from desktop.store.database import transaction
 
-        gone = self._all() - keep
+        gone = {k for k in self._all() - keep if _is_alert(k) == alerts}
         if gone:
             with transaction(self.conn):
                 self.conn.executemany(

@@ -52,7 +52,7 @@ class SettingsDialog(QDialog):
         redirect_layout.addWidget(self.redirect_label)
         redirect_layout.addWidget(self.redirect_warning)
         for spec in SETTINGS:
-            if spec.key.startswith("ui."):
+            if spec.key.startswith(("ui.", "alerts.")):  # alerts: their own dialog (dialogs/alerts_settings.py)
                 continue
             editor = self._editor(spec, values.get(spec.key, spec.default))
             editor.setToolTip(spec.help + (f" (Znuny: {spec.znuny})" if spec.znuny else ""))
