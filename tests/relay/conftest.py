@@ -60,6 +60,8 @@ class Forwarder:
         self.target_port = target_port
         self.port = free_ports(1)[0]
         self.delay = 0.0
+        #: seconds each chunk towards the server waits (every message stays in flight a while, on any connection)
+        self.chunk_delay = 0.0
         self._listener = None
         self._lock = threading.Lock()
         self._open: set = set()
@@ -123,6 +125,8 @@ class Forwarder:
                     data = sock.recv(65536)
                     if not data:
                         return
+                    if sock is client and self.chunk_delay:
+                        time.sleep(self.chunk_delay)
                     (upstream if sock is client else client).sendall(data)
 
 

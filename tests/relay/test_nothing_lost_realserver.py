@@ -77,7 +77,8 @@ def test_a_killed_relay_loses_nothing_it_acknowledged(ctx, forwarded_account, fo
                                                      tokendesk_home, tmp_path):
     forwarded_account()
     passwords = {name: DeviceRepository(ctx.store).add(name, ACCOUNT)[1] for name in ("dev0", "dev1", "dev2")}
-    forwarder.delay = 0.15  # each upstream connection waits a little: messages are in flight when the kill comes
+    forwarder.delay = 0.15  # upstream connections open slowly and every chunk towards the server waits a little:
+    forwarder.chunk_delay = 0.02  # messages are in flight when the kill comes
     env = {**os.environ, "TOKENDESK_HOME": str(tokendesk_home), "HOME": str(tmp_path), **shared_keyring[1]}
     port = free_ports(1)[0]
 
