@@ -118,6 +118,12 @@ class RelayView(QWidget):
         self.state.setWordWrap(True)
         self.state.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.state)
+        self.fingerprint = QLabel()
+        self.fingerprint.setObjectName("relayFingerprint")
+        self.fingerprint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.fingerprint.setToolTip("Devices that check certificates compare this with what the relay shows them")
+        self.fingerprint.hide()
+        layout.addWidget(self.fingerprint)
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         devices_box = QGroupBox("Devices")
@@ -173,9 +179,6 @@ class RelayView(QWidget):
             text = (f"<b style='color:{tone('ok')}'>Running</b> on {html.escape(str(data['address']))} ({mode}) "
                     f"since {_local(data['started'])}: {data.get('delivered', 0)} delivered, "
                     f"{data.get('failed', 0)} failed; {limit}.")
-            if data.get("fingerprint"):
-                text += (f"<br>Certificate SHA-256 fingerprint (tell the devices): "
-                         f"<tt>{html.escape(str(data['fingerprint']))}</tt>")
         elif other:
             text = (f"<b style='color:{tone('ok')}'>Running in another process</b> (tokendesk relay serve, process "
                     f"{other.get('pid')}) on {html.escape(str(other.get('listen')))} since "
@@ -185,6 +188,9 @@ class RelayView(QWidget):
         if data.get("problem"):
             text += f"<br><span style='color:{tone('error')}'>{html.escape(str(data['problem']))}</span>"
         self.state.setText(text)
+        fingerprint = str(data.get("fingerprint") or "") if self._running_here else ""
+        self.fingerprint.setText(f"Certificate SHA-256 fingerprint (tell the devices): {fingerprint}")
+        self.fingerprint.setVisible(bool(fingerprint))
         self.listen.setEnabled(not self._running_here and not other)
         self.start_button.setEnabled(not self._running_here and not other)
         self.stop_button.setEnabled(self._running_here)

@@ -50,7 +50,7 @@ def test_the_tab_is_built_when_first_shown_and_starts_and_stops_the_relay(app, c
         code, _ = client.mail("printer@example.org")
         assert code == 530  # no AUTH, no mail
     view.stop_button.click()
-    assert feature.server is None and "Stopped." in view.state.text()
+    assert feature.server is None and "Stopped." in view.state.text() and not view.fingerprint.isVisible()
 
 
 def test_a_bad_listen_address_is_explained_in_the_tab(app):
@@ -76,3 +76,31 @@ def test_a_device_added_elsewhere_appears_and_remove_asks_first(app, ctx, monkey
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     view.remove_button.click()
     assert view.devices.rowCount() == 0 and DeviceRepository(ctx.store).list() == []
+
+
+def test_on_a_network_address_the_tab_shows_the_certificate_fingerprint(app, ctx, tmp_path, qapp):
+    import os
+    from pathlib import Path
+
+    from desktop.relay.tls import fingerprint_of, relay_dir
+
+    feature = app.features["relay"]
+    app.window.resize(1280, 600)
+    app.window.show_tab(feature.tab)
+    view = feature.view
+    DeviceRepository(ctx.store).add("hall-printer", "Printer mail", ["scans@example.org"])
+    port = free_ports(1)[0]
+    view.listen.setText(f"0.0.0.0:{port}")
+    view.start_button.click()
+    assert feature.server is not None and feature.server.tls
+    assert f"on 0.0.0.0:{port} (STARTTLS required before AUTH)" in view.state.text()
+    assert view.fingerprint.isVisible()
+    fingerprint = fingerprint_of(relay_dir() / "relay-cert.pem")
+    assert view.fingerprint.text().endswith(f"fingerprint (tell the devices): {fingerprint}")
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        client.ehlo()
+        assert client.has_extn("starttls") and not client.has_extn("auth")
+    target = (Path(__file__).resolve().parents[2] / "docs" / "screenshots" if os.environ.get("TOKENDESK_SCREENSHOTS")
+              else tmp_path)
+    qapp.processEvents()
+    assert app.window.grab().save(str(target / "relay-tab-starttls.png"))
