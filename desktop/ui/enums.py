@@ -41,6 +41,8 @@ class MainAction(Enum):
     REVOKE = "revoke"
     FORGET = "forget"
     COPY_TOKEN = "copy_token"
+    # features/device_sign_in.py
+    REQUEST_DEVICE = "request_device"
     # features/backup.py
     IMPORT = "import"
     EXPORT = "export"
