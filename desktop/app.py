@@ -37,6 +37,7 @@ FEATURES: list[str] = [
     "desktop.ui.features.backup",
     "desktop.ui.features.usage",
     "desktop.ui.features.relay",
+    "desktop.ui.features.alerts",
     "desktop.ui.features.help",
 ]
 

@@ -35,6 +35,8 @@ class MainAction(Enum):
     EDIT = "edit"
     DELETE = "delete"
     SETTINGS = "settings"
+    # features/alerts.py
+    ALERTS = "alerts"
     # features/oauth.py
     REQUEST = "request"
     REFRESH = "refresh"
