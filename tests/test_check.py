@@ -153,7 +153,9 @@ def test_unknown_states(run, ctx, make_config):
     code, out, _ = run("Support", "Nope")
     assert (code, out) == (3, "TOKENDESK UNKNOWN - no configuration named 'Nope' (see 'tokendesk list')\n")
     code, out, _ = run("--warning", "soon")
-    assert code == 3 and out.startswith("TOKENDESK UNKNOWN - argument --warning/-w: 'soon' is not a whole number")
+    assert code == 3 and out == ("TOKENDESK UNKNOWN - argument --warning/-w: 'soon' is not a whole number of days "
+                                 "(usage: tokendesk check [-h] [--warning DAYS] [--critical DAYS] [--json] "
+                                 "[NAME ...])\n")
     code, out, _ = run("--warning", "1", "--critical", "5")
     assert code == 3 and "the critical threshold must come later" in out
     assert run("support")[0] == 0  # names as the other commands take them: case does not matter

@@ -15,7 +15,8 @@ class _PluginParser(argparse.ArgumentParser):
     """A usage error is UNKNOWN (exit 3) for a monitoring plugin, in its one-line form (argparse says 2)."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"TOKENDESK UNKNOWN - {message} (usage: {self.format_usage().strip().removeprefix('usage: ')})")
+        usage = " ".join(self.format_usage().split()).removeprefix("usage: ")
+        print(f"TOKENDESK UNKNOWN - {message} (usage: {usage})")
         raise SystemExit(UNKNOWN)
 
 
