@@ -59,6 +59,18 @@ RESPONSE_TARGETS = (
     "AuthorizationCode",
     "State",
 )
+#: what a Requests.DeviceAuthorization answer's ParametersMapping may name (RFC 8628 3.2; the device grant's driver)
+DEVICE_RESPONSE_TARGETS = (
+    "DeviceCode",
+    "UserCode",
+    "VerificationURI",
+    "VerificationURIComplete",
+    "ExpiresIn",
+    "Interval",
+    "ErrorMessage",
+    "ErrorDescription",
+    "ErrorCode",
+)
 
 BROWSER_EMBEDDED = "embedded"
 BROWSER_SYSTEM = "system"

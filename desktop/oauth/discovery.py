@@ -35,14 +35,29 @@ class DiscoveredEndpoints:
     iss_parameter_supported: bool = False
     #: ``userinfo_endpoint`` (OpenID Connect): who signed in, when the tokens do not say
     userinfo_endpoint: str = ""
+    #: ``device_authorization_endpoint`` (RFC 8628 4): the device grant can be used
+    device_authorization_endpoint: str = ""
 
     def record_on(self, cfg: TokenConfiguration) -> None:
         """Keep what the sign-in check needs on the configuration (``Config.Tokendesk.Issuer`` and
         ``IssParameterSupported``): an answer's ``iss`` must be this issuer, and must be there if announced; and
-        ``UserinfoURL``, asked who signed in when the tokens do not say."""
+        ``UserinfoURL``, asked who signed in when the tokens do not say. An announced device authorization endpoint
+        becomes ``Requests.DeviceAuthorization`` in Znuny's shape (its URL; client_id and scope autofilled, and
+        client_secret when the configuration sends one to the token endpoint), keeping parameters already there."""
         cfg.issuer = self.issuer
         cfg.iss_parameter_supported = self.iss_parameter_supported
         cfg.userinfo_url = self.userinfo_endpoint
+        if self.device_authorization_endpoint:
+            from desktop.models.config import DEVICE_AUTHORIZATION, TOKEN_BY_AUTHORIZATION_CODE
+
+            cfg.set_endpoint(DEVICE_AUTHORIZATION, self.device_authorization_endpoint)
+            request = cfg.config["Requests"][DEVICE_AUTHORIZATION]["Request"]
+            request.setdefault("Parameters", {})
+            if not isinstance(request.get("AutofilledParametersMapping"), dict):
+                autofill = {"client_id": "ClientID", "scope": "Scope"}
+                if "ClientSecret" in cfg.autofilled_parameters(TOKEN_BY_AUTHORIZATION_CODE).values():
+                    autofill["client_secret"] = "ClientSecret"
+                request["AutofilledParametersMapping"] = autofill
 
     def preferred_client_authentication(self) -> str | None:
         """``client_secret_basic`` when the provider announces it but not ``client_secret_post``; ``client_secret_post``
@@ -154,6 +169,7 @@ def discover(issuer: str, timeout: float = 20.0) -> DiscoveredEndpoints:
             token_auth_methods=_texts(doc.get("token_endpoint_auth_methods_supported")),
             iss_parameter_supported=doc.get("authorization_response_iss_parameter_supported") is True,
             userinfo_endpoint=_text(doc.get("userinfo_endpoint")),
+            device_authorization_endpoint=_text(doc.get("device_authorization_endpoint")),
         )
     raise DiscoveryError(f"No discovery document found: {last_error}. Is the issuer URL right?")
 

@@ -179,3 +179,27 @@ def test_device_authorization_refused_for_an_unknown_client_exits_5(ctx, device_
     err = capsys.readouterr().err
     assert "The provider refused the device authorization: client authentication failed" in err
     assert "Check both in Edit" in err  # the invalid_client hint
+
+
+def test_discovery_fills_the_device_block_from_device_authorization_endpoint(ctx, device_server, device_browser):
+    from desktop.oauth.discovery import discover
+
+    cfg = ctx.templates.require("Generic OpenID Connect").new_configuration("Discovered")
+    cfg.client_id = "device-app"
+    cfg.scope = "openid offline_access"
+    found = discover(device_server.issuer, timeout=10)
+    assert found.device_authorization_endpoint == device_server.device_endpoint
+    for key in ("AuthorizationCode", TOKEN_BY_AUTHORIZATION_CODE, TOKEN_BY_REFRESH_TOKEN):
+        cfg.set_endpoint(key, found.token_endpoint if key != "AuthorizationCode" else found.authorization_endpoint)
+    found.record_on(cfg)
+    assert cfg.request(DEVICE_AUTHORIZATION)["Request"] == {
+        "URL": device_server.device_endpoint, "Parameters": {},
+        # as the template's token request: the secret goes along when the configuration has one (this one has none)
+        "AutofilledParametersMapping": {"client_id": "ClientID", "scope": "Scope", "client_secret": "ClientSecret"}}
+    from desktop.services import ConfigurationService
+
+    cfg = ConfigurationService(ctx).add(cfg, client_secret=None)
+    service = TokenService(ctx)
+    auth = service.start_device_authorization(cfg.name)
+    device_browser.approve(auth.verification_uri, auth.user_code)
+    assert service.poll_device(auth).has_access_token

@@ -27,6 +27,8 @@ from desktop.models.config import (
     BROWSER_EMBEDDED,
     BROWSER_SYSTEM,
     CLIENT_AUTH_METHODS,
+    DEVICE_AUTHORIZATION,
+    DEVICE_RESPONSE_TARGETS,
     REQUEST_KEYS,
     RESPONSE_TARGETS,
     VALIDITY_LABELS,
@@ -460,7 +462,8 @@ def _check_request(check: RecordChecker, entry: dict[str, Any], base: str) -> No
                      "a value", "is not a value Tokendesk fills in (kept, not sent)")
     response = check.mapping(entry, "Response", f"{base}.Response")
     if response is not None:
-        _check_names(check, response, f"{base}.Response", "ParametersMapping", RESPONSE_TARGETS,
+        targets = DEVICE_RESPONSE_TARGETS if base.endswith(DEVICE_AUTHORIZATION) else RESPONSE_TARGETS
+        _check_names(check, response, f"{base}.Response", "ParametersMapping", targets,
                      "a token field", "is not a token field Tokendesk knows (kept, ignored)")
 
 

@@ -50,8 +50,6 @@ DEFAULT_DEVICE_MAPPING: dict[str, str] = {
     "error_description": "ErrorDescription",
     "error_codes": "ErrorCode",
 }
-#: the targets a device block's Response.ParametersMapping may name (import checks them)
-DEVICE_RESPONSE_TARGETS = tuple(dict.fromkeys(DEFAULT_DEVICE_MAPPING.values()))
 #: the request when the block names no parameters (a public client's)
 DEFAULT_AUTOFILL = {"client_id": "ClientID", "scope": "Scope"}
 DEFAULT_INTERVAL = 5.0  # RFC 8628 3.2
