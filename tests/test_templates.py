@@ -12,6 +12,8 @@ from desktop.models.config import (
     AUTOFILL_SOURCES,
     BROWSER_EMBEDDED,
     BROWSER_SYSTEM,
+    DEVICE_AUTHORIZATION,
+    DEVICE_RESPONSE_TARGETS,
     FLOW_AUTHORIZATION_CODE,
     FLOW_CLIENT_CREDENTIALS,
     RESPONSE_TARGETS,
@@ -26,9 +28,10 @@ from desktop.paths import provider_templates_dir
 GOOGLE = "Google Mail"
 MICROSOFT = "Microsoft Exchange Online"
 MICROSOFT_CC = "Microsoft Exchange Online (client credentials)"
+MICROSOFT_DEVICE = "Microsoft Exchange Online (device code)"
 GENERIC = "Generic OAuth2"
 OIDC = "Generic OpenID Connect"
-BUILT_IN = {GOOGLE, MICROSOFT, MICROSOFT_CC, GENERIC, OIDC}
+BUILT_IN = {GOOGLE, MICROSOFT, MICROSOFT_CC, MICROSOFT_DEVICE, GENERIC, OIDC}
 
 NEW_PROVIDER = """\
 Name: Example IdP
@@ -56,7 +59,7 @@ def catalog():
     return load_templates([provider_templates_dir()])
 
 
-def test_the_five_built_in_templates_load_without_problems(catalog):
+def test_the_six_built_in_templates_load_without_problems(catalog):
     assert catalog.problems == []
     assert set(catalog.names()) == BUILT_IN
     for template in catalog.templates:
@@ -79,7 +82,8 @@ def test_templates_use_only_znuny_mapping_values(catalog):
             for source in cfg.autofilled_parameters(key).values():
                 assert source in AUTOFILL_SOURCES, (template.name, key, source)
             for target in cfg.response_mapping(key).values():
-                assert target in RESPONSE_TARGETS, (template.name, key, target)
+                known = DEVICE_RESPONSE_TARGETS if key == DEVICE_AUTHORIZATION else RESPONSE_TARGETS
+                assert target in known, (template.name, key, target)
 
 
 def test_google_mail(catalog):

@@ -289,7 +289,7 @@ def _authorize_device(ctx: Context, name: str) -> Any:
     from desktop.oauth.grant_drivers.device import device_hint
 
     service = _service(ctx)
-    hint = device_hint(service.configuration(name))
+    hint = device_hint(service.configuration(name), ctx.templates)
     if hint:
         print(f"Note: {hint}", file=sys.stderr)
     auth = service.start_device_authorization(name)

@@ -45,6 +45,7 @@ REQUEST_KEYS = (
 # ---- AuthFlow (Znuny 7.1+; absent means AuthorizationCode): the values and what they mean are the grant
 # descriptors' (desktop/models/grants.py); nothing else compares them
 FLOW_AUTHORIZATION_CODE = "AuthorizationCode"
+FLOW_CLIENT_CREDENTIALS = "ClientCredentials"
 
 # ---- Values allowed in AutofilledParametersMapping / ParametersMapping
 AUTOFILL_SOURCES = ("ClientID", "ClientSecret", "Scope", "AuthorizationCode", "RefreshToken", "State", "RedirectURL")

@@ -8,11 +8,14 @@ from desktop.oauth.grant_drivers.device import device_hint
 
 
 def test_google_gmail_scope_is_named_before_a_device_sign_in(ctx):
-    cfg = ctx.templates.require("Google Mail").new_configuration("Gmail")
-    assert device_hint(cfg) == ("Google does not allow Gmail scopes (https://mail.google.com/) in the device code "
-                                "flow: the sign-in would end with invalid_scope. Use Request new token (a browser "
-                                "sign-in) for Gmail.")
-    assert device_hint(ctx.templates.require("Microsoft Exchange Online (device code)").new_configuration("M")) == ""
+    cfg = ctx.templates.require("Google Mail").new_configuration("Gmail")  # from the template's data
+    assert device_hint(cfg, ctx.templates) == (
+        "Google does not allow Gmail scopes (https://mail.google.com/) in the device code flow: the sign-in would end "
+        "with invalid_scope. Use Request new token (a browser sign-in) for Gmail.")
+    assert device_hint(ctx.templates.require("Microsoft Exchange Online (device code)").new_configuration("M"),
+                       ctx.templates) == ""
+    cfg.scope = "openid email"  # a Google configuration without Gmail scopes: nothing to say
+    assert device_hint(cfg, ctx.templates) == ""
 
 
 def test_the_microsoft_device_code_template_offers_the_device_grant(ctx):

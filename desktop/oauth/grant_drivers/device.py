@@ -217,14 +217,16 @@ def wait(service: TokenService, auth: DeviceAuthorization, *, cancelled: Callabl
             return state
 
 
-#: scopes a provider never grants through the device grant, with what to say before starting
-REFUSED_SCOPES = {
-    "https://mail.google.com/": "Google does not allow Gmail scopes (https://mail.google.com/) in the device code "
-    "flow: the sign-in would end with invalid_scope. Use Request new token (a browser sign-in) for Gmail.",
-}
+def device_hint(cfg: Any, templates: Any = None) -> str:
+    """What to know before a device sign-in of ``cfg`` starts ('' when nothing): the scopes its provider refuses
+    there, from its template's ``DeviceGrantRefusedScopes`` (scope -> what to say; Google Mail's names Gmail)."""
+    if templates is None:
+        from desktop.models.templates import load_templates
 
-
-def device_hint(cfg: Any) -> str:
-    """What to know before a device sign-in of ``cfg`` starts ('' when nothing): a scope the provider refuses there."""
-    scopes = set(str(getattr(cfg, "scope", "") or "").split())
-    return " ".join(text for scope, text in REFUSED_SCOPES.items() if scope in scopes)
+        templates = load_templates()
+    template = templates.get(cfg.template_name) if cfg.template_name else None
+    refused = template.extra.get("DeviceGrantRefusedScopes") if template is not None else None
+    if not isinstance(refused, dict):
+        return ""
+    scopes = set(str(cfg.scope or "").split())
+    return " ".join(str(text) for scope, text in refused.items() if scope in scopes)

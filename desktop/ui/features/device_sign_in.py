@@ -52,7 +52,7 @@ class DeviceSignInFeature(QObject):
         if self.dialog is not None:
             self.dialog.raise_()
             return
-        hint = device_hint(cfg)
+        hint = device_hint(cfg, self.host.ctx.templates)
         if hint:
             answer = QMessageBox.warning(self.window, "Sign in with a code", f"{hint}\n\nStart anyway?",
                                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
