@@ -229,11 +229,15 @@ class RelayView(QWidget):
             self.remove_requested.emit(name)
 
 
+#: seconds after which a copied device password is taken off the clipboard (time to paste it into the device)
+PASSWORD_CLIPBOARD_SECONDS = 120
+
+
 def _copy_secret(password: str) -> None:
     """On the clipboard marked as a secret (clipboard managers keep no copy), taken off after two minutes."""
     from desktop.ui.features.oauth import copy_secret_to_clipboard
 
-    copy_secret_to_clipboard(password, 120)
+    copy_secret_to_clipboard(password, PASSWORD_CLIPBOARD_SECONDS)
 
 
 def _size(size: int) -> str:

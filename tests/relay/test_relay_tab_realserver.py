@@ -88,9 +88,11 @@ def test_the_relay_tab_runs_the_relay_and_shows_devices_log_and_errors(app, ctx,
         copy.click()
         mime = QGuiApplication.clipboard().mimeData()
         assert mime.text() == field.text() and mime.hasFormat("x-kde-passwordManagerHint")
+        qtbot.waitUntil(lambda: QGuiApplication.clipboard().text() == "", timeout=5000)  # taken off again
         shot(dialog, "relay-device-password.png", tmp_path)
         return 0
 
+    monkeypatch.setattr(relay_view, "PASSWORD_CLIPBOARD_SECONDS", 0.3)
     monkeypatch.setattr(relay_view.AddDeviceDialog, "exec", fill_and_accept)
     monkeypatch.setattr(relay_view.PasswordDialog, "exec", look_at_password)
     view.add_button.click()
