@@ -230,7 +230,8 @@ def test_a_refused_token_echoed_by_the_upstream_shows_nowhere(ctx, mail_account,
     seen = " ".join([told, entry.answer, entry.hint, repr(relay.stats.errors), status, caplog.text,
                      *capsys.readouterr()])
     b64 = base64.b64encode(token.encode()).decode()
-    for secret in (token, token[-40:], token[:60], b64[:60]):
+    middle = len(token) // 2
+    for secret in (token, token[-40:], token[middle:middle + 40], b64[-60:]):  # not the JWT header: all tokens share it
         assert secret not in seen
     assert "<redacted access token>" in entry.answer and "<redacted XOAUTH2 string>" in entry.answer
 
