@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
@@ -23,6 +24,9 @@ from desktop.ui.hub import Hub
 from desktop.ui.main_window import MainWindow
 from desktop.ui.tasks import TaskRunner
 from desktop.usage.guards import install_delete_guards
+
+if TYPE_CHECKING:
+    from desktop.ui.row_loading import RowsLater
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +71,9 @@ class Application:
         self.hub = Hub()
         self.tasks = tasks or TaskRunner()
         self.minimized = minimized
-        self.window = MainWindow(ctx, self.hub, self.tasks)
+        #: a large store's rows, read after the first paint (ui/row_loading.py); None: read with the window
+        self._rows_later: RowsLater | None = None
+        self.window = MainWindow(ctx, self.hub, self.tasks, first_read=self._first_read if defer_start else None)
         #: work that waits for the window's first paint (opening the vault, planning): see after_first_paint
         self._after_paint: list[Callable[[], None]] | None = []
         self.window.first_painted.connect(self._run_after_paint)
@@ -100,7 +106,16 @@ class Application:
         else:
             self._after_paint.append(fn)
 
+    def _first_read(self, window: MainWindow) -> None:
+        from desktop.ui.row_loading import first_read
+
+        self._rows_later = first_read(window, self.tasks)
+
     def _run_after_paint(self) -> None:
+        rows = self._rows_later
+        if rows is not None and not rows.done:  # the rows first, then what waited for the paint (it reads them)
+            rows.start(then=self._run_after_paint)
+            return
         waiting, self._after_paint = self._after_paint, None
         for fn in waiting or ():
             QTimer.singleShot(0, fn)

@@ -66,7 +66,8 @@ class MainWindow(QMainWindow):
     #: emitted once, after the window painted for the first time (Application.after_first_paint)
     first_painted = Signal()
 
-    def __init__(self, ctx: Context, hub: Hub, tasks: TaskRunner, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: Context, hub: Hub, tasks: TaskRunner, parent: QWidget | None = None,
+                 first_read: Callable[[MainWindow], None] | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.hub = hub
@@ -87,7 +88,7 @@ class MainWindow(QMainWindow):
         self._restore_state()
         self.db_watcher = DatabaseWatcher(ctx.store, self)  # reload when another process (the CLI) wrote
         self.db_watcher.changed.connect(self.reload)
-        self.reload()
+        (first_read or MainWindow.reload)(self)  # Application: a large store's rows after the first paint
         self._update_secret_bar()
         self.db_watcher.watch()
 
@@ -148,7 +149,7 @@ class MainWindow(QMainWindow):
             (MainAction.QUIT, "&Quit", self.quit, QKeySequence.StandardKey.Quit, "Quit Tokendesk", MainMenu.FILE),
             (MainAction.FIND, "&Filter", self.focus_search, QKeySequence.StandardKey.Find, "Focus the filter box",
              MainMenu.VIEW),
-            (MainAction.RELOAD, "Re&load", self.reload, QKeySequence("Ctrl+Shift+R"),
+            (MainAction.RELOAD, "Re&load", lambda: self.reload(), QKeySequence("Ctrl+Shift+R"),
              "Reload the table from the database", MainMenu.VIEW),
         ):
             self.add_action(action_id, text, slot, shortcut, tip, menu=menu, toolbar=False, context_menu=False)
@@ -197,11 +198,11 @@ class MainWindow(QMainWindow):
 
     # ---- data
     @Slot()
-    def reload(self) -> None:
+    def reload(self, rows: list[tuple[TokenConfiguration, TokenState]] | None = None) -> None:
         self._selected_names = [c.name for c in self.selected_configurations()]
         self._settings = self.ctx.store.settings()
         self.model.token_lead = timedelta(seconds=int(self._settings["refresh.lead_time_seconds"]))
-        self.model.set_rows(self.ctx.store.list_with_state())  # the selection is restored on the model reset
+        self.model.set_rows(self.ctx.store.list_with_state() if rows is None else rows)  # selection: on the reset
         self.db_watcher.seen()
         self.reloaded.emit()
 

@@ -1,0 +1,102 @@
+"""The token table's first read at start-up: a large store's rows come after the window's first paint.
+
+Up to ``READ_BEFORE_SHOW`` configurations are read before the window is shown, as on any reload (a few ms).
+A larger store would hold the window back: reading and parsing 10,000 configurations takes ~0.3 s, longer
+than a bare PySide6 window needs to appear. So the window shows at once with "Loading 10,000 configurations
+..." where the table will be (and in the status bar), reads them on the task runner after its first paint
+(``Application._run_after_paint`` starts ``RowsLater``) and fills the table; the work queued with
+``Application.after_first_paint`` (the vault, the notification plan over the window's rows) runs once they
+are in. A reload meanwhile (the CLI wrote, a token changed) makes the read stale: the window then reads again
+on the GUI thread, so nothing shown is older than the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from desktop.ui.main_window import MainWindow
+    from desktop.ui.tasks import TaskRunner
+
+logger = logging.getLogger(__name__)
+
+#: up to this many configurations the window reads before it shows (~7 ms); more come after its first paint
+READ_BEFORE_SHOW = 200
+
+
+def loading_text(total: int) -> str:
+    return f"Loading {total:,} configurations ..."
+
+
+def first_read(window: MainWindow, tasks: TaskRunner) -> RowsLater | None:
+    """The window's first read: all rows now when there are few (None), else the settings only, the table's
+    place saying that the rows are loading, and a ``RowsLater`` to start after the first paint."""
+    total = window.ctx.store.count()
+    if total <= READ_BEFORE_SHOW:
+        window.reload()
+        return None
+    window.reload([])  # the settings, an empty table
+    return RowsLater(window, tasks, total)
+
+
+class RowsLater:
+    """Reads every row on the task runner and hands it to the window (``start``; once ``done``, ``then``)."""
+
+    def __init__(self, window: MainWindow, tasks: TaskRunner, total: int) -> None:
+        self.window, self.tasks, self.total = window, tasks, total
+        self.started = self.done = self.stale = False
+        self._then: list[Callable[[], None]] = []
+        self._show_loading()
+        window.model.rows_changed.connect(self._show_loading)  # the filter typed meanwhile: still loading
+        window.reloaded.connect(self._mark_stale)
+        window.hub.token_changed.connect(self._mark_stale)
+
+    def _show_loading(self) -> None:
+        if self.done:
+            return
+        text = loading_text(self.total)
+        self.window.empty_label.setText(text)
+        self.window.table_stack.setCurrentWidget(self.window.empty_label)
+        self.window.count_label.setText("")  # the status bar's progress says it (the task's busy text)
+
+    def _mark_stale(self, *_args: object) -> None:
+        if self.started:
+            self.stale = True
+
+    def start(self, then: Callable[[], None]) -> None:
+        """Read the rows (once); ``then`` runs on the GUI thread when they are in the table (or failed)."""
+        self._then.append(then)
+        if self.started:
+            return
+        self.started = True
+        store = self.window.ctx.store
+        self.tasks.run(store.list_with_state, on_done=self._loaded, on_error=self._failed,
+                       busy_text=loading_text(self.total))
+
+    def _loaded(self, rows: list[Any]) -> None:
+        self._stop_watching()
+        # another reload or a token change since the read started: read again here, nothing older is shown
+        self.window.reload(None if self.stale else rows)
+        self._release()
+
+    def _failed(self, exc: BaseException) -> None:
+        logger.error("the configurations could not be read: %s", exc)  # a damaged file: the app's box says more
+        self._stop_watching()
+        self.window.reload([])
+        self.window.empty_label.setText(f"The configurations could not be read.\n\n{exc}\n\nView > Reload "
+                                        "(Ctrl+Shift+R) tries again.")
+        self._release()
+
+    def _stop_watching(self) -> None:
+        self.done = True
+        window = self.window
+        for signal, slot in ((window.model.rows_changed, self._show_loading), (window.reloaded, self._mark_stale),
+                             (window.hub.token_changed, self._mark_stale)):
+            signal.disconnect(slot)
+
+    def _release(self) -> None:
+        waiting, self._then = self._then, []
+        for fn in waiting:
+            fn()
