@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from desktop.models.status import format_local, format_when, relative_time
+from desktop.models.status import format_local, format_when
 from desktop.notify.events import ACTION_EDIT, ACTION_REFRESH, SEVERITY, DueEvent, EventKind
 
 ACTION_LABELS = {ACTION_REFRESH: "Refresh", "request": "Request new token", ACTION_EDIT: "Edit"}
@@ -106,7 +106,8 @@ def client_secret_words(event: DueEvent, now: datetime, relative: bool = True) -
     expires = event.expires_at or event.due_at
     day = expires.date().isoformat()
     if event.kind is EventKind.CLIENT_SECRET_EXPIRING:
-        when = f"{day} ({relative_time(expires, now)})" if relative else day
+        left = (expires.date() - now.astimezone(expires.tzinfo).date()).days  # calendar days, as the day is given
+        when = f"{day} ({'tomorrow' if left == 1 else f'in {left} days'})" if relative else day
         return "Client secret expires soon", f"The client secret of '{name}' expires on {when}."
     if now.astimezone(expires.tzinfo) < expires + timedelta(days=1):
         return "Client secret expires today", f"The client secret of '{name}' expires today ({day})."

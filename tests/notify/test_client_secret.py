@@ -83,7 +83,7 @@ def test_each_warning_is_announced_once_across_the_weeks_and_a_restart(berlin):
                            "secret at the provider (Entra: App registrations > Certificates & secrets), then enter "
                            "it and its expiry date with Edit.")
     assert "expires on 2026-04-10 (in 7 days)" in shown[1][2]
-    assert "expires on 2026-04-10 (in 24 h)" in shown[2][2]
+    assert "expires on 2026-04-10 (tomorrow)" in shown[2][2]
     # the window starts again on 2026-04-15: nothing is shown twice, the bar still lists it
     again = Scheduler(log).plan(pairs, midnight(2026, 4, 15))
     assert [a for a in again.announcements if "client secret" in a.message] == []

@@ -78,3 +78,32 @@ def test_edit_dialog_has_the_expiry_field_and_refuses_a_text_that_is_no_date(ctx
     dialog.show()
     qtbot.waitExposed(dialog)
     dialog.grab().save(str(shots / "client-secret-edit-field.png"))
+
+
+def test_dbus_notification_and_tray_message_of_a_client_secret_warning_each_once(
+        app, ctx, make_config, clock, install_notify, qtbot):
+    from tests.notify.test_notify_ui import FakeDesktopNotifications
+
+    soon = secret_expires_in(ctx, make_config, "Helpdesk mailbox", 7, clock)
+    opened_for: list[str] = []
+    app.window.add_action(MainAction.EDIT, "&Edit ...",  # a stand-in: the real one opens the modal Edit dialog
+                          lambda _c=False: opened_for.append(app.window.selected_configurations()[0].name),
+                          enabled_when=lambda rows: len(rows) == 1)
+    app.window.reload()
+    bus = FakeDesktopNotifications()
+    feature = install_notify(dbus=bus)
+    assert feature.strategy == "dbus"
+    assert bus.sent == [(
+        "Client secret expires soon",
+        f"The client secret of 'Helpdesk mailbox' expires on {soon.isoformat()} (in 7 days). Make a new client "
+        "secret at the provider (Entra: App registrations > Certificates & secrets), then enter it and its expiry "
+        "date with Edit.",
+        {"default": "Edit", "edit": "Edit"})]
+    with qtbot.waitSignal(app.hub.open_configuration, timeout=2000) as opened:
+        bus.click(41)
+    assert opened.args == ["Helpdesk mailbox", "edit"]
+    assert opened_for == ["Helpdesk mailbox"]
+    feature.shutdown()
+    tray = install_notify(tray=True)  # a new start on the same database: already announced
+    assert list(tray.delivered) == []
+    assert [row.button.text() for row in tray.bar.rows] == ["Edit"]
