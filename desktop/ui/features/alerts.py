@@ -39,9 +39,15 @@ class AlertsFeature(QObject):
         self.tokens: Any = None
         self.running = False
         self.last_result: Any = None
+        # File: Settings | Alerts, the vault's actions | Quit
+        try:
+            self.window.action(MainAction.VAULT_PASSPHRASE)
+            before = MainAction.VAULT_PASSPHRASE
+        except KeyError:  # a window without the vault feature (tests)
+            before = MainAction.QUIT
         self.window.add_action(MainAction.ALERTS, "&Alerts ...", self.on_alerts_settings, QKeySequence("Ctrl+Shift+,"),
                                "Where alerts go beyond this desktop: a command and/or mail, per kind of alert",
-                               menu=MainMenu.FILE, before=MainAction.QUIT, toolbar=False, context_menu=False)
+                               menu=MainMenu.FILE, before=before, toolbar=False, context_menu=False)
         self.timer = QTimer(self)
         self.timer.setInterval(INTERVAL_MS)
         self.timer.timeout.connect(self.run_now)
