@@ -69,6 +69,26 @@ def routes(settings: dict[str, Any]) -> dict[str, Route]:
     return out
 
 
+_ADDRESS_CHARS = set(" ,;<>")
+
+
+def setting_problem(key: str, value: Any) -> str | None:
+    """What is wrong with an ``alerts.*`` value, in plain words (None: fine); the CLI and the dialog ask."""
+    from desktop.alerts.hooks import parse_command
+
+    if key.endswith(".command"):
+        try:
+            parse_command(str(value))
+        except ValueError as exc:
+            return str(exc)
+    if key.endswith(".mail_to"):
+        bad = [a for a in value if a.count("@") != 1 or _ADDRESS_CHARS & set(a) or a.startswith("@")
+               or a.endswith("@")]
+        if bad:
+            return f"{', '.join(bad)} is not a mail address (name@domain; separate addresses with commas)"
+    return None
+
+
 def run_alerts(ctx: Any, now: datetime | None = None, *, dry_run: bool = False, tokens: Any = None,
                progress: Callable[[str], None] | None = None) -> AlertRun:
     """Send every due alert not sent yet; returns what was sent and what failed (to be tried again)."""

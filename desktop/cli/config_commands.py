@@ -447,6 +447,11 @@ def cmd_settings(args: argparse.Namespace, factory: ContextFactory) -> int:
             value = spec.parse(args.value)
             if spec.key.startswith("redirect."):
                 _check_redirect(ctx.store.settings() | {spec.key: value})
+            if spec.key.startswith("alerts."):
+                from desktop.alerts.runner import setting_problem
+
+                if (problem := setting_problem(spec.key, value)) is not None:
+                    raise ValueError(f"{spec.key} was not changed: {problem}")
             ctx.store.set_setting(spec.key, value)
             print(f"{spec.key} = {spec.format(value)}")
             return 0

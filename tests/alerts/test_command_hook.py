@@ -167,3 +167,17 @@ def test_alerts_run_headless_with_a_locked_vault(tmp_path, hook):
     assert "TOKENDESK_PASSPHRASE_FILE" not in hooked["env"]
     assert secret not in done.stdout + json.dumps(hooked)
     assert call("alerts", "run").stdout == ""
+
+
+def test_settings_set_refuses_a_command_or_address_that_cannot_work(run, ctx):
+    code, out, err = run("settings", "set", "alerts.token.command", "notify-send 'unclosed")
+    assert (code, out) == (2, "")
+    assert err == ("tokendesk: alerts.token.command was not changed: the command cannot be read (No closing "
+                   "quotation): close every quote\n")
+    code, _, err = run("settings", "set", "alerts.token.mail_to", "helpdesk@example.org, oncall at example.org")
+    assert code == 2
+    assert err == ("tokendesk: alerts.token.mail_to was not changed: oncall at example.org is not a mail address "
+                   "(name@domain; separate addresses with commas)\n")
+    assert ctx.store.get_setting("alerts.token.mail_to") == []
+    assert run("settings", "set", "alerts.token.mail_to", "helpdesk@example.org, oncall@example.org")[0] == 0
+    assert ctx.store.get_setting("alerts.token.mail_to") == ["helpdesk@example.org", "oncall@example.org"]
