@@ -131,17 +131,7 @@ def run_alerts(ctx: Any, now: datetime | None = None, *, dry_run: bool = False, 
                     if dry_run:
                         result.sent.append(Delivery(alert, channel, True, "not sent (dry run)", target))
                         continue
-                    if channel == CHANNEL_COMMAND:
-                        outcome = run_hook(route.command, alert)
-                        ok, detail = outcome.ok, outcome.detail
-                    else:
-                        if mailer is None:
-                            from desktop.alerts.mail import AlertMailer
-
-                            mailer = AlertMailer(ctx, str(settings.get("alerts.mail_account") or ""), tokens,
-                                                 timeout=float(settings.get("network.timeout_seconds", 20)))
-                        sent = mailer.send(alert, list(route.mail_to))
-                        ok, detail = sent.ok, sent.detail
+                    ok, detail, mailer = _deliver(ctx, settings, alert, channel, route, mailer, tokens)
                     delivery = Delivery(alert, channel, ok, detail, target)
                     if ok:
                         log.record([key], now)
@@ -157,15 +147,63 @@ def run_alerts(ctx: Any, now: datetime | None = None, *, dry_run: bool = False, 
     return result
 
 
+def _deliver(ctx: Any, settings: dict[str, Any], alert: Alert, channel: str, route: Route, mailer: Any,
+             tokens: Any) -> tuple[bool, str, Any]:
+    """One alert by one channel: (delivered, detail, the mailer to use again)."""
+    if channel == CHANNEL_COMMAND:
+        outcome = run_hook(route.command, alert)
+        return outcome.ok, outcome.detail, mailer
+    if mailer is None:
+        from desktop.alerts.mail import AlertMailer
+
+        mailer = AlertMailer(ctx, str(settings.get("alerts.mail_account") or ""), tokens,
+                             timeout=float(settings.get("network.timeout_seconds", 20)))
+    sent = mailer.send(alert, list(route.mail_to))
+    return sent.ok, sent.detail, mailer
+
+
+def send_test(ctx: Any, kinds: list[str] | None = None, *, tokens: Any = None,
+              now: datetime | None = None) -> AlertRun:
+    """A test alert through every configured route (or those of ``kinds``): shows the admin that alerts arrive.
+    Nothing is recorded; the hook sees ``TOKENDESK_ALERT_EVENT=test``."""
+    import socket
+
+    from desktop.models.token import utcnow
+    from desktop.notify.events import iso
+
+    now = now or utcnow()
+    settings = ctx.store.settings()
+    result = AlertRun()
+    mailer = None
+    try:
+        for kind, route in routes(settings).items():
+            if kinds and kind not in kinds:
+                continue
+            alert = Alert(kind, "test", 0, "(test)", "warning", "Test alert",
+                          f"A test alert from Tokendesk on {socket.gethostname()}: alerts of the kind '{kind}' reach "
+                          "you this way. Nothing needs to be done.", iso(now), now, None, "")
+            for channel, target in ((CHANNEL_COMMAND, route.command), (CHANNEL_MAIL, ", ".join(route.mail_to))):
+                if not target:
+                    continue
+                ok, detail, mailer = _deliver(ctx, settings, alert, channel, route, mailer, tokens)
+                (result.sent if ok else result.failed).append(Delivery(alert, channel, ok, detail, target))
+    finally:
+        if mailer is not None:
+            mailer.close()
+    return result
+
+
 def describe_run(result: AlertRun) -> list[str]:
     """One line per delivery, for the CLI and the window's status line."""
     lines = []
     verb = "would send" if result.dry_run else "sent"
     for d in result.sent:
-        lines.append(f"{verb} by {d.channel} to {d.target}: {d.alert.title} - {d.alert.name}")
+        about = d.alert.kind if d.alert.event == "test" else d.alert.name
+        lines.append(f"{verb} by {d.channel} to {d.target}: {d.alert.title} - {about}")
     for d in result.failed:
-        lines.append(f"NOT sent by {d.channel} to {d.target} (tried again next run): {d.alert.title} - "
-                     f"{d.alert.name}: {d.detail}")
+        test = d.alert.event == "test"
+        lines.append(f"NOT sent by {d.channel} to {d.target}{'' if test else ' (tried again next run)'}: "
+                     f"{d.alert.title} - {d.alert.kind if test else d.alert.name}: {d.detail}")
     return lines
 
 
@@ -185,6 +223,17 @@ def alerts_cli(args: Any, factory: Callable[[], Any], out: IO[str]) -> int:
             mail_to = ", ".join(settings.get(f"alerts.{kind}.mail_to") or []) or "-"
             print(f"{kind} ({KIND_WORDS[kind]}):\n  command: {command}\n  mail to: {mail_to}", file=out)
         return 0
+    if action == "test":
+        unknown = [k for k in args.kinds if k not in KINDS]
+        if unknown:
+            raise CliError(f"unknown alert kind {', '.join(unknown)} (kinds: {', '.join(KINDS)})", EXIT_USAGE)
+        result = send_test(ctx, args.kinds or None)
+        if not result.sent and not result.failed:
+            raise CliError("no alert kind sends anywhere yet: set alerts.<kind>.command or alerts.<kind>.mail_to "
+                           "(File > Alerts ... or 'tokendesk settings set')", EXIT_USAGE)
+        for line in describe_run(result):
+            print(line, file=out)
+        return 0 if result.ok else EXIT_ERROR
     if action != "run":
         raise CliError(f"unknown alerts action '{action}'", EXIT_USAGE)
     try:

@@ -56,6 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = asub.add_parser("run", help="send every alert that is due and was not sent yet; retry failed ones")
     r.add_argument("--dry-run", action="store_true", help="say what would be sent, send nothing")
     asub.add_parser("list", help="the alert settings: per kind, the command and the mail recipients")
+    t = asub.add_parser("test", help="send a test alert through every configured route (or those of KIND ...)")
+    t.add_argument("kinds", nargs="*", metavar="KIND", help="client_secret, refresh_token, refresh_failed, token")
     p.set_defaults(handler=cmd_alerts)
 
 

@@ -81,3 +81,12 @@ def test_an_unreachable_mail_server_means_the_alert_is_sent_on_a_later_run(ctx, 
     message = email.message_from_bytes(received["data"], policy=email.policy.default)
     assert message["Subject"] == "[Tokendesk CRITICAL] Client secret expires today: Helpdesk"
     assert run_alerts(ctx).sent == [] and len(smtp.messages) == 1
+
+
+def test_a_test_alert_mail_arrives(ctx, mail_account, smtp):
+    route_mail(ctx)
+    assert main(["alerts", "test", "client_secret"], context_factory=lambda: ctx) == 0
+    [received] = smtp.messages
+    message = email.message_from_bytes(received["data"], policy=email.policy.default)
+    assert message["Subject"] == "[Tokendesk WARNING] Test alert: (test)"
+    assert "alerts of the kind 'client_secret' reach you this way" in message.get_content()

@@ -181,3 +181,19 @@ def test_settings_set_refuses_a_command_or_address_that_cannot_work(run, ctx):
     assert ctx.store.get_setting("alerts.token.mail_to") == []
     assert run("settings", "set", "alerts.token.mail_to", "helpdesk@example.org, oncall@example.org")[0] == 0
     assert ctx.store.get_setting("alerts.token.mail_to") == ["helpdesk@example.org", "oncall@example.org"]
+
+
+def test_alerts_test_sends_a_test_alert_through_each_route_and_records_nothing(run, ctx, hook):
+    command, calls = hook
+    assert run("alerts", "test")[0] == 2  # nothing configured: says so
+    ctx.store.set_setting("alerts.refresh_failed.command", command("ok"))
+    code, out, err = run("alerts", "test")
+    assert (code, err) == (0, "")
+    assert out == f"sent by command to {command('ok')}: Test alert - refresh_failed\n"
+    [call] = calls()
+    assert (call["env"]["TOKENDESK_ALERT_EVENT"], call["env"]["TOKENDESK_ALERT_KIND"]) == ("test", "refresh_failed")
+    assert run("alerts", "test", "token") == (2, "", "tokendesk: no alert kind sends anywhere yet: set "
+                                              "alerts.<kind>.command or alerts.<kind>.mail_to (File > Alerts ... or "
+                                              "'tokendesk settings set')\n")
+    assert run("alerts", "test", "nonsense")[0] == 2
+    assert ctx.store.conn.execute("SELECT COUNT(*) FROM notification_log").fetchone()[0] == 0
