@@ -197,3 +197,11 @@ def test_alerts_test_sends_a_test_alert_through_each_route_and_records_nothing(r
                                               "'tokendesk settings set')\n")
     assert run("alerts", "test", "nonsense")[0] == 2
     assert ctx.store.conn.execute("SELECT COUNT(*) FROM notification_log").fetchone()[0] == 0
+
+
+def test_the_alerts_room_imports_no_qt():
+    code = ("import sys, desktop.alerts.check, desktop.alerts.kinds, desktop.alerts.hooks, desktop.alerts.mail, "
+            "desktop.alerts.runner, desktop.cli.monitor_commands; "
+            "print(sorted(m for m in sys.modules if m.startswith('PySide6')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert out.strip() == "[]"
