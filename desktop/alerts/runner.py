@@ -162,17 +162,18 @@ def _deliver(ctx: Any, settings: dict[str, Any], alert: Alert, channel: str, rou
     return sent.ok, sent.detail, mailer
 
 
-def send_test(ctx: Any, kinds: list[str] | None = None, *, tokens: Any = None,
-              now: datetime | None = None) -> AlertRun:
+def send_test(ctx: Any, kinds: list[str] | None = None, *, tokens: Any = None, now: datetime | None = None,
+              values: dict[str, Any] | None = None) -> AlertRun:
     """A test alert through every configured route (or those of ``kinds``): shows the admin that alerts arrive.
-    Nothing is recorded; the hook sees ``TOKENDESK_ALERT_EVENT=test``."""
+    Nothing is recorded; the hook sees ``TOKENDESK_ALERT_EVENT=test``. ``values``: alerts.* settings not saved yet
+    (the dialog's), over the stored ones."""
     import socket
 
     from desktop.models.token import utcnow
     from desktop.notify.events import iso
 
     now = now or utcnow()
-    settings = ctx.store.settings()
+    settings = ctx.store.settings() | (values or {})
     result = AlertRun()
     mailer = None
     try:

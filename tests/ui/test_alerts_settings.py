@@ -25,7 +25,7 @@ def dialog(qtbot, ctx):
                                      "alerts.client_secret.mail_to": ["helpdesk@example.org"],
                                      "alerts.refresh_token.mail_to": ["helpdesk@example.org", "oncall@example.org"],
                                      "alerts.mail_account": "Alerts mailbox"}
-    d = AlertsSettingsDialog(values, ["Alerts mailbox", "Scanner mail"])
+    d = AlertsSettingsDialog(values, ["Alerts mailbox", "Scanner mail"], test_fn=lambda _values: None)
     qtbot.addWidget(d)
     d.show()
     qtbot.waitExposed(d)
@@ -89,6 +89,41 @@ def test_the_window_sends_due_alerts_on_the_task_runner_and_says_so(qapp, ctx, m
         assert app.window.statusBar().currentMessage() == "1 alert sent (File > Alerts ...)."
         feature.run_now()  # once
         assert len(out.read_text().splitlines()) == 1
+    finally:
+        app.window._quitting = True
+        app.window.close_to_tray = None
+        app.window.hide()
+        app.window.deleteLater()
+
+
+def test_send_test_alert_uses_the_values_shown_and_says_what_happened(qapp, ctx, tmp_path, qtbot):
+    from desktop.app import Application
+    from desktop.ui.tasks import InlineTaskRunner
+
+    out = tmp_path / "calls.jsonl"
+    script = tmp_path / "hook.py"
+    script.write_text("import json, os, sys\nwith open(sys.argv[1], 'a') as f:\n"
+                      "    f.write(json.dumps(os.environ.get('TOKENDESK_ALERT_EVENT')) + '\\n')\n")
+    app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=window_features("desktop.ui.features.alerts"))
+    try:
+        feature = app.features["alerts"]
+        dialog = feature.dialog = AlertsSettingsDialog(ctx.store.settings(), [], app.window,
+                                                       test_fn=feature._send_test)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        command = shlex.join([sys.executable, str(script), str(out)])
+        dialog.commands["refresh_failed"].setText(command)  # typed, not saved
+        dialog.commands["token"].setText(str(tmp_path / "no-such-pager"))
+        dialog.test_button.click()
+        QApplication.processEvents()
+        assert [json.loads(line) for line in out.read_text().splitlines()] == ["test"]
+        assert dialog.test_result.text().splitlines() == [
+            f"sent by command to {command}: Test alert - refresh_failed",
+            f"NOT sent by command to {tmp_path / 'no-such-pager'}: Test alert - token: "
+            f"{tmp_path / 'no-such-pager'}: no such program (give its full path)"]
+        assert ctx.store.get_setting("alerts.refresh_failed.command") == ""  # the test saved nothing
+        dialog.grab().save(str(SHOTS / "alerts-settings-test.png"))
     finally:
         app.window._quitting = True
         app.window.close_to_tray = None

@@ -4,6 +4,7 @@ the mail account that sends alert mail (the ``alerts.*`` settings; ``desktop/ale
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -34,8 +35,11 @@ HOOK_HELP = ("The command runs without a shell, once per alert, with TOKENDESK_A
 
 
 class AlertsSettingsDialog(QDialog):
-    def __init__(self, values: dict[str, Any], smtp_accounts: list[str], parent: QWidget | None = None) -> None:
+    def __init__(self, values: dict[str, Any], smtp_accounts: list[str], parent: QWidget | None = None,
+                 test_fn: Callable[[dict[str, Any]], None] | None = None) -> None:
         super().__init__(parent)
+        #: sends a test alert with the values shown (on the task runner); it answers with ``show_test_result``
+        self.test_fn = test_fn
         self.setWindowTitle("Alerts - Tokendesk")
         self.values = values
         layout = QVBoxLayout(self)
@@ -89,8 +93,19 @@ class AlertsSettingsDialog(QDialog):
         self.error.setWordWrap(True)
         self.error.setStyleSheet(style("error"))
         layout.addWidget(self.error)
+        self.test_result = QLabel()
+        self.test_result.setObjectName("alertsTestResult")
+        self.test_result.setWordWrap(True)
+        self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.test_result)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.test_button = self.buttons.addButton("Send &test alert", QDialogButtonBox.ButtonRole.ActionRole)
+        self.test_button.setToolTip("A test alert through every command and mail route shown here (not saved "
+                                    "first; nothing is recorded)")
+        self.test_button.setAutoDefault(False)
+        self.test_button.clicked.connect(self._on_test)
+        self.test_button.setVisible(test_fn is not None)
         self.buttons.accepted.connect(self._on_save)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
@@ -119,9 +134,25 @@ class AlertsSettingsDialog(QDialog):
 
     def _update(self) -> None:
         problems = self.problems()
+        if hasattr(self, "test_button"):
+            self.test_button.setEnabled(not problems)
         self.error.setText("Cannot save yet: " + problems[0] + (f" (and {len(problems) - 1} more)"
                                                                 if len(problems) > 1 else "") if problems else "")
         self.save_button.setEnabled(not problems)
+
+    def _on_test(self) -> None:
+        if self.test_fn is None or self.problems():
+            return
+        self.test_button.setEnabled(False)
+        self.test_result.setStyleSheet(style("muted"))
+        self.test_result.setText("Sending a test alert ...")
+        self.test_fn(self.collected())
+
+    def show_test_result(self, lines: list[str], ok: bool) -> None:
+        self.test_button.setEnabled(True)
+        self.test_result.setStyleSheet(style("ok" if ok else "error"))
+        self.test_result.setText("\n".join(lines) if lines else "No kind of alert sends anywhere yet: enter a command "
+                                 "or mail recipients first.")
 
     def _on_save(self) -> None:
         if not self.problems():

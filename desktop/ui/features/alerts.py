@@ -103,6 +103,20 @@ class AlertsFeature(QObject):
         logger.warning("alerts not sent: %s", exc)
         self.window.show_status(f"Alerts not sent: {exc}", 15000)
 
+    def _send_test(self, values: dict[str, Any]) -> None:
+        from desktop.alerts.runner import describe_run, send_test
+
+        dialog = self.dialog
+
+        def done(result: Any) -> None:
+            dialog.show_test_result(describe_run(result), result.ok)
+
+        def failed(exc: BaseException) -> None:
+            dialog.show_test_result([f"The test alert was not sent: {exc}"], False)
+
+        self.host.tasks.run(lambda: send_test(self.ctx, tokens=self.tokens, values=values), on_done=done,
+                            on_error=failed, busy_text="Sending a test alert ...")
+
     @Slot()
     def on_alerts_settings(self) -> None:
         from desktop.ui.dialogs.alerts_settings import AlertsSettingsDialog
@@ -110,7 +124,7 @@ class AlertsFeature(QObject):
         from desktop.usage.repository import UsageRepository
 
         accounts = [a.name for a in UsageRepository(self.ctx.store).list_mail_accounts() if a.family == FAMILY_SMTP]
-        dialog = AlertsSettingsDialog(self.ctx.store.settings(), accounts, self.window)
+        dialog = AlertsSettingsDialog(self.ctx.store.settings(), accounts, self.window, test_fn=self._send_test)
         self.dialog = dialog  # tests and screenshots
         if dialog.exec() != dialog.DialogCode.Accepted:
             return
