@@ -1,6 +1,7 @@
 """Settings > Alerts (issue 13, point 3): the dialog (per alert kind a command and mail recipients, the mail
 account), its plain-language refusals, saving into the alerts.* settings, and the window's alerts feature sending
-on the task runner. Screenshot docs/screenshots/alerts-settings.png."""
+on the task runner. Screenshots (TOKENDESK_SCREENSHOTS=1): docs/screenshots/alerts-settings.png and
+alerts-settings-test.png."""
 
 from __future__ import annotations
 
@@ -8,15 +9,14 @@ import json
 import shlex
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from PySide6.QtGui import QTextDocumentFragment
 from PySide6.QtWidgets import QApplication
 
 from desktop.ui.dialogs.alerts_settings import AlertsSettingsDialog
+from tests.notify.helpers import shots_dir
 from tests.support.window import window_features
-
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture
@@ -32,13 +32,12 @@ def dialog(qtbot, ctx):
     return d
 
 
-def test_shows_the_settings_and_saves_what_was_typed(dialog):
+def test_shows_the_settings_and_saves_what_was_typed(dialog, tmp_path):
     assert dialog.commands["client_secret"].text() == "/usr/local/bin/page-oncall --team mail"
     assert dialog.mail_to["refresh_token"].text() == "helpdesk@example.org, oncall@example.org"
     assert dialog.account_combo.currentData() == "Alerts mailbox"
     assert dialog.save_button.isEnabled() and dialog.error.text() == ""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    dialog.grab().save(str(SHOTS / "alerts-settings.png"))
+    dialog.grab().save(str(shots_dir(tmp_path) / "alerts-settings.png"))
     dialog.mail_to["refresh_failed"].setText("ops@example.org; noc@example.org")
     dialog.commands["token"].setText("logger -t tokendesk")
     collected = dialog.collected()
@@ -118,12 +117,13 @@ def test_send_test_alert_uses_the_values_shown_and_says_what_happened(qapp, ctx,
         dialog.test_button.click()
         QApplication.processEvents()
         assert [json.loads(line) for line in out.read_text().splitlines()] == ["test"]
-        assert dialog.test_result.text().splitlines() == [
+        shown = QTextDocumentFragment.fromHtml(dialog.test_result.text()).toPlainText()
+        assert shown.splitlines() == [
             f"sent by command to {command}: Test alert - refresh_failed",
             f"NOT sent by command to {tmp_path / 'no-such-pager'}: Test alert - token: "
             f"{tmp_path / 'no-such-pager'}: no such program (give its full path)"]
         assert ctx.store.get_setting("alerts.refresh_failed.command") == ""  # the test saved nothing
-        dialog.grab().save(str(SHOTS / "alerts-settings-test.png"))
+        dialog.grab().save(str(shots_dir(tmp_path) / "alerts-settings-test.png"))
     finally:
         app.window._quitting = True
         app.window.close_to_tray = None

@@ -149,10 +149,21 @@ class AlertsSettingsDialog(QDialog):
         self.test_fn(self.collected())
 
     def show_test_result(self, lines: list[str], ok: bool) -> None:
+        """One line per route, each in its own colour: sent (ok) or not sent and why (error)."""
+        import html
+
+        from desktop.models.tones import tone_color
+
         self.test_button.setEnabled(True)
-        self.test_result.setStyleSheet(style("ok" if ok else "error"))
-        self.test_result.setText("\n".join(lines) if lines else "No kind of alert sends anywhere yet: enter a command "
-                                 "or mail recipients first.")
+        self.test_result.setStyleSheet("")
+        if not lines:
+            self.test_result.setTextFormat(Qt.TextFormat.PlainText)
+            self.test_result.setText("No kind of alert sends anywhere yet: enter a command or mail recipients first.")
+            return
+        self.test_result.setTextFormat(Qt.TextFormat.RichText)
+        self.test_result.setText("<br>".join(
+            f'<span style="color:{tone_color("error" if line.startswith("NOT ") else "ok").name()}">'
+            f"{html.escape(line)}</span>" for line in lines))
 
     def _on_save(self) -> None:
         if not self.problems():
