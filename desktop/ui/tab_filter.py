@@ -22,7 +22,6 @@ class TabFilter(QObject):
         self.tabs = tabs
         self.search = QLineEdit()
         self.search.setObjectName("search")
-        self.search.setClearButtonEnabled(True)
         self.search.setMinimumWidth(260)
         self.search.setMaximumWidth(380)
         #: tab index -> (placeholder, what a text does); and each tab's text while another is shown
@@ -40,6 +39,9 @@ class TabFilter(QObject):
 
     @Slot(str)
     def _on_text(self, text: str) -> None:
+        if text and not self.search.isClearButtonEnabled():
+            # its button shows only over a text; making it loads the style's icon (~4 ms before the first paint)
+            self.search.setClearButtonEnabled(True)
         entry = self._filters.get(self.tabs.currentIndex())
         if entry is not None:
             entry[1](text)

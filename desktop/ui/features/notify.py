@@ -117,20 +117,15 @@ class NotifyFeature(QObject):
             self.tray.refresh_all_requested.connect(self.refresh_all)
             self.tray.quit_requested.connect(self.quit)
             self.tray.show()
-        if tray_now:
-            self.strategy = STRATEGY_TRAY
-        else:
-            self.strategy = STRATEGY_WINDOW
-            if dbus_factory is not None:
-                try:
-                    self.dbus = dbus_factory()
-                except Exception as exc:  # NotificationsUnavailable, or anything odd on the bus
-                    logger.info("desktop notifications unavailable: %s", exc)
-                else:
-                    self.strategy = STRATEGY_DBUS
-                    self.dbus.on_action = self._dbus_action.emit  # from the listener thread: queued
-                    self.dbus.on_closed = lambda nid, _reason: self._dbus_targets.pop(nid, None)
-                    self._dbus_action.connect(self._on_dbus_action, Qt.ConnectionType.QueuedConnection)
+        self.strategy = STRATEGY_TRAY if tray_now else STRATEGY_WINDOW
+        #: the real start-up asks the session bus after the first paint, on the task runner: a notification
+        #: service started on demand by D-Bus may take a while (up to the 3 s time-out) to answer
+        probe_later = not tray_now and dbus_factory is not None and start and app.defer_start
+        if not tray_now and dbus_factory is not None and not probe_later:
+            try:
+                self._use_dbus(dbus_factory())
+            except Exception as exc:  # NotificationsUnavailable, or anything odd on the bus
+                logger.info("desktop notifications unavailable: %s", exc)
         logger.info("notification strategy: %s", self.strategy)
 
         # the bar, always
@@ -159,15 +154,48 @@ class NotifyFeature(QObject):
         if isinstance(qapp, QGuiApplication):
             qapp.applicationStateChanged.connect(lambda _state: self.controller.check_clock())
             qapp.aboutToQuit.connect(self.shutdown)
-        self.window.show_status(f"{APP_NAME}: {STRATEGY_TEXT[self.strategy]}.", 8000)
+        if not probe_later:
+            self.window.show_status(f"{APP_NAME}: {STRATEGY_TEXT[self.strategy]}.", 8000)
         if start:
             if app.defer_start:
                 # the real start-up: plan over every configuration after the window's first paint, from
                 # the rows the window has just read (not a second read of the whole store), in slices:
-                # thousands of configurations must not freeze the window
-                app.after_first_paint(lambda: self.controller.reload_in_slices(self.window.configurations_with_state()))
+                # thousands of configurations must not freeze the window; with the bus asked first, so
+                # that what needs attention at start-up goes out the way it will later
+                def plan() -> None:
+                    self.controller.reload_in_slices(self.window.configurations_with_state())
+
+                app.after_first_paint(lambda: self._probe_dbus(dbus_factory, then=plan) if probe_later else plan())
             else:
                 self.controller.reload()
+
+    def _probe_dbus(self, factory: Callable[[], Any], then: Callable[[], None]) -> None:
+        def answered(dbus: Any) -> None:
+            if self._check_tray():  # a tray appeared meanwhile: it wins, as at a start with a tray
+                dbus.close()
+            else:
+                self._use_dbus(dbus)
+            done()
+
+        def unavailable(exc: BaseException) -> None:
+            logger.info("desktop notifications unavailable: %s", exc)
+            done()
+
+        def done() -> None:
+            logger.info("notification strategy: %s", self.strategy)
+            self.bar.setToolTip(STRATEGY_TEXT[self.strategy].capitalize() + ".")
+            self.window.show_status(f"{APP_NAME}: {STRATEGY_TEXT[self.strategy]}.", 8000)
+            then()
+
+        self.app.tasks.run(factory, on_done=answered, on_error=unavailable,
+                           busy_text="Looking for the desktop's notification service ...")
+
+    def _use_dbus(self, dbus: Any) -> None:
+        self.dbus = dbus
+        self.strategy = STRATEGY_DBUS
+        self.dbus.on_action = self._dbus_action.emit  # from the listener thread: queued
+        self.dbus.on_closed = lambda nid, _reason: self._dbus_targets.pop(nid, None)
+        self._dbus_action.connect(self._on_dbus_action, Qt.ConnectionType.QueuedConnection)
 
     # ---- the lead's Application asks
     def tray_available(self) -> bool:
