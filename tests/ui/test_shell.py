@@ -115,8 +115,8 @@ def test_menus_and_actions_by_id_in_the_order_of_the_features(app):
         return [a.objectName().removeprefix("action_") or "-" for a in window.menu(menu_id).actions()
                 if a.objectName() or a.isSeparator()]
 
-    assert names(MainMenu.TOKEN) == ["add", "edit", "delete", "-", "request", "refresh", "revoke", "forget",
-                                     "copy_token"]
+    assert names(MainMenu.TOKEN) == ["add", "edit", "delete", "-", "request", "request_device", "refresh", "revoke",
+                                     "forget", "copy_token"]
     assert names(MainMenu.FILE)[:5] == ["import", "export", "-", "settings", "-"]
     assert names(MainMenu.HELP) == ["tour", "other_programs", "-", "open_log", "about"]
     assert all(window.action(a).objectName() == f"action_{a.value}" for a in MainAction)  # every id, one action

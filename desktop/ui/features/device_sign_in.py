@@ -39,7 +39,7 @@ class DeviceSignInFeature(QObject):
         self.action = self.window.add_action(
             MainAction.REQUEST_DEVICE, "Sign in with a c&ode ...", self.on_start, QKeySequence("Ctrl+Shift+R"),
             "Get a code to enter at the provider's address on any device, e.g. a phone (device authorization "
-            "grant; Ctrl+Shift+R)", toolbar=False,
+            "grant; Ctrl+Shift+R)", toolbar=False, before=MainAction.REFRESH,
             enabled_when=lambda rows: len(rows) == 1 and has_device_grant(rows[0].config))
 
     @Slot()
