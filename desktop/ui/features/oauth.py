@@ -86,17 +86,10 @@ def copy_secret_to_clipboard(value: str, clear_after_s: float) -> None:
         if clipboard.text() == value:
             clipboard.clear()
 
-    # Quitting takes the secret off at once: besides keeping it from outliving the window, mime data still on
-    # the clipboard when the application is torn down crashed the process on its way out (PySide6, exit 139).
-    timer = QTimer(clipboard)
-    timer.setSingleShot(True)
-    timer.timeout.connect(clear)
-    timer.timeout.connect(timer.deleteLater)
-    app = QGuiApplication.instance()
-    if app is not None:
-        app.aboutToQuit.connect(timer.stop)
-        app.aboutToQuit.connect(clear)
-    timer.start(int(clear_after_s * 1000))
+    QTimer.singleShot(int(clear_after_s * 1000), clear)
+    # Quitting takes it off at once: besides not outliving the window, mime data still on the clipboard when the
+    # application is torn down crashed the process on its way out (PySide6, exit 139).
+    QGuiApplication.instance().aboutToQuit.connect(clear)
 
 
 # ---- the system-browser waiting window
