@@ -203,3 +203,18 @@ def test_check_never_refreshes_needs_no_vault_and_imports_no_qt(tmp_path):
     assert "QT []" in lines and "HTTP False" in lines
     assert secret not in checked.stdout + checked.stderr
     assert checked.stderr == ""
+
+
+def test_a_template_that_needs_a_client_secret_is_critical_without_one(run, ctx, make_config):
+    cfg = signed_in(ctx, make_config, "Sales Gmail", template="Google Mail")
+    ctx.configurations.update(ctx.store.get_by_id(cfg.id), "")  # the secret taken away, as an import without it
+    assert not ctx.store.get_by_id(cfg.id).has_client_secret
+    signed_in(ctx, make_config, "Support")  # Microsoft Exchange Online may be a public client: no secret needed
+    ms = ctx.store.get("Support")
+    ctx.configurations.update(ms, "")
+    code, out, _ = run()
+    assert code == 2
+    lines = out.splitlines()[1:]
+    assert "[CRITICAL] Sales Gmail: no client secret, and Google Mail needs one: sign-ins and refreshes fail until " \
+           "it is entered with Edit or: tokendesk edit 'Sales Gmail' --client-secret-file FILE" in lines
+    assert not any(line.startswith("[CRITICAL] Support") for line in lines)

@@ -603,3 +603,14 @@ def test_autostart_on_off_and_state(run, tmp_path, monkeypatch):
     assert run("autostart")[1].startswith(f"autostart: on ({config_home}/autostart/tokendesk.desktop)")
     assert run("autostart", "off")[1].strip() == "Autostart removed."
     assert run("autostart", "off")[1].strip() == "Autostart was not on."
+
+
+def test_add_says_when_the_template_needs_a_client_secret_and_warns_about_the_client_id_shape(run, ctx):
+    code, out, err = run(*add_args("Sales Gmail", "Google Mail"))
+    assert code == 0
+    assert "No client secret was given, and Google Mail needs one: sign-ins fail until you add it with Edit in the " \
+           "window or: tokendesk edit 'Sales Gmail' --client-secret-file FILE" in out
+    assert "tokendesk: warning: the client ID does not look like a Google Mail client ID" in err
+    code, out, err = run("add", "--template", "Microsoft Exchange Online", "--name", "Public",
+                         "--client-id", "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9")
+    assert code == 0 and "No client secret was given: add one with Edit" in out and "warning" not in err

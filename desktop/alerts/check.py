@@ -17,7 +17,7 @@ never refreshes, never opens the vault (works while it is locked) and never prin
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -126,7 +126,8 @@ def _days(n: float) -> str:
 
 
 def check_configuration(cfg: TokenConfiguration, state: TokenState | None, now: datetime, *, warning_days: int,
-                        critical_days: int) -> ConfigCheck:
+                        critical_days: int, secret_required: bool = False) -> ConfigCheck:
+    """One configuration's findings; ``secret_required``: its template says the provider wants a client secret."""
     from desktop.notify.events import refresh_token_expiry  # pure; kept lazy for the check's start-up
 
     result = ConfigCheck(cfg.name, enabled=cfg.is_valid)
@@ -138,6 +139,9 @@ def check_configuration(cfg: TokenConfiguration, state: TokenState | None, now: 
                                         else None):
         result.add(CRITICAL, f"the configuration is not usable: {error.field} {error.message} (fix it with Edit "
                              "or 'tokendesk edit')")
+    if secret_required and not client_credentials and not cfg.has_client_secret:
+        result.add(CRITICAL, f"no client secret, and {cfg.template_name} needs one: sign-ins and refreshes fail until "
+                             f"it is entered with Edit or: tokendesk edit {_quote(cfg.name)} --client-secret-file FILE")
     day = cfg.client_secret_expires
     if day is not None:
         left = (day - now.astimezone().date()).days
@@ -195,8 +199,10 @@ def _quote(name: str) -> str:
 
 
 def check_all(pairs: Iterable[tuple[TokenConfiguration, TokenState | None]], now: datetime, *,
-              warning_days: int = DEFAULT_WARNING_DAYS, critical_days: int = DEFAULT_CRITICAL_DAYS) -> CheckResult:
-    checks = [check_configuration(cfg, st, now, warning_days=warning_days, critical_days=critical_days)
+              warning_days: int = DEFAULT_WARNING_DAYS, critical_days: int = DEFAULT_CRITICAL_DAYS,
+              secret_required: Callable[[TokenConfiguration], bool] | None = None) -> CheckResult:
+    checks = [check_configuration(cfg, st, now, warning_days=warning_days, critical_days=critical_days,
+                                  secret_required=bool(secret_required and secret_required(cfg)))
               for cfg, st in pairs]
     enabled = [c for c in checks if c.enabled]
     if not checks:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -353,8 +354,14 @@ def cmd_add(args: argparse.Namespace, factory: ContextFactory) -> int:
     except SecretStoreError as exc:
         raise secret_failure("the configuration was not saved: ", exc) from None
     print(f"Added '{saved.name}' (template {saved.template_name}); secrets in the {ctx.secrets.description}.")
-    if not secret:
+    if not secret and template.client_secret_required:
+        print(f"No client secret was given, and {template.name} needs one: sign-ins fail until you add it with Edit "
+              f"in the window or: tokendesk edit {shlex.quote(saved.name)} --client-secret-file FILE")
+    elif not secret:
         print("No client secret was given: add one with Edit in the window if the provider requires it.")
+    shape = template.client_id_warning(saved.client_id or "")
+    if shape:
+        print(f"tokendesk: warning: the client ID {shape}", file=sys.stderr)
     return 0
 
 

@@ -89,7 +89,11 @@ def cmd_check(args: argparse.Namespace, factory: ContextFactory) -> int:
             return _unknown(args, f"no configuration named {', '.join(repr(n) for n in missing)} (see "
                                   "'tokendesk list')")
         pairs = [by_key[n.casefold()] for n in dict.fromkeys(args.names)]
-    result = check_all(pairs, utcnow(), warning_days=warning, critical_days=critical)
+    def secret_required(cfg) -> bool:
+        template = ctx.templates.get(cfg.template_name)
+        return bool(template and template.client_secret_required)
+
+    result = check_all(pairs, utcnow(), warning_days=warning, critical_days=critical, secret_required=secret_required)
     if args.json:
         print_json(result.as_json())
     else:
