@@ -155,9 +155,14 @@ def main(outdir: str | None = None) -> list[Path]:
     dialog.name_edit.setText("")
     dialog.name_edit.setText("Support mailbox (exchange)")  # taken (case-insensitively): shows the message
     dialog.endpoint_edits["TokenByRefreshToken"].setText("http://login.example.com/token")
-    dialog.resize(720, 900)
+    from PySide6.QtCore import QRect
+
+    from desktop.ui.dialogs.token_form import open_size
+
+    dialog.resize(open_size(dialog, dialog.scroll, QRect(0, 0, 1366, 740)))  # as it opens on a 1366x768 screen
     dialog.show()
-    qapp.processEvents()
+    for _ in range(3):  # the error lines are laid out after the dialog is (token_form.keep_rows_apart)
+        qapp.processEvents()
     path = out / "add-dialog.png"
     dialog.grab().save(str(path))
     shots.append(path)
