@@ -32,15 +32,15 @@ class HelpFeature(QObject):
         self.about_box: QMessageBox | None = None
         #: the guide window shown last (tests read it)
         self.guide_viewer: QDialog | None = None
-        from desktop.documentation import OTHER_PROGRAMS, TOUR
-
+        # the guides are named here and looked up when asked for: desktop.documentation is not imported
+        # before the first paint (start-up, issue 14)
         for action_id, text, guide, shortcut, tip in (
-            (MainAction.TOUR, "A Short &Tour ...", TOUR, QKeySequence(Qt.Key.Key_F1),
+            (MainAction.TOUR, "A Short &Tour ...", "TOUR", QKeySequence(Qt.Key.Key_F1),
              "The README's short tour: register the app, add, sign in, watch, back up, use the tokens (F1)"),
-            (MainAction.OTHER_PROGRAMS, "Using Tokens in &Other Programs ...", OTHER_PROGRAMS, None,
+            (MainAction.OTHER_PROGRAMS, "Using Tokens in &Other Programs ...", "OTHER_PROGRAMS", None,
              "msmtp, mbsync, getmail6, curl and others with 'tokendesk token NAME'"),
         ):
-            self.window.add_action(action_id, text, lambda _checked=False, g=guide: self.open_guide(g), shortcut,
+            self.window.add_action(action_id, text, lambda _checked=False, g=guide: self._open_named_guide(g), shortcut,
                                    tip, menu=MainMenu.HELP, toolbar=False, context_menu=False)
         self.window.add_menu_separator(MainMenu.HELP)
         for action_id, text, slot, tip in (
@@ -50,6 +50,11 @@ class HelpFeature(QObject):
         ):
             self.window.add_action(action_id, text, slot, None, tip, menu=MainMenu.HELP, toolbar=False,
                                    context_menu=False, shortcut_anywhere=False)
+
+    def _open_named_guide(self, name: str) -> str:
+        from desktop import documentation
+
+        return self.open_guide(getattr(documentation, name))
 
     def open_guide(self, guide: Guide) -> str:
         """Show ``guide`` from the installed documentation, else open the project page; says where it went
