@@ -75,6 +75,22 @@ def ctx(tokendesk_home: Path, memory_keyring):
 
 
 @pytest.fixture
+def run(ctx, capsys):
+    """``run(*argv)`` runs ``tokendesk`` in-process on the test context: (exit code, stdout, stderr)."""
+    from desktop.cli import main
+
+    def invoke(*argv: str) -> tuple[int, str, str]:
+        try:
+            code = main(list(argv), context_factory=lambda: ctx)
+        except SystemExit as exc:  # argparse: --help, usage errors
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+@pytest.fixture
 def make_config(ctx):
     """Factory: add a configuration from a template with sensible test values."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop.cli import config_commands, main
+from desktop.cli import config_commands
 from desktop.models.changes import describe_changes, reapply
 from desktop.services import ChangedMeanwhile, open_context
 from desktop.store import database
@@ -165,18 +165,6 @@ def test_schema_7_adds_the_revisions_to_an_old_store(tmp_path):
 
 # ---- the command line
 
-
-@pytest.fixture
-def run(ctx, capsys):
-    def invoke(*argv: str) -> tuple[int, str, str]:
-        try:
-            code = main(list(argv), context_factory=lambda: ctx)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
 
 
 def test_a_cli_edit_racing_a_real_cli_edit_is_refused(shared_keyring, ctx, billing, run, monkeypatch, tmp_path):

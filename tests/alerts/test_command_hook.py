@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from desktop.alerts.runner import run_alerts
-from desktop.cli import main
 from desktop.notify.log import SqliteLog
 from desktop.notify.scheduler import Scheduler
 from desktop.store.secrets import ACCESS_TOKEN, REFRESH_TOKEN
@@ -55,15 +54,6 @@ def hook(tmp_path):
 
     return command, calls
 
-
-@pytest.fixture
-def run(ctx, capsys):
-    def invoke(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv), context_factory=lambda: ctx)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
 
 
 def secret_expiring(ctx, make_config, name="Helpdesk", days=5):

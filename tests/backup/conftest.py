@@ -21,21 +21,6 @@ def snapshot(ctx: Any, keyring_backend: Any = None) -> dict[str, Any]:
     return tables
 
 
-@pytest.fixture
-def run(ctx, capsys):
-    """``run(*argv)`` runs ``tokendesk`` in-process on the test context: (exit code, stdout, stderr)."""
-    from desktop.cli import main
-
-    def invoke(*argv: str) -> tuple[int, str, str]:
-        try:
-            code = main(list(argv), context_factory=lambda: ctx)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
-
 
 @pytest.fixture
 def fixtures_dir() -> Path:

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from desktop.cli import main
 from desktop.models.validation import validate_configuration
 from desktop.notify.attention import attention_list
 from desktop.notify.events import ACTION_EDIT, EventKind, configuration_events
@@ -138,18 +137,6 @@ def test_attention_words_on_the_day_and_after(berlin):
 
 # ---- the command line
 
-
-@pytest.fixture
-def run(ctx, capsys):
-    def invoke(*argv: str) -> tuple[int, str, str]:
-        try:
-            code = main(list(argv), context_factory=lambda: ctx)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
 
 
 def test_add_and_edit_take_the_date_and_show_prints_it(run, ctx):

@@ -9,23 +9,9 @@ import sys
 
 import pytest
 
-from desktop.cli import main
 from desktop.relay.devices import DeviceRepository, hash_password, verify_password
 from desktop.usage.accounts import MailAccount
 from desktop.usage.repository import UsageRepository
-
-
-@pytest.fixture
-def run(ctx, capsys):
-    def invoke(*argv: str) -> tuple[int, str, str]:
-        try:
-            code = main(list(argv), context_factory=lambda: ctx)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
 
 
 @pytest.fixture

@@ -10,22 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from desktop.cli import main
 from desktop.cli.common import EXIT_NOT_FOUND, EXIT_REAUTH, EXIT_USAGE
 from desktop.usage.repository import UsageRepository
 from tests.servers.dovecot import MAIL_USER
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture
-def run(ctx, capsys):
-    def runner(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv), context_factory=lambda: ctx)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return runner
 
 
 def test_add_list_edit_delete_mail_account(run, offline_config, ctx):
