@@ -235,7 +235,7 @@ PASSWORD_CLIPBOARD_SECONDS = 120
 
 def _copy_secret(password: str) -> None:
     """On the clipboard marked as a secret (clipboard managers keep no copy), taken off after two minutes."""
-    from desktop.ui.features.oauth import copy_secret_to_clipboard
+    from desktop.ui.clipboard import copy_secret_to_clipboard
 
     copy_secret_to_clipboard(password, PASSWORD_CLIPBOARD_SECONDS)
 

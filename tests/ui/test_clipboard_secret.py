@@ -9,14 +9,14 @@ from pathlib import Path
 
 from PySide6.QtGui import QGuiApplication
 
-from desktop.ui.features.oauth import PASSWORD_MANAGER_HINT, copy_secret_to_clipboard
+from desktop.ui.clipboard import PASSWORD_MANAGER_HINT, copy_secret_to_clipboard
 
 ROOT = Path(__file__).resolve().parents[2]
 
 QUIT_WHILE_PENDING = """
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-from desktop.ui.features.oauth import copy_secret_to_clipboard
+from desktop.ui.clipboard import copy_secret_to_clipboard
 app = QApplication([])
 copy_secret_to_clipboard("not-a-real-secret", 60)
 QTimer.singleShot(10, app.quit)

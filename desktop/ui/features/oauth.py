@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QMimeData, QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -52,6 +52,7 @@ from desktop.oauth.errors import (
 )
 from desktop.oauth.tokens import TokenService, warnings_for
 from desktop.store.vault import VaultError
+from desktop.ui.clipboard import copy_secret_to_clipboard
 from desktop.ui.details_pane import breakable
 from desktop.ui.enums import MainAction
 from desktop.ui.features.host import FeatureHost
@@ -69,29 +70,6 @@ def install(host: FeatureHost) -> OAuthFeature:
 
 #: seconds after which a copied access token is taken off the clipboard (if it is still there)
 CLIPBOARD_CLEAR_SECONDS = 45
-#: tells clipboard managers (KDE Klipper, others that honour it) not to keep the value in their history
-PASSWORD_MANAGER_HINT = "x-kde-passwordManagerHint"
-
-
-def copy_secret_to_clipboard(value: str, clear_after_s: float) -> None:
-    """Put ``value`` on the clipboard, marked as a secret, and take it off again after ``clear_after_s``
-    unless something else was copied meanwhile."""
-    clipboard = QGuiApplication.clipboard()
-    data = QMimeData()
-    data.setText(value)
-    data.setData(PASSWORD_MANAGER_HINT, QByteArray(b"secret"))
-    clipboard.setMimeData(data)
-
-    def clear() -> None:
-        if clipboard.text() == value:
-            clipboard.clear()
-
-    QTimer.singleShot(int(clear_after_s * 1000), clear)
-    # Quitting takes it off at once: besides not outliving the window, mime data still on the clipboard when the
-    # application is torn down crashed the process on its way out (PySide6, exit 139).
-    QGuiApplication.instance().aboutToQuit.connect(clear)
-
-
 # ---- the system-browser waiting window
 class BrowserWaitDialog(QDialog):
     """Shown while the system browser signs in: the address (to copy for another machine) and Cancel."""
