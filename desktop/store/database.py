@@ -219,6 +219,31 @@ MIGRATIONS: list[list[str]] = [
         )""",
         """CREATE INDEX relay_log_device_time ON relay_log(device, time)""",
     ],
+    # 9: who did what (desktop/store/history.py: per configuration - member, action, time; kept after a delete)
+    #    and the team store's members (desktop/store/team.py: a member's X25519 public key and the data key
+    #    wrapped for it; unused in a local store)
+    [
+        """CREATE TABLE history (
+            id INTEGER PRIMARY KEY,
+            config_id INTEGER,
+            config_name TEXT NOT NULL,
+            name_key TEXT NOT NULL,
+            member TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            time TEXT NOT NULL
+        )""",
+        """CREATE INDEX history_name_time ON history(name_key, time)""",
+        """CREATE TABLE member (
+            name TEXT PRIMARY KEY,
+            public_key TEXT NOT NULL,
+            wrapped_key BLOB,
+            key_id TEXT NOT NULL DEFAULT '',
+            added_by TEXT NOT NULL DEFAULT '',
+            create_time TEXT NOT NULL,
+            change_time TEXT NOT NULL
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

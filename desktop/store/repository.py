@@ -25,6 +25,23 @@ from desktop.models.token import TokenState
 from desktop.store import database
 
 
+def default_member_name() -> str:
+    """``TOKENDESK_MEMBER``, else ``user@host`` (the name a team member gets unless given one)."""
+    import os
+
+    name = os.environ.get("TOKENDESK_MEMBER", "").strip()
+    if name:
+        return name
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname() or 'localhost'}"
+
+
 class StoreError(RuntimeError):
     pass
 
@@ -148,6 +165,9 @@ class Store:
         self._lock = threading.Lock()
         row = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
         self.store_id: str = row[0]
+        #: who acts on this store, for the history (``desktop/store/history.py``): the team member's name in a
+        #: team store, else ``TOKENDESK_MEMBER`` or ``user@host``
+        self.member: str = default_member_name()
 
     @property
     def conn(self) -> sqlite3.Connection:
