@@ -16,14 +16,14 @@ status=0
 echo "==> Lane 1: fast tests (offscreen, in-memory keyring)"
 "${PYTEST[@]}" -q "$@" || status=1
 
-echo "==> Lane 2: real servers, Xvfb + tray host, real Secret Service (dbus-run-session + gnome-keyring)"
+echo "==> Lane 2: real servers (OAuth2, Dovecot, SMTP, PostgreSQL), Xvfb + tray host, real Secret Service (dbus-run-session + gnome-keyring)"
 lane_home=$(mktemp -d)
 mkdir -m 700 "$lane_home/run"
 HOME="$lane_home" XDG_DATA_HOME="$lane_home/.local/share" XDG_RUNTIME_DIR="$lane_home/run" \
     dbus-run-session -- bash -c '
         eval "$(printf tokendesk-ci | gnome-keyring-daemon --unlock --components=secrets)"
         export GNOME_KEYRING_CONTROL SSH_AUTH_SOCK
-        exec "$@"' _ "${PYTEST[@]}" -q -m "realserver or xvfb or secretservice" "$@" || status=1
+        exec "$@"' _ "${PYTEST[@]}" -q -m "realserver or xvfb or secretservice or postgres" "$@" || status=1
 rm -rf "$lane_home"
 
 if [[ $status == 0 ]]; then echo "==> All lanes passed"; else echo "==> Some lanes FAILED (see above; artifacts/ has screenshots and logs)"; fi

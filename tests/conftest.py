@@ -140,3 +140,19 @@ def shared_keyring(tmp_path, memory_keyring):
     backend = FileKeyring(path)
     keyring.set_keyring(backend)
     return backend, {"PYTHON_KEYRING_BACKEND": "tests.support.file_keyring.FileKeyring", ENV: path}
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server for the session (tests/support/pgserver.py: its own cluster on a loopback port)."""
+    from tests.support.pgserver import PgServer
+
+    server = PgServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """The address of a new, empty database on the session's PostgreSQL server (with the password in it)."""
+    return pg_server.url(pg_server.create_database())

@@ -183,8 +183,8 @@ MIGRATIONS: list[list[str]] = [
         ) WITHOUT ROWID""",
         """ALTER TABLE token_state ADD COLUMN last_used_by TEXT NOT NULL DEFAULT ''""",
         """INSERT INTO meta(key, value) SELECT 'vault.legacy', '1' WHERE
-            EXISTS (SELECT 1 FROM token_config WHERE has_client_secret)
-            OR EXISTS (SELECT 1 FROM token_state WHERE has_access_token OR has_refresh_token)
+            EXISTS (SELECT 1 FROM token_config WHERE has_client_secret <> 0)
+            OR EXISTS (SELECT 1 FROM token_state WHERE has_access_token <> 0 OR has_refresh_token <> 0)
             OR EXISTS (SELECT 1 FROM fallback_secret)""",
     ],
     # 7: lost updates - every write of a configuration counts its revision up, every write of its client secret

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -157,8 +157,12 @@ class Store:
     """The repository. ``conn`` is per thread: worker threads get their own connection to the
     same file, so one thread's transaction never swallows another thread's writes."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path | None = None, *, url: str | None = None,
+                 connector: Callable[[], Any] | None = None) -> None:
         self.path = path
+        #: the team store's address (``postgresql://``, never with a password) - None for the local SQLite store
+        self.url = url
+        self._connector = connector
         self._local = threading.local()
         self._local.conn = conn
         self._all_conns: list[sqlite3.Connection] = [conn]
@@ -170,23 +174,48 @@ class Store:
         self.member: str = default_member_name()
 
     @property
+    def is_team(self) -> bool:
+        """A shared PostgreSQL store (``desktop/store/pg.py``) rather than this workstation's SQLite file."""
+        return self.url is not None
+
+    @property
+    def location(self) -> str:
+        """Where the store is, for the admin's eyes: the database file or the team store's address."""
+        return self.url if self.url is not None else str(self.path or ":memory:")
+
+    @property
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            if self.path is None:
+            if self._connector is not None:
+                conn = self._connector()
+            elif self.path is None:
                 raise StoreError("an in-memory store cannot be used from another thread")
-            conn = database.connect(self.path)
+            else:
+                conn = database.connect(self.path)
             self._local.conn = conn
             with self._lock:
                 self._all_conns.append(conn)
         return conn
 
     @classmethod
-    def open(cls, path: Path | str | None = None) -> Store:
+    def open(cls, path: Path | str | None = None, *, password: str | None = None) -> Store:
+        """The store at ``path``: a SQLite file (default: the data directory's), ``:memory:``, or a team store's
+        ``postgresql://`` address (``password``: the database password when the address has none)."""
         if path is None:
             from desktop.paths import database_path
 
             path = database_path()
+        if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+            from desktop.store import pg
+
+            shown, in_url = pg.split_url(path)
+            secret = password if password is not None else in_url
+
+            def connector() -> Any:
+                return pg.connect(shown, secret, migrate_schema=False)
+
+            return cls(pg.connect(shown, secret), None, url=shown, connector=connector)
         conn = database.connect(path)
         return cls(conn, None if str(path) == ":memory:" else Path(path))
 
