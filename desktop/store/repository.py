@@ -198,6 +198,15 @@ class Store:
                 self._all_conns.append(conn)
         return conn
 
+    def new_connection(self) -> Any:
+        """A connection of its own, not the thread's (a team store's LISTEN connection in the window); the
+        caller closes it. For the team store a ``pg.PgConnection`` (``.raw`` is the psycopg connection)."""
+        if self._connector is not None:
+            return self._connector()
+        if self.path is None:
+            raise StoreError("an in-memory store has no second connection")
+        return database.connect(self.path)
+
     @classmethod
     def open(cls, path: Path | str | None = None, *, password: str | None = None) -> Store:
         """The store at ``path``: a SQLite file (default: the data directory's), ``:memory:``, or a team store's
