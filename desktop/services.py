@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.models.config import TokenConfiguration
 from desktop.models.origins import EndpointMove, describe_moves, endpoint_moves
 from desktop.models.validation import FieldError, validate_configuration
+from desktop.store import history
 from desktop.store.repository import ChangedMeanwhile, NotFoundError, Store
 from desktop.store.secrets import ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN, SecretStore, SecretStoreError
 
@@ -175,6 +176,8 @@ class ConfigurationService:
             if secret:
                 # sealed into the same transaction: the row and its secret commit together
                 self.secrets.set_for(saved.id, CLIENT_SECRET, secret)
+            history.record(self.store, saved.id, saved.name, history.ADD,
+                           f"template {saved.template_name}" if saved.template_name else "")
         logger.info("configuration added: %s (template %s)", saved.name, saved.template_name)
         return saved
 
@@ -217,6 +220,11 @@ class ConfigurationService:
                 self.secrets.delete_for(cfg.id, CLIENT_SECRET)
             if moves:
                 forget_tokens(self.store, self.secrets, cfg.id)
+            if stored is not None:
+                history.rename(self.store, cfg.id, stored.name, saved.name)
+                after = replace(saved, has_client_secret=stored.has_client_secret if has_secret is None else has_secret)
+                history.record(self.store, cfg.id, saved.name, history.EDIT,
+                               history.edit_detail(stored, after, tokens_forgotten=bool(moves)))
         if has_secret is not None:
             saved.has_client_secret = has_secret
         if moves:
@@ -246,6 +254,7 @@ class ConfigurationService:
         with self.store.transaction():
             self.secrets.delete_all_for(cfg.id)
             self.store.delete(cfg.id)
+            history.record(self.store, cfg.id, cfg.name, history.DELETE)
         logger.info("configuration deleted: %s", cfg.name)
 
     def client_secret(self, cfg: TokenConfiguration) -> str | None:

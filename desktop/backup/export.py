@@ -165,9 +165,26 @@ def export_configurations(
         forget_scalars(secrets.values())  # the writer caches scalar texts; secrets must not stay there
         if gc_was_enabled:
             gc.enable()
+    _record_export(ctx, configurations, include_secrets, set(included))
     logger.info("export: %d configurations, %d client secrets", len(records), len(included))
     return ExportResult(text=text, names=[c.name for c in configurations], secrets_included=included,
                         secrets_missing=missing)
+
+
+def _record_export(ctx: Any, configurations: list[TokenConfiguration], include_secrets: bool,
+                   included: set[str]) -> None:
+    """One history row per exported configuration (``desktop.store.history``), saying whether its client secret
+    went into the file. Written once the export text exists: the secrets have left the vault by then."""
+    from desktop.store import history
+
+    def detail(cfg: TokenConfiguration) -> str:
+        if cfg.name in included:
+            return "with its client secret"
+        if include_secrets:
+            return "client secret asked for, none stored"
+        return "without client secret"
+
+    history.record_many(ctx.store, [(c.id, c.name, history.EXPORT, detail(c)) for c in configurations])
 
 
 def _umask() -> int:

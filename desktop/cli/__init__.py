@@ -19,6 +19,7 @@ from desktop.cli.common import EXIT_ERROR, EXIT_REAUTH, EXIT_USAGE, CliError, Co
 #: modules that contribute subcommands, in the order --help lists them
 COMMAND_MODULES = [
     "desktop.cli.config_commands",
+    "desktop.cli.history_commands",
     "desktop.cli.system_commands",
     "desktop.cli.oauth_commands",
     "desktop.cli.backup_commands",

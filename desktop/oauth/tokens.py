@@ -39,6 +39,7 @@ from desktop.oauth.claims import missing_scopes, token_info
 from desktop.oauth.errors import (
     NO_REFRESH_TOKEN_HINT,
     STAGE_CLIENT_CREDENTIALS,
+    STAGE_DEVICE,
     STAGE_REFRESH,
     Cancelled,
     ConfigurationProblem,
@@ -49,6 +50,7 @@ from desktop.oauth.errors import (
     TokenError,
     stage_words,
 )
+from desktop.store import history
 from desktop.store.secrets import ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN
 
 if TYPE_CHECKING:
@@ -168,7 +170,7 @@ class TokenService:
         if self._fresh(state, now, lead):
             token = secrets.get_for(cfg.id, ACCESS_TOKEN)
             if token:
-                return token, self._mark_used(cfg.id, state, now, mark_used, used_by)
+                return token, self._mark_used(cfg, state, now, mark_used, used_by)
         try:
             state = self._renew(cfg, seen=state, force=False)
         except (NetworkError, ReauthorizationNeeded) as exc:
@@ -178,13 +180,13 @@ class TokenService:
                 if token:
                     logger.warning("'%s': renewing the token failed (%s); the current token is still valid until %s",
                                    cfg.name, exc, state.token_expires_at)
-                    return token, self._mark_used(cfg.id, state, now, mark_used, used_by)
+                    return token, self._mark_used(cfg, state, now, mark_used, used_by)
             raise
         token = secrets.get_for(cfg.id, ACCESS_TOKEN)
         if not token:
             raise ReauthorizationNeeded(f"No access token is stored for '{cfg.name}'.",
                                         "Request a new token (tokendesk authorize, or the window).")
-        return token, self._mark_used(cfg.id, state, self.clock(), mark_used, used_by)
+        return token, self._mark_used(cfg, state, self.clock(), mark_used, used_by)
 
     def refresh(self, name: str) -> TokenState:
         """Renew now (refresh token, or a new client-credentials token), unless another process just did."""
@@ -230,7 +232,7 @@ class TokenService:
                     # the refresh token is revoked (which takes the grant's access tokens with it at RFC 7009
                     # servers); a failure revoking the access token as well is not worth keeping it for
                     logger.warning("'%s': revoking the access token as well failed", cfg.name, exc_info=True)
-            self._forget_locked(cfg.id)
+            self._forget_locked(cfg.id, cfg.name, history.REVOKE)
         logger.info("'%s': token revoked and forgotten", cfg.name)
 
     def forget(self, name: str) -> None:
@@ -238,7 +240,7 @@ class TokenService:
         cfg = self.configuration(name)
         assert cfg.id is not None
         with self._lock(cfg.id):
-            self._forget_locked(cfg.id)
+            self._forget_locked(cfg.id, cfg.name, history.FORGET)
         logger.info("'%s': token forgotten", cfg.name)
 
     def record_failure(self, config_id: int, exc: TokenError) -> None:
@@ -385,10 +387,12 @@ class TokenService:
         # one transaction: a rotated refresh token, the access token and the expiry commit together or not at all
         # (the vault was opened before the request: _prepare_secrets)
         with store.transaction():
+            action, detail = _history_of(stage, previous or store.get_state(cfg.id), bool(new_refresh))
             if new_refresh:
                 secrets.set_for(cfg.id, REFRESH_TOKEN, new_refresh)
             secrets.set_for(cfg.id, ACCESS_TOKEN, mapped.token)
             state = store.update_state(cfg.id, **changes)
+            history.record(store, cfg.id, cfg.name, action, detail, when=now)
         logger.info("'%s': %s stored token %s (refresh token %s)", cfg.name, stage_words(stage),
                     fingerprint(mapped.token), "rotated" if new_refresh and stage == STAGE_REFRESH else "kept")
         return state
@@ -409,9 +413,10 @@ class TokenService:
         except Exception:  # the original failure matters more than this one
             logger.exception("could not record the token error")
 
-    def _forget_locked(self, config_id: int) -> None:
+    def _forget_locked(self, config_id: int, name: str, action: str) -> None:
         secrets = self.ctx.secrets
         with self.ctx.store.transaction():
+            history.record(self.ctx.store, config_id, name, action, when=self.clock())
             secrets.delete_for(config_id, ACCESS_TOKEN)
             secrets.delete_for(config_id, REFRESH_TOKEN)
             self.ctx.store.update_state(
@@ -420,17 +425,23 @@ class TokenService:
                 error_description=None, error_code=None, token_info={},
             )
 
-    def _mark_used(self, config_id: int, state: TokenState, now: datetime, mark_used: bool,
+    def _mark_used(self, cfg: TokenConfiguration, state: TokenState, now: datetime, mark_used: bool,
                    used_by: str = "") -> TokenState:
         """Record when (and by which program) the token was handed out: at most once a minute for the same
-        program, at once when another program asks."""
+        program, at once when another program asks; the history gets a row in the same transaction for a program
+        not recorded within the last hour (``history.HANDED_OUT_INTERVAL``)."""
         if not mark_used:
             return state
         same_program = used_by == state.last_used_by
         if same_program and state.last_used_at is not None and now - state.last_used_at < USED_WRITE_INTERVAL:
             return state
+        assert cfg.id is not None
+        store = self.ctx.store
         try:
-            return self.ctx.store.update_state(config_id, last_used_at=now, last_used_by=used_by)
+            with store.transaction():
+                marked = store.update_state(cfg.id, last_used_at=now, last_used_by=used_by)
+                history.record_handed_out(store, cfg.id, cfg.name, used_by, when=now)
+            return marked
         except Exception:  # a busy database must not cost the caller its token
             logger.warning("could not record when the token was used", exc_info=True)
             return state
@@ -439,6 +450,15 @@ class TokenService:
         assert cfg.id is not None
         secret = self.ctx.secrets.get_for(cfg.id, CLIENT_SECRET) if cfg.has_client_secret else None
         self._requests().revoke(cfg, url, token, hint, secret)
+
+
+def _history_of(stage: str, before: TokenState, rotated: bool) -> tuple[str, str]:
+    """The history's action and words for tokens stored at ``stage`` (never a token)."""
+    if stage == STAGE_REFRESH:
+        return history.REFRESH, "refresh token rotated" if rotated else ""
+    if stage == STAGE_CLIENT_CREDENTIALS:  # the first token (or the first after a forget) is the sign-in
+        return (history.REFRESH if before.has_access_token else history.SIGN_IN), "client credentials"
+    return history.SIGN_IN, "device code" if stage == STAGE_DEVICE else "authorization code"
 
 
 def _changed(before: TokenState, after: TokenState) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 
 from desktop.backup.importer.plan import Action, ImportPlan, plan_import
 from desktop.models.config import TokenConfiguration
+from desktop.store import history
 from desktop.store.secrets import CLIENT_SECRET
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
                     "'tokendesk' command). Nothing was imported; look at the preview again."
                 )
             new: list[tuple[TokenConfiguration, str | None]] = []
+            recorded: list[tuple[int | None, str, str, str]] = []  # the history's rows (who imported what)
             for planned in fresh.records:
                 record = planned.record
                 cfg = record.configuration
@@ -137,6 +139,8 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
                     if planned.moves:
                         forget_tokens(store, secrets, planned.existing_id)
                         summary.tokens_forgotten.append(saved.name)
+                    recorded.append((planned.existing_id, saved.name, history.EDIT, "import" + (
+                        "; endpoints moved to another host: stored tokens forgotten" if planned.moves else "")))
                     summary.overwritten.append(saved.name)
                 elif planned.action is Action.SKIP:
                     summary.skipped.append(record.name)
@@ -149,6 +153,8 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
             for config_id, (_cfg, secret) in zip(ids, new, strict=True):
                 if secret:
                     secrets.set_for(config_id, CLIENT_SECRET, secret)
+            history.record_many(store, recorded + [(config_id, cfg.name, history.ADD, "import")
+                                                   for config_id, (cfg, _secret) in zip(ids, new, strict=True)])
     finally:
         if gc_was_enabled:
             gc.enable()
