@@ -43,3 +43,12 @@ class KeyringGone(VaultError):
 
 class SecretDamaged(VaultError):
     pass
+
+
+class NotGranted(VaultLocked):
+    """Team store: the store's data key cannot be opened by this member (not wrapped for them - no grant yet, one
+    for another member, store or key - or damaged). A ``VaultLocked``: commands that need a secret exit 4."""
+
+
+class MemberKeyMissing(VaultLocked):
+    """Team store: this workstation has no member key (X25519 private key) for the store."""
