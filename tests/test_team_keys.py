@@ -31,6 +31,7 @@ from desktop.store.team_keys import (
     wrap_data_key,
 )
 from desktop.store.vault_errors import (
+    KeyringGone,
     MemberKeyMissing,
     NoKeyring,
     NotGranted,
@@ -38,6 +39,7 @@ from desktop.store.vault_errors import (
     VaultLocked,
     WrongPassphrase,
 )
+from tests.support.memory_keyring import LockedKeyring, MemoryKeyring
 
 ROOT = Path(__file__).resolve().parents[1]
 STORE, MEMBER, KEY_ID = "3f2a9c0e-team", "alice@desk1", "a1b2c3d4e5f60718"
@@ -265,6 +267,49 @@ def test_a_damaged_member_key_file_says_what_to_do(alice, tokendesk_home):
     Path(keys.location()).write_text("{ not json")
     with pytest.raises(VaultError, match="damaged.*tokendesk store join"):
         keys.load(lambda _purpose: PASSPHRASE)
+
+
+class UnreadableKeyring(MemoryKeyring):
+    """A keyring that is there but cannot be read now (a locked collection, a gone session bus)."""
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise RuntimeError("org.freedesktop.DBus.Error.ServiceUnknown: the bus is gone")
+
+
+def test_an_unreadable_keyring_is_not_mistaken_for_a_missing_key(alice, tokendesk_home):
+    import keyring
+
+    keyring.set_keyring(UnreadableKeyring())
+    keys = MemberKeyStore(STORE, MEMBER)
+    with pytest.raises(KeyringGone) as caught:
+        keys.load()
+    assert "may be in the keyring, which cannot be read now" in str(caught.value)
+    assert "store join" not in str(caught.value)  # a new key would need a new grant: not the advice here
+    keys.save(alice.private, PASSPHRASE)  # the file is read even while the keyring is unreadable
+    assert keys.location() == keys.save(alice.private, PASSPHRASE)
+    assert keys.load(lambda _purpose: PASSPHRASE) == alice.private
+
+
+def test_moving_to_the_file_while_the_keyring_refuses_to_delete_changes_nothing(alice, tokendesk_home):
+    import keyring
+
+    item = (f"tokendesk-member:{STORE}", f"member-key/{MEMBER}")
+    keyring.set_keyring(LockedKeyring({item: base64.b64encode(alice.private).decode()}, refuse_delete=True))
+    keys = MemberKeyStore(STORE, MEMBER)
+    with pytest.raises(KeyringGone, match="could not be removed, so nothing was changed"):
+        keys.save(generate_member_key().private, PASSPHRASE)
+    assert not (tokendesk_home / "team" / f"{STORE}.member-key").exists()
+    assert not (tokendesk_home / "team" / f"{STORE}.member-key.new").exists()
+    assert keys.load() == alice.private and keys.location() == "keyring"
+
+
+def test_a_save_stopped_between_emptying_the_keyring_and_renaming_the_file_keeps_the_key(alice, tokendesk_home):
+    keys = MemberKeyStore(STORE, MEMBER)
+    path = Path(keys.save(alice.private, PASSPHRASE))
+    path.rename(path.with_name(path.name + ".new"))  # where the stop leaves it
+    assert keys.exists() and keys.load(lambda _purpose: PASSPHRASE) == alice.private
+    keys.delete()
+    assert not keys.exists() and not list(path.parent.iterdir())
 
 
 @pytest.mark.parametrize("store_id", ["../escape", "a/b", "", ".hidden"])
