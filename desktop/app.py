@@ -37,6 +37,7 @@ FEATURES: list[str] = [
     "desktop.ui.features.vault",
     "desktop.ui.features.oauth",
     "desktop.ui.features.device_sign_in",
+    "desktop.ui.features.history",
     "desktop.ui.features.notify",
     "desktop.ui.features.backup",
     "desktop.ui.features.usage",

@@ -45,6 +45,8 @@ class MainAction(Enum):
     COPY_TOKEN = "copy_token"
     # features/device_sign_in.py
     REQUEST_DEVICE = "request_device"
+    # features/history.py
+    HISTORY = "history"
     # features/backup.py
     IMPORT = "import"
     EXPORT = "export"

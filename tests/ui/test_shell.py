@@ -116,7 +116,7 @@ def test_menus_and_actions_by_id_in_the_order_of_the_features(app):
                 if a.objectName() or a.isSeparator()]
 
     assert names(MainMenu.TOKEN) == ["add", "edit", "delete", "-", "request", "request_device", "refresh", "revoke",
-                                     "forget", "copy_token"]
+                                     "forget", "copy_token", "-", "history"]
     assert names(MainMenu.FILE)[:5] == ["import", "export", "-", "settings", "-"]
     assert names(MainMenu.HELP) == ["tour", "other_programs", "-", "open_log", "about"]
     assert all(window.action(a).objectName() == f"action_{a.value}" for a in MainAction)  # every id, one action
