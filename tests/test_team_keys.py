@@ -269,6 +269,22 @@ def test_a_damaged_member_key_file_says_what_to_do(alice, tokendesk_home):
         keys.load(lambda _purpose: PASSPHRASE)
 
 
+def test_no_key_reaches_the_log(alice, data_key, caplog, tokendesk_home):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    blob = wrap_data_key(data_key, alice.public_text, store_id=STORE, member=MEMBER, key_id=KEY_ID)
+    with pytest.raises(NotGranted):
+        unwrap_data_key(blob, generate_member_key().private, store_id=STORE, member=MEMBER, key_id=KEY_ID)
+    keys = MemberKeyStore(STORE, MEMBER)
+    keys.save(alice.private)
+    keys.load()
+    keys.save(alice.private, PASSPHRASE)
+    keys.load(lambda _purpose: PASSPHRASE)
+    assert "kept in a passphrase file" in caplog.text
+    assert_no_secret(caplog.text, alice.private, data_key, PASSPHRASE.encode())
+
+
 class UnreadableKeyring(MemoryKeyring):
     """A keyring that is there but cannot be read now (a locked collection, a gone session bus)."""
 
