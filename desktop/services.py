@@ -69,13 +69,13 @@ def hold_token_locks(store: Store, names: Mapping[int, str], timeout: float | No
     if not names:
         yield
         return
-    from desktop.oauth.locks import LockTimeout, token_lock  # only for a move: the module is tiny
+    from desktop.oauth.locks import LockTimeout, store_token_lock  # only for a move: the module is tiny
 
     wait = MOVE_LOCK_TIMEOUT if timeout is None else timeout
     with ExitStack() as stack:
         for config_id in sorted(names):  # one order for everyone
             try:
-                stack.enter_context(token_lock(store.store_id, config_id, wait))
+                stack.enter_context(store_token_lock(store, config_id, wait))
             except LockTimeout:
                 raise TokenBusy(f"the token of '{names[config_id]}' is being renewed right now, so its endpoints "
                                 "cannot move to another host yet; nothing was changed. Try again in a moment."
@@ -135,7 +135,12 @@ def open_context(
 
     ``passphrase_provider`` asks the admin for the vault passphrase (terminal or dialog); ``agent_key``
     asks a running window for the open vault's key (``desktop.agent``)."""
-    store = Store.open(db_path)
+    if db_path is None:  # TOKENDESK_STORE, the saved team store, else this workstation's file
+        from desktop.store.location import open_store
+
+        store = open_store()
+    else:
+        store = Store.open(db_path)
     if secrets is None:
         from desktop.store.vault import Vault
         from desktop.store.vault_secrets import VaultSecrets

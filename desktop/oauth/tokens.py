@@ -305,9 +305,9 @@ class TokenService:
 
     # ---- internals: renewal
     def _lock(self, config_id: int):  # noqa: ANN202 - a context manager
-        from desktop.oauth.locks import token_lock
+        from desktop.oauth.locks import store_token_lock
 
-        return token_lock(self.ctx.store.store_id, config_id, self._lock_timeout())
+        return store_token_lock(self.ctx.store, config_id, self._lock_timeout())
 
     def _prepare_secrets(self) -> None:
         """Open (or make) the vault before a request: a token the provider issued - maybe rotating the refresh

@@ -357,9 +357,22 @@ def migrate(conn: sqlite3.Connection) -> None:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction (``BEGIN IMMEDIATE``); nested use joins the outer one."""
+    """One write transaction (``BEGIN IMMEDIATE``); nested use joins the outer one - on a team store's connection
+    (``pg.PgConnection.savepoints``) as a savepoint, so a failed inner block takes back only its own writes when the
+    outer holder goes on (the refresh lock's transaction keeps the error state an inner block wrote)."""
     if conn.in_transaction:
-        yield conn
+        if not getattr(conn, "savepoints", False):
+            yield conn
+            return
+        conn.execute("SAVEPOINT tokendesk_nested")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK TO SAVEPOINT tokendesk_nested")
+            conn.execute("RELEASE SAVEPOINT tokendesk_nested")
+            raise
+        else:
+            conn.execute("RELEASE SAVEPOINT tokendesk_nested")
         return
     conn.execute("BEGIN IMMEDIATE")
     try:

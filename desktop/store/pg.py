@@ -151,6 +151,9 @@ def _mapped(exc: BaseException, where: str) -> BaseException:
 class PgConnection:
     """One psycopg connection (autocommit: transactions are the store's explicit ``BEGIN``/``COMMIT``)."""
 
+    #: nested ``database.transaction`` blocks are savepoints here
+    savepoints = True
+
     def __init__(self, raw: Any, where: str) -> None:
         self.raw = raw
         self.where = where

@@ -73,6 +73,7 @@ logger = logging.getLogger(__name__)
 
 MODE_KEYRING = "keyring"
 MODE_PASSPHRASE = "passphrase"
+MODE_TEAM = "team"  # the team store: the key wrapped for each member (desktop/store/team.py)
 
 _META = "vault."
 
@@ -125,6 +126,18 @@ def _write_meta(conn: Any, values: dict[str, str | bytes | None]) -> None:
         text = base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
         conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                      (_META + key, text))
+
+
+def reseal_all(conn: Any, old: Cipher, new: Cipher) -> int:
+    """Every ``config_secret`` row opened with ``old`` and sealed again with ``new`` (in the caller's
+    transaction); how many."""
+    count = 0
+    for config_id, field_name, value in conn.execute("SELECT config_id, field, value FROM config_secret").fetchall():
+        plain = old.open(KEY_TABLE, config_id, field_name, value)
+        conn.execute("UPDATE config_secret SET value = ? WHERE config_id = ? AND field = ?",
+                     (new.seal(KEY_TABLE, config_id, field_name, plain), config_id, field_name))
+        count += 1
+    return count
 
 
 def _now() -> str:
@@ -233,6 +246,10 @@ class Vault:
             key = self._key_from_agent(info)
             if key is None and info.mode == MODE_KEYRING:
                 key = self._key_from_keyring(info)
+            elif key is None and info.mode == MODE_TEAM:
+                from desktop.store import team
+
+                key = team.data_key(self.store, info.key_id, self.passphrase_provider)
             elif key is None:
                 key = self._key_from_passphrase(info, passphrase)
             self._install(Cipher(key, self.store_id, info.key_id), info)
@@ -340,6 +357,11 @@ class Vault:
             )
         self._cipher = cipher
 
+    def install_cipher(self, cipher: Cipher) -> None:
+        """Use ``cipher`` from now on (a team re-key this process committed)."""
+        with self._lock:
+            self._cipher = cipher
+
     def lock(self) -> None:
         """Forget the key and the passphrase's derived key (the next use opens the vault again)."""
         with self._lock:
@@ -371,6 +393,9 @@ class Vault:
         if info.mode:
             self.open(passphrase)
             return
+        if self.store.is_team:
+            raise VaultError(f"The team store {self.store.location} has no vault yet.",
+                             "Set it up first: 'tokendesk store init URL'.")
         if self.store.conn.in_transaction:
             # the keyring item and the cipher would outlive a rollback of the caller's transaction
             raise VaultError("Internal error: the vault must be made before a change that stores a secret starts.",
@@ -444,6 +469,10 @@ class Vault:
     # ---- changing the key or where it lives (each one transaction)
     def rekey(self) -> int:
         """Re-encrypt every secret under a new data key; returns how many. The old key is gone afterwards."""
+        if self.info().mode == MODE_TEAM:
+            from desktop.store import team
+
+            return team.rekey(self.store, self)
         old_cipher = self.cipher()  # before the lock: opening may create the vault, which takes it
         with self._lock, self._exclusive():
             info = self.info()
@@ -466,14 +495,8 @@ class Vault:
                     self._key_from_passphrase(info, None)
                 assert self._kek is not None
                 meta["wrapped_key"] = wrap_key(self._kek[1], key, self.store_id, key_id)
-            count = 0
             with self.store.transaction() as conn:
-                rows = conn.execute("SELECT config_id, field, value FROM config_secret").fetchall()
-                for config_id, field_name, value in rows:
-                    plain = old_cipher.open(KEY_TABLE, config_id, field_name, value)
-                    conn.execute("UPDATE config_secret SET value = ? WHERE config_id = ? AND field = ?",
-                                 (cipher.seal(KEY_TABLE, config_id, field_name, plain), config_id, field_name))
-                    count += 1
+                count = reseal_all(conn, old_cipher, cipher)
                 _write_meta(conn, meta)
             self._cipher = cipher
             if access is not None:
