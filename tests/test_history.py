@@ -225,3 +225,41 @@ def test_history_sql_is_portable(ctx):
     text = Path(history.__file__).read_text(encoding="utf-8")
     for word in ("PRAGMA", "lastrowid", "INSERT OR", "datetime(", "strftime('", "LIMIT -1", "rowid"):
         assert word not in text, word
+
+
+# ---- the same statements on both backends: the local SQLite file and the team store's PostgreSQL
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend_ctx(request, tmp_path, monkeypatch, memory_keyring):
+    from desktop.services import open_context
+    from desktop.usage.guards import install_delete_guards
+
+    monkeypatch.setenv("TOKENDESK_MEMBER", MEMBER)
+    location = str(tmp_path / "h.sqlite3") if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    context = open_context(location)
+    install_delete_guards(context)
+    yield context
+    context.close()
+
+
+def test_history_on_either_backend(backend_ctx, monkeypatch):
+    ctx = backend_ctx
+    cfg = ctx.templates.require("Microsoft Exchange Online").new_configuration("Shared")
+    cfg.client_id = "client"
+    saved = ctx.configurations.add(cfg, None)  # no secret: a team store's vault is not this test's subject
+    with pytest.raises(RuntimeError), ctx.store.transaction():
+        history.record(ctx.store, saved.id, saved.name, history.EXPORT, "rolled back")
+        raise RuntimeError("the change fails")
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert history.record_handed_out(ctx.store, saved.id, saved.name, "/usr/bin/msmtp", when=later)
+    assert not history.record_handed_out(ctx.store, saved.id, saved.name, "/usr/bin/msmtp",
+                                         when=later + timedelta(minutes=30))
+    history.record_many(ctx.store, [(saved.id, saved.name, history.EXPORT, "without client secret")],
+                        when=later + timedelta(minutes=31))
+    ctx.configurations.delete("shared")  # now: before the rows an hour ahead
+    assert [(e.member, e.action) for e in history.for_configuration(ctx.store, "SHARED")] == [
+        (MEMBER, "export"), (MEMBER, "handed-out"), (MEMBER, "delete"), (MEMBER, "add")]
+    monkeypatch.setattr(history, "MAX_ROWS", 2)
+    assert history.prune(ctx.store) == 2
+    assert [e.action for e in history.for_configuration(ctx.store, "Shared")] == ["export", "handed-out"]
