@@ -141,11 +141,11 @@ def test_a_token_handed_to_a_program_is_recorded_once_an_hour_per_program(ctx, m
     service.access_token_and_state(cfg.name, used_by="/usr/bin/fetchmail")  # another program: at once
     clock["now"] = now + timedelta(minutes=62)
     service.access_token_and_state(cfg.name, used_by="/usr/bin/msmtp")  # an hour after its last row
-    service.access_token_and_state(cfg.name, used_by="")  # a program Tokendesk could not name
+    service.access_token_and_state(cfg.name, used_by="")  # Tokendesk itself, or a program it could not name
     service.access_token(cfg.name, mark_used=False)  # not handed out (the window's own look)
     used = [(e.detail, e.time) for e in history.for_configuration(ctx.store, cfg.name) if e.action == "handed-out"]
-    assert [d for d, _t in used] == ["a program Tokendesk could not name", "/usr/bin/msmtp", "/usr/bin/fetchmail",
-                                     "/usr/bin/msmtp"]
+    assert [d for d, _t in used] == ["no program named (Tokendesk itself, or a program it could not name)",
+                                     "/usr/bin/msmtp", "/usr/bin/fetchmail", "/usr/bin/msmtp"]
     assert used[-1][1] == now.replace(microsecond=0)
     assert all("at-value" not in e.detail for e in history.for_configuration(ctx.store, cfg.name))
 

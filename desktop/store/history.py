@@ -186,7 +186,7 @@ def record_handed_out(store: Any, config_id: int, name: str, program: str, *, wh
     """A token handed to ``program`` (its path; '' when not known), unless that program got it recorded within
     ``HANDED_OUT_INTERVAL``; in the caller's transaction. True when a row was written."""
     moment = when or _now()
-    detail = program or "a program Tokendesk could not name"
+    detail = program or "no program named (Tokendesk itself, or a program it could not name)"
     row = store.conn.execute(
         "SELECT time FROM history WHERE name_key = ? AND action = ? AND detail = ? ORDER BY time DESC LIMIT 1",
         (name.casefold(), HANDED_OUT, detail)).fetchone()
