@@ -138,6 +138,16 @@ def test_a_configuration_without_other_history_and_a_deleted_one(app, qtbot):
     assert [r[2] for r in deleted.visible_rows()] == ["deleted", "added"]
 
 
+def test_an_open_dialog_follows_a_token_change(app, qtbot):
+    from desktop.oauth.tokens import TokenService
+
+    dialog = open_history(app, qtbot, "Billing")
+    TokenService(app.ctx).forget("Billing")
+    app.hub.token_changed.emit(app.ctx.store.get("Billing").id)
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 2, timeout=5000)
+    assert [r[2] for r in dialog.visible_rows()] == ["token forgotten", "added"]
+
+
 def test_a_failed_read_is_said_in_words(app, qtbot, monkeypatch):
     from desktop.store.database import DatabaseError
 

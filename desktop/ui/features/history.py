@@ -2,7 +2,7 @@
 
 The rows are read on the task runner - a team store may be a server on the network - into ``HistoryDialog``
 (``dialogs/history_dialog.py``), which says it is reading until they come. One dialog per configuration: asking
-again raises it and reads again."""
+again raises it and reads again; an open one reads again when a token changes or the window reloads."""
 
 from __future__ import annotations
 
@@ -38,6 +38,9 @@ class HistoryFeature(QObject):
             "Who did what to the selected configuration, and when: added, edited, signed in, refreshed, exported, "
             "handed to a program ... (Ctrl+H)", toolbar=False,
             enabled_when=lambda rows: len(rows) == 1)
+        # an open dialog follows the changes: this window's (a token, a save) and other processes' (a reload)
+        host.hub.token_changed.connect(self.reread_open)
+        self.window.reloaded.connect(self.reread_open)
 
     @Slot()
     def on_history(self) -> HistoryDialog | None:
@@ -75,6 +78,12 @@ class HistoryFeature(QObject):
 
         self.tasks.run(history.for_configuration, store, dialog.name, None, on_done=done, on_error=failed,
                        busy_text=f"Reading the history of {dialog.name} ...")
+
+    @Slot()
+    @Slot(int)
+    def reread_open(self, _config_id: int = 0) -> None:
+        for dialog in list(self.dialogs.values()):
+            self.read(dialog)
 
     def _closed(self, key: str, dialog: HistoryDialog) -> None:
         if self.dialogs.get(key) is dialog:
