@@ -108,16 +108,16 @@ def _now() -> datetime:
     return utcnow()
 
 
-def _row(config_id: int | None, name: str, member: str, action: str, detail: str, when: datetime) -> tuple:
+def _row(config_id: int | None, name: str, member: str, action: str, detail: str, time: str | None) -> tuple:
     if action not in ACTION_WORDS:
         raise ValueError(f"unknown history action: {action}")
-    return (config_id, name, name.casefold(), member, action, (detail or "")[:MAX_DETAIL], to_db_time(when))
+    return (config_id, name, name.casefold(), member, action, (detail or "")[:MAX_DETAIL], time)
 
 
 def record(store: Any, config_id: int | None, name: str, action: str, detail: str = "", *,
            when: datetime | None = None) -> None:
     """One row for ``name`` by ``store.member``, in the caller's transaction (or its own)."""
-    row = _row(config_id, name, store.member, action, detail, when or _now())
+    row = _row(config_id, name, store.member, action, detail, to_db_time(when or _now()))
     with store.transaction() as conn:
         conn.execute(_INSERT, row)
         _maybe_prune(store, conn, row[2], 1)
@@ -127,7 +127,7 @@ def record_many(store: Any, entries: Iterable[tuple[int | None, str, str, str]],
                 when: datetime | None = None) -> int:
     """Rows of (config_id, name, action, detail), one time and member for all (an import), in the caller's
     transaction; returns how many."""
-    moment = when or _now()
+    moment = to_db_time(when or _now())
     rows = [_row(config_id, name, store.member, action, detail, moment)
             for config_id, name, action, detail in entries]
     if not rows:
