@@ -263,3 +263,29 @@ def test_history_on_either_backend(backend_ctx, monkeypatch):
     monkeypatch.setattr(history, "MAX_ROWS", 2)
     assert history.prune(ctx.store) == 2
     assert [e.action for e in history.for_configuration(ctx.store, "Shared")] == ["export", "handed-out"]
+
+
+def test_a_real_tokendesk_process_records_its_member_and_history_imports_no_qt(tmp_path):
+    """Two real processes on one data directory: bob adds, alice reads the history (the CLI path, no Qt)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKENDESK_", "DBUS_"))}
+    env.update(TOKENDESK_HOME=str(tmp_path / "cli-home"), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+               PYTHONPATH=str(root), TOKENDESK_MEMBER="bob@helpdesk")
+    add = subprocess.run([sys.executable, "-m", "desktop", "add", "--template", "Generic OAuth2", "--name", "Wiki",
+                          "--client-id", "wiki", "--auth-url", "https://sso.example.org/auth", "--token-url",
+                          "https://sso.example.org/token"], capture_output=True, text=True, env=env, timeout=60,
+                         cwd=root, start_new_session=True)
+    assert add.returncode == 0, add.stderr
+    code = "import sys; from desktop.cli import main; main(['history', 'wiki']); print('PySide6' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=root,
+                          env=dict(env, TOKENDESK_MEMBER="alice@helpdesk"))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("History of 'Wiki', newest first")
+    assert lines[2].split()[2:5] == ["bob@helpdesk", "added", "template"]
+    assert lines[-1] == "False"
