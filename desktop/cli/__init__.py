@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "desktop.cli.backup_commands",
     "desktop.cli.usage_commands",
     "desktop.cli.vault_commands",
+    "desktop.cli.store_commands",
     "desktop.cli.relay_commands",
     "desktop.cli.monitor_commands",
 ]

@@ -68,6 +68,7 @@ function defaultOptions() {
     refresh_token_ttl: null, // seconds, null = does not expire
     send_refresh_token_expires_in: false,
     refresh_rotation: "rotate", // rotate: new refresh token, old one dies; same: echo it; omit: no field (Google)
+    reuse_detection: false, // true: a rotated-away refresh token used again revokes its whole grant (RFC 9700)
     login_page: false, // true: /authorize shows a sign-in page first
     default_user: "tokendesk-user@example.test",
     iss_parameter: false, // true: RFC 9207 - "iss" on every authorization response, announced in discovery
@@ -597,6 +598,11 @@ app.post("/token", form, async (req, res, next) => {
   } else if (grantType === "refresh_token") {
     const record = refreshTokens.get(req.body.refresh_token);
     const state = tokenState(record);
+    if (state === "revoked" && options.reuse_detection) {
+      // RFC 9700 4.14.2: a rotated-away refresh token used again - the whole grant dies (its newer tokens too)
+      counters.reuse_detected = (counters.reuse_detected || 0) + 1;
+      for (const map of [refreshTokens, accessTokens]) for (const r of map.values()) if (r.grant === record.grant) r.revoked = true;
+    }
     if (state !== "active") return oauthError(res, 400, "invalid_grant", `refresh token ${state}`);
     if (record.client_id !== clientId) return oauthError(res, 400, "invalid_grant", "refresh token belongs to another client");
     req.tokendesk.user = record.user;
