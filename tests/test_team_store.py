@@ -132,11 +132,12 @@ def test_init_join_grant_remove_and_the_server_never_sees_a_secret(team, pg_url,
     assert "bob" not in _ok(alice.run("store", "members"))
 
     # the old data key (which bob could still unwrap from a copy he kept) opens nothing written now
+    import keyring
+
     from desktop.store.team_keys import MemberKeyStore, unwrap_data_key
     from desktop.store.vault_crypto import KEY_TABLE, Cipher
     from desktop.store.vault_errors import SecretDamaged
     from tests.support.file_keyring import FileKeyring
-    import keyring
 
     keyring.set_keyring(FileKeyring(bob.keyring_file))
     bob_private = MemberKeyStore(ctx.store.store_id, "bob").load()
@@ -195,7 +196,7 @@ def test_copy_to_moves_the_local_store_all_or_nothing(team, pg_url, pg_server, m
 
 
 @pytest.mark.realserver
-def test_four_desktops_asking_at_once_refresh_once_and_the_grant_stays_intact(team, pg_url, oauth, monkeypatch):
+def test_four_desktops_asking_at_once_refresh_once_and_the_grant_stays_intact(team, pg_url, oauth, monkeypatch):  # noqa: F811
     oauth.configure(refresh_rotation="rotate", reuse_detection=True, access_token_ttl=3600)
     desktops = team("alice", "bob", "carol", "dave")
     alice = desktops[0]
