@@ -216,6 +216,10 @@ def test_cli_history_of_an_unknown_name_and_a_bad_limit(ctx, make_config, run):
     assert code == 2 and "--limit must be 0 (all) or more" in err
     code, out, _err = run("history", "Nobody", "--limit", "x")
     assert code == 2
+    make_config("Older")  # a configuration from before the history (schema 8): its rows are not there
+    with ctx.store.transaction() as conn:
+        conn.execute("DELETE FROM history")
+    assert run("history", "older") == (0, "No history for 'Older' yet.\n", "")
 
 
 def test_history_sql_is_portable(ctx):
