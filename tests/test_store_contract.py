@@ -27,6 +27,10 @@ def backend_ctx(location, memory_keyring):
     from desktop.usage.guards import install_delete_guards
 
     context = open_context(location)
+    if context.store.is_team:  # a team store's vault is made by 'store init' (the data key wrapped for the member)
+        from desktop.store.team import init_store
+
+        init_store(context.store, "contract@test")
     install_delete_guards(context)
     yield context
     context.close()

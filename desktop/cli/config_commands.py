@@ -183,7 +183,10 @@ def state_summary(cfg: TokenConfiguration, state: TokenState, token_lead: timede
     now = utcnow()
     if token_lead is None:
         token_lead = timedelta(seconds=spec_for("refresh.lead_time_seconds").default)
-    lead = timedelta(minutes=cfg.notification_lead_time_minutes)
+    # the warning lead time matters only for a refresh token with a known expiry: reading it parses the whole
+    # configuration, which 'list' over 10,000 configurations would otherwise do for every row
+    needs_lead = state.has_refresh_token and state.refresh_token_expires_at is not None
+    lead = timedelta(minutes=cfg.notification_lead_time_minutes) if needs_lead else timedelta(0)
     ts = token_status(state, now, token_lead)
     rs = refresh_status(state, now, lead)
     return {

@@ -80,28 +80,40 @@ def translate_ddl(statement: str) -> str:
     return re.sub(r"\)\s*WITHOUT ROWID", ")", text)
 
 
-class Row(tuple):
-    """One result row: by index or by column name, ``keys()``, like ``sqlite3.Row``."""
+class Row(dict):
+    """One result row: by index or by column name, ``keys()``, unpacking, like ``sqlite3.Row``. A dict holding each
+    value under its column name and its position, so either look-up runs at C speed (``list`` over 10,000
+    configurations reads some 300,000 values by name)."""
 
     __slots__ = ()
-    _index: dict[str, int] = {}
+    _names: tuple[str, ...] = ()
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
-        if isinstance(key, str):
-            return tuple.__getitem__(self, self._index[key])
-        return tuple.__getitem__(self, key)
+    def __iter__(self) -> Any:
+        return iter([dict.__getitem__(self, i) for i in range(len(self._names))])
 
-    def keys(self) -> list[str]:
-        return list(self._index)
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def keys(self) -> list[str]:  # type: ignore[override]
+        return list(self._names)
+
+    def __repr__(self) -> str:
+        return f"Row({tuple(self)!r})"
 
 
 def _row_factory(cursor: Any) -> Any:
     description = cursor.description
     if description is None:
         return tuple
-    names = [d.name for d in description]
-    row_class = type("Row", (Row,), {"__slots__": (), "_index": {n: i for i, n in enumerate(names)}})
-    return row_class
+    names = tuple(d.name for d in description)
+    keys = tuple(reversed(names)) + tuple(range(len(names)))  # reversed: a name twice answers its first column
+    row_class = type("Row", (Row,), {"__slots__": (), "_names": names})
+
+    def make(values: Any) -> Row:
+        values = tuple(values)
+        return row_class(zip(keys, values[::-1] + values, strict=True))
+
+    return make
 
 
 class _Cursor:
