@@ -227,3 +227,33 @@ def test_four_desktops_asking_at_once_refresh_once_and_the_grant_stays_intact(te
     state = ctx.store.get_state(saved.id)
     assert state.has_refresh_token and not state.reauthorization_needed
     ctx.close()
+
+
+def test_a_server_that_is_down_a_wrong_password_and_weak_tls_are_explained(team, pg_server, pg_url):
+    (alice,) = team("alice")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = subprocess.run([sys.executable, "-m", "desktop", "list"], cwd=ROOT, text=True, capture_output=True,
+                          env=dict(alice.env, TOKENDESK_STORE=f"postgresql://x@127.0.0.1:{port}/db"), timeout=60)
+    assert down.returncode == 5 and "cannot be reached" in down.stderr and "Connection refused" in down.stderr
+
+    wrong = pg_url.replace(f":{pg_server.password}@", ":not-the-password@")
+    refused = alice.run("store", "init", wrong, "--name", "alice")
+    assert refused.returncode == 1 and "refused the database password" in refused.stderr
+    assert "not-the-password" not in refused.stderr and pg_server.password not in refused.stderr
+
+    weak = alice.run("store", "join", "postgresql://td@db.example.org/tokendesk?sslmode=require")
+    assert weak.returncode == 1 and "sslmode=verify-full" in weak.stderr
+    assert "Local store" in _ok(alice.run("store", "status"))  # nothing was remembered
+
+
+def test_doctor_says_which_team_store_and_whether_you_have_access(team, pg_url):
+    alice, bob = team("alice", "bob")
+    _ok(alice.run("store", "init", pg_url, "--name", "alice"))
+    _ok(bob.run("store", "join", pg_url, "--name", "bob"))
+    report = bob.run("doctor").stdout
+    assert "you ('bob'): waiting for a grant" in report and "database postgresql://" in report
+    assert "[ok] secrets" in alice.run("doctor").stdout

@@ -14,7 +14,15 @@ import sys
 from typing import TYPE_CHECKING
 
 from desktop import __version__
-from desktop.cli.common import EXIT_ERROR, EXIT_REAUTH, EXIT_USAGE, CliError, ContextFactory, default_context_factory
+from desktop.cli.common import (
+    EXIT_ERROR,
+    EXIT_NETWORK,
+    EXIT_REAUTH,
+    EXIT_USAGE,
+    CliError,
+    ContextFactory,
+    default_context_factory,
+)
 
 #: modules that contribute subcommands, in the order --help lists them
 COMMAND_MODULES = [
@@ -147,6 +155,9 @@ def _run(handler: Callable[[], int | None]) -> int:
         if isinstance(exc, VaultError):  # the vault is locked, the keyring went away, ...
             print(f"tokendesk: {exc}", file=sys.stderr)
             return EXIT_REAUTH if isinstance(exc, VaultLocked) else EXIT_ERROR
+        if type(exc).__name__ == "StoreUnreachable":  # the team store's server (desktop/store/pg.py): no import here
+            print(f"tokendesk: {exc}", file=sys.stderr)
+            return EXIT_NETWORK
         from desktop.store.database import damage_from
 
         damaged = damage_from(exc)  # a damaged database file: what happened and what to do

@@ -39,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = ssub.add_parser("status", help="which store this data directory opens")
     s.add_argument("--json", action="store_true")
     ssub.add_parser("local", help="open the local store again (the team store is left as it is)")
+    s = ssub.add_parser("password", help="keep a new database password for the team store in the keyring")
+    s.add_argument("--password-file", metavar="FILE", help="read it from the first line of FILE instead of asking")
     p.set_defaults(handler=cmd_store)
 
 
@@ -58,6 +60,8 @@ def cmd_store(args: argparse.Namespace, factory: ContextFactory) -> int:
             forget_choice()
             print("This data directory opens its local store again (unless TOKENDESK_STORE says otherwise).")
             return 0
+        if action == "password":
+            return _save_password(args)
         return _members_action(action, args, factory)
     except (VaultError, DatabaseError) as exc:
         from desktop.cli.common import secret_failure
@@ -169,6 +173,31 @@ def _members_action(action: str, args: argparse.Namespace, factory: ContextFacto
         print(f"'{args.member}' removed; {count} secret{'s' if count != 1 else ''} re-encrypted under a new key.")
         return 0
     raise CliError(f"unknown store action '{action}'", EXIT_USAGE)  # pragma: no cover
+
+
+def _save_password(args: argparse.Namespace) -> int:
+    from desktop.store import location
+
+    choice = location.current()
+    if not choice.is_team or choice.url is None:
+        raise CliError("this data directory opens the local store, which has no database password", EXIT_USAGE)
+    if args.password_file:
+        password = read_passphrase_file(args.password_file)
+    else:
+        import getpass
+
+        try:
+            password = getpass.getpass(f"Database password for {location.split_url_shown(choice.url)}: ")
+        except (EOFError, KeyboardInterrupt):
+            raise CliError("no password given", EXIT_USAGE) from None
+    if not password:
+        raise CliError("no password given", EXIT_USAGE)
+    from desktop.store.repository import Store
+
+    Store.open(location.split_url_shown(choice.url), password=password).close()  # it must let us in first
+    location.save_password(choice.url, password)
+    print("The database password is kept in the system keyring.")
+    return 0
 
 
 def _vault(ctx: Any) -> Any:

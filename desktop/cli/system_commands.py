@@ -57,6 +57,17 @@ def vault_check(ctx: Any) -> dict[str, Any]:
     probe = probe_keyring()
     keyring_text = f"keyring {probe.backend}: " + ("works (an item was written, read back and deleted)"
                                                    if probe.usable else probe.reason)
+    if info.mode == "team":
+        from desktop.store import team
+        from desktop.store.team_keys import MemberKeyStore
+
+        mine = [m for m in team.members(ctx.store) if m.name == ctx.store.member]
+        keys = MemberKeyStore(ctx.store.store_id, ctx.store.member)
+        where = keys.location() or "nowhere on this workstation"
+        ok = bool(mine and mine[0].has_access and keys.exists())
+        state = ("access" if mine and mine[0].has_access else "waiting for a grant") if mine else "not a member"
+        return {"check": "secrets", "ok": ok, "detail": f"team store vault: the data key wrapped for each member; you "
+                f"('{ctx.store.member}'): {state}; your member key: {where}; {keyring_text}"}
     if info.mode == MODE_KEYRING:
         ok = probe.usable
         detail = f"encrypted vault, data key in the system keyring; why: {info.reason}; {keyring_text}"
@@ -81,7 +92,7 @@ def doctor_report(ctx: Any) -> list[dict[str, Any]]:
     db = ctx.store.path
     mode = stat.S_IMODE(db.stat().st_mode) if db and db.exists() else None
     writable = os.access(home, os.W_OK)
-    detail = f"{home} ({'writable' if writable else 'NOT writable'}); database {db}"
+    detail = f"{home} ({'writable' if writable else 'NOT writable'}); database {db or ctx.store.location}"
     if mode is not None:
         detail += f" mode {mode:o}"
     problems = quick_check(ctx.store.conn)  # every page read once: a damaged one shows up here

@@ -75,6 +75,11 @@ def _shown(url: str) -> str:
     return split_url(url)[0]
 
 
+def split_url_shown(url: str) -> str:
+    """``url`` without its password."""
+    return _shown(url)
+
+
 def save_choice(url: str, member: str) -> None:
     """Open the team store at ``url`` from now on (without a password: that goes to the keyring)."""
     from desktop.paths import data_dir

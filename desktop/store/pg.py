@@ -302,7 +302,9 @@ def connect(url: str, password: str | None = None, *, timeout: float = 10.0,
 
 
 def _connect_error(exc: BaseException, shown: str) -> DatabaseError:
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    text = text.removeprefix("connection failed: ")
     if "password authentication failed" in text or "no password supplied" in text:
         return DatabaseError(f"The team store {shown} refused the database password ({text}). Give the right one "
                              "with 'tokendesk store password' or in File > Team store.")
