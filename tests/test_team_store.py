@@ -257,3 +257,32 @@ def test_doctor_says_which_team_store_and_whether_you_have_access(team, pg_url):
     report = bob.run("doctor").stdout
     assert "you ('bob'): waiting for a grant" in report and "database postgresql://" in report
     assert "[ok] secrets" in alice.run("doctor").stdout
+
+
+def test_copy_to_that_fails_half_way_leaves_the_team_store_empty(team, pg_url, monkeypatch):
+    from desktop.store.repository import Store
+    from desktop.store.team_copy import copy_to
+    from desktop.store.team_keys import MemberKeyStore
+    from desktop.store.vault import VaultInfo
+    from desktop.store.vault_errors import SecretDamaged
+
+    (alice,) = team("alice")
+    local = alice.context(monkeypatch)
+    for n in range(3):
+        _add_with_token(local, f"Box {n}", access=f"access-{n}-" + "x" * 20, refresh=f"refresh-{n}-" + "y" * 20,
+                        expires=datetime.now(UTC) + timedelta(hours=1))
+    # one sealed secret damaged: the copy meets it after the configurations were already written
+    local.store.conn.execute("UPDATE config_secret SET value = ? WHERE config_id = (SELECT MAX(config_id) FROM "
+                             "config_secret) AND field = 'refresh_token'", (b"\x01" + b"0" * 40,))
+    target = Store.open(pg_url)
+    try:
+        with pytest.raises(SecretDamaged):
+            copy_to(local, target, "alice")
+        assert target.count() == 0
+        assert target.conn.execute("SELECT COUNT(*) FROM member").fetchone()[0] == 0
+        assert not VaultInfo.read(target.conn).mode
+        assert not MemberKeyStore(target.store_id, "alice").exists()
+    finally:
+        target.close()
+        local.close()
+    assert "Local store" in _ok(alice.run("store", "status"))
