@@ -286,3 +286,40 @@ def test_copy_to_that_fails_half_way_leaves_the_team_store_empty(team, pg_url, m
         target.close()
         local.close()
     assert "Local store" in _ok(alice.run("store", "status"))
+
+
+@pytest.mark.secretservice
+def test_with_the_real_secret_service_the_member_key_and_password_live_in_the_keyring(tmp_path, pg_url, pg_server):
+    """gnome-keyring on the lane's private D-Bus session: the member key and the database password are keyring items,
+    no file of Tokendesk's holds either, and a new process reads a secret through them."""
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        pytest.fail("run under dbus-run-session with an unlocked gnome-keyring (scripts/test-all.sh does)")
+    home = tmp_path / "desk"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TOKENDESK_STORE", "TOKENDESK_MEMBER", "PYTHON_KEYRING_BACKEND", "TOKENDESK_TEST_KEYRING")}
+    env.update(TOKENDESK_HOME=str(home), PYTHONPATH=str(ROOT))
+
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "desktop", *args], env=env, cwd=ROOT, text=True, input=stdin,
+                              capture_output=True, timeout=120)
+
+    out = _ok(run("store", "init", pg_url, "--name", "alice"))
+    assert "private key in the system keyring" in out
+    _ok(run("add", "--template", "Generic OAuth2", "--name", "Box", "--client-id", "c1", "--auth-url",
+            "https://login.example.org/a", "--token-url", "https://login.example.org/t", "--client-secret-file", "-",
+            stdin="client-secret-in-the-team-store\n"))
+    assert "client secret: stored" in _ok(run("show", "Box"))
+    status = _ok(run("doctor"))
+    assert "you ('alice'): access; your member key: keyring" in status
+    for path in home.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert pg_server.password.encode() not in data, path
+            assert b"client-secret-in-the-team-store" not in data, path
+    import secretstorage
+
+    conn = secretstorage.dbus_init()
+    items = secretstorage.get_default_collection(conn).get_all_items()
+    services = {item.get_attributes().get("service") for item in items}
+    assert "tokendesk-store" in services and any(s and s.startswith("tokendesk-member:") for s in services)
