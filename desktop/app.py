@@ -43,6 +43,7 @@ FEATURES: list[str] = [
     "desktop.ui.features.usage",
     "desktop.ui.features.relay",
     "desktop.ui.features.alerts",
+    "desktop.ui.features.store_status",
     "desktop.ui.features.help",
 ]
 
@@ -164,6 +165,7 @@ class Application:
             logger.info("quitting: %d queued background tasks dropped", dropped)
         if not self.tasks.wait(5000):
             logger.warning("quitting while a network request still runs; it ends at its time-out")
+        self.window.db_watcher.stop()  # a team store's listener thread
         self.ctx.close()
 
 

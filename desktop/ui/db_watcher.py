@@ -1,23 +1,43 @@
-"""Notices what other processes (the CLI, another window's agent) wrote to the database.
+"""Notices what other processes (the CLI, another window's agent) and other desktops wrote to the store.
 
-Event-driven, no polling: a ``QFileSystemWatcher`` on the database file and its WAL (where the
-writes of other connections land first), debounced, and ``changed`` only when SQLite's
-``PRAGMA data_version`` moved since the window last read (``seen``).
+Event-driven, no polling. The local SQLite store: a ``QFileSystemWatcher`` on the database file and its WAL (where
+the writes of other connections land first), debounced (300 ms). A team store (PostgreSQL): a ``ChangeListener``
+thread (``desktop/store/pg_listen.py``: ``LISTEN tokendesk_change`` on a connection of its own) whose notifications
+arrive here through a queued signal, debounced (100 ms). Either way ``changed`` only when ``PRAGMA data_version``
+moved since the window last read (``seen``).
+
+A team store's connection state: ``unreachable(message, retry_in)`` when the listener lost the server (or the window
+found it gone: ``lost``), ``reachable`` when it listens again (the reader's broken connections are dropped first,
+``Store.close``: each thread opens a new one at its next read) - then ``check`` reads what was missed.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QFileSystemWatcher, QObject, QTimer, Signal, Slot
 
 if TYPE_CHECKING:
+    from desktop.store.pg_listen import ChangeListener
     from desktop.store.repository import Store
+
+logger = logging.getLogger(__name__)
+
+#: a team store's notifications are gathered this long before the window reads (a transaction notifies per table)
+TEAM_DEBOUNCE_MS = 100
 
 
 class DatabaseWatcher(QObject):
     #: another connection changed the database since ``seen()``
     changed = Signal()
+    #: the team store cannot be reached: what happened (words) and the seconds until the next try
+    unreachable = Signal(str, float)
+    #: the team store can be reached again (``changed`` follows when something changed meanwhile)
+    reachable = Signal()
+    # from the listener's thread (queued to this object's thread)
+    _notified = Signal(str)
+    _state = Signal(bool, str, float)
 
     def __init__(self, store: Store, parent: QObject | None = None, debounce_ms: int = 300) -> None:
         super().__init__(parent)
@@ -26,18 +46,48 @@ class DatabaseWatcher(QObject):
         self._watcher = QFileSystemWatcher(self)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
-        self._debounce.setInterval(debounce_ms)
+        self._debounce.setInterval(TEAM_DEBOUNCE_MS if store.is_team else debounce_ms)
         self._debounce.timeout.connect(self.check)
         self._watcher.fileChanged.connect(self._on_file_changed)
+        #: the team store's listener (None: the local store, or not watching yet)
+        self.listener: ChangeListener | None = None
+        #: the team store answers (False between ``unreachable`` and ``reachable``)
+        self.is_reachable = True
+        #: the window's reads that failed in a row (the back-off before the listener checks again)
+        self._losses = 0
+        self._verify = QTimer(self)
+        self._verify.setSingleShot(True)
+        self._verify.timeout.connect(self._ask_listener)
+        self._notified.connect(self._on_notified)
+        self._state.connect(self._on_state)
 
     def watch(self) -> None:
         """Start watching (the window: once its first read succeeded)."""
+        if self._store.is_team:
+            self._listen()
+            return
         path = self._store.path
         if path is None:  # an in-memory database: nobody else writes to it
             return
         for candidate in (path, path.with_name(path.name + "-wal")):
             if candidate.exists():
                 self._watcher.addPath(str(candidate))
+
+    def _listen(self) -> None:
+        from desktop.store.pg_listen import ChangeListener
+
+        if self.listener is None:
+            self.listener = ChangeListener(self._store, self._notified.emit, self._state.emit)
+            app = QCoreApplication.instance()
+            if app is not None:
+                app.aboutToQuit.connect(self.stop)
+        self.listener.start()
+
+    def stop(self) -> None:
+        """End the team store's listener (at quit; the window's owner when it goes)."""
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.stop()
 
     def files(self) -> list[str]:
         """The files watched."""
@@ -46,13 +96,64 @@ class DatabaseWatcher(QObject):
     def seen(self) -> None:
         """The reader has read everything up to now (the window after a reload)."""
         self._seen = self._store.data_version()
+        if self.is_reachable:
+            self._losses = 0
+
+    def lost(self, message: str) -> None:
+        """The window's read found the team store unreachable (``StoreUnreachable``): say so, and let the listener
+        check its own connection (it reports ``reachable`` when the server answers, and the window reads again),
+        after a back-off that grows while reads keep failing."""
+        from desktop.store.pg_listen import BACKOFF
+
+        delay = BACKOFF[min(self._losses, len(BACKOFF) - 1)]
+        self._losses += 1
+        if self.is_reachable:
+            self.is_reachable = False
+            self.unreachable.emit(message, delay)
+        self._verify.start(int(delay * 1000))
+
+    @Slot()
+    def _ask_listener(self) -> None:
+        if self.listener is not None:
+            self.listener.verify()
 
     @Slot(str)
     def _on_file_changed(self, _path: str) -> None:
         self._debounce.start()
 
+    @Slot(str)
+    def _on_notified(self, _table: str) -> None:
+        if self.is_reachable and not self._debounce.isActive():
+            self._debounce.start()
+
+    @Slot(bool, str, float)
+    def _on_state(self, connected: bool, message: str, retry_in: float) -> None:
+        if not connected:
+            self.is_reachable = False
+            self.unreachable.emit(message, retry_in)
+            return
+        if not self.is_reachable:
+            self._store.close()  # the reader's connections broke with the server: each thread opens a new one
+            self.is_reachable = True
+            logger.info("the team store can be reached again")
+            self.reachable.emit()
+        if self._seen is not None:  # listening (again): what was written before, while away or since the read
+            self.check()
+
     @Slot()
     def check(self) -> None:
         """Emit ``changed`` when another connection committed since ``seen`` (what a file change triggers)."""
-        if self._store.data_version() != self._seen:
+        if not self._store.is_team:
+            version = self._store.data_version()
+        else:
+            from desktop.store.pg_listen import is_unreachable
+
+            try:
+                version = self._store.data_version()
+            except Exception as exc:
+                if not is_unreachable(self._store, exc):
+                    raise
+                self.lost(str(exc))
+                return
+        if version != self._seen:
             self.changed.emit()

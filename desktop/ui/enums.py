@@ -60,6 +60,12 @@ class MainAction(Enum):
     # features/relay.py
     SHOW_RELAY = "show_tab_4"
 
+    @property
+    def writes(self) -> bool:
+        """The action writes to the store (or asks a server to change a token): off while the team store cannot be
+        reached (``features/store_status.py``). A new action that writes belongs in ``_WRITES``."""
+        return self in _WRITES
+
     @classmethod
     def named(cls, value: str) -> MainAction | None:
         """The id whose value is ``value`` (a hub signal's text), None for '' or an unknown one."""
@@ -67,3 +73,10 @@ class MainAction(Enum):
             return cls(value)
         except ValueError:
             return None
+
+
+_WRITES = frozenset({
+    MainAction.ADD, MainAction.EDIT, MainAction.DELETE, MainAction.SETTINGS, MainAction.ALERTS, MainAction.REQUEST,
+    MainAction.REFRESH, MainAction.REVOKE, MainAction.FORGET, MainAction.REQUEST_DEVICE, MainAction.IMPORT,
+    MainAction.EXPORT, MainAction.VAULT_PASSPHRASE,
+})

@@ -62,11 +62,20 @@ class PgServer:
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "--pwfile", str(pwfile),
                   "--auth-local=trust", "--auth-host=scram-sha-256", "-N", "-E", "UTF8", "--locale=C.UTF-8")
         pwfile.unlink()
+        self.resume()
+        return self
+
+    def resume(self) -> None:
+        """Start the cluster (again, after ``pause``): the same port, data and password."""
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-t", "60",
                   "-o", options, "start")
-        return self
+
+    def pause(self) -> None:
+        """Stop the server (``pg_ctl stop -m fast``: every client's connection ends) and keep its data, so that
+        ``resume`` brings the same databases back: a team store that cannot be reached for a while."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         try:

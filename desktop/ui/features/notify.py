@@ -138,6 +138,9 @@ class NotifyFeature(QObject):
         self.controller.attention_changed.connect(self.on_attention_changed)
         self.controller.announced.connect(self.deliver)
         self.controller.retry_planned.connect(self.on_retry_planned)
+        # another process's or another desktop's change (db_watcher: the files, or a team store's NOTIFY): the window
+        # has just read the rows again (its slot runs first), the plan follows them - the tray and the bar warn
+        self.window.db_watcher.changed.connect(lambda: self.controller.reload(self.window.configurations_with_state()))
 
         # the details pane: when the selected token is refreshed next
         self.refresh_info = QLabel()
