@@ -224,3 +224,23 @@ def test_a_newer_database_is_refused_untouched(location):
         store.close()
     with pytest.raises(DatabaseError, match="Update Tokendesk"):
         Store.open(location)
+
+
+def test_the_window_log_is_per_member_on_a_team_store_and_the_alert_rows_are_shared(backend_ctx):
+    from desktop.notify.log import SqliteLog
+
+    saved = _add(backend_ctx, "Support")
+    now = datetime.now(UTC)
+    key = (saved.id, "token_expired", "2027-01-01T00:00:00+00:00")
+    alice, bob, plain = (SqliteLog(backend_ctx.store, scope="alice"), SqliteLog(backend_ctx.store, scope="bob"),
+                         SqliteLog(backend_ctx.store))
+    alice.record([key], now)
+    assert alice.announced([key]) == {key}
+    assert bob.announced([key]) == set() and plain.announced([key]) == set()  # bob's tray still warns
+    alert = (saved.id, "alert:mail:token_expired", "2027-01-01T00:00:00+00:00")
+    plain.record([alert], now)
+    assert SqliteLog(backend_ctx.store).announced([alert]) == {alert}
+    assert bob.prune(set()) == 0 and alice.announced([key]) == {key}  # bob's pruning leaves alice's rows
+    # an event of a configuration deleted meanwhile is not remembered, and nothing fails
+    plain.record([(saved.id + 999, "token_expired", "2027-01-01T00:00:00+00:00")], now)
+    assert plain.announced([(saved.id + 999, "token_expired", "2027-01-01T00:00:00+00:00")]) == set()

@@ -62,10 +62,15 @@ class MemoryLog:
 
 
 class SqliteLog:
-    """The ``notification_log`` table, through a ``Store`` (its per-thread connection) or a connection."""
+    """The ``notification_log`` table, through a ``Store`` (its per-thread connection) or a connection.
 
-    def __init__(self, source: Any) -> None:
+    ``scope``: on a team store every member's desktop announces for itself ("every running member's tray warns"),
+    so the window's log is scoped to the member - its rows' events read ``member:<name>|<event>``; the alert rows
+    (``alert:...``, once for the whole team) and a local store's rows have no scope."""
+
+    def __init__(self, source: Any, scope: str = "") -> None:
         self.source = source
+        self.prefix = f"member:{scope}|" if scope else ""
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -73,7 +78,10 @@ class SqliteLog:
 
     def _all(self) -> set[Key]:
         rows = self.conn.execute("SELECT config_id, event, due_at FROM notification_log")
-        return {(int(r[0]), str(r[1]), str(r[2])) for r in rows}
+        prefix, cut = self.prefix, len(self.prefix)
+        if prefix:
+            return {(int(r[0]), str(r[1])[cut:], str(r[2])) for r in rows if str(r[1]).startswith(prefix)}
+        return {(int(r[0]), str(r[1]), str(r[2])) for r in rows if not str(r[1]).startswith("member:")}
 
     def announced(self, keys: Iterable[Key]) -> set[Key]:
         wanted = set(keys)
@@ -89,15 +97,13 @@ class SqliteLog:
             return
         with transaction(self.conn):
             for config_id, event, due_at in keys:
-                try:
-                    self.conn.execute(
-                        "INSERT OR IGNORE INTO notification_log(config_id, event, due_at, notified_at) "
-                        "VALUES (?,?,?,?)",
-                        (config_id, event, due_at, iso(now)),
-                    )
-                except sqlite3.IntegrityError:
-                    # the configuration was deleted meanwhile: nothing to remember
-                    logger.debug("not logging an event of deleted configuration %s", config_id)
+                # a configuration deleted meanwhile has nothing to remember (no row, no failed statement: on
+                # PostgreSQL a failed statement would end the whole transaction)
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO notification_log(config_id, event, due_at, notified_at) "
+                    "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM token_config WHERE id = ?)",
+                    (config_id, self.prefix + event, due_at, iso(now), config_id),
+                )
 
     def prune(self, keep: set[Key], *, alerts: bool = False) -> int:
         from desktop.store.database import transaction
@@ -106,6 +112,7 @@ class SqliteLog:
         if gone:
             with transaction(self.conn):
                 self.conn.executemany(
-                    "DELETE FROM notification_log WHERE config_id = ? AND event = ? AND due_at = ?", list(gone)
+                    "DELETE FROM notification_log WHERE config_id = ? AND event = ? AND due_at = ?",
+                    [(c, self.prefix + e, d) for c, e, d in gone],
                 )
         return len(gone)

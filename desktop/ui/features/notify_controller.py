@@ -49,7 +49,9 @@ class NotifyController(QObject):
         self.ctx = ctx
         self.hub = hub
         self.clock = clock
-        self.scheduler = Scheduler(SqliteLog(ctx.store))
+        # on a team store each member's desktop announces for itself (the alerts, once per team, are not scoped)
+        store = ctx.store
+        self.scheduler = Scheduler(SqliteLog(store, scope=store.member if getattr(store, "is_team", False) else ""))
         self.timer = timer if timer is not None else make_timer(self)
         self.timer.fired.connect(self.on_timer_fired)
         self.timer.clock_changed.connect(self.on_clock_changed)
