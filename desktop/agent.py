@@ -314,6 +314,9 @@ class TokenAgent:
 
             program_for = requesting_program
         self.program_for = program_for
+        #: the token answers handed out, by casefolded name, with their expiry: what this window holds and serves
+        #: while a team store cannot be reached (issue 11 point 8), until they expire - never written anywhere
+        self._held: dict[str, tuple[dict[str, Any], Any]] = {}
 
     def __call__(self, request: dict[str, Any], peer_pid: int) -> dict[str, Any]:
         op = request.get("op")
@@ -358,11 +361,45 @@ class TokenAgent:
             damaged = damage_from(exc, self.ctx.store.path)
             if damaged is not None:  # the command prints what happened and what to do, as it would alone
                 return {"ok": False, "exit": 1, "message": str(damaged), "hint": ""}
+            away = self._while_away(op, name, exc)
+            if away is not None:
+                return away
             _logger().warning("agent: the %s request for '%s' failed", op, name, exc_info=True)
             return {"ok": False, "exit": 1, "message": f"error: {exc}", "hint": ""}
         if after != before:
             self._changed(config_id)
+        if getattr(self.ctx.store, "is_team", False):
+            self._hold(op, (name, canonical), answer, after)
         return answer
+
+    def _hold(self, op: str, names: tuple[str, str], answer: dict[str, Any], state: Any) -> None:
+        for key in {n.casefold() for n in names}:
+            if op == OP_TOKEN and state.token_expires_at is not None:
+                self._held[key] = (dict(answer), state.token_expires_at)
+            else:  # refreshed: the next request holds the new token
+                self._held.pop(key, None)
+
+    def _while_away(self, op: str, name: str, exc: BaseException) -> dict[str, Any] | None:
+        """The team store cannot be reached: a token this window holds, until it expires; else None (not a team
+        store, another error) or the refusal in words."""
+        if not getattr(self.ctx.store, "is_team", False):
+            return None
+        from desktop.models.token import utcnow
+        from desktop.store.pg import StoreUnreachable
+        from desktop.store.pg_listen import is_unreachable
+
+        if not is_unreachable(self.ctx.store, exc):
+            return None
+        held = self._held.get(name.casefold()) if op == OP_TOKEN else None
+        if held is not None and held[1] > utcnow():
+            _logger().info("agent: the team store cannot be reached; '%s' served from the token this window holds "
+                           "(valid until %s)", name, held[1])
+            return dict(held[0])
+        message = str(exc) if isinstance(exc, StoreUnreachable) else (
+            f"The team store {self.ctx.store.location} cannot be reached ({exc}).")
+        return {"ok": False, "exit": 1, "message": message,
+                "hint": "While the server is away the window hands out only the valid tokens it handed out before; "
+                        "check the network and that the database server runs, then try again."}
 
     def _token(self, name: str, peer_pid: int) -> tuple[dict[str, Any], Any]:
         from desktop.oauth.tokens import TokenService, fingerprint

@@ -70,7 +70,10 @@ def is_unreachable(store: Any, exc: BaseException) -> bool:
         return True
     if not getattr(store, "is_team", False) or not isinstance(exc, (sqlite3.Error, DatabaseError)):
         return False
-    raw = getattr(store.conn, "raw", None)
+    try:
+        raw = getattr(store.conn, "raw", None)
+    except Exception:  # noqa: BLE001 - this thread has no connection and cannot make one
+        return True
     return bool(getattr(raw, "closed", False) or getattr(raw, "broken", False))
 
 
