@@ -323,3 +323,23 @@ def test_with_the_real_secret_service_the_member_key_and_password_live_in_the_ke
     items = secretstorage.get_default_collection(conn).get_all_items()
     services = {item.get_attributes().get("service") for item in items}
     assert "tokendesk-store" in services and any(s and s.startswith("tokendesk-member:") for s in services)
+
+
+def test_a_team_lock_keeps_a_second_desktop_out_until_released(pg_url):
+    from desktop.store.pg import team_lock
+    from desktop.store.repository import Store
+
+    one, two = Store.open(pg_url), Store.open(pg_url)
+    try:
+        with team_lock(one, "alerts", 1, lambda: TimeoutError("busy")):
+            started = datetime.now(UTC)
+            with pytest.raises(TimeoutError), team_lock(two, "alerts", 0.5, lambda: TimeoutError("busy")):
+                pass
+            assert (datetime.now(UTC) - started).total_seconds() >= 0.5
+            with team_lock(two, "another name", 1, lambda: TimeoutError("busy")):
+                pass  # other names are not held
+        with team_lock(two, "alerts", 1, lambda: TimeoutError("busy")):
+            pass  # released
+    finally:
+        one.close()
+        two.close()

@@ -104,7 +104,10 @@ def run_alerts(ctx: Any, now: datetime | None = None, *, dry_run: bool = False, 
     def busy(_other: bool) -> BaseException:
         return TimeoutError("another Tokendesk is sending alerts right now; try again in a minute")
 
-    with exclusive(LOCK_NAME, LOCK_TIMEOUT, busy):
+    from desktop.store.pg import team_lock
+
+    # on a team store also across the team's desktops: each alert once per team
+    with exclusive(LOCK_NAME, LOCK_TIMEOUT, busy), team_lock(ctx.store, LOCK_NAME, LOCK_TIMEOUT, lambda: busy(True)):
         pairs = ctx.store.list_with_state()
         alerts = due_alerts(pairs, now, refresh_lead_seconds=int(settings.get("refresh.lead_time_seconds", 300)))
         log = SqliteLog(ctx.store)

@@ -20,9 +20,11 @@ psycopg is imported only when a ``postgresql://`` store is opened. Qt-free.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import sqlite3
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from desktop.store.database import DatabaseError
@@ -368,3 +370,34 @@ def _install_change_tracking(conn: PgConnection) -> None:
     for table in WATCHED_TABLES:
         conn.execute(f"CREATE OR REPLACE TRIGGER tokendesk_changed AFTER INSERT OR UPDATE OR DELETE ON {table} "
                      "FOR EACH STATEMENT EXECUTE FUNCTION tokendesk_changed()")
+
+
+# ---- team-wide locks outside a transaction
+@contextlib.contextmanager
+def team_lock(store: Any, name: str, timeout: float, busy: Callable[[], BaseException]) -> Iterator[None]:
+    """A session-level advisory lock named ``name`` on a team store (released at the end, or by the server when the
+    connection dies); nothing on a local store (its callers hold a file lock). ``busy()`` is raised after
+    ``timeout`` seconds of waiting."""
+    if not getattr(store, "is_team", False):
+        yield
+        return
+    import time
+    import zlib
+
+    key = zlib.crc32(f"tokendesk:{name}".encode())
+    conn = store.conn
+    deadline = time.monotonic() + timeout
+    while not conn.execute("SELECT pg_try_advisory_lock(?, ?)", (_NAMED_LOCKS, key)).fetchone()[0]:
+        if time.monotonic() >= deadline:
+            raise busy()
+        time.sleep(0.2)
+    try:
+        yield
+    finally:
+        try:
+            conn.execute("SELECT pg_advisory_unlock(?, ?)", (_NAMED_LOCKS, key))
+        except DatabaseError:  # the connection is gone: so is the lock
+            pass
+
+
+_NAMED_LOCKS = 0x7D0D
