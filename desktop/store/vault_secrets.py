@@ -45,6 +45,9 @@ class VaultSecrets(SecretStore):
         if info.mode == MODE_PASSPHRASE:
             state = "unlocked" if self.vault.is_open else "locked"
             return f"encrypted vault, key protected by a passphrase ({state})"
+        if info.mode == "team":
+            state = "open" if self.vault.is_open else "not opened yet"
+            return f"team store vault, the key wrapped for each member ({state})"
         if info.legacy:
             return "secrets of an earlier version, moved into the encrypted vault when it first opens"
         return "encrypted vault (made when the first secret is stored)"
