@@ -122,6 +122,11 @@ class Scheduler:
             return now
         return _next_change(events, at, self.coalesce_window())
 
+    def forget_asked_refreshes(self) -> None:
+        """Refreshes asked for may not have run (a team store that could not be reached meanwhile): the next plan
+        asks again for those still due (one running now is not started twice: the oauth feature's busy set)."""
+        self._refresh_asked.clear()
+
     def remove(self, config_id: int) -> None:
         self._events.pop(config_id, None)
         self._refresh_asked.pop(config_id, None)
