@@ -107,7 +107,8 @@ class StoreStatus(QObject):
 
     @Slot(str, float)
     def on_unreachable(self, message: str, retry_in: float) -> None:
-        logger.warning("the team store cannot be reached: %s", message)
+        if self.bar.isHidden():  # each failed try after the first only updates the bar
+            logger.warning("the team store cannot be reached: %s", message)
         self._writing_actions().setEnabled(False)
         where = self.label.text().removeprefix("Team store: ").split(" as ")[0]
         read = self.read_at.strftime("%H:%M")
