@@ -43,6 +43,7 @@ FEATURES: list[str] = [
     "desktop.ui.features.usage",
     "desktop.ui.features.relay",
     "desktop.ui.features.alerts",
+    "desktop.ui.features.team_store",
     "desktop.ui.features.store_status",
     "desktop.ui.features.help",
 ]

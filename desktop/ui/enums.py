@@ -37,6 +37,8 @@ class MainAction(Enum):
     SETTINGS = "settings"
     # features/alerts.py
     ALERTS = "alerts"
+    # features/team_store.py
+    TEAM_STORE = "team_store"
     # features/oauth.py
     REQUEST = "request"
     REFRESH = "refresh"
