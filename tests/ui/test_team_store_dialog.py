@@ -175,7 +175,7 @@ def test_set_up_through_the_dialog_then_the_team_window_lists_you_with_access(
         dialog.address.setText(pg_url)
         dialog.address.editingFinished.emit()
         assert dialog.address.text() == shown and dialog.password.is_masked()
-        dialog.resize(820, 420)
+        dialog.resize(820, 300)
         qtbot.wait(50)
         shot = shots_dir(tmp_path) / "team-store-connect.png"
         assert dialog.grab().save(str(shot))
@@ -184,9 +184,12 @@ def test_set_up_through_the_dialog_then_the_team_window_lists_you_with_access(
         qtbot.waitUntil(lambda: not dialog.busy, timeout=30000)
         assert dialog.error.text() == ""
         notice = dialog.notice.text()
-        assert f"you are '{ME}', key fingerprint" in notice and "start it again" in notice
+        assert f"you are '{ME}', key fingerprint" in notice and "(private key in the system keyring)" in notice
         assert password not in notice + dialog.next_start.text()
-        assert "next start" in dialog.next_start.text() and dialog.next_start.isVisible()
+        assert dialog.next_start.isVisible()
+        assert dialog.next_start.text().startswith(f"From the next start this data directory opens the team store "
+                                                   f"{shown} as '{ME}': quit Tokendesk (File > Quit) and start it")
+        assert dialog.grab().save(str(shots_dir(tmp_path) / "team-store-set-up.png"))
     finally:
         close_app(qapp, app)
     # remembered for this data directory, the password in the keyring only
@@ -288,5 +291,83 @@ def test_use_the_local_store_forgets_the_team_store_and_says_a_restart_switches(
     team_app.features["team_store"].confirm = lambda title, text: True
     dialog.local_button.click()
     assert not choice_file(tokendesk_home).exists()
-    assert "local store again" in dialog.notice.text() and "start it again" in dialog.notice.text()
-    assert "opens its local store again" in dialog.next_start.text()
+    assert "The team store is left as it is" in dialog.notice.text()
+    assert dialog.next_start.text().startswith("From the next start this data directory opens its local store again: "
+                                               "quit Tokendesk (File > Quit) and start it again.")
+
+
+@pytest.mark.postgres
+def test_without_a_keyring_the_member_key_passphrase_is_asked_with_the_passphrase_dialog(
+        qapp, qtbot, monkeypatch, tokendesk_home, memory_keyring, pg_url, tmp_path):
+    import keyring
+    from keyring.backends import fail
+    from PySide6.QtCore import QTimer
+
+    monkeypatch.setenv("TOKENDESK_MEMBER", ME)
+    monkeypatch.delenv("TOKENDESK_STORE", raising=False)
+    keyring.set_keyring(fail.Keyring())  # the memory keyring fixture puts the previous one back
+    app = make_app(qapp, qtbot)
+    feature = app.features["team_store"]
+    asked: list[str] = []
+
+    def answer() -> None:
+        prompt = feature.passphrase_dialog
+        if prompt is None or not prompt.isVisible():
+            QTimer.singleShot(50, answer)
+            return
+        asked.append(prompt.intro.text())
+        assert prompt.passphrase.is_masked()
+        prompt.passphrase.setText("member key passphrase 42")
+        prompt.repeat.setText("member key passphrase 42")
+        assert prompt.grab().save(str(shots_dir(tmp_path) / "team-store-member-passphrase.png"))
+        prompt.ok_button.click()
+
+    try:
+        dialog = open_dialog(app, qtbot)
+        dialog.address.setText(pg_url)
+        QTimer.singleShot(50, answer)
+        dialog.init_button.click()
+        qtbot.waitUntil(lambda: not dialog.busy and bool(dialog.notice.text() or dialog.error.text()), timeout=30000)
+        assert dialog.error.text() == ""
+        assert asked and "No usable keyring" in asked[0] and "member key" in asked[0]
+        notice = dialog.notice.text()
+        key_files = list((tokendesk_home / "team").glob("*.member-key"))
+        assert len(key_files) == 1 and f"private key in {key_files[0]}" in notice
+        assert "The database password was not saved" in notice  # no keyring for it either: said, not hidden
+        assert json.loads(choice_file(tokendesk_home).read_text())["member"] == ME
+    finally:
+        close_app(qapp, app)
+
+
+@pytest.mark.postgres
+def test_copy_this_store_into_a_new_team_store_moves_the_configurations_and_secrets(
+        qapp, qtbot, monkeypatch, tokendesk_home, memory_keyring, pg_url):
+    from desktop.services import open_context
+    from desktop.store.secrets import CLIENT_SECRET
+
+    monkeypatch.setenv("TOKENDESK_MEMBER", ME)
+    monkeypatch.delenv("TOKENDESK_STORE", raising=False)
+    app = make_app(qapp, qtbot)
+    cfg = app.ctx.templates.require("Microsoft Exchange Online").new_configuration("Support mailbox")
+    cfg.client_id = "00000000-0000-0000-0000-000000000001"
+    app.ctx.configurations.add(cfg, "client-secret-copied-1")
+    try:
+        dialog = open_dialog(app, qtbot)
+        dialog.address.setText(pg_url)
+        dialog.copy_button.click()
+        assert dialog.busy == "Copying this store into the team store ..."
+        qtbot.waitUntil(lambda: not dialog.busy, timeout=30000)
+        assert dialog.error.text() == ""
+        assert "Copied: 1 configuration(s), 1 secret(s)" in dialog.notice.text()
+        assert "The local file is left as it was" in dialog.notice.text()
+        assert app.ctx.store.get("Support mailbox") is not None  # the window keeps its local store meanwhile
+    finally:
+        close_app(qapp, app)
+    team_ctx = open_context()  # the next start: the remembered team store
+    try:
+        assert team_ctx.store.is_team
+        copied = team_ctx.configurations.get("Support mailbox")
+        assert team_ctx.configurations.client_secret(copied) == "client-secret-copied-1"
+        assert team_ctx.secrets.get_for(copied.id, CLIENT_SECRET) == "client-secret-copied-1"
+    finally:
+        team_ctx.close()

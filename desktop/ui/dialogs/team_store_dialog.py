@@ -113,9 +113,10 @@ class TeamStoreDialog(QDialog):
         self.pages = QStackedWidget()
         self.team_page = self._build_team_page()
         self.local_page = self._build_local_page(default_member)
-        self.pages.addWidget(self.team_page)
-        self.pages.addWidget(self.local_page)
-        self.pages.setCurrentWidget(self.team_page if team else self.local_page)
+        shown, other = (self.team_page, self.local_page) if team else (self.local_page, self.team_page)
+        self.pages.addWidget(shown)  # only the page shown: the other would size the dialog
+        other.setParent(self)
+        other.hide()
         layout.addWidget(self.pages, 1)
 
         busy_row = QHBoxLayout()
@@ -147,7 +148,7 @@ class TeamStoreDialog(QDialog):
         self.set_busy("")
         self.show_error("")
         self.show_notice("")
-        self.resize(820, 480 if team else 420)
+        self.resize(820, 480 if team else 300)
 
     # ---- the team store's page
     def _build_team_page(self) -> QWidget:
@@ -339,13 +340,20 @@ class TeamStoreDialog(QDialog):
         self._update_buttons()
 
     def show_error(self, text: str) -> None:
-        self.error.setText(text)
-        self.error.setVisible(bool(text))
+        self._show(self.error, text)
 
     def show_notice(self, text: str) -> None:
-        self.notice.setText(text)
-        self.notice.setVisible(bool(text))
+        self._show(self.notice, text)
 
     def show_next_start(self, text: str) -> None:
-        self.next_start.setText(text)
-        self.next_start.setVisible(bool(text))
+        self._show(self.next_start, text)
+
+    def _show(self, label: QLabel, text: str) -> None:
+        label.setText(text)
+        label.setVisible(bool(text))
+        if text:  # grow rather than squeeze the form
+            layout = self.layout()
+            layout.activate()
+            wanted = layout.heightForWidth(self.width()) if layout.hasHeightForWidth() else self.sizeHint().height()
+            if wanted > self.height():
+                self.resize(self.width(), wanted)

@@ -26,8 +26,7 @@ from desktop.ui.features.host import FeatureHost
 
 logger = logging.getLogger(__name__)
 
-RESTART = ("Tokendesk opens the team store from its next start: quit it (File > Quit) and start it again. Until "
-           "then this window keeps the local store.")
+RESTART = "quit Tokendesk (File > Quit) and start it again. Until then this window keeps the store it has open."
 
 
 def install(host: FeatureHost) -> TeamStoreFeature:
@@ -143,9 +142,9 @@ class TeamStoreFeature(QObject):
         store = self.ctx.store
         if choice.is_team and (not store.is_team or display_url(choice.url or "") != store.location):
             return (f"From the next start this data directory opens the team store {display_url(choice.url or '')} "
-                    f"as '{choice.member or store.member}': quit Tokendesk and start it again.")
+                    f"as '{choice.member or store.member}': {RESTART}")
         if not choice.is_team and store.is_team:
-            return "From the next start this data directory opens its local store again."
+            return f"From the next start this data directory opens its local store again: {RESTART}"
         return ""
 
     def _run(self, fn: Any, busy: str, on_done: Any) -> None:
@@ -232,8 +231,7 @@ class TeamStoreFeature(QObject):
                             "store."):
             return
         location.forget_choice()
-        text = ("From the next start this data directory opens its local store again (the team store is left as it "
-                "is): quit Tokendesk and start it again to switch.")
+        text = "The team store is left as it is; you can come back to it with Join."
         try:
             still = location.current()
         except Exception:  # noqa: BLE001 - a bad TOKENDESK_STORE says so at the next start
@@ -288,7 +286,6 @@ class TeamStoreFeature(QObject):
             lines.append(f"Copied: {result.where}. The local file is left as it was.")
         if result.password_note:
             lines.append(result.password_note)
-        lines.append(RESTART)
         self.dialog.show_notice("\n".join(lines))
         self.dialog.show_next_start(self._next_start())
         self.window.show_status("Team store remembered: it opens at the next start.", 10000)
