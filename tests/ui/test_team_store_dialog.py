@@ -120,6 +120,23 @@ def test_an_empty_member_name_is_refused(local_app, qtbot, tokendesk_home):
     assert local_app.tasks.busy_text == "" and not choice_file(tokendesk_home).exists()
 
 
+def test_enter_in_a_field_neither_closes_the_dialog_nor_starts_anything(local_app, qtbot, tokendesk_home):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QPushButton
+
+    dialog = open_dialog(local_app, qtbot)
+    dialog.activateWindow()
+    dialog.address.setFocus()
+    qtbot.keyClicks(dialog.address, "postgresql://tokendesk@db.example.org/team")
+    qtbot.keyClick(dialog.address, Qt.Key.Key_Return)
+    qtbot.keyClick(dialog.member_name, Qt.Key.Key_Enter)
+    assert dialog.isVisible() and not dialog.busy and local_app.tasks.busy_text == ""
+    assert dialog.address.text() == "postgresql://tokendesk@db.example.org/team"
+    # no button is drawn as the default one (Enter would press it - on the team page, Grant)
+    assert not any(b.isDefault() for b in dialog.findChildren(QPushButton))
+    assert not choice_file(tokendesk_home).exists()
+
+
 def test_a_password_typed_into_the_address_moves_into_the_masked_field(local_app, qtbot):
     dialog = open_dialog(local_app, qtbot)
     dialog.address.setText("postgresql://tokendesk:pa%24%24word@db.example.org:6432/team")

@@ -144,6 +144,9 @@ class TeamStoreDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+        for button in self.findChildren(QPushButton):  # Enter in a field neither closes nor starts anything
+            button.setAutoDefault(False)
+            button.setDefault(False)
         self.busy = ""
         self.set_busy("")
         self.show_error("")

@@ -249,16 +249,6 @@ class TeamStoreFeature(QObject):
         busy = {"init": "Setting up the team store ...", "join": "Joining the team store ...",
                 "copy-to": "Copying this store into the team store ..."}[action]
 
-        def failed(exc: BaseException) -> None:
-            from desktop.store.team_keys import NoKeyringForMemberKey
-
-            if isinstance(exc, NoKeyringForMemberKey) and passphrase is None:
-                chosen = self.ask_member_passphrase(str(exc))
-                if chosen is not None:
-                    self.set_up(action, url, password, member, chosen)
-                    return
-            self._failed(exc)
-
         dialog = self.dialog
         dialog.set_busy(busy)
         dialog.show_error("")
@@ -268,12 +258,19 @@ class TeamStoreFeature(QObject):
             dialog.set_busy("")
             self._set_up_done(result)
 
-        def error(exc: BaseException) -> None:
+        def failed(exc: BaseException) -> None:
+            from desktop.store.team_keys import NoKeyringForMemberKey
+
             dialog.set_busy("")
-            failed(exc)
+            if isinstance(exc, NoKeyringForMemberKey) and passphrase is None:
+                chosen = self.ask_member_passphrase(str(exc))
+                if chosen is not None:
+                    self.set_up(action, url, password, member, chosen)
+                    return
+            self._failed(exc)
 
         self.host.tasks.run(lambda: set_up(action, url, password or None, member, passphrase, source),
-                            on_done=done, on_error=error, busy_text=busy)
+                            on_done=done, on_error=failed, busy_text=busy)
 
     def _set_up_done(self, result: SetupDone) -> None:
         kept = "the system keyring" if result.where == "keyring" else result.where
