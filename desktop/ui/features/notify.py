@@ -140,7 +140,8 @@ class NotifyFeature(QObject):
         self.controller.retry_planned.connect(self.on_retry_planned)
         # another process's or another desktop's change (db_watcher: the files, or a team store's NOTIFY): the window
         # has just read the rows again (its slot runs first), the plan follows them - the tray and the bar warn
-        self.window.db_watcher.changed.connect(lambda: self.controller.reload(self.window.configurations_with_state()))
+        self.window.db_watcher.changed.connect(lambda: self.controller.follow(
+            self.window.configurations_with_state(), int(self.window.settings()["refresh.lead_time_seconds"])))
         # a team store back after an outage: refreshes asked for meanwhile failed before they ran - ask again
         # (before features/store_status.py has everything read again: hub.configurations_changed)
         self.window.db_watcher.reachable.connect(self.controller.scheduler.forget_asked_refreshes)

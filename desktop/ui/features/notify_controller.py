@@ -65,6 +65,8 @@ class NotifyController(QObject):
         self._pending_at = 0
         self._updated_meanwhile: set[int] = set()
         self._load_now: datetime | None = None
+        #: what each configuration was planned from (``_row_key``): ``follow`` re-plans only the rows that differ
+        self._known: dict[int, tuple[Any, ...]] = {}
         hub.configurations_changed.connect(self.reload)
         hub.token_changed.connect(self.on_token_changed)
         hub.refresh_failed.connect(self.on_refresh_failed)
@@ -76,7 +78,30 @@ class NotifyController(QObject):
         ``pairs``: configurations with state read a moment ago (the window's, at start-up)."""
         self._pending = None  # a load in slices that is still running is replaced by this one
         self.scheduler.refresh_lead_seconds = int(self.ctx.store.get_setting("refresh.lead_time_seconds"))
-        self.scheduler.load(self.ctx.store.list_with_state() if pairs is None else pairs, self.clock())
+        if pairs is None:
+            pairs = self.ctx.store.list_with_state()
+        self.scheduler.load(pairs, self.clock())
+        self._known = {cfg.id: _row_key(cfg, state) for cfg, state in pairs if cfg.id is not None}
+        self.run_plan()
+
+    def follow(self, pairs: list[tuple[Any, Any]], lead_seconds: int) -> None:
+        """The window read the rows again after another process's or desktop's change: plan again only the
+        configurations that changed, were added or went (10,000 rows are not recomputed for one change); all of them
+        when the refresh lead time changed or a start-up load is still running."""
+        if self._pending is not None or lead_seconds != self.scheduler.refresh_lead_seconds:
+            self.reload(pairs)
+            return
+        now = self.clock()
+        fresh: dict[int, tuple[Any, ...]] = {}
+        for cfg, state in pairs:
+            if cfg.id is None:
+                continue
+            key = fresh[cfg.id] = _row_key(cfg, state)
+            if self._known.get(cfg.id) != key:
+                self.scheduler.update(cfg, state, now)
+        for gone in self._known.keys() - fresh.keys():
+            self.scheduler.remove(gone)
+        self._known = fresh
         self.run_plan()
 
     def reload_in_slices(self, pairs: list[tuple[Any, Any]], size: int = LOAD_SLICE) -> None:
@@ -87,6 +112,7 @@ class NotifyController(QObject):
         self._load_now = self.clock()
         self.scheduler.load([], self._load_now)
         self._pending, self._pending_at, self._updated_meanwhile = list(pairs), 0, set()
+        self._known = {cfg.id: _row_key(cfg, state) for cfg, state in pairs if cfg.id is not None}
         self._slice_size = max(1, size)
         self._load_slice()
 
@@ -114,6 +140,7 @@ class NotifyController(QObject):
     def on_token_changed(self, config_id: int) -> None:
         if self._pending is not None:
             self._updated_meanwhile.add(config_id)  # the slices must not put older events back
+        self._known.pop(config_id, None)  # planned from the store's row now: the next ``follow`` plans it again
         cfg = self.ctx.store.get_by_id(config_id)
         now = self.clock()
         had_attention = any(i.config_id == config_id for i in self.attention)
@@ -201,3 +228,10 @@ class NotifyController(QObject):
             self.timer.disarm()
         else:
             self.timer.arm(at, now)
+
+
+def _row_key(cfg: Any, state: Any) -> tuple[Any, ...]:
+    """What a configuration's events depend on, cheap to compare: every save of the row or of its client secret
+    counts its revisions up; the token state compared whole."""
+    return (cfg.name, cfg.revision, cfg.secret_revision, cfg.valid_id, state)
+
