@@ -8,7 +8,7 @@ moved since the window last read (``seen``).
 
 A team store's connection state: ``unreachable(message, retry_in)`` when the listener lost the server (or the window
 found it gone: ``lost``), ``reachable`` when it listens again (the reader's broken connections are dropped first,
-``Store.close``: each thread opens a new one at its next read) - its receivers then read everything again.
+``Store.close``: each thread opens a new one at its next read), then ``changed``: read everything again.
 """
 
 from __future__ import annotations
@@ -136,7 +136,8 @@ class DatabaseWatcher(QObject):
             self._store.close()  # the reader's connections broke with the server: each thread opens a new one
             self.is_reachable = True
             logger.info("the team store can be reached again")
-            self.reachable.emit()  # its receivers read everything again (features/store_status.py)
+            self.reachable.emit()
+            self.changed.emit()  # reads failed meanwhile, and what was written since is unknown: read everything
         elif self._seen is not None:  # listening: what was written between the window's read and the LISTEN
             self.check()
 

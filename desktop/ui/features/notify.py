@@ -143,7 +143,7 @@ class NotifyFeature(QObject):
         self.window.db_watcher.changed.connect(lambda: self.controller.follow(
             self.window.configurations_with_state(), int(self.window.settings()["refresh.lead_time_seconds"])))
         # a team store back after an outage: refreshes asked for meanwhile failed before they ran - ask again
-        # (before features/store_status.py has everything read again: hub.configurations_changed)
+        # (the watcher's ``changed`` follows: the window reads again and the plan follows)
         self.window.db_watcher.reachable.connect(self.controller.scheduler.forget_asked_refreshes)
 
         # the details pane: when the selected token is refreshed next

@@ -7,9 +7,9 @@
   read-only: the table keeps what was read last, a bar says since when and when the next try is (Try now), the
   status label turns red, and every action that writes (``MainAction.writes``) is off - one ``QActionGroup``
   disabled, which wins over the actions' own ``enabled_when`` until it is enabled again. The listener retries with
-  back-off; when it listens again (``reachable``), the bar goes, the actions come back and everything is read again
-  (``hub.configurations_changed``: the table, the notify plan - refreshes asked for meanwhile are asked again -, the
-  tabs).
+  back-off; when it listens again (``reachable``), the bar goes, the actions come back, and the watcher's
+  ``changed`` has everything read again (the table, the notify plan - refreshes asked for meanwhile are asked again -,
+  the tabs that follow the window's reload).
 """
 
 from __future__ import annotations
@@ -53,7 +53,6 @@ class StoreStatus(QObject):
     def __init__(self, app: FeatureHost) -> None:
         super().__init__(app.window)
         self.window = app.window
-        self.hub = app.hub
         self.store = app.ctx.store
         self.watcher = app.window.db_watcher
         text, tip = store_label(self.store)
@@ -130,7 +129,6 @@ class StoreStatus(QObject):
         self.label.setStyleSheet("")
         self.label.setToolTip(store_label(self.store)[1])
         self.window.show_status("The team store can be reached again.", 8000)
-        self.hub.configurations_changed.emit()  # everything read again: the table, the plan, the tabs
 
     @Slot()
     def retry_now(self) -> None:
