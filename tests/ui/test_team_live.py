@@ -143,7 +143,8 @@ def test_another_desktops_changes_show_within_a_second_without_polling(team_wind
     notify = team_window.features["notify"]
     now = datetime.now(UTC)
     other_desktop.store.update_state(saved.id, has_access_token=True, has_refresh_token=True,
-                                     token_expires_at=now + timedelta(hours=1), last_requested_at=now)
+                                     token_expires_at=now + timedelta(hours=1),
+                                     last_requested_at=now - timedelta(minutes=5))  # another second than the add
     qtbot.waitUntil(lambda: notify.controller.attention == [], timeout=1000)  # signed in there: all is well
     other_desktop.store.update_state(saved.id, reauthorization_needed=True, error_code="invalid_grant",
                                      error_message="invalid_grant")
@@ -151,6 +152,9 @@ def test_another_desktops_changes_show_within_a_second_without_polling(team_wind
         "Support desk"].reauthorization_needed, timeout=1000)
     qtbot.waitUntil(lambda: [i.name for i in notify.controller.attention] == ["Support desk"], timeout=1000)
     assert notify.bar.isVisible()
+    # announced once, the way this desktop announces (the tray's message where there is a tray)
+    qtbot.waitUntil(lambda: any(n.name == "Support desk" for _how, n in notify.delivered), timeout=1000)
+    assert [n.title for _how, n in notify.delivered if n.name == "Support desk"] == ["Sign-in needed"]
 
     # deleted there
     add(other_desktop, "Billing")
