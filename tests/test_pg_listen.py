@@ -39,7 +39,10 @@ def test_the_listener_hears_commits_reconnects_by_itself_and_stops_at_once(own_s
     watched = Store.open(url)
     heard: list[tuple[str, float]] = []
     states: list[tuple[bool, str, float]] = []
-    listener = ChangeListener(watched, lambda table: heard.append((table, time.monotonic())),
+    # one call per wake-up: the payloads that arrived, a line each - '<table>:<configuration id>' for the rows of
+    # configurations, token states and secrets
+    listener = ChangeListener(watched, lambda lines: heard.extend((line, time.monotonic()) for line in
+                                                                  lines.splitlines()),
                               lambda *state: states.append(state), backoff=(0.2, 0.4))
     try:
         listener.start()
@@ -49,8 +52,9 @@ def test_the_listener_hears_commits_reconnects_by_itself_and_stops_at_once(own_s
         cfg.client_id = "client"
         writer.configurations.add(cfg, None)
         committed = time.monotonic()
-        wait_for(lambda: any(table == "token_config" for table, _at in heard), timeout=1.0)
-        assert min(at for table, at in heard if table == "token_config") - committed < 0.5
+        key = writer.store.get("Support mailbox").id
+        wait_for(lambda: any(table == f"token_config:{key}" for table, _at in heard), timeout=1.0)
+        assert min(at for table, at in heard if table == f"token_config:{key}") - committed < 0.5
         assert listener.received >= 2  # token_config and token_state, one notification each
 
         own_server.pause()
@@ -64,7 +68,7 @@ def test_the_listener_hears_commits_reconnects_by_itself_and_stops_at_once(own_s
         writer.store.close()
         heard.clear()
         writer.store.update_state(writer.store.get("Support mailbox").id, error_message="changed elsewhere")
-        wait_for(lambda: [t for t, _at in heard] == ["token_state"], timeout=1.0)
+        wait_for(lambda: [t for t, _at in heard] == [f"token_state:{key}"], timeout=1.0)
 
         own_server.pause()  # stopping while the server is away: at once, no thread left
         wait_for(lambda: not listener.connected)

@@ -341,12 +341,14 @@ def migrate(conn: PgConnection) -> None:
 
     current = schema_version(conn)
     _refuse_newer(current)
-    if current == SCHEMA_VERSION:
+    if current == SCHEMA_VERSION and _tracking_current(conn):
         return
     with transaction(conn):
         conn.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATE_LOCK,))
         current = schema_version(conn)
         _refuse_newer(current)
+        if current == SCHEMA_VERSION and not _tracking_current(conn):
+            _install_change_tracking(conn)
         for version in range(current, SCHEMA_VERSION):
             for statement in MIGRATIONS[version]:
                 conn.execute(translate_ddl(statement))
@@ -359,17 +361,42 @@ def migrate(conn: PgConnection) -> None:
                          "SET value = excluded.value", (str(SCHEMA_VERSION),))
 
 
+#: tables whose writes notify per row, ``<table>:<configuration id>`` (the window reads only those rows again);
+#: the other watched tables notify per statement with the table's name
+ROW_TABLES = {"token_config": "id", "token_state": "config_id", "config_secret": "config_id"}
+#: the version of the triggers below (``meta.change_tracking``): a store made by an older build gets them anew
+TRACKING_VERSION = "2"
+
+
 def _install_change_tracking(conn: PgConnection) -> None:
     """``tokendesk_change_seq`` (``PRAGMA data_version``) and a NOTIFY on ``CHANNEL`` after every write to a
-    watched table (delivered at commit, once per transaction and table)."""
+    watched table (delivered at commit; the same payload once per transaction): ``<table>:<id>`` for the rows of
+    ``ROW_TABLES``, the table's name for the others."""
     conn.execute("CREATE SEQUENCE IF NOT EXISTS tokendesk_change_seq")
     conn.execute(
         "CREATE OR REPLACE FUNCTION tokendesk_changed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         f"PERFORM nextval('tokendesk_change_seq'); PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME); "
         "RETURN NULL; END $$")
+    conn.execute(
+        "CREATE OR REPLACE FUNCTION tokendesk_row_changed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "PERFORM nextval('tokendesk_change_seq'); "
+        f"PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME || ':' || (CASE WHEN TG_OP = 'DELETE' THEN to_jsonb(OLD) "
+        "ELSE to_jsonb(NEW) END ->> TG_ARGV[0])); RETURN NULL; END $$")
     for table in WATCHED_TABLES:
-        conn.execute(f"CREATE OR REPLACE TRIGGER tokendesk_changed AFTER INSERT OR UPDATE OR DELETE ON {table} "
-                     "FOR EACH STATEMENT EXECUTE FUNCTION tokendesk_changed()")
+        if table in ROW_TABLES:
+            conn.execute(f"DROP TRIGGER IF EXISTS tokendesk_changed ON {table}")
+            conn.execute(f"CREATE OR REPLACE TRIGGER tokendesk_row_changed AFTER INSERT OR UPDATE OR DELETE ON {table} "
+                         f"FOR EACH ROW EXECUTE FUNCTION tokendesk_row_changed('{ROW_TABLES[table]}')")
+        else:
+            conn.execute(f"CREATE OR REPLACE TRIGGER tokendesk_changed AFTER INSERT OR UPDATE OR DELETE ON {table} "
+                         "FOR EACH STATEMENT EXECUTE FUNCTION tokendesk_changed()")
+    conn.execute("INSERT INTO meta(key, value) VALUES ('change_tracking', ?) ON CONFLICT(key) DO UPDATE "
+                 "SET value = excluded.value", (TRACKING_VERSION,))
+
+
+def _tracking_current(conn: PgConnection) -> bool:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'change_tracking'").fetchone()
+    return row is not None and row[0] == TRACKING_VERSION
 
 
 # ---- team-wide locks outside a transaction

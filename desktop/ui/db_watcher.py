@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 #: a team store's notifications are gathered this long before the window reads (a transaction notifies per table)
 TEAM_DEBOUNCE_MS = 100
+#: more changed configurations than this at once: the window reads everything again
+ROWS_AT_MOST = 50
 
 
 class DatabaseWatcher(QObject):
@@ -60,6 +62,9 @@ class DatabaseWatcher(QObject):
         self._verify.timeout.connect(self._ask_listener)
         self._notified.connect(self._on_notified)
         self._state.connect(self._on_state)
+        #: what another desktop changed since the window last read (``take_rows``)
+        self._rows: dict[int, set[str]] = {}
+        self._everything = False
 
     def watch(self) -> None:
         """Start watching (the window: once its first read succeeded)."""
@@ -96,6 +101,7 @@ class DatabaseWatcher(QObject):
     def seen(self) -> None:
         """The reader has read everything up to now (the window after a reload)."""
         self._seen = self._store.data_version()
+        self._rows, self._everything = {}, False
         if self.is_reachable:
             self._losses = 0
 
@@ -122,9 +128,23 @@ class DatabaseWatcher(QObject):
         self._debounce.start()
 
     @Slot(str)
-    def _on_notified(self, _table: str) -> None:
+    def _on_notified(self, payloads: str) -> None:
+        for payload in payloads.splitlines():  # '<table>:<configuration id>' for a row, else '<table>'
+            table, _, key = payload.partition(":")
+            if key.isdigit() and len(self._rows) < ROWS_AT_MOST:
+                self._rows.setdefault(int(key), set()).add(table)
+            else:
+                self._everything = True
         if self.is_reachable and not self._debounce.isActive():
             self._debounce.start()
+
+    def take_rows(self) -> dict[int, set[str]] | None:
+        """The configurations (id -> tables) another desktop changed since the last take, when only rows of
+        configurations changed and not too many; None when everything must be read again (the file watcher, a
+        setting, a mail account, many rows, a reconnect)."""
+        rows, everything = self._rows, self._everything
+        self._rows, self._everything = {}, False
+        return None if everything or not rows else rows
 
     @Slot(bool, str, float)
     def _on_state(self, connected: bool, message: str, retry_in: float) -> None:
@@ -137,6 +157,7 @@ class DatabaseWatcher(QObject):
             self.is_reachable = True
             logger.info("the team store can be reached again")
             self.reachable.emit()
+            self._everything = True
             self.changed.emit()  # reads failed meanwhile, and what was written since is unknown: read everything
         elif self._seen is not None:  # listening: what was written between the window's read and the LISTEN
             self.check()

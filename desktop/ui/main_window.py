@@ -1,7 +1,6 @@
 """The main window, a shell: token table with search, details pane, message bars, tabs, menus, toolbar.
 
-Each capability is a feature (desktop/ui/features/*: configurations, vault, oauth, notify, backup,
-usage, help) that installs itself through the extension API at the end of this class: ``add_action``
+Each capability is a feature (desktop/ui/features/*) that installs itself through the extension API: ``add_action``
 (under a ``MainAction`` id, enabled by a predicate over the selected rows), ``action``, ``menu``
 (by ``MainMenu`` id), ``add_bar``, ``add_details_section``, ``add_tab``, ``show_tab``, ``set_tab_filter``,
 ``selection``, and the signals ``selection_changed`` (the rows the table read), ``row_activated``, ``tab_changed``
@@ -41,6 +40,7 @@ from desktop.ui.db_watcher import DatabaseWatcher
 from desktop.ui.details_pane import DetailsPane
 from desktop.ui.enums import MainAction, MainMenu
 from desktop.ui.icons import app_icon
+from desktop.ui.row_loading import follow_store
 from desktop.ui.tab_filter import TabFilter
 from desktop.ui.token_table import TokenTableView
 from desktop.ui.window_layout import apply_default_layout
@@ -87,7 +87,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_state()
         self.db_watcher = DatabaseWatcher(ctx.store, self)  # reload when another process (the CLI) wrote
-        self.db_watcher.changed.connect(self.reload)
+        self.db_watcher.changed.connect(lambda: follow_store(self))  # only what another desktop changed
         (first_read or MainWindow.reload)(self)  # Application: a large store's rows after the first paint
         self._update_secret_bar()
         self.db_watcher.watch()

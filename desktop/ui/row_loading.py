@@ -100,3 +100,18 @@ class RowsLater:
         waiting, self._then = self._then, []
         for fn in waiting:
             fn()
+
+
+def follow_store(window: MainWindow) -> None:
+    """Another process or desktop wrote (``DatabaseWatcher.changed``): read again only the configurations a team
+    store named (``take_rows``: a few rows of 10,000 in milliseconds, where reading all takes most of a second),
+    else everything. A configuration that is new or gone here means reading everything too."""
+    rows = window.db_watcher.take_rows()
+    if rows is None or not rows.keys() <= {cfg.id for cfg, _state in window.configurations_with_state()}:
+        window.reload()
+        return
+    for config_id in sorted(rows):
+        window.refresh_configuration(config_id)  # reads everything when the row is gone meanwhile
+    window.db_watcher.seen()
+    if any("token_config" in tables for tables in rows.values()):
+        window.reloaded.emit()  # a configuration itself changed (a rename, say): the tabs that name them follow
