@@ -1,6 +1,7 @@
 """Team store propagation benchmark (not a test): how long a change made on one desktop takes to show on the others.
 
     .venv/bin/python bench/bench_team_propagation.py [--windows 5] [--changes 100] [--gap 0.25] [--rows 0]
+                                                     [--change add|edit]
 
 Starts a real PostgreSQL server (its own cluster: tests/support/pgserver.py) and ``--windows`` Tokendesk windows as
 separate processes (offscreen, each its own data directory and connections: the real ``MainWindow`` with its
@@ -109,8 +110,17 @@ def add_one(ctx, name: str) -> tuple[float, float]:
     return started, time.time()
 
 
+def rename_one(ctx, old: str, name: str) -> tuple[float, float]:
+    """Rename ``old`` to ``name`` as the other desktop (an edit of a configuration every window holds already)."""
+    cfg = ctx.store.get(old)
+    cfg.name = name
+    started = time.time()
+    ctx.configurations.update(cfg)
+    return started, time.time()
+
+
 def run_windows(url: str, writer, windows: int, changes: int, gap: float,
-                start: int) -> list[tuple[float, float, float]]:
+                start: int, change: str = "add") -> list[tuple[float, float, float]]:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
     procs = []
     homes = []
@@ -141,7 +151,7 @@ def run_windows(url: str, writer, windows: int, changes: int, gap: float,
     committed: dict[str, tuple[float, float]] = {}
     for n in range(changes):
         name = f"{PREFIX}{start + n:04d}"
-        committed[name] = add_one(writer, name)
+        committed[name] = add_one(writer, name) if change == "add" else rename_one(writer, f"base-{n:04d}", name)
         time.sleep(gap)
     deadline = time.monotonic() + 60  # until every window showed every change (a loaded machine lags behind)
     while time.monotonic() < deadline:
@@ -180,8 +190,8 @@ def run_listeners(store_url: str, writer, listeners: int, changes: int, gap: flo
     arrivals: list[list[float]] = [[] for _ in range(listeners)]
     made = []
     for i, store in enumerate(stores):
-        made.append(ChangeListener(store, lambda table, i=i: arrivals[i].append(time.time())
-                                   if table == "token_config" else None))
+        made.append(ChangeListener(store, lambda lines, i=i: arrivals[i].append(time.time())
+                                   if "token_config:" in lines else None))
         made[-1].start()
     while not all(m.connected for m in made):
         time.sleep(0.02)
@@ -207,6 +217,9 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=100)
     parser.add_argument("--gap", type=float, default=0.25, help="seconds between two changes")
     parser.add_argument("--rows", type=int, default=0, help="configurations in the store before")
+    parser.add_argument("--change", choices=("add", "edit"), default="add",
+                        help="add a configuration (every window reads all rows again) or edit one every window holds "
+                        "(only that row is read again: NOTIFY token_config:<id>)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -230,12 +243,20 @@ def main() -> None:
                 cfg.client_id = f"client-{i}"
                 batch.append((cfg, False))
             writer.store.insert_many(batch)
+        if args.change == "edit":
+            batch = []
+            for n in range(args.changes):
+                cfg = writer.templates.require("Microsoft Exchange Online").new_configuration(f"base-{n:04d}")
+                cfg.client_id = "00000000-0000-0000-0000-000000000001"
+                batch.append((cfg, False))
+            writer.store.insert_many(batch)
         print(f"PostgreSQL {server.bin.parent.name}, {args.rows} configurations before, {args.changes} changes "
               f"{args.gap * 1000:.0f} ms apart; machine: {os.cpu_count()} CPUs")
         t0 = time.perf_counter()
-        windows = run_windows(url, writer, args.windows, args.changes, args.gap, 0)
+        windows = run_windows(url, writer, args.windows, args.changes, args.gap, 0, args.change)
         took = time.perf_counter() - t0
-        report(f"{args.windows} windows (processes; commit -> the row in each table, the plan followed) "
+        report(f"{args.windows} windows, change: {args.change} (processes; commit -> the row in each table, the plan "
+               "followed) "
                f"[{took:.0f} s]", windows)
         listeners = run_listeners(url, writer, args.windows, args.changes, args.gap, args.changes)
         report(f"{args.windows} bare listeners (threads; commit -> the notification)", listeners)
