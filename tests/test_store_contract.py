@@ -244,3 +244,12 @@ def test_the_window_log_is_per_member_on_a_team_store_and_the_alert_rows_are_sha
     # an event of a configuration deleted meanwhile is not remembered, and nothing fails
     plain.record([(saved.id + 999, "token_expired", "2027-01-01T00:00:00+00:00")], now)
     assert plain.announced([(saved.id + 999, "token_expired", "2027-01-01T00:00:00+00:00")]) == set()
+
+
+def test_list_with_state_for_reads_only_the_configurations_asked_for(backend_ctx):
+    store = backend_ctx.store
+    ids = store.insert_many([(_cfg(f"c{i}"), False) for i in range(5)])
+    got = store.list_with_state_for([ids[3], ids[1], 99999])
+    assert [cfg.name for cfg, _state in got] == ["c1", "c3"]  # the missing id is left out
+    assert all(state.config_id == cfg.id for cfg, state in got)
+    assert store.list_with_state_for([]) == []

@@ -297,6 +297,18 @@ class Store:
         )
         return [(self._config_from_row(r), self._state_from_row(r, r["id"])) for r in rows]
 
+    def list_with_state_for(self, ids: Iterable[int]) -> list[tuple[TokenConfiguration, TokenState]]:
+        """``list_with_state`` for the configurations ``ids`` that exist (a window following another desktop's
+        changes reads only those)."""
+        wanted = sorted({int(i) for i in ids})
+        if not wanted:
+            return []
+        rows = self.conn.execute(
+            f"SELECT {_CONFIG_COLUMNS}, {_STATE_COLUMNS} FROM token_config c "
+            f"LEFT JOIN token_state s ON s.config_id = c.id WHERE c.id IN ({', '.join('?' * len(wanted))}) "
+            "ORDER BY c.name_key", wanted)
+        return [(self._config_from_row(r), self._state_from_row(r, r["id"])) for r in rows]
+
     def find(self, name: str) -> TokenConfiguration | None:
         row = self.conn.execute(
             f"SELECT {_CONFIG_COLUMNS} FROM token_config c WHERE c.name_key = ?", (name.casefold(),)

@@ -105,13 +105,21 @@ class RowsLater:
 def follow_store(window: MainWindow) -> None:
     """Another process or desktop wrote (``DatabaseWatcher.changed``): read again only the configurations a team
     store named (``take_rows``: a few rows of 10,000 in milliseconds, where reading all takes most of a second),
-    else everything. A configuration that is new or gone here means reading everything too."""
+    else everything. Rows changed in place are updated in place; a configuration new or gone here is merged into
+    the rows the table holds (the table built again from them, nothing else read)."""
     rows = window.db_watcher.take_rows()
-    if rows is None or not rows.keys() <= {cfg.id for cfg, _state in window.configurations_with_state()}:
+    if rows is None:
         window.reload()
         return
-    for config_id in sorted(rows):
-        window.refresh_configuration(config_id)  # reads everything when the row is gone meanwhile
-    window.db_watcher.seen()
-    if any("token_config" in tables for tables in rows.values()):
-        window.reloaded.emit()  # a configuration itself changed (a rename, say): the tabs that name them follow
+    held = window.configurations_with_state()
+    present = {cfg.id for cfg, _state in held}
+    if rows.keys() <= present and not any("token_config" in tables and "token_state" in tables
+                                          for tables in rows.values()):
+        for config_id in sorted(rows):
+            window.refresh_configuration(config_id)  # reads everything when the row is gone meanwhile
+        window.db_watcher.seen()
+        if any("token_config" in tables for tables in rows.values()):
+            window.reloaded.emit()  # a configuration itself changed (a rename, say): the tabs that name them follow
+        return
+    fresh = window.ctx.store.list_with_state_for(rows)
+    window.reload([pair for pair in held if pair[0].id not in rows] + fresh)
