@@ -103,6 +103,9 @@ def test_another_desktops_changes_show_within_a_second_without_polling(team_wind
     store = window.ctx.store
     qtbot.waitUntil(lambda: window.db_watcher.listener is not None and window.db_watcher.listener.connected,
                     timeout=5000)
+    # the listener's "connected" reaches the window as a queued signal, and the window then checks once what was
+    # written between its read and the LISTEN: let that one check pass before counting
+    qtbot.wait(300)
     reads: list[str] = []
     for method in ("data_version", "list_with_state"):
         original = getattr(store, method)
