@@ -211,7 +211,11 @@ class ChangeListener:
             if fileno in ready or self._wake_r in ready:
                 # one call per wake-up with every payload that arrived, a line each (an import of 10,000
                 # configurations notifies per row: the receiver gets them together, not 10,000 calls)
-                payloads = [note.payload for note in raw.notifies(timeout=0)]
+                # this process's own writes are left out (the window and its agent tell it what they changed;
+                # reading its own writes back would make the window read everything again after each one)
+                notes = list(raw.notifies(timeout=0))
+                own = self._store.backend_pids() if notes else set()
+                payloads = [note.payload for note in notes if note.pid not in own]
                 if payloads:
                     self.received += len(payloads)
                     self._on_change("\n".join(payloads))

@@ -207,6 +207,18 @@ class Store:
             raise StoreError("an in-memory store has no second connection")
         return database.connect(self.path)
 
+    def backend_pids(self) -> set[int]:
+        """The server processes of this store's connections (a team store; empty for SQLite): the team store's
+        listener leaves out what this process wrote itself."""
+        with self._lock:
+            conns = list(self._all_conns)
+        pids = set()
+        for conn in conns:
+            raw = getattr(conn, "raw", None)
+            if raw is not None and not raw.closed:
+                pids.add(int(raw.info.backend_pid))
+        return pids
+
     @classmethod
     def open(cls, path: Path | str | None = None, *, password: str | None = None) -> Store:
         """The store at ``path``: a SQLite file (default: the data directory's), ``:memory:``, or a team store's

@@ -125,6 +125,10 @@ def test_another_desktops_changes_show_within_a_second_without_polling(team_wind
                and not isinstance(t.parent(), QStatusBar)]
     assert [(t.objectName(), t.interval(), t.isSingleShot(), type(t.parent()).__name__) for t in polling] == []
     assert len(listener_threads()) == 1
+    # what this window's own process writes is not read back (it knows what it changed)
+    store.set_setting("refresh.lead_time_seconds", 300)
+    qtbot.wait(500)
+    assert reads == []
 
     # added on the other desktop
     started = time.monotonic()
