@@ -300,10 +300,6 @@ class OAuthFeature(QObject):
         cfg = self.ctx.store.get_by_id(config_id)
         if cfg is None or not cfg.is_valid or config_id in self.busy:
             return
-        if getattr(self.ctx.secrets, "locked", False):
-            # no passphrase prompt out of the blue: the refresh runs once the admin unlocks (features/vault.py)
-            self.waiting_for_vault.add(config_id)
-            return
         state = self.ctx.store.get_state(config_id)
         if state.reauthorization_needed:
             return  # invalid_grant: no more attempts until the admin signs in again
@@ -314,6 +310,10 @@ class OAuthFeature(QObject):
         if recent is not None and now - recent < RECENT_RENEWAL and not self.service.is_due(state, now) \
                 and not state.has_error:
             return  # renewed a moment ago (e.g. by 'tokendesk token' in another process)
+        if getattr(self.ctx.secrets, "locked", False):  # asked last: it reads the vault's state from the store
+            # no passphrase prompt out of the blue: the refresh runs once the admin unlocks (features/vault.py)
+            self.waiting_for_vault.add(config_id)
+            return
         self.busy.add(config_id)
 
         def finish(_result: object) -> None:
