@@ -155,10 +155,12 @@ def _run(handler: Callable[[], int | None]) -> int:
         if isinstance(exc, VaultError):  # the vault is locked, the keyring went away, ...
             print(f"tokendesk: {exc}", file=sys.stderr)
             return EXIT_REAUTH if isinstance(exc, VaultLocked) else EXIT_ERROR
-        if type(exc).__name__ == "StoreUnreachable":  # the team store's server (desktop/store/pg.py): no import here
+        from desktop.store.database import damage_from
+        from desktop.store.pg import StoreUnreachable  # psycopg is not imported by this
+
+        if isinstance(exc, StoreUnreachable):  # the team store's server cannot be reached
             print(f"tokendesk: {exc}", file=sys.stderr)
             return EXIT_NETWORK
-        from desktop.store.database import damage_from
 
         damaged = damage_from(exc)  # a damaged database file: what happened and what to do
         if damaged is not None:

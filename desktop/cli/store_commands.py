@@ -177,6 +177,7 @@ def _members_action(action: str, args: argparse.Namespace, factory: ContextFacto
 
 def _save_password(args: argparse.Namespace) -> int:
     from desktop.store import location
+    from desktop.store.pg import display_url
 
     choice = location.current()
     if not choice.is_team or choice.url is None:
@@ -187,14 +188,14 @@ def _save_password(args: argparse.Namespace) -> int:
         import getpass
 
         try:
-            password = getpass.getpass(f"Database password for {location.split_url_shown(choice.url)}: ")
+            password = getpass.getpass(f"Database password for {display_url(choice.url)}: ")
         except (EOFError, KeyboardInterrupt):
             raise CliError("no password given", EXIT_USAGE) from None
     if not password:
         raise CliError("no password given", EXIT_USAGE)
     from desktop.store.repository import Store
 
-    Store.open(location.split_url_shown(choice.url), password=password).close()  # it must let us in first
+    Store.open(display_url(choice.url), password=password).close()  # it must let us in first
     location.save_password(choice.url, password)
     print("The database password is kept in the system keyring.")
     return 0

@@ -48,7 +48,7 @@ def _qt_probe(code: str, timeout: float = 30.0) -> tuple[bool, str]:
 def vault_check(ctx: Any) -> dict[str, Any]:
     """Doctor's line about secrets: the vault's mode and why, and whether the keyring works (probe)."""
     from desktop.store.keyring_access import probe_keyring
-    from desktop.store.vault import MODE_KEYRING, MODE_PASSPHRASE
+    from desktop.store.vault import MODE_KEYRING, MODE_PASSPHRASE, MODE_TEAM
 
     vault = ctx.vault
     if vault is None:
@@ -57,7 +57,7 @@ def vault_check(ctx: Any) -> dict[str, Any]:
     probe = probe_keyring()
     keyring_text = f"keyring {probe.backend}: " + ("works (an item was written, read back and deleted)"
                                                    if probe.usable else probe.reason)
-    if info.mode == "team":
+    if info.mode == MODE_TEAM:
         from desktop.store import team
         from desktop.store.team_keys import MemberKeyStore
 

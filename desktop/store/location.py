@@ -54,13 +54,13 @@ def current() -> StoreChoice:
     env = os.environ.get(ENV, "").strip()
     saved = saved_choice()
     if env and env.lower() != "local":
-        from desktop.store.pg import is_store_url
+        from desktop.store.pg import display_url, is_store_url
 
         if not is_store_url(env):
             from desktop.store.database import DatabaseError
 
             raise DatabaseError(f"{ENV} must be a postgresql:// address (or 'local'), not '{env[:40]}'.")
-        member = saved.get("member", "") if saved.get("url") == _shown(env) else ""
+        member = saved.get("member", "") if saved.get("url") == display_url(env) else ""
         return StoreChoice(url=env, member=os.environ.get("TOKENDESK_MEMBER", "") or member, source="environment")
     if not env and saved.get("url"):
         return StoreChoice(url=str(saved["url"]), member=str(saved.get("member", "")), source="saved")
@@ -69,26 +69,16 @@ def current() -> StoreChoice:
     return StoreChoice(path=database_path(), source="default" if not env else "environment")
 
 
-def _shown(url: str) -> str:
-    from desktop.store.pg import split_url
-
-    return split_url(url)[0]
-
-
-def split_url_shown(url: str) -> str:
-    """``url`` without its password."""
-    return _shown(url)
-
-
 def save_choice(url: str, member: str) -> None:
     """Open the team store at ``url`` from now on (without a password: that goes to the keyring)."""
     from desktop.paths import data_dir
+    from desktop.store.pg import display_url
 
     path = data_dir() / CHOICE_FILE
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"url": _shown(url), "member": member}, fh)
+        json.dump({"url": display_url(url), "member": member}, fh)
     os.replace(tmp, path)
 
 
@@ -103,6 +93,7 @@ def forget_choice() -> None:
 # ---- the database password
 def save_password(url: str, password: str) -> None:
     from desktop.store.keyring_access import KeyringAccess, KeyringUnavailable, probe_keyring
+    from desktop.store.pg import display_url
     from desktop.store.vault_errors import NoKeyring
 
     probe = probe_keyring()
@@ -110,7 +101,7 @@ def save_password(url: str, password: str) -> None:
         raise NoKeyring(f"The database password needs the OS keyring ({probe.reason}); put it into the address in "
                         f"{ENV} instead, or in ~/.pgpass (PostgreSQL's own file, mode 0600).")
     try:
-        KeyringAccess(PASSWORD_SERVICE).set(_shown(url), password)
+        KeyringAccess(PASSWORD_SERVICE).set(display_url(url), password)
     except KeyringUnavailable as exc:
         raise NoKeyring(str(exc)) from None
 

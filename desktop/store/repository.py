@@ -11,6 +11,7 @@ This module holds no secret (only flags such as ``has_client_secret`` and the re
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -27,8 +28,6 @@ from desktop.store import database
 
 def default_member_name() -> str:
     """``TOKENDESK_MEMBER``, else ``user@host`` (the name a team member gets unless given one)."""
-    import os
-
     name = os.environ.get("TOKENDESK_MEMBER", "").strip()
     if name:
         return name
@@ -169,9 +168,21 @@ class Store:
         self._lock = threading.Lock()
         row = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
         self.store_id: str = row[0]
-        #: who acts on this store, for the history (``desktop/store/history.py``): the team member's name in a
-        #: team store, else ``TOKENDESK_MEMBER`` or ``user@host``
-        self.member: str = default_member_name()
+        # TOKENDESK_MEMBER as it is now; user@host (getpass, the host name) only when first asked
+        self._member: str | None = os.environ.get("TOKENDESK_MEMBER", "").strip() or None
+
+    @property
+    def member(self) -> str:
+        """Who acts on this store, for the history (``desktop/store/history.py``): the team member's name in a team
+        store, else ``TOKENDESK_MEMBER`` or ``user@host`` - worked out when first asked (not on every open: the
+        token path opens the store and never asks)."""
+        if self._member is None:
+            self._member = default_member_name()
+        return self._member
+
+    @member.setter
+    def member(self, name: str) -> None:
+        self._member = name
 
     @property
     def is_team(self) -> bool:
@@ -303,11 +314,7 @@ class Store:
         return [self._config_from_row(r) for r in rows]
 
     def list_with_state(self) -> list[tuple[TokenConfiguration, TokenState]]:
-        rows = self.conn.execute(
-            f"SELECT {_CONFIG_COLUMNS}, {_STATE_COLUMNS} FROM token_config c "
-            "LEFT JOIN token_state s ON s.config_id = c.id ORDER BY c.name_key"
-        )
-        return [(self._config_from_row(r), self._state_from_row(r, r["id"])) for r in rows]
+        return self._with_state("", ())
 
     def list_with_state_for(self, ids: Iterable[int]) -> list[tuple[TokenConfiguration, TokenState]]:
         """``list_with_state`` for the configurations ``ids`` that exist (a window following another desktop's
@@ -315,10 +322,12 @@ class Store:
         wanted = sorted({int(i) for i in ids})
         if not wanted:
             return []
+        return self._with_state(f"WHERE c.id IN ({', '.join('?' * len(wanted))}) ", wanted)
+
+    def _with_state(self, where: str, params: Iterable[Any]) -> list[tuple[TokenConfiguration, TokenState]]:
         rows = self.conn.execute(
             f"SELECT {_CONFIG_COLUMNS}, {_STATE_COLUMNS} FROM token_config c "
-            f"LEFT JOIN token_state s ON s.config_id = c.id WHERE c.id IN ({', '.join('?' * len(wanted))}) "
-            "ORDER BY c.name_key", wanted)
+            f"LEFT JOIN token_state s ON s.config_id = c.id {where}ORDER BY c.name_key", tuple(params))
         return [(self._config_from_row(r), self._state_from_row(r, r["id"])) for r in rows]
 
     def find(self, name: str) -> TokenConfiguration | None:

@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from desktop.store.vault import MODE_TEAM, _now
 from desktop.store.vault_errors import MemberKeyMissing, NotGranted, VaultError
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MODE_TEAM = "team"
 TEAM_LOCK = 0x7D0C_7EA0  # pg_advisory_xact_lock key of member changes and re-keying
 
 
@@ -67,12 +67,6 @@ def _require_team(store: Store) -> None:
         raise TeamError("This is the local store, not a team store.",
                         "Set TOKENDESK_STORE to the team store's postgresql:// address, or use 'tokendesk store "
                         "init URL' / 'tokendesk store join URL'.")
-
-
-def _now() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def init_store(store: Store, member: str, *, passphrase: str | None = None) -> str:

@@ -17,13 +17,12 @@ if TYPE_CHECKING:
 #: tables copied as they are, in an order their foreign keys allow (config_secret is re-sealed on its own)
 PLAIN_TABLES = ("setting", "token_config", "token_state", "mail_account", "web_invoker", "notification_log",
                 "relay_device", "relay_log", "history")
-#: tables whose ``id`` the database assigns: their identity goes past the copied ids
-ID_TABLES = ("token_config", "mail_account", "web_invoker", "relay_device", "relay_log", "history")
 
 
 def copy_to(source: Context, target: Store, member: str, *, passphrase: str | None = None) -> str:
     """Copy ``source`` into the empty team store ``target``; a summary in words."""
     from desktop.store import team
+    from desktop.store.pg import ID_TABLES  # tables whose ``id`` the database assigns: moved past the copied ids
     from desktop.store.team_keys import MemberKeyStore
     from desktop.store.vault import VaultInfo
     from desktop.store.vault_crypto import KEY_TABLE, Cipher
@@ -47,7 +46,7 @@ def copy_to(source: Context, target: Store, member: str, *, passphrase: str | No
                 conn.execute("INSERT INTO config_secret(config_id, field, value) VALUES (?,?,?)",
                              (config_id, field, new.seal(KEY_TABLE, config_id, field, plain)))
                 secrets += 1
-            for table in ID_TABLES:
+            for table in sorted(ID_TABLES):
                 conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                              f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)")
     except BaseException:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from desktop.store.secrets import SECRET_KINDS, SecretStore
-from desktop.store.vault import MODE_KEYRING, MODE_PASSPHRASE, Vault
+from desktop.store.vault import MODE_KEYRING, MODE_PASSPHRASE, MODE_TEAM, Vault
 from desktop.store.vault_crypto import KEY_TABLE
 from desktop.store.vault_errors import SecretDamaged
 
@@ -45,7 +45,7 @@ class VaultSecrets(SecretStore):
         if info.mode == MODE_PASSPHRASE:
             state = "unlocked" if self.vault.is_open else "locked"
             return f"encrypted vault, key protected by a passphrase ({state})"
-        if info.mode == "team":
+        if info.mode == MODE_TEAM:
             state = "open" if self.vault.is_open else "not opened yet"
             return f"team store vault, the key wrapped for each member ({state})"
         if info.legacy:
