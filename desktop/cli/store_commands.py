@@ -71,9 +71,10 @@ def cmd_store(args: argparse.Namespace, factory: ContextFactory) -> int:
 
 def _member_name(args: argparse.Namespace) -> str:
     from desktop.store.repository import default_member_name
+    from desktop.store.team import check_member_name
 
     name = (args.name or default_member_name()).strip()
-    if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
+    if check_member_name(name):
         raise CliError("a member name is 1 to 200 printable characters", EXIT_USAGE)
     return name
 

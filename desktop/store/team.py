@@ -47,6 +47,16 @@ class Member:
     create_time: str
 
 
+def check_member_name(name: str) -> str:
+    """'' when ``name`` can be a member's name, else what is wrong (the rule of ``tokendesk store`` and of File >
+    Team store)."""
+    if not name.strip():
+        return "Enter your member name: how the other members see you (for example you@your-workstation)."
+    if len(name.strip()) > 200 or any(ord(c) < 32 for c in name):
+        return "A member name is 1 to 200 printable characters."
+    return ""
+
+
 def _lock(conn: Any) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(?)", (TEAM_LOCK,))
 

@@ -36,20 +36,12 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.models.tones import style
+from desktop.store.team import check_member_name
 from desktop.ui.widgets import SecretEdit
 
 INIT, JOIN, COPY_TO = "init", "join", "copy-to"
 WAITING = "waiting for a grant"
 COLUMNS = ("Member", "Key fingerprint", "Access", "Added by", "Since")
-
-
-def check_member_name(name: str) -> str:
-    """'' when ``name`` can be a member's name, else what is wrong (the CLI's rule)."""
-    if not name.strip():
-        return "Enter your member name: how the other members see you (for example you@your-workstation)."
-    if len(name.strip()) > 200 or any(ord(c) < 32 for c in name):
-        return "A member name is 1 to 200 printable characters."
-    return ""
 
 
 def check_address(address: str) -> str:
