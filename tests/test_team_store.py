@@ -22,21 +22,27 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class Desktop:
-    """One admin's workstation: a data directory and a keyring file of its own."""
+    """One admin's workstation: a data directory and a keyring file of its own (``real_keyring``: the session's
+    Secret Service instead)."""
 
-    def __init__(self, base: Path, name: str) -> None:
+    def __init__(self, base: Path, name: str, *, real_keyring: bool = False) -> None:
         self.name = name
         self.home = base / name
         self.home.mkdir()
         self.keyring_file = str(base / f"{name}-keyring.json")
         env = {k: v for k, v in os.environ.items() if k not in ("TOKENDESK_STORE", "TOKENDESK_MEMBER")}
-        env.update(TOKENDESK_HOME=str(self.home), PYTHON_KEYRING_BACKEND="tests.support.file_keyring.FileKeyring",
-                   TOKENDESK_TEST_KEYRING=self.keyring_file, PYTHONPATH=str(ROOT))
+        env.update(TOKENDESK_HOME=str(self.home), PYTHONPATH=str(ROOT))
+        if real_keyring:
+            env.pop("PYTHON_KEYRING_BACKEND", None)
+            env.pop("TOKENDESK_TEST_KEYRING", None)
+        else:
+            env.update(PYTHON_KEYRING_BACKEND="tests.support.file_keyring.FileKeyring",
+                       TOKENDESK_TEST_KEYRING=self.keyring_file)
         self.env = env
 
-    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, timeout: float = 60, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "desktop", *args], env=self.env, cwd=ROOT, text=True,
-                              capture_output=True, timeout=timeout)
+                              input=stdin, capture_output=True, timeout=timeout)
 
     def context(self, monkeypatch):
         """This desktop's Context in the test process (its keyring and data directory)."""
@@ -294,16 +300,11 @@ def test_with_the_real_secret_service_the_member_key_and_password_live_in_the_ke
     no file of Tokendesk's holds either, and a new process reads a secret through them."""
     if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
         pytest.fail("run under dbus-run-session with an unlocked gnome-keyring (scripts/test-all.sh does)")
-    home = tmp_path / "desk"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("TOKENDESK_STORE", "TOKENDESK_MEMBER", "PYTHON_KEYRING_BACKEND", "TOKENDESK_TEST_KEYRING")}
-    env.update(TOKENDESK_HOME=str(home), PYTHONPATH=str(ROOT))
+    desk = Desktop(tmp_path, "desk", real_keyring=True)
+    home = desk.home
 
     def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "desktop", *args], env=env, cwd=ROOT, text=True, input=stdin,
-                              capture_output=True, timeout=120)
-
+        return desk.run(*args, stdin=stdin, timeout=120)
     out = _ok(run("store", "init", pg_url, "--name", "alice"))
     assert "private key in the system keyring" in out
     _ok(run("add", "--template", "Generic OAuth2", "--name", "Box", "--client-id", "c1", "--auth-url",
