@@ -156,3 +156,16 @@ def pg_server():
 def pg_url(pg_server) -> str:
     """The address of a new, empty database on the session's PostgreSQL server (with the password in it)."""
     return pg_server.url(pg_server.create_database())
+
+
+@pytest.fixture
+def berlin(monkeypatch):
+    """This machine's time zone is Europe/Berlin (UTC+1 in winter, UTC+2 from 2026-03-29), so local times are
+    checkable; the process's own zone again afterwards."""
+    import time
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

@@ -177,35 +177,27 @@ def test_export_and_import_are_recorded_per_configuration(ctx, make_config, run,
     assert actions(ctx, "Two")[:2] == [("add", "import"), ("delete", "")]
 
 
-def test_cli_history_shows_local_time_member_and_a_deleted_configuration(ctx, make_config, run, monkeypatch):
-    monkeypatch.setenv("TZ", "Europe/Berlin")
-    import time
-
-    time.tzset()
-    try:
-        cfg = make_config("Support mailbox")
-        history.record(ctx.store, cfg.id, cfg.name, history.REFRESH, "refresh token rotated",
-                       when=datetime(2026, 7, 1, 12, 0, 5, tzinfo=UTC))
-        ctx.configurations.delete(cfg.name)
-        code, out, err = run("history", "support mailbox")
-        assert code == 0, err
-        lines = out.splitlines()
-        assert lines[0].startswith("History of 'Support mailbox' (deleted), newest first (times in ")
-        assert lines[1].split() == ["TIME", "MEMBER", "ACTION", "DETAIL"]
-        assert lines[2].split()[2:4] == [MEMBER, "deleted"]
-        assert lines[3].split()[2:4] == [MEMBER, "added"]
-        assert "2026-07-01 14:00:05" in lines[4] and "token refreshed" in lines[4]  # summer time in Berlin
-        assert lines[4].rstrip().endswith("refresh token rotated")
-        code, out, _err = run("history", "Support mailbox", "--json", "--limit", "2")
-        data = json.loads(out)
-        assert code == 0 and data["deleted"] is True and data["more"] is True
-        assert [e["action"] for e in data["entries"]] == ["delete", "add"]
-        assert data["entries"][0]["member"] == MEMBER and data["entries"][0]["time"].endswith("+00:00")
-        code, out, _err = run("history", "Support mailbox", "--limit", "1")
-        assert code == 0 and out.splitlines()[-1].startswith("... older entries not shown")
-    finally:
-        monkeypatch.delenv("TZ")
-        time.tzset()
+def test_cli_history_shows_local_time_member_and_a_deleted_configuration(ctx, make_config, run, berlin):
+    cfg = make_config("Support mailbox")
+    history.record(ctx.store, cfg.id, cfg.name, history.REFRESH, "refresh token rotated",
+                   when=datetime(2026, 7, 1, 12, 0, 5, tzinfo=UTC))
+    ctx.configurations.delete(cfg.name)
+    code, out, err = run("history", "support mailbox")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("History of 'Support mailbox' (deleted), newest first (times in ")
+    assert lines[1].split() == ["TIME", "MEMBER", "ACTION", "DETAIL"]
+    assert lines[2].split()[2:4] == [MEMBER, "deleted"]
+    assert lines[3].split()[2:4] == [MEMBER, "added"]
+    assert "2026-07-01 14:00:05" in lines[4] and "token refreshed" in lines[4]  # summer time in Berlin
+    assert lines[4].rstrip().endswith("refresh token rotated")
+    code, out, _err = run("history", "Support mailbox", "--json", "--limit", "2")
+    data = json.loads(out)
+    assert code == 0 and data["deleted"] is True and data["more"] is True
+    assert [e["action"] for e in data["entries"]] == ["delete", "add"]
+    assert data["entries"][0]["member"] == MEMBER and data["entries"][0]["time"].endswith("+00:00")
+    code, out, _err = run("history", "Support mailbox", "--limit", "1")
+    assert code == 0 and out.splitlines()[-1].startswith("... older entries not shown")
 
 
 def test_cli_history_of_an_unknown_name_and_a_bad_limit(ctx, make_config, run):

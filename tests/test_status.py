@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,16 +20,6 @@ NOW = datetime(2030, 1, 15, 12, 0, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 H = timedelta(hours=1)
 D = timedelta(days=1)
-
-
-@pytest.fixture
-def berlin(monkeypatch):
-    """Local time Europe/Berlin (UTC+1 in January) so 'local' is checkable."""
-    monkeypatch.setenv("TZ", "Europe/Berlin")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 # ---- relative times

@@ -3,11 +3,8 @@ local midnight, each announced once - their words, validation, and the CLI's --c
 
 from __future__ import annotations
 
-import time
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
-
-import pytest
 
 from desktop.models.validation import validate_configuration
 from desktop.notify.attention import attention_list
@@ -18,16 +15,6 @@ from tests.notify.helpers import T0, FakeClock, config, fresh_token, invalid
 
 BERLIN = ZoneInfo("Europe/Berlin")
 D = timedelta(days=1)
-
-
-@pytest.fixture
-def berlin(monkeypatch):
-    """This machine's time zone is Europe/Berlin (summer time starts 2026-03-29)."""
-    monkeypatch.setenv("TZ", "Europe/Berlin")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def secret_events(events):
