@@ -344,3 +344,19 @@ def test_a_team_lock_keeps_a_second_desktop_out_until_released(pg_url):
     finally:
         one.close()
         two.close()
+
+
+def test_a_server_shutting_down_under_an_open_connection_is_unreachable_not_a_database_error(memory_keyring):
+    from desktop.store.pg import StoreUnreachable
+    from desktop.store.repository import Store
+    from tests.support.pgserver import PgServer
+
+    server = PgServer().start()
+    try:
+        store = Store.open(server.url(server.create_database()))
+        server.pause()  # "terminating connection due to administrator command" (57P01), then the connection is gone
+        with pytest.raises(StoreUnreachable, match="cannot be reached"):
+            store.count()
+        store.close()
+    finally:
+        server.stop()

@@ -146,14 +146,23 @@ class _Cursor:
 _EMPTY = _Cursor([], None, -1)
 
 
-def _mapped(exc: BaseException, where: str) -> BaseException:
-    """psycopg's error as the sqlite3 family the store's callers catch (or ``StoreUnreachable``)."""
+#: SQL states that mean the server went away: connection exceptions (class 08), and a server shutting down or
+#: starting ("terminating connection due to administrator command" comes before the connection counts as lost)
+_GONE_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def _mapped(exc: BaseException, where: str, raw: Any = None) -> BaseException:
+    """psycopg's error as the sqlite3 family the store's callers catch, or ``StoreUnreachable`` when the server is
+    gone (no SQL state, a state of ``_GONE_STATES``, or the connection ``raw`` closed or broken by it)."""
     import psycopg
 
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, psycopg.errors.IntegrityError):
         return sqlite3.IntegrityError(text)
-    if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) and getattr(exc, "sqlstate", None) is None:
+    state = getattr(exc, "sqlstate", None) or ""
+    gone = (isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) and not state) \
+        or state.startswith(_GONE_STATES) or bool(raw is not None and (raw.closed or raw.broken))
+    if gone:
         return StoreUnreachable(
             f"The team store {where} cannot be reached ({text}). Check the network and that the database server "
             "runs; Tokendesk tries again.")
@@ -187,7 +196,7 @@ class PgConnection:
             cur = self.raw.execute(text, tuple(params) if params is not None else ())
             rows = cur.fetchall() if cur.description is not None else []
         except Exception as exc:  # noqa: BLE001 - mapped to the store's error family
-            raise _mapped(exc, self.where) from None
+            raise _mapped(exc, self.where, self.raw) from None
         lastrowid = None
         if returning and rows:
             lastrowid = int(rows[0][0])
@@ -203,7 +212,7 @@ class PgConnection:
                 cur.executemany(text, [tuple(p) for p in seq])
                 count = cur.rowcount
         except Exception as exc:  # noqa: BLE001
-            raise _mapped(exc, self.where) from None
+            raise _mapped(exc, self.where, self.raw) from None
         return _Cursor([], None, count)
 
     def _pragma(self, sql: str) -> _Cursor:

@@ -61,9 +61,8 @@ def _keepalive(raw: Any) -> None:
 
 def is_unreachable(store: Any, exc: BaseException) -> bool:
     """``exc``, raised by a read of the team store ``store`` on this thread, means the server is gone: a
-    ``StoreUnreachable``, or any database error after which this thread's connection is closed (a server shut down
-    says "terminating connection due to administrator command" first, with an SQL state, before the connection
-    counts as lost)."""
+    ``StoreUnreachable`` (``pg._mapped`` gives one for a lost connection and for a server shutting down), or any
+    database error while this thread cannot get a connection, or its connection is closed."""
     from desktop.store.pg import StoreUnreachable
 
     if isinstance(exc, StoreUnreachable):
