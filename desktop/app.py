@@ -6,6 +6,7 @@ imported here (``AA_ShareOpenGLContexts`` lets the login dialog import it on fir
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -130,20 +131,29 @@ class Application:
         instance already listens."""
         from PySide6.QtCore import QSocketNotifier
 
-        from desktop import agent, instance
+        from desktop import instance
 
         if not instance.supported():
             return True
         listener = instance.claim(data_dir())
         if listener is None:
             return False
-        relay = _AgentRelay(self)
-        self._agent_relay = relay
         self._instance_listener = listener
-        self._agent = agent.AgentServer(listener, agent.TokenAgent(self.ctx, on_changed=relay.token_changed.emit),
-                                        on_command=relay.command.emit)
-        self._instance_notifier = QSocketNotifier(listener.fileno(), QSocketNotifier.Type.Read, self.window)
-        self._instance_notifier.activated.connect(lambda *_args: self._agent.accept_ready())
+
+        def serve() -> None:  # a start or command meanwhile waits in the socket's backlog
+            from desktop import agent
+
+            relay = _AgentRelay(self)
+            self._agent_relay = relay
+            self._agent = agent.AgentServer(listener, agent.TokenAgent(self.ctx, on_changed=relay.token_changed.emit),
+                                            on_command=relay.command.emit)
+            self._instance_notifier = QSocketNotifier(listener.fileno(), QSocketNotifier.Type.Read, self.window)
+            self._instance_notifier.activated.connect(lambda *_args: self._agent.accept_ready())
+
+        if self.defer_start:  # the agent's modules load after the first paint
+            self.after_first_paint(lambda: serve() if self._instance_listener is listener else None)
+        else:
+            serve()
         return True
 
     def show(self) -> None:
@@ -156,9 +166,10 @@ class Application:
     def shutdown(self) -> None:
         listener = getattr(self, "_instance_listener", None)
         if listener is not None:
-            self._instance_notifier.setEnabled(False)
-            if not self._agent.close(timeout=5.0):  # nothing new is taken; running requests may finish
-                logger.warning("quitting while the token agent still answers a command; it works alone")
+            if hasattr(self, "_agent"):  # else it quit before its first paint: nothing was served yet
+                self._instance_notifier.setEnabled(False)
+                if not self._agent.close(timeout=5.0):  # nothing new is taken; running requests may finish
+                    logger.warning("quitting while the token agent still answers a command; it works alone")
             listener.close()  # a start from now on is a first start again
             self._instance_listener = None
         dropped = self.tasks.drop_pending()
@@ -229,6 +240,7 @@ def run_gui(minimized: bool = False, argv: Sequence[str] | None = None) -> int:
             app.shutdown()
             return 0
     qapp.setQuitOnLastWindowClosed(not app.tray_available())
+    app.after_first_paint(gc.enable)  # turned off for the start (desktop.cli._start_gui)
     if os.environ.get("TOKENDESK_EXIT_WHEN_SHOWN"):  # bench/bench_startup.py: measure start-up, then leave
         _report_start_up(app)
     app.show()

@@ -64,3 +64,28 @@ def test_a_long_running_process_does_not_abort():
     assert "bool_dealloc" not in proc.stderr
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "50000"
+
+
+def test_quick_feature_scan_gives_pysides_own_answer():
+    """PySide6's import hook asks of each module whether its source names PySide6; the quick answer (the file's
+    bytes) must match PySide6's own (inspect.getsource) for modules with and without PySide6, built-in ones
+    and extension modules, and the modules imported after install() must be recorded as before."""
+    import json
+    import sqlite3
+
+    import desktop.store.repository
+    import desktop.ui.main_window
+
+    feature = sys.modules.get("shibokensupport.feature") or sys.modules.get("PySide6.support.feature")
+    assert feature is not None
+    quick = feature._mod_uses_pyside
+    assert getattr(quick, "quick", False), "install() did not put the quick scan in place"
+    original = quick.original
+    for module in (desktop.ui.main_window, desktop.store.repository, json, sqlite3, sys, pyside_fixes):
+        assert quick(module) == original(module), module.__name__
+    assert quick(desktop.ui.main_window) is True
+    assert quick(desktop.store.repository) is False
+    # the module an import returns is still recorded by PySide6's hook (0: uses PySide6, -1: ignored)
+    from desktop.ui.relay_view import _local  # noqa: F401
+
+    assert feature.pyside_feature_dict.get("desktop.ui.relay_view") == 0

@@ -10,6 +10,7 @@ argparse, logging or any store module is imported: that path is a Python start p
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import TYPE_CHECKING
 
@@ -90,6 +91,7 @@ def _start_gui(minimized: bool) -> int:
         if not minimized:
             print("tokendesk: already running; its window was brought to the front.", file=sys.stderr)
         return 0
+    import desktop.ui  # noqa: F401  PySide6 and its work-arounds first: the modules imported after it scan faster
     from desktop.app import run_gui  # Qt only on this path
 
     return run_gui(minimized=minimized)
@@ -99,7 +101,10 @@ def main(argv: Sequence[str] | None = None, context_factory: ContextFactory | No
     arguments = list(sys.argv[1:] if argv is None else argv)
     if set(arguments) <= _GUI_FLAGS:
         # no command: the window, decided before the parser is built so the GUI start imports no
-        # subcommand module (start-up time, see bench/)
+        # subcommand module (start-up time, see bench/). The start allocates several hundred thousand objects
+        # (modules, Qt's enums, the window) and frees few: the cyclic garbage collector would run ~70 times
+        # for nothing (~10 ms); run_gui turns it on again once the window has painted.
+        gc.disable()
         _setup_logging(bool({"-v", "--verbose"} & set(arguments)))
         return _start_gui(minimized="--minimized" in arguments)
     first = next((a for a in arguments if not a.startswith("-")), None)

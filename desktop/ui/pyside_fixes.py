@@ -1,4 +1,4 @@
-"""Work-around for a PySide6 reference-count bug that aborts the interpreter.
+"""Work-arounds for PySide6: a reference-count bug that aborts the interpreter, and a slow import hook.
 
 PySide6 6.12.0 returns the bool result of ``SignalInstance.emit()`` and ``SignalInstance.disconnect()``
 without taking a reference to it. On Python 3.11 (Debian 12), where ``True`` and ``False`` are ordinary
@@ -67,6 +67,8 @@ def install() -> dict[str, bool]:
         return dict(_installed)
     from PySide6.QtCore import QObject, Signal, SignalInstance, Slot
 
+    _quick_feature_scan()
+
     class _Probe(QObject):
         ping = Signal()
 
@@ -92,3 +94,30 @@ def install() -> dict[str, bool]:
     if emit_broken or disconnect_broken:
         logger.info("PySide6 reference-count work-around installed: %s", _installed)
     return dict(_installed)
+
+
+def _quick_feature_scan() -> bool:
+    """Answer PySide6's "does this module's source name PySide6?" from the source file's bytes; modules
+    without a ``.py`` file (built-in, frozen, extension) and unreadable files keep PySide6's own answer.
+    True when installed (False: this PySide6 has no such hook)."""
+    feature = sys.modules.get("shibokensupport.feature") or sys.modules.get("PySide6.support.feature")
+    original = getattr(feature, "_mod_uses_pyside", None)
+    if original is None:
+        return False
+    if getattr(original, "quick", False):
+        return True
+
+    def uses_pyside(module: Any) -> bool:
+        origin = getattr(getattr(module, "__spec__", None), "origin", None)
+        if not (isinstance(origin, str) and origin.endswith(".py")):
+            return bool(original(module))
+        try:
+            with open(origin, "rb") as source:
+                return b"PySide6" in source.read()
+        except OSError:
+            return bool(original(module))
+
+    uses_pyside.quick = True  # type: ignore[attr-defined]
+    uses_pyside.original = original  # type: ignore[attr-defined]
+    feature._mod_uses_pyside = uses_pyside  # type: ignore[union-attr]
+    return True
