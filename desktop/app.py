@@ -318,9 +318,12 @@ def _report_start_up(app: Application) -> None:
                 app.qapp.quit()
 
     app.window.first_painted.connect(lambda: print(line("SHOWN"), flush=True))
-    notify = app.features.get("notify")
-    controller = getattr(notify, "controller", None)
-    if controller is not None:  # the plan over every configuration runs in slices after the paint
-        controller.planned.connect(settled)
-    else:
-        app.after_first_paint(lambda: QTimer.singleShot(0, settled))
+
+    def follow_plan() -> bool:  # the plan over every configuration runs in slices after the paint
+        controller = getattr(app.features.get("notify"), "controller", None)
+        if controller is not None:
+            controller.planned.connect(settled)
+        return controller is not None
+
+    if not follow_plan():  # the notify feature is built after the first paint (features/notify.py)
+        app.after_first_paint(lambda: follow_plan() or QTimer.singleShot(0, settled))

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.models.config import TokenConfiguration
-from desktop.models.origins import EndpointMove, describe_moves, endpoint_moves
-from desktop.models.validation import FieldError, validate_configuration
 from desktop.store import history
 from desktop.store.repository import ChangedMeanwhile, NotFoundError, Store
 from desktop.store.secrets import ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN, SecretStore, SecretStoreError
 
 if TYPE_CHECKING:
+    from desktop.models.origins import EndpointMove
     from desktop.models.templates import TemplateCatalog
+    from desktop.models.validation import FieldError
     from desktop.store.vault import AgentKeySource, PassphraseProvider, Vault
 
 logger = logging.getLogger(__name__)
@@ -160,6 +160,8 @@ class ConfigurationService:
         if cfg.id is not None:
             stored = self.store.get_by_id(cfg.id)
             own = stored.name if stored else None
+        from desktop.models.validation import validate_configuration  # the window's start needs no validation
+
         return validate_configuration(
             cfg, existing_names=set(self.store.names()), own_name=own, has_client_secret=client_secret_given
         )
@@ -189,6 +191,8 @@ class ConfigurationService:
     def endpoint_moves(self, cfg: TokenConfiguration) -> list[EndpointMove]:
         """The endpoints saving ``cfg`` would move to another origin (``desktop.models.origins``)."""
         stored = self.store.get_by_id(cfg.id) if cfg.id is not None else None
+        from desktop.models.origins import endpoint_moves
+
         return endpoint_moves(stored, cfg) if stored is not None else []
 
     def update(self, cfg: TokenConfiguration, client_secret: str | None = None, *,
@@ -233,6 +237,8 @@ class ConfigurationService:
         if has_secret is not None:
             saved.has_client_secret = has_secret
         if moves:
+            from desktop.models.origins import describe_moves
+
             logger.info("configuration updated: %s; %s: stored tokens forgotten, client secret %s", saved.name,
                         describe_moves(moves), "removed" if drop_secret else "kept" if client_secret is None
                         else "replaced" if client_secret else "removed")

@@ -13,7 +13,6 @@ import logging
 import os
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -348,6 +347,8 @@ def migrate(conn: sqlite3.Connection) -> None:
             for statement in MIGRATIONS[version]:
                 conn.execute(statement)
             if version == 0:
+                import uuid  # once per new store; uuid imports platform and ctypes
+
                 conn.execute("INSERT INTO meta(key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
         if current < SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

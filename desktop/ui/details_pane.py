@@ -88,14 +88,18 @@ class DetailsPane(QScrollArea):
         self._layout.addStretch(1)
         self.setWidget(details)
 
-    def add_section(self, title: str, widget: QWidget, shown: bool) -> QGroupBox:
-        """A titled box below the configuration's facts (above the stretch), shown while a row is."""
+    def next_place(self) -> int:
+        return self._layout.count() - 1  # above the stretch
+
+    def add_section(self, title: str, widget: QWidget, shown: bool, at: int = -1) -> QGroupBox:
+        """A titled box below the configuration's facts and the sections added before (above the stretch), or
+        at ``at`` (a ``next_place`` kept earlier), shown while a row is."""
         box = QGroupBox(title)
         layout = QVBoxLayout(box)
         layout.addWidget(widget)
         if isinstance(widget, QLabel):
             self._copy_plain(widget)
-        self._layout.insertWidget(self._layout.count() - 1, box)
+        self._layout.insertWidget(self.next_place() if at < 0 else at, box)
         self._sections.append(box)
         box.setVisible(shown)
         return box

@@ -338,11 +338,11 @@ class MainWindow(QMainWindow):
     def add_toolbar_separator(self) -> None:
         self._registry.add_toolbar_separator()
 
-    def add_bar(self, widget: QWidget) -> None:
-        self.bars_layout.addWidget(widget)
+    def add_bar(self, widget: QWidget, at: int = -1) -> None:  # at: a bars_layout.count() kept earlier
+        self.bars_layout.insertWidget(at, widget)
 
-    def add_details_section(self, title: str, widget: QWidget) -> QGroupBox:
-        return self.details.add_section(title, widget, shown=self._selection.current is not None)
+    def add_details_section(self, title: str, widget: QWidget, at: int = -1) -> QGroupBox:
+        return self.details.add_section(title, widget, shown=self._selection.current is not None, at=at)
 
     def add_tab(self, widget: QWidget, title: str) -> int:
         return self.tabs.addTab(widget, title)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QGroupBox
 
 from desktop.models.status import format_local
 from desktop.notify.attention import AttentionItem
@@ -413,19 +413,35 @@ def test_at_start_up_the_plan_waits_for_the_first_paint_and_reuses_the_windows_r
     original = ctx.store.list_with_state
     monkeypatch.setattr(ctx.store, "list_with_state", lambda: reads.append(1) or original())
     application = Application(qapp, ctx, tasks=InlineTaskRunner(),
-                              features=window_features("desktop.ui.features.notify"),
+                              features=window_features("desktop.ui.features.oauth", "desktop.ui.features.notify",
+                                                       "desktop.ui.features.usage", "desktop.ui.features.store_status"),
                               defer_start=True)
-    feature = application.features["notify"]
+    window = application.window
     try:
         assert len(reads) == 1  # the window's table
-        assert feature.controller.plans == 0  # nothing planned before the window has painted
+        # the feature (bar, tray, scheduler, timer) is built after the first paint (features/notify.py)
+        assert application.features["notify"] is None
         application.show()
-        qtbot.waitUntil(lambda: feature.controller.plans > 0, timeout=3000)
-        assert application.window._painted
+        qtbot.waitUntil(lambda: application.features["notify"] is not None
+                        and application.features["notify"].controller.plans > 0, timeout=3000)
+        feature = application.features["notify"]
+        assert window._painted
         assert len(reads) == 1  # the plan used the rows the window read
         assert feature.bar.title.text() == "1 token needs attention"
+        # in the places it would have had if built with the others: its bar above the store status bar, its
+        # section between Token (oauth) and Used by (usage)
+        bars = [window.bars_layout.itemAt(i).widget() for i in range(window.bars_layout.count())]
+        assert bars.index(feature.bar) < bars.index(application.features["store_status"].bar)
+        window.table.selectRow(0)
+        QApplication.processEvents()  # the layout places the boxes
+        boxes = sorted((b for b in window.details.findChildren(QGroupBox) if b.isVisibleTo(window)), key=QGroupBox.y)
+        titles = [box.title() for box in boxes]
+        assert titles == ["Token", "Automatic refresh", "Used by"]
+        assert feature.refresh_info.text()  # the section says when the token is refreshed next
     finally:
-        feature.shutdown()
+        feature = application.features["notify"]
+        if feature is not None:
+            feature.shutdown()
         application.window.close_to_tray = None
         application.window._quitting = True
         application.window.hide()

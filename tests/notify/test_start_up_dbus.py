@@ -33,19 +33,21 @@ def test_the_bus_is_asked_after_the_first_paint_and_the_start_up_notice_goes_out
     monkeypatch.setattr(DesktopNotifications, "open", classmethod(open_bus))
     app = Application(qapp, ctx, tasks=InlineTaskRunner(), features=window_features("desktop.ui.features.notify"),
                       defer_start=True)
-    feature = app.features["notify"]
     try:
         assert asked == []  # not while the window is being built
-        assert feature.strategy == "window"
+        assert app.features["notify"] is None  # built after the first paint (features/notify.py)
         app.show()
-        qtbot.waitUntil(lambda: feature.controller.plans > 0, timeout=3000)
+        qtbot.waitUntil(lambda: app.features["notify"] is not None and app.features["notify"].controller.plans > 0,
+                        timeout=3000)
+        feature = app.features["notify"]
         assert asked == [True]  # once, after the first paint
         assert feature.strategy == "dbus"
         assert [title for title, _body, _actions in bus.sent] == ["Refresh token expired"]
         assert "desktop notifications" in app.window.statusBar().currentMessage()
         assert "desktop notifications" in feature.bar.toolTip()
     finally:
-        feature.shutdown()
+        if app.features["notify"] is not None:
+            app.features["notify"].shutdown()
         app.window.close_to_tray = None
         app.window._quitting = True
         app.window.hide()

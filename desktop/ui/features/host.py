@@ -33,6 +33,10 @@ class FeatureHost(Protocol):
     window: MainWindow
     #: True in the real start-up: expensive work waits for ``after_first_paint``
     defer_start: bool
+    #: started hidden in the tray (``tokendesk --minimized``)
+    minimized: bool
+    #: the installed features by module name ("notify", "oauth", ...): what their ``install`` returned
+    features: dict[str, object]
 
     def after_first_paint(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the GUI thread once the window has painted for the first time."""
