@@ -212,9 +212,7 @@ def run_gui(minimized: bool = False, argv: Sequence[str] | None = None) -> int:
     qapp.setOrganizationName("Tokendesk")
     qapp.setDesktopFileName("tokendesk")
     from desktop import logfile
-    from desktop.ui.icons import app_icon
 
-    qapp.setWindowIcon(app_icon())
     logfile.enable(data_dir())
     try:
         ctx = open_context()  # cheap: the vault opens after the first paint (features/vault.py)
@@ -241,6 +239,7 @@ def run_gui(minimized: bool = False, argv: Sequence[str] | None = None) -> int:
             return 0
     qapp.setQuitOnLastWindowClosed(not app.tray_available())
     app.after_first_paint(gc.enable)  # turned off for the start (desktop.cli._start_gui)
+    app.after_first_paint(_application_icon)  # dialogs' icon; rendering the SVG delayed the window (X11: its map)
     if os.environ.get("TOKENDESK_EXIT_WHEN_SHOWN"):  # bench/bench_startup.py: measure start-up, then leave
         _report_start_up(app)
     app.show()
@@ -250,10 +249,18 @@ def run_gui(minimized: bool = False, argv: Sequence[str] | None = None) -> int:
     return int(code)
 
 
+def _application_icon() -> None:
+    from desktop.ui.icons import app_icon
+
+    QApplication.setWindowIcon(app_icon())
+
+
 def database_problem_box(parent: QWidget | None, exc: BaseException, *, starting: bool = False) -> QMessageBox:
     """What happened to the database and what to do (``StoreDamaged``'s words; selectable, so the commands
     can be copied). The caller shows it."""
     title = "Tokendesk cannot start." if starting else "Tokendesk's database is damaged."
+    if starting:  # no window has painted: the application icon is not set yet
+        _application_icon()
     box = QMessageBox(QMessageBox.Icon.Critical, APP_NAME, title, QMessageBox.StandardButton.Ok, parent)
     box.setObjectName("DatabaseProblemBox")
     box.setInformativeText("\n\n".join(getattr(exc, "paragraphs", None) or [str(exc)]))

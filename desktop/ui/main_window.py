@@ -80,7 +80,6 @@ class MainWindow(QMainWindow):
         self.close_to_tray: Callable[[], bool] | None = None
         self._quitting = False
         self.setWindowTitle(APP_NAME)
-        self.setWindowIcon(app_icon())
         self.model = TokenTableModel(self)
         self._build_ui()
         self._build_actions()
@@ -422,6 +421,7 @@ class MainWindow(QMainWindow):
         if not self._painted:
             self._painted = True
             self.first_painted.emit()
+            QTimer.singleShot(0, lambda: self.setWindowIcon(app_icon()))  # the SVG: ~4 ms before the X11 map
 
     def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
         self.model.tick()

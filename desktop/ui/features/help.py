@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox
 from desktop import APP_NAME, __version__
 from desktop.ui.enums import MainAction, MainMenu
 from desktop.ui.features.host import FeatureHost
+from desktop.ui.icons import app_icon
 
 if TYPE_CHECKING:
     from desktop.documentation import Guide
@@ -96,7 +97,7 @@ class HelpFeature(QObject):
                           f"Secrets: {html.escape(self.window.secrets_summary())}",
                           QMessageBox.StandardButton.Ok, self.window)
         box.setObjectName("AboutBox")
-        box.setIconPixmap(self.window.windowIcon().pixmap(64, 64))
+        box.setIconPixmap(app_icon().pixmap(64, 64))
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.about_box = box
         box.open()
