@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.models.config import TokenConfiguration
-from desktop.store import history
 from desktop.store.repository import ChangedMeanwhile, NotFoundError, Store
 from desktop.store.secrets import ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN, SecretStore, SecretStoreError
 
@@ -177,6 +176,8 @@ class ConfigurationService:
         secret = client_secret or ""
         if secret:
             self.secrets.prepare_write()  # makes (or opens) the vault before the transaction
+        from desktop.store import history  # the window's start records nothing: loaded on the first change
+
         with self.store.transaction():
             saved = self.store.insert(cfg, has_client_secret=bool(secret))
             assert saved.id is not None
@@ -213,6 +214,8 @@ class ConfigurationService:
         if client_secret:
             self.secrets.prepare_write()
         locked = {cfg.id: cfg.name} if self.endpoint_moves(cfg) else {}
+        from desktop.store import history
+
         with hold_token_locks(self.store, locked), self.store.transaction():
             moves = self.endpoint_moves(cfg)  # read again inside the transaction
             stored = self.store.get_by_id(cfg.id)
@@ -262,6 +265,8 @@ class ConfigurationService:
                 f"'{cfg.name}' cannot be deleted: it is used by {', '.join(users)}. "
                 "Change or delete those first."
             )
+        from desktop.store import history
+
         with self.store.transaction():
             self.secrets.delete_all_for(cfg.id)
             self.store.delete(cfg.id)

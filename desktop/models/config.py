@@ -41,6 +41,15 @@ REQUEST_KEYS = (
     TOKEN_REVOCATION,
     DEVICE_AUTHORIZATION,
 )
+#: what the forms, the details pane and the error messages call each endpoint
+ENDPOINT_LABELS = {
+    AUTHORIZATION_CODE: "Authorization endpoint",
+    TOKEN_BY_AUTHORIZATION_CODE: "Token endpoint",
+    TOKEN_BY_REFRESH_TOKEN: "Token refresh endpoint",
+    TOKEN_BY_CLIENT_CREDENTIALS: "Token endpoint (client credentials)",
+    TOKEN_REVOCATION: "Revocation endpoint",
+    DEVICE_AUTHORIZATION: "Device authorization endpoint",
+}
 
 # ---- AuthFlow (Znuny 7.1+; absent means AuthorizationCode): the values and what they mean are the grant
 # descriptors' (desktop/models/grants.py); nothing else compares them

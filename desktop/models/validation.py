@@ -12,26 +12,13 @@ import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from desktop.models.config import (
-    AUTHORIZATION_CODE,
-    DEVICE_AUTHORIZATION,
-    TOKEN_BY_AUTHORIZATION_CODE,
-    TOKEN_BY_CLIENT_CREDENTIALS,
-    TOKEN_BY_REFRESH_TOKEN,
+from desktop.models.config import (  # ENDPOINT_LABELS: importable from here as before
+    ENDPOINT_LABELS,
     TOKEN_REVOCATION,
     VALIDITY_LABELS,
     TokenConfiguration,
 )
 from desktop.models.grants import auth_flow_problem
-
-ENDPOINT_LABELS = {
-    AUTHORIZATION_CODE: "Authorization endpoint",
-    TOKEN_BY_AUTHORIZATION_CODE: "Token endpoint",
-    TOKEN_BY_REFRESH_TOKEN: "Token refresh endpoint",
-    TOKEN_BY_CLIENT_CREDENTIALS: "Token endpoint (client credentials)",
-    TOKEN_REVOCATION: "Revocation endpoint",
-    DEVICE_AUTHORIZATION: "Device authorization endpoint",
-}
 
 MAX_NAME_LENGTH = 200
 _WHITESPACE = re.compile(r"\s")

@@ -15,10 +15,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QGroupBox, QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from desktop.models.config import ENDPOINT_LABELS
 from desktop.models.status import format_when, last_used_text
 from desktop.models.token_table_model import COL_REFRESH, COL_TOKEN, SelectedRow, row_status
 from desktop.models.tones import tone
-from desktop.models.validation import ENDPOINT_LABELS
 from desktop.ui.widgets import rich_text_label
 
 #: a word (no space) longer than this may not fit the pane: it gets places to wrap (zero-width spaces)

@@ -6,21 +6,29 @@ the dialog cancels it). Denial and expiry are shown in the dialog with what to d
 from __future__ import annotations
 
 import logging
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
-from desktop.models.grants import has_device_grant
 from desktop.ui.enums import MainAction
 
 if TYPE_CHECKING:
+    from desktop.models.config import TokenConfiguration
     from desktop.oauth.grant_drivers.device import DeviceAuthorization
+    from desktop.oauth.tokens import TokenService
     from desktop.ui.dialogs.device_dialog import DeviceCodeDialog
     from desktop.ui.features.host import FeatureHost
 
 logger = logging.getLogger(__name__)
+
+
+def has_device_grant(cfg: TokenConfiguration) -> bool:
+    from desktop.models.grants import has_device_grant as has_it  # the grants load with the first question
+
+    return has_it(cfg)
 
 
 def install(host: FeatureHost) -> DeviceSignInFeature:
@@ -30,17 +38,20 @@ def install(host: FeatureHost) -> DeviceSignInFeature:
 class DeviceSignInFeature(QObject):
     def __init__(self, host: FeatureHost) -> None:
         super().__init__(host.window)
-        from desktop.oauth.tokens import TokenService
-
         self.host = host
         self.window, self.tasks, self.hub = host.window, host.tasks, host.hub
-        self.service = TokenService(host.ctx)
         self.dialog: DeviceCodeDialog | None = None
         self.action = self.window.add_action(
             MainAction.REQUEST_DEVICE, "Sign in with a c&ode ...", self.on_start, QKeySequence("Ctrl+Shift+R"),
             "Get a code to enter at the provider's address on any device, e.g. a phone (device authorization "
             "grant; Ctrl+Shift+R)", toolbar=False, before=MainAction.REFRESH,
             enabled_when=lambda rows: len(rows) == 1 and has_device_grant(rows[0].config))
+
+    @cached_property
+    def service(self) -> TokenService:  # the OAuth machinery loads with the first sign-in, not at start-up
+        from desktop.oauth.tokens import TokenService
+
+        return TokenService(self.host.ctx)
 
     @Slot()
     def on_start(self) -> None:

@@ -19,7 +19,8 @@ import html
 import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QKeySequence
@@ -36,27 +37,21 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.models.config import BROWSER_SYSTEM, TokenConfiguration
-from desktop.models.grants import grant_for, keeps_refresh_token
 from desktop.models.status import format_when
 from desktop.models.token import TokenState, utcnow
 from desktop.models.token_table_model import SelectedRow, Selection
 from desktop.models.tones import tone
-from desktop.oauth.errors import (
-    Cancelled,
-    ConfigurationProblem,
-    NetworkError,
-    ReauthorizationNeeded,
-    SignInTimedOut,
-    TokenError,
-    hint_for,
-)
-from desktop.oauth.tokens import TokenService, warnings_for
-from desktop.store.vault import VaultError
 from desktop.ui.clipboard import copy_secret_to_clipboard
 from desktop.ui.details_pane import breakable
 from desktop.ui.enums import MainAction
 from desktop.ui.features.host import FeatureHost
 from desktop.ui.widgets import rich_text_label
+
+if TYPE_CHECKING:
+    from desktop.oauth.tokens import TokenService
+
+# The token service and the OAuth errors are imported where they are used: the window's start does not need the
+# OAuth machinery (desktop.oauth.tokens, its grants, claims and errors: a few ms before the first paint).
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +135,6 @@ class OAuthFeature(QObject):
         self.window = app.window
         self.hub = app.hub
         self.tasks = app.tasks
-        self.service = TokenService(self.ctx)
         #: configurations with a refresh running (no second one from the GUI while it runs)
         self.busy: set[int] = set()
         #: hook for tests: how the system browser is opened (None: print-only)
@@ -157,6 +151,12 @@ class OAuthFeature(QObject):
         self.window.selection_changed.connect(self.update_details)
 
     # ---- actions (enabled by the window: predicates over the selected rows as the table read them)
+    @cached_property
+    def service(self) -> TokenService:
+        from desktop.oauth.tokens import TokenService
+
+        return TokenService(self.ctx)
+
     def _build_actions(self) -> None:
         w = self.window
         self.request_action = w.add_action(
@@ -213,6 +213,8 @@ class OAuthFeature(QObject):
         if self.login_dialog is not None or self.wait_dialog is not None:
             self.window.show_status("A sign-in is already open.")
             return
+        from desktop.models.grants import grant_for
+
         if not grant_for(cfg).signs_in:  # client credentials: a request is a renewal
             self._refresh([cfg], manual=True)
             return
@@ -276,6 +278,8 @@ class OAuthFeature(QObject):
             self.wait_dialog = None
             wait.accept()
             self._changed(config_id)
+            from desktop.oauth.errors import Cancelled, SignInTimedOut
+
             if isinstance(exc, Cancelled) and not isinstance(exc, SignInTimedOut):
                 self.window.show_status(f"Sign-in for '{name}' cancelled; the token was not changed.")
                 return
@@ -297,6 +301,9 @@ class OAuthFeature(QObject):
 
         Skipped for invalid configurations, tokens that need a new sign-in, and tokens renewed in the
         last RECENT_RENEWAL (another process, or a double signal)."""
+        from desktop.models.grants import keeps_refresh_token
+        from desktop.oauth.errors import NetworkError
+
         cfg = self.ctx.store.get_by_id(config_id)
         if cfg is None or not cfg.is_valid or config_id in self.busy:
             return
@@ -343,6 +350,8 @@ class OAuthFeature(QObject):
         less granted than asked), which the details pane would otherwise only show to who looks."""
         self.window.show_status(f"New token stored for '{name}'.")
         cfg = self.ctx.store.get(name)
+        from desktop.oauth.tokens import warnings_for
+
         notes = warnings_for(cfg, state) if cfg is not None else []
         if not notes:
             return
@@ -456,6 +465,9 @@ class OAuthFeature(QObject):
 
     # ---- messages
     def _report(self, title: str, failures: list[tuple[str, BaseException]]) -> None:
+        from desktop.oauth.errors import ReauthorizationNeeded, TokenError
+        from desktop.store.vault import VaultError
+
         parts = []
         for name, exc in failures:
             if isinstance(exc, TokenError):
@@ -501,6 +513,8 @@ def has_token(rows: Sequence[SelectedRow]) -> bool:
 
 def refreshable(row: SelectedRow) -> bool:
     """A refresh can run: a refresh token is stored, or a client-credentials configuration (a new token each time)."""
+    from desktop.models.grants import keeps_refresh_token
+
     return row.state.has_refresh_token or not keeps_refresh_token(row.config)
 
 
@@ -529,6 +543,10 @@ def signed_in_as(state: TokenState) -> str:
 
 def details_html(cfg: TokenConfiguration, state: TokenState, settings: dict[str, Any]) -> str:
     """The Token section of the details pane (pure: testable without widgets)."""
+    from desktop.models.grants import grant_for, keeps_refresh_token
+    from desktop.oauth.errors import ConfigurationProblem, hint_for
+    from desktop.oauth.tokens import warnings_for
+
     now = utcnow()
     parts: list[str] = []
     if state.has_error:

@@ -14,8 +14,7 @@ Restarting by itself is not offered: the new process would meet this one's insta
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QKeySequence
@@ -33,8 +32,7 @@ def install(host: FeatureHost) -> TeamStoreFeature:
     return TeamStoreFeature(host)
 
 
-@dataclass(frozen=True)
-class SetupDone:
+class SetupDone(NamedTuple):  # a record; a NamedTuple is built ~10x faster than a dataclass at start-up
     action: str
     url: str
     member: str
