@@ -40,10 +40,10 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from desktop.store import filelock
 from desktop.store.keyring_access import KeyringAccess, KeyringUnavailable, probe_keyring, service_name
@@ -83,20 +83,19 @@ def key_user(key_id: str) -> str:
 
 
 # ---- what the store says about its vault
-@dataclass
-class VaultInfo:
+class VaultInfo(NamedTuple):  # read at every start: a NamedTuple is ~7x quicker to define than a dataclass
     mode: str = ""  # '' (not created yet), MODE_KEYRING, MODE_PASSPHRASE
     key_id: str = ""
     check: bytes = b""
     wrapped_key: bytes = b""
-    kdf: dict[str, Any] = field(default_factory=dict)
+    kdf: Mapping[str, Any] = MappingProxyType({})
     backend: str = ""  # the keyring backend class that holds the key (keyring mode)
     backend_name: str = ""
     reason: str = ""  # why this mode
     created_at: str = ""
     rekeyed_at: str = ""
     legacy: bool = False  # secrets of schema 5 still wait in the keyring / fallback table
-    legacy_cleanup: list[int] = field(default_factory=list)  # config ids whose old keyring items may remain
+    legacy_cleanup: tuple[int, ...] = ()  # config ids whose old keyring items may remain
 
     @classmethod
     def read(cls, conn: Any) -> VaultInfo:
@@ -113,7 +112,7 @@ class VaultInfo:
             created_at=values.get("created_at", ""),
             rekeyed_at=values.get("rekeyed_at", ""),
             legacy=values.get("legacy") == "1",
-            legacy_cleanup=json.loads(values.get("legacy_cleanup", "[]")),
+            legacy_cleanup=tuple(json.loads(values.get("legacy_cleanup", "[]"))),
         )
 
 
