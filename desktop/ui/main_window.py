@@ -1,10 +1,10 @@
 """The main window, a shell: token table with search, details pane, message bars, tabs, menus, toolbar.
 
 Each capability is a feature (desktop/ui/features/*) that installs itself through the extension API: ``add_action``
-(under a ``MainAction`` id, enabled by a predicate over the selected rows), ``action``, ``menu``
-(by ``MainMenu`` id), ``add_bar``, ``add_details_section``, ``add_tab``, ``show_tab``, ``set_tab_filter``,
-``selection``, and the signals ``selection_changed`` (the rows the table read), ``row_activated``, ``tab_changed``
-and ``reloaded``. Features never touch the window's private parts.
+(under a ``MainAction`` id, enabled by a predicate over the selected rows), ``action``, ``menu`` (by ``MainMenu``
+id), ``add_bar``, ``add_details_section``, ``add_tab``, ``show_tab``, ``set_tab_filter``, ``selection``,
+``drop_handler``, and the signals ``selection_changed`` (the rows the table read), ``row_activated``,
+``tab_changed`` and ``reloaded``. Features never touch the window's private parts.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from desktop.models.tones import style
 from desktop.ui.actions import EnabledWhen, WindowActions
 from desktop.ui.db_watcher import DatabaseWatcher
 from desktop.ui.details_pane import DetailsPane
+from desktop.ui.drops import DropTarget
 from desktop.ui.enums import MainAction, MainMenu
 from desktop.ui.icons import app_icon
 from desktop.ui.row_loading import follow_store
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(DropTarget, QMainWindow):  # DropTarget: drop_handler (ui/drops.py)
     #: the token table's selection, or a selected row, changed (selecting, a token change, a reload,
     #: another tab shown): a ``Selection`` - the rows as the table read them, so nobody asks the store again
     selection_changed = Signal(object)
@@ -297,21 +298,11 @@ class MainWindow(QMainWindow):
         self.selection_changed.emit(self._selection)
 
     # ---- extension API for features
-    def add_action(
-        self,
-        action_id: MainAction,
-        text: str,
-        slot: Callable[[], Any],
-        shortcut: QKeySequence | QKeySequence.StandardKey | None = None,
-        tip: str = "",
-        *,
-        menu: MainMenu | None = MainMenu.TOKEN,
-        before: MainAction | None = None,
-        toolbar: bool = True,
-        context_menu: bool = True,
-        enabled_when: EnabledWhen | None = None,
-        shortcut_anywhere: bool = True,
-    ) -> QAction:
+    def add_action(self, action_id: MainAction, text: str, slot: Callable[[], Any],
+                   shortcut: QKeySequence | QKeySequence.StandardKey | None = None, tip: str = "", *,
+                   menu: MainMenu | None = MainMenu.TOKEN, before: MainAction | None = None, toolbar: bool = True,
+                   context_menu: bool = True, enabled_when: EnabledWhen | None = None,
+                   shortcut_anywhere: bool = True) -> QAction:
         """Make the action ``action_id`` (object name ``action_<id>``) and put it in ``menu`` (at the end, or
         before the action ``before`` when that is in it), the toolbar (before the search box) and the table's
         context menu. ``enabled_when`` is evaluated by the window over the selected rows whenever they or

@@ -24,7 +24,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QObject, Slot
+from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
@@ -75,7 +75,7 @@ class BackupFeature(QObject):
         self.window.add_menu_separator(MainMenu.FILE, before=MainAction.SETTINGS)
 
         self.window.setAcceptDrops(True)
-        self.window.installEventFilter(self)
+        self.window.drop_handler = self.on_drag
 
     # ---- folders
     def _last_dir(self) -> Path:
@@ -260,21 +260,16 @@ class BackupFeature(QObject):
         self.app.tasks.run(apply_import, self.app.ctx, plan, on_done=done, on_error=failed,
                            busy_text="Importing ...")
 
-    # ---- drag and drop
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
-        kind = event.type()
-        if watched is self.window and kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
-            if _dropped_backup(event) is not None:
-                event.acceptProposedAction()  # type: ignore[attr-defined]
-                return True
-        elif watched is self.window and kind == QEvent.Type.Drop:
-            path = _dropped_backup(event)
-            if path is not None:
-                event.acceptProposedAction()  # type: ignore[attr-defined]
-                self.window.show_normal_and_raise()
-                self.open_preview(path)
-                return True
-        return super().eventFilter(watched, event)
+    # ---- drag and drop (the window's drop_handler: desktop/ui/drops.py)
+    def on_drag(self, event: Any, dropped: bool) -> bool:
+        path = _dropped_backup(event)
+        if path is None:
+            return False
+        event.acceptProposedAction()
+        if dropped:
+            self.window.show_normal_and_raise()
+            self.open_preview(path)
+        return True
 
 
 def _dropped_backup(event: Any) -> Path | None:
