@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -171,6 +171,9 @@ class MainWindow(DropTarget, QMainWindow):  # DropTarget: drop_handler (ui/drops
         self.hub.open_configuration.connect(self.open_configuration)
         self.hub.secrets_changed.connect(self._update_secret_bar)
         self.tasks.busy_changed.connect(self._on_busy_changed)
+        # a new theme: the details sections write their colours into rich text, so they are drawn again (a signal,
+        # not a changeEvent override: that made PySide6 build a type for every kind of event before the first paint)
+        QApplication.instance().paletteChanged.connect(self._on_selection_changed)  # type: ignore[union-attr]
         self.tick_timer = QTimer(self)
         self.tick_timer.setInterval(60_000)  # relative times ("in 12 min") while the window is visible
         self.tick_timer.timeout.connect(lambda: self.model.tick())
@@ -401,12 +404,6 @@ class MainWindow(DropTarget, QMainWindow):  # DropTarget: drop_handler (ui/drops
         self.busy_bar.setVisible(bool(text))
 
     # ---- show, hide, close
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt API
-        super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "details"):
-            # the details sections write their colours into rich text: draw them again for the new theme
-            self._on_selection_changed()
-
     def paintEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
         super().paintEvent(event)
         if not self._painted:
