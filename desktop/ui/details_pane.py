@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timedelta
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QFont, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QGroupBox, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from desktop.models.config import ENDPOINT_LABELS
@@ -67,6 +67,10 @@ def details_items(row: SelectedRow, now: datetime, token_lead: timedelta) -> lis
 
 
 class DetailsPane(QScrollArea):
+    #: the style sheet of the frame that shows the focus (ui/keyboard.py), set when the pane first takes the focus:
+    #: a style sheet brings Qt's style sheet engine into the window's start, for a frame nobody has seen yet
+    focus_frame = ""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
@@ -78,7 +82,10 @@ class DetailsPane(QScrollArea):
         details = QWidget()
         self._layout = QVBoxLayout(details)
         self.title = QLabel()
-        self.title.setStyleSheet("font-size:12pt; font-weight:600;")
+        font = self.title.font()
+        font.setPointSize(12)
+        font.setWeight(QFont.Weight.DemiBold)
+        self.title.setFont(font)
         self.title.setWordWrap(True)
         self._layout.addWidget(self.title)
         self.text = rich_text_label("detailsText")
@@ -87,6 +94,11 @@ class DetailsPane(QScrollArea):
         self._sections: list[QGroupBox] = []
         self._layout.addStretch(1)
         self.setWidget(details)
+
+    def focusInEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802 - Qt API
+        if self.focus_frame and self.styleSheet() != self.focus_frame:
+            self.setStyleSheet(self.focus_frame)
+        super().focusInEvent(event)
 
     def next_place(self) -> int:
         return self._layout.count() - 1  # above the stretch

@@ -45,6 +45,6 @@ def order_focus(window: MainWindow) -> None:
     if not window.details.objectName():
         window.details.setObjectName("detailsPane")
     name = window.details.objectName()
-    window.details.setStyleSheet(f"QScrollArea#{name} {{ border: 1px solid palette(mid); }}"
-                                 f"QScrollArea#{name}:focus {{ border: 2px solid palette(highlight); }}")
+    window.details.focus_frame = (f"QScrollArea#{name} {{ border: 1px solid palette(mid); }}"
+                                  f"QScrollArea#{name}:focus {{ border: 2px solid palette(highlight); }}")
     window.table.setFocus(Qt.FocusReason.OtherFocusReason)

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QGroupBox,
@@ -34,7 +34,7 @@ from desktop import APP_NAME
 from desktop.models.config import TokenConfiguration
 from desktop.models.token import TokenState
 from desktop.models.token_table_model import Selection, TokenTableModel
-from desktop.models.tones import style
+from desktop.models.tones import tone_color
 from desktop.ui.actions import EnabledWhen, WindowActions
 from desktop.ui.db_watcher import DatabaseWatcher
 from desktop.ui.details_pane import DetailsPane
@@ -112,7 +112,11 @@ class MainWindow(DropTarget, QMainWindow):  # DropTarget: drop_handler (ui/drops
         self.empty_label = QLabel()
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
-        self.empty_label.setStyleSheet(style("label", " font-size:11pt; padding:30px;"))
+        self.empty_label.setMargin(30)
+        font = self.empty_label.font()
+        font.setPointSize(11)
+        self.empty_label.setFont(font)
+        self._colour_empty_label()
         self.table_stack.addWidget(self.table)
         self.table_stack.addWidget(self.empty_label)
         self.splitter.addWidget(table_host)
@@ -174,6 +178,7 @@ class MainWindow(DropTarget, QMainWindow):  # DropTarget: drop_handler (ui/drops
         # a new theme: the details sections write their colours into rich text, so they are drawn again (a signal,
         # not a changeEvent override: that made PySide6 build a type for every kind of event before the first paint)
         QApplication.instance().paletteChanged.connect(self._on_selection_changed)  # type: ignore[union-attr]
+        QApplication.instance().paletteChanged.connect(self._colour_empty_label)  # type: ignore[union-attr]
         self.tick_timer = QTimer(self)
         self.tick_timer.setInterval(60_000)  # relative times ("in 12 min") while the window is visible
         self.tick_timer.timeout.connect(lambda: self.model.tick())
@@ -230,6 +235,11 @@ class MainWindow(DropTarget, QMainWindow):  # DropTarget: drop_handler (ui/drops
     def _restore_selection(self) -> None:
         self.table.select_names(self._selected_names)
         self._on_selection_changed()
+
+    def _colour_empty_label(self, *_args: object) -> None:  # a palette, not a style sheet: no style sheet engine
+        palette = self.empty_label.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, tone_color("label"))
+        self.empty_label.setPalette(palette)
 
     @Slot()
     def _update_empty_state(self) -> None:

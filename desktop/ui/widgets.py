@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QToolButton, QWidget
 
-BAR_STYLES = {
-    "warning": "background:#fff4ce; border:1px solid #e0c060; color:#4a3b00;",
-    "error": "background:#fde7e9; border:1px solid #e3a0a8; color:#6b0010;",
-    "info": "background:#e8f1fb; border:1px solid #a9c7ea; color:#0b3a6b;",
+#: kind -> (background, border, text) of a message bar
+BAR_COLOURS = {
+    "warning": ("#fff4ce", "#e0c060", "#4a3b00"),
+    "error": ("#fde7e9", "#e3a0a8", "#6b0010"),
+    "info": ("#e8f1fb", "#a9c7ea", "#0b3a6b"),
 }
+#: the same as style sheet properties (dialogs' panels)
+BAR_STYLES = {kind: f"background:{bg}; border:1px solid {border}; color:{text};"
+              for kind, (bg, border, text) in BAR_COLOURS.items()}
 
 
 def rich_text_label(object_name: str) -> QLabel:
@@ -24,14 +29,19 @@ def rich_text_label(object_name: str) -> QLabel:
 
 
 class MessageBar(QFrame):
-    """A coloured one-line bar with optional buttons, shown below the toolbar."""
+    """A coloured one-line bar with optional buttons, shown below the toolbar. It paints its own rounded box (a
+    style sheet would bring Qt's style sheet engine into the window's start for a bar that is mostly hidden)."""
 
     closed = Signal()
 
     def __init__(self, text: str = "", kind: str = "warning", closable: bool = False, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("MessageBar")
-        self.setStyleSheet(f"QFrame#MessageBar {{{BAR_STYLES.get(kind, BAR_STYLES['info'])} border-radius:4px;}}")
+        self._colours = BAR_COLOURS.get(kind, BAR_COLOURS["info"])
+        palette = self.palette()
+        for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text):
+            palette.setColor(role, QColor(self._colours[2]))
+        self.setPalette(palette)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 6, 6)
         self.label = QLabel(text)
@@ -47,6 +57,15 @@ class MessageBar(QFrame):
             close.setToolTip("Hide this message")
             close.clicked.connect(self._close)
             layout.addWidget(close)
+
+    def paintEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802 - Qt API
+        background, border, _text = self._colours
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QColor(border))
+        painter.setBrush(QColor(background))
+        painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
+        painter.end()
 
     def set_text(self, text: str) -> None:
         self.label.setText(text)
