@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 from desktop.ui.enums import MainAction, MainMenu
 from desktop.ui.features.host import FeatureHost
@@ -149,6 +149,8 @@ class BackupFeature(QObject):
     # ---- import
     @Slot()
     def on_import(self) -> None:
+        from PySide6.QtWidgets import QFileDialog  # its Python type is built on first use, not at start-up
+
         from desktop.ui.dialogs.export_dialog import IMPORT_FILTER
 
         path, _filter = QFileDialog.getOpenFileName(
