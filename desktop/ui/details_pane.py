@@ -100,6 +100,11 @@ class DetailsPane(QScrollArea):
             self.setStyleSheet(self.focus_frame)
         super().focusInEvent(event)
 
+    def sections(self) -> list[QGroupBox]:
+        """The features' sections, top to bottom."""
+        items = (self._layout.itemAt(i).widget() for i in range(self._layout.count()))
+        return [w for w in items if isinstance(w, QGroupBox)]
+
     def next_place(self) -> int:
         return self._layout.count() - 1  # above the stretch
 
