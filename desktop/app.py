@@ -147,14 +147,17 @@ class Application:
 
         if not instance.supported():
             return True
-        listener = instance.claim(data_dir())
-        if listener is None:
+        claimed = instance.claim(data_dir(), raw=True)
+        if claimed is None:
             return False
-        self._instance_listener = listener
+        self._instance_listener = claimed
 
         def serve() -> None:  # a start or command meanwhile waits in the socket's backlog
+            if self._instance_listener is not claimed:  # served already, or shut down
+                return
             from desktop import agent
 
+            listener = self._instance_listener = instance.full(claimed)
             relay = _AgentRelay(self)
             self._agent_relay = relay
             self._agent = agent.AgentServer(listener, agent.TokenAgent(self.ctx, on_changed=relay.token_changed.emit),
@@ -162,8 +165,9 @@ class Application:
             self._instance_notifier = QSocketNotifier(listener.fileno(), QSocketNotifier.Type.Read, self.window)
             self._instance_notifier.activated.connect(lambda *_args: self._agent.accept_ready())
 
-        if self.defer_start:  # the agent's modules load after the first paint
-            self.after_first_paint(lambda: serve() if self._instance_listener is listener else None)
+        if self.defer_start:  # the agent's modules load right after the first paint (not after a large store's rows)
+            self.window.first_painted.connect(lambda: QTimer.singleShot(0, serve))
+            self.after_first_paint(serve)  # a start in the tray paints nothing
         else:
             serve()
         return True

@@ -9,18 +9,21 @@ The same socket carries the token agent's JSON requests (``desktop.agent``: ``to
 answered by the window). Abstract sockets carry no file permissions, so both ends check the other's
 user id (``SO_PEERCRED``): another user can neither raise our window nor ask it for a token nor, by
 squatting the name, stop Tokendesk from starting. Elsewhere (no abstract sockets) nothing is
-enforced. No Qt here, and nothing heavier than ``socket`` (not even ``pathlib`` or ``logging`` until
-needed): the check runs before PySide6 is imported, and ``tokendesk token`` asks through it.
+enforced. No Qt here, and nothing heavier than the C ``_socket`` module (not even ``socket``, ``pathlib`` or
+``logging`` until needed): the check runs before PySide6 is imported, and ``tokendesk token`` asks through it.
+``socket``'s Python wrapper builds four IntEnums when imported (~4 ms of the window's start), so the start's
+check and claim use ``_socket`` objects; ``full`` turns one into a ``socket.socket`` where its API is needed.
 """
 
 from __future__ import annotations
 
+import _socket
 import os
-import socket
 import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import socket
     from pathlib import Path
 
 COMMANDS = ("show", "minimized")
@@ -51,13 +54,23 @@ def address(home: Path | str) -> str:
 
 
 def supported() -> bool:
-    return sys.platform.startswith("linux") and hasattr(socket, "AF_UNIX") and hasattr(socket, "SO_PEERCRED")
+    return sys.platform.startswith("linux") and hasattr(_socket, "AF_UNIX") and hasattr(_socket, "SO_PEERCRED")
 
 
-def peer_credentials(sock: socket.socket) -> tuple[int, int, int] | None:
+def full(raw: _socket.socket) -> socket.socket:
+    """The ``socket.socket`` for a socket made here with ``_socket`` (the same file descriptor and timeout)."""
+    import socket
+
+    timeout = raw.gettimeout()
+    sock = socket.socket(raw.family, raw.type, raw.proto, fileno=raw.detach())
+    sock.settimeout(timeout)
+    return sock
+
+
+def peer_credentials(sock: socket.socket | _socket.socket) -> tuple[int, int, int] | None:
     """(pid, uid, gid) of the process at the other end (Linux ``SO_PEERCRED``); None when unknown."""
     try:
-        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+        raw = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
     except OSError:
         return None
     if len(raw) != 12:
@@ -66,7 +79,7 @@ def peer_credentials(sock: socket.socket) -> tuple[int, int, int] | None:
             int.from_bytes(raw[8:12], sys.byteorder))
 
 
-def _same_user(sock: socket.socket) -> bool:
+def _same_user(sock: socket.socket | _socket.socket) -> bool:
     """The process at the other end runs as this user."""
     creds = peer_credentials(sock)
     return creds is not None and creds[1] == os.getuid()
@@ -74,9 +87,14 @@ def _same_user(sock: socket.socket) -> bool:
 
 def connect(home: Path | str, timeout: float) -> socket.socket | None:
     """A connection to the window on ``home``, its user checked; None when none listens (or another user's)."""
+    raw = _connect(home, timeout)
+    return None if raw is None else full(raw)
+
+
+def _connect(home: Path | str, timeout: float) -> _socket.socket | None:
     if not supported():
         return None
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         sock.connect(address(home))
@@ -92,23 +110,25 @@ def connect(home: Path | str, timeout: float) -> socket.socket | None:
 
 def ask_running_instance(command: str, home: Path | str, timeout: float = 2.0) -> bool:
     """True when a Tokendesk GUI for ``home`` took ``command``; False when none runs (or it hangs)."""
-    sock = connect(home, timeout)
+    sock = _connect(home, timeout)
     if sock is None:
         return False  # this start is the first
-    with sock:
-        try:
-            sock.sendall(command.encode("ascii") + b"\n")
-            return sock.recv(16) == _ANSWER
-        except OSError as exc:  # it listens but does not answer in time: start anyway
-            _logger().warning("another Tokendesk holds %s but did not answer: %s", home, exc)
-            return False
+    try:
+        sock.sendall(command.encode("ascii") + b"\n")
+        return sock.recv(16) == _ANSWER
+    except OSError as exc:  # it listens but does not answer in time: start anyway
+        _logger().warning("another Tokendesk holds %s but did not answer: %s", home, exc)
+        return False
+    finally:
+        sock.close()
 
 
-def claim(home: Path | str) -> socket.socket | None:
-    """Listen for later starts; None when another instance already listens (or not supported)."""
+def claim(home: Path | str, *, raw: bool = False) -> socket.socket | None:
+    """Listen for later starts; None when another instance already listens (or not supported). ``raw``: a
+    ``_socket.socket`` (the window's start: ``full`` makes it a ``socket.socket`` once it serves)."""
     if not supported():
         return None
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.bind(address(home))
         sock.listen(BACKLOG)
@@ -116,7 +136,7 @@ def claim(home: Path | str) -> socket.socket | None:
         sock.close()
         return None
     sock.setblocking(False)
-    return sock
+    return sock if raw else full(sock)  # type: ignore[return-value]
 
 
 def read_command(listener: socket.socket) -> str | None:
