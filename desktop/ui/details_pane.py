@@ -7,7 +7,6 @@ Colours are written into rich text, so the window draws it again on a palette ch
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import datetime, timedelta
 
@@ -19,7 +18,7 @@ from desktop.models.config import ENDPOINT_LABELS
 from desktop.models.status import format_when, last_used_text
 from desktop.models.token_table_model import COL_REFRESH, COL_TOKEN, SelectedRow, row_status
 from desktop.models.tones import tone
-from desktop.ui.widgets import rich_text_label
+from desktop.ui.widgets import escape_html, rich_text_label
 
 #: a word (no space) longer than this may not fit the pane: it gets places to wrap (zero-width spaces)
 LONG_WORD = 30
@@ -41,7 +40,7 @@ def breakable(text: str) -> str:
     """HTML-escape and let long values wrap (URLs, scopes, UUIDs, long IDs): words longer than LONG_WORD get
     zero-width spaces where they may break; shorter ones stay as they are. Copying from the pane takes the marks
     out again."""
-    return html.escape(_LONG_WORD.sub(lambda m: _marked(m.group(0)), text))
+    return escape_html(_LONG_WORD.sub(lambda m: _marked(m.group(0)), text))
 
 
 def details_items(row: SelectedRow, now: datetime, token_lead: timedelta) -> list[tuple[str, str]]:
@@ -144,7 +143,7 @@ class DetailsPane(QScrollArea):
             return
         self.title.setText(row.config.name)
         self.text.setText("".join(
-            f"<p style='margin:0 0 6px 0'><span style='color:{tone('label')}'>{html.escape(label)}</span><br>"
+            f"<p style='margin:0 0 6px 0'><span style='color:{tone('label')}'>{escape_html(label)}</span><br>"
             f"{breakable(value)}</p>"
             for label, value in details_items(row, now, token_lead)
         ))

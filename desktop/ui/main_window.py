@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QAction, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QGroupBox,
@@ -47,6 +47,8 @@ from desktop.ui.token_table import TokenTableView
 from desktop.ui.window_layout import apply_default_layout
 
 if TYPE_CHECKING:
+    from PySide6.QtGui import QCloseEvent
+
     from desktop.services import Context
     from desktop.ui.hub import Hub
     from desktop.ui.tasks import TaskRunner

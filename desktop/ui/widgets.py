@@ -6,6 +6,16 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QToolButton, QWidget
 
+_HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+_HTML_ESCAPES_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def escape_html(text: str, quote: bool = True) -> str:
+    """``html.escape``, for the widgets built before the window's first paint: the html module loads its table of
+    2,000 named entities on import (~1 ms of the start) for an escape that needs five."""
+    return text.translate(_HTML_ESCAPES if quote else _HTML_ESCAPES_TEXT)
+
+
 #: kind -> (background, border, text) of a message bar
 BAR_COLOURS = {
     "warning": ("#fff4ce", "#e0c060", "#4a3b00"),

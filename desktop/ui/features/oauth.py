@@ -15,7 +15,6 @@ Every change emits ``hub.token_changed(config_id)``. No network I/O on the GUI t
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -45,7 +44,7 @@ from desktop.ui.clipboard import copy_secret_to_clipboard
 from desktop.ui.details_pane import breakable
 from desktop.ui.enums import MainAction
 from desktop.ui.features.host import FeatureHost
-from desktop.ui.widgets import rich_text_label
+from desktop.ui.widgets import escape_html, rich_text_label
 
 if TYPE_CHECKING:
     from desktop.oauth.tokens import TokenService
@@ -75,7 +74,7 @@ class BrowserWaitDialog(QDialog):
         self.setObjectName("BrowserWaitDialog")
         self.setModal(True)
         layout = QVBoxLayout(self)
-        self.message = QLabel(f"Starting the sign-in for \u201c{html.escape(name)}\u201d \u2026")
+        self.message = QLabel(f"Starting the sign-in for \u201c{escape_html(name)}\u201d \u2026")
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
         row = QHBoxLayout()
@@ -528,7 +527,7 @@ def can_revoke(rows: Sequence[SelectedRow]) -> bool:
 
 def _line(label: str, value: str, color: str = "") -> str:
     style = f" style='color:{color}'" if color else ""
-    return (f"<p style='margin:0 0 6px 0'><span style='color:{tone('label')}'>{html.escape(label)}</span><br>"
+    return (f"<p style='margin:0 0 6px 0'><span style='color:{tone('label')}'>{escape_html(label)}</span><br>"
             f"<span{style}>{breakable(value)}</span></p>")
 
 

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from typing import TYPE_CHECKING
 
@@ -25,6 +24,7 @@ from desktop.models.token_table_model import Selection
 from desktop.models.tones import tone
 from desktop.ui.enums import MainAction, MainMenu
 from desktop.ui.features.host import FeatureHost
+from desktop.ui.widgets import escape_html
 
 if TYPE_CHECKING:
     from desktop.ui.usage.views import InvokersView, MailAccountsView
@@ -157,7 +157,7 @@ class UsageFeature(QObject):
             return
         users = self._users.get(current.config.id, [])
         if users:
-            items = "".join(f"<li>{html.escape(u, quote=False)}</li>" for u in users)
+            items = "".join(f"<li>{escape_html(u, quote=False)}</li>" for u in users)
             self.used_by.setText(f"<ul style='margin:0; padding-left:14px'>{items}</ul>"
                                  f"<span style='color:{tone('label')}'>It cannot be deleted while these use it.</span>")
         else:
