@@ -18,3 +18,12 @@ class Hub(QObject):
     refresh_failed = Signal(int)
     #: the secret store strategy changed (e.g. the admin allowed the local fallback)
     secrets_changed = Signal()
+    #: the store turned read-only (a team store that cannot be reached) or writable again (features/store_status.py);
+    #: ``read_only`` says how it is now, for views built later
+    read_only_changed = Signal(bool)
+    read_only = False
+
+    def set_read_only(self, read_only: bool) -> None:
+        if read_only != self.read_only:
+            self.read_only = read_only
+            self.read_only_changed.emit(read_only)

@@ -220,12 +220,20 @@ class RelayView(QWidget):
         rows = self.devices.selectionModel().selectedRows()
         return self.devices.item(rows[0].row(), 0).text() if rows else ""
 
+    #: the store cannot be written (a team store out of reach): Add device and Remove device are off
+    read_only = False
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.read_only = read_only
+        self._update_buttons()
+
     def _update_buttons(self) -> None:
-        self.remove_button.setEnabled(bool(self.selected_device()))
+        self.add_button.setEnabled(not self.read_only)
+        self.remove_button.setEnabled(bool(self.selected_device()) and not self.read_only)
 
     def _on_remove(self) -> None:
         name = self.selected_device()
-        if name:
+        if name and not self.read_only:  # the Delete key too
             self.remove_requested.emit(name)
 
 

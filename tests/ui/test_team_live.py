@@ -51,11 +51,12 @@ def listener_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "tokendesk-listen" and t.is_alive()]
 
 
-def make_window(qapp, qtbot, location: str, *, notify: bool = False):
+def make_window(qapp, qtbot, location: str, *, notify: bool = False, more: tuple[str, ...] = ()):
     from desktop.services import open_context
 
     ctx = open_context(location)
-    app = Application(qapp, ctx, tasks=TaskRunner(), features=window_features("desktop.ui.features.store_status"))
+    app = Application(qapp, ctx, tasks=TaskRunner(),
+                      features=window_features("desktop.ui.features.store_status", *more))
     if notify:
         from desktop.ui.features.notify import NotifyFeature
 
@@ -225,11 +226,13 @@ def test_an_unreachable_team_store_shows_the_last_state_read_only_and_comes_back
     add(other, "Support mailbox")
     add(other, "Billing")
     monkeypatch.setenv("TOKENDESK_MEMBER", MEMBER)
-    app = make_window(qapp, qtbot, url)
+    app = make_window(qapp, qtbot, url, more=("desktop.ui.features.usage",))
     window, status = app.window, app.features["store_status"]
+    mail = app.features["usage"].mail_view  # the Mail accounts tab's buttons follow the store too
     try:
         qtbot.waitUntil(lambda: window.db_watcher.listener is not None and window.db_watcher.listener.connected,
                         timeout=5000)
+        assert mail.add_button.isEnabled()
         assert window.select_configuration("Billing")
         edit, add_action = window.action(MainAction.EDIT), window.action(MainAction.ADD)
         assert edit.isEnabled() and add_action.isEnabled()
@@ -245,6 +248,7 @@ def test_an_unreachable_team_store_shows_the_last_state_read_only_and_comes_back
         assert names(window) == ["Billing", "Support mailbox"]  # the last state, kept
         assert not edit.isEnabled() and not add_action.isEnabled()
         assert not window.action(MainAction.DELETE).isEnabled()
+        assert not mail.add_button.isEnabled()
         assert window.action(MainAction.FIND).isEnabled()  # reading actions stay
         # selecting again re-evaluates the predicates: the writing actions stay off
         assert window.select_configuration("Support mailbox")
@@ -260,7 +264,7 @@ def test_an_unreachable_team_store_shows_the_last_state_read_only_and_comes_back
         add(other, "Shared mailbox")  # written before this window listens again: read when it is back
         status.retry_button.click()  # Try now: no waiting for the back-off
         qtbot.waitUntil(lambda: not status.bar.isVisible(), timeout=5000)
-        assert edit.isEnabled() and add_action.isEnabled()
+        assert edit.isEnabled() and add_action.isEnabled() and mail.add_button.isEnabled()
         assert status.label.styleSheet() == ""
         assert names(window) == ["Billing", "Shared mailbox", "Support mailbox"]
 

@@ -75,6 +75,8 @@ class RelayFeature(QObject):
             view.stop_requested.connect(self.stop)
             view.add_requested.connect(self.add_device)
             view.remove_requested.connect(self.remove_device)
+            view.set_read_only(self.app.hub.read_only)
+            self.app.hub.read_only_changed.connect(view.set_read_only)
             self._host.layout().addWidget(view)
             view.show()
             self._view = view

@@ -6,7 +6,8 @@
   the window failed with ``StoreUnreachable``, which reaches ``sys.excepthook`` from a slot) turns the window
   read-only: the table keeps what was read last, a bar says since when and when the next try is (Try now), the
   status label turns red, and every action that writes (``MainAction.writes``) is off - one ``QActionGroup``
-  disabled, which wins over the actions' own ``enabled_when`` until it is enabled again. The listener retries with
+  disabled, which wins over the actions' own ``enabled_when`` until it is enabled again - and the Mail accounts, Web
+  services and Relay tabs' Add, Edit and Delete buttons (``Hub.read_only_changed``). The listener retries with
   back-off; when it listens again (``reachable``), the bar goes, the actions come back, and the watcher's
   ``changed`` has everything read again (the table, the notify plan - refreshes asked for meanwhile are asked again -,
   the tabs that follow the window's reload).
@@ -53,6 +54,7 @@ class StoreStatus(QObject):
     def __init__(self, app: FeatureHost) -> None:
         super().__init__(app.window)
         self.window = app.window
+        self.hub = app.hub
         self.store = app.ctx.store
         self.watcher = app.window.db_watcher
         text, tip = store_label(self.store)
@@ -65,7 +67,7 @@ class StoreStatus(QObject):
         self.read_at = datetime.now().astimezone()
         self.window.reloaded.connect(self._on_reloaded)
         self.bar = MessageBar(kind="error")
-        self.bar.setAccessibleName("The team store cannot be reached")  # its object name keeps the bar's style
+        self.bar.setAccessibleName("The team store cannot be reached")
         self.retry_button = self.bar.add_button("Try now")
         self.retry_button.setToolTip("Try to reach the team store now instead of at the next try")
         self.retry_button.clicked.connect(self.retry_now)
@@ -109,6 +111,7 @@ class StoreStatus(QObject):
         if self.bar.isHidden():  # each failed try after the first only updates the bar
             logger.warning("the team store cannot be reached: %s", message)
         self._writing_actions().setEnabled(False)
+        self.hub.set_read_only(True)
         where = self.label.text().removeprefix("Team store: ").split(" as ")[0]
         read = self.read_at.strftime("%H:%M")
         when = (datetime.now() + timedelta(seconds=retry_in)).strftime("%H:%M:%S") if retry_in > 0 else "now"
@@ -125,6 +128,7 @@ class StoreStatus(QObject):
         logger.info("the team store answers again")
         if self.writers is not None:
             self.writers.setEnabled(True)
+        self.hub.set_read_only(False)
         self.bar.hide()
         self.label.setStyleSheet("")
         self.label.setToolTip(store_label(self.store)[1])

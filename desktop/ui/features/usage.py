@@ -91,6 +91,8 @@ class UsageFeature(QObject):
         return host
 
     def _adopt(self, view: QWidget, host: QWidget) -> None:
+        view.set_read_only(self.app.hub.read_only)  # type: ignore[attr-defined]
+        self.app.hub.read_only_changed.connect(view.set_read_only)  # type: ignore[attr-defined]
         host.layout().addWidget(view)
         view.show()  # the host may be on screen already: show now, not at the next event-loop pass
         view.token_used.connect(self.app.hub.token_changed)  # type: ignore[attr-defined]

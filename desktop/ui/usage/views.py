@@ -202,11 +202,19 @@ class _UsageView(QWidget):
         self.table.selectRow(row)
         return True
 
+    #: the store cannot be written (a team store out of reach): Add, Edit and Delete are off (``set_read_only``)
+    read_only = False
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.read_only = read_only
+        self._update_buttons()
+
     @Slot()
     def _update_buttons(self) -> None:
         name = self.current_name()
-        self.edit_button.setEnabled(name is not None)
-        self.delete_button.setEnabled(name is not None)
+        self.add_button.setEnabled(not self.read_only)
+        self.edit_button.setEnabled(name is not None and not self.read_only)
+        self.delete_button.setEnabled(name is not None and not self.read_only)
         self.run_button.setEnabled(name is not None and name not in self.running)
 
     def _on_double_click(self, index: QModelIndex) -> None:
@@ -222,12 +230,13 @@ class _UsageView(QWidget):
 
     @Slot()
     def on_add(self) -> None:
-        self._edit(None)
+        if not self.read_only:  # the Insert key too
+            self._edit(None)
 
     @Slot()
     def on_edit(self) -> None:
         item = self.current_item()
-        if item is not None:
+        if item is not None and not self.read_only:  # Enter and F2 too
             self._edit(item)
 
     def _edit(self, item: Any) -> None:
@@ -240,7 +249,7 @@ class _UsageView(QWidget):
     @Slot()
     def on_delete(self) -> None:
         name = self.current_name()
-        if name is None:
+        if name is None or self.read_only:  # the Delete key too
             return
         answer = QMessageBox.question(self, f"Delete {self.KIND}", f"Delete the {self.KIND} \u201c{name}\u201d?\n\n"
                                       "Its token configuration is not touched.")
