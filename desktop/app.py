@@ -231,7 +231,8 @@ def run_gui(minimized: bool = False, argv: Sequence[str] | None = None) -> int:
 
     logfile.enable(data_dir())
     try:
-        ctx = open_context()  # cheap: the vault opens after the first paint (features/vault.py)
+        # cheap: the vault opens after the first paint (features/vault.py), a team store connects then (row_loading)
+        ctx = open_context(connect_later=True)
     except Exception as exc:  # the database cannot be opened: say so in a window, not a traceback
         database_problem_box(None, damage_from(exc) or exc, starting=True).exec()
         return 1

@@ -133,17 +133,19 @@ def open_context(
     *,
     passphrase_provider: PassphraseProvider | None = None,
     agent_key: AgentKeySource | None = None,
+    connect_later: bool = False,
 ) -> Context:
     """Open the store and its vault. Cheap: the keyring is touched only when a secret is first needed.
 
     ``passphrase_provider`` asks the admin for the vault passphrase (terminal or dialog); ``agent_key``
-    asks a running window for the open vault's key (``desktop.agent``)."""
+    asks a running window for the open vault's key (``desktop.agent``); ``connect_later``: a team store connects
+    at its first use (the window's start, after its first paint: ``ui/row_loading.py``)."""
     if db_path is None:  # TOKENDESK_STORE, the saved team store, else this workstation's file
         from desktop.store.location import open_store
 
-        store = open_store()
+        store = open_store(connect_later=connect_later)
     else:
-        store = Store.open(db_path)
+        store = Store.open(db_path, connect_later=connect_later)
     if secrets is None:
         from desktop.store.vault import Vault
         from desktop.store.vault_secrets import VaultSecrets

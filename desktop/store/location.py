@@ -120,14 +120,17 @@ def stored_password(url: str) -> str | None:
         return None
 
 
-def open_store(choice: StoreChoice | None = None):  # noqa: ANN201 - a Store
-    """The ``Store`` of ``choice`` (default: ``current()``), the member name set for a team store."""
+def open_store(choice: StoreChoice | None = None, *, connect_later: bool = False):  # noqa: ANN201 - a Store
+    """The ``Store`` of ``choice`` (default: ``current()``), the member name set for a team store.
+    ``connect_later``: a team store connects (and its password is looked up) at its first use (``Store.open``)."""
     from desktop.store.repository import Store
 
     choice = choice or current()
     if choice.url is None:
         return Store.open(choice.path)
-    store = Store.open(choice.url, password=stored_password(choice.url))
+    url = choice.url
+    password = (lambda: stored_password(url)) if connect_later else stored_password(url)
+    store = Store.open(url, password=password, connect_later=connect_later)
     if choice.member:
         store.member = choice.member
     return store

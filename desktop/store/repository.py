@@ -152,6 +152,29 @@ _CONFIG_COLUMNS = (
 _STATE_COLUMNS = ", ".join(f"s.{f}" for f in STATE_FIELDS)
 
 
+class _FirstConnects:
+    """A team store's connector for ``Store.open(connect_later=True)``: the first connection made (on any thread)
+    asks for the password and brings the schema to this version; the later ones use that password as they are."""
+
+    def __init__(self, url: str, password: str | Callable[[], str | None] | None) -> None:
+        self.url, self._password = url, password
+        self._secret: str | None = None
+        self._checked = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Any:
+        from desktop.store import pg
+
+        with self._lock:
+            if not self._checked:  # a failed try (the server away) is tried again by the next one
+                given = self._password
+                self._secret = given() if callable(given) else given
+                conn = pg.connect(self.url, self._secret)
+                self._checked = True
+                return conn
+        return pg.connect(self.url, self._secret, migrate_schema=False)
+
+
 class Store:
     """The repository. ``conn`` is per thread: worker threads get their own connection to the
     same file, so one thread's transaction never swallows another thread's writes."""
@@ -164,12 +187,24 @@ class Store:
         self._connector = connector
         self._local = threading.local()
         self._local.conn = conn
-        self._all_conns: list[sqlite3.Connection] = [conn]
+        self._all_conns: list[sqlite3.Connection] = [] if conn is None else [conn]
         self._lock = threading.Lock()
-        row = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
-        self.store_id: str = row[0]
+        #: a connection was made (a team store opened with ``connect_later`` has none until its first use)
+        self.reached = conn is not None
+        self._store_id: str | None = None if conn is None else self._read_store_id(conn)
         # TOKENDESK_MEMBER as it is now; user@host (getpass, the host name) only when first asked
         self._member: str | None = os.environ.get("TOKENDESK_MEMBER", "").strip() or None
+
+    @staticmethod
+    def _read_store_id(conn: Any) -> str:
+        return str(conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()[0])
+
+    @property
+    def store_id(self) -> str:
+        """The store's own id (``meta``; the vault binds its sealing to it)."""
+        if self._store_id is None:
+            self._store_id = self._read_store_id(self.conn)
+        return self._store_id
 
     @property
     def member(self) -> str:
@@ -200,6 +235,7 @@ class Store:
         if conn is None:
             if self._connector is not None:
                 conn = self._connector()
+                self.reached = True
             elif self.path is None:
                 raise StoreError("an in-memory store cannot be used from another thread")
             else:
@@ -231,9 +267,13 @@ class Store:
         return pids
 
     @classmethod
-    def open(cls, path: Path | str | None = None, *, password: str | None = None) -> Store:
+    def open(cls, path: Path | str | None = None, *, password: str | Callable[[], str | None] | None = None,
+             connect_later: bool = False) -> Store:
         """The store at ``path``: a SQLite file (default: the data directory's), ``:memory:``, or a team store's
-        ``postgresql://`` address (``password``: the database password when the address has none)."""
+        ``postgresql://`` address (``password``: the database password when the address has none, or what asks
+        for it). ``connect_later``: a team store connects at its first use, on whichever thread that is (the
+        window's start: psycopg's import and the connection come after its first paint); the first connection
+        brings the schema to this version, as an open does."""
         if path is None:
             from desktop.paths import database_path
 
@@ -242,7 +282,10 @@ class Store:
             from desktop.store import pg
 
             shown, in_url = pg.split_url(path)
-            secret = password if password is not None else in_url
+            given = password if password is not None else in_url
+            if connect_later:
+                return cls(None, None, url=shown, connector=_FirstConnects(shown, given))
+            secret = given() if callable(given) else given
 
             def connector() -> Any:
                 return pg.connect(shown, secret, migrate_schema=False)

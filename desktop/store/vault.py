@@ -161,7 +161,6 @@ class Vault:
     def __init__(self, store: Store, *, passphrase_provider: PassphraseProvider | None = None,
                  agent_key: AgentKeySource | None = None) -> None:
         self.store = store
-        self.store_id = store.store_id
         self.passphrase_provider = passphrase_provider
         self.agent_key = agent_key
         self._cipher: Cipher | None = None
@@ -170,8 +169,14 @@ class Vault:
         self._keyring: KeyringAccess | None = None
         self._legacy_checked = False
 
+    @property
+    def store_id(self) -> str:
+        return self.store.store_id
+
     # ---- state
     def info(self) -> VaultInfo:
+        if not self.store.reached:  # a team store before its first connection (the window's start): its vault is
+            return VaultInfo(mode=MODE_TEAM)  # the team's; what else it says is read once the store answers
         return VaultInfo.read(self.store.conn)
 
     @property

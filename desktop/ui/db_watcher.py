@@ -67,9 +67,11 @@ class DatabaseWatcher(QObject):
         self._everything = False
 
     def watch(self) -> None:
-        """Start watching (the window: once its first read succeeded)."""
+        """Start watching (the window: once its first read succeeded). A team store not connected yet (the window's
+        start, ``Store.reached``) is watched once its rows are read, or their read found it away (row_loading)."""
         if self._store.is_team:
-            self._listen()
+            if self._store.reached:
+                self.listen()
             return
         path = self._store.path
         if path is None:  # an in-memory database: nobody else writes to it
@@ -77,6 +79,12 @@ class DatabaseWatcher(QObject):
         for candidate in (path, path.with_name(path.name + "-wal")):
             if candidate.exists():
                 self._watcher.addPath(str(candidate))
+
+    def listen(self) -> None:
+        """A team store: start the listener (once), connected or not - it connects on its own thread and retries
+        with back-off, reporting ``unreachable`` and ``reachable``."""
+        if self._store.is_team and self.listener is None:
+            self._listen()
 
     def _listen(self) -> None:
         from desktop.store.pg_listen import ChangeListener

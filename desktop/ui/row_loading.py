@@ -8,6 +8,12 @@ than a bare PySide6 window needs to appear. So the window shows at once with "Lo
 ``Application.after_first_paint`` (the vault, the notification plan over the window's rows) runs once they
 are in. A reload meanwhile (the CLI wrote, a token changed) makes the read stale: the window then reads again
 on the GUI thread, so nothing shown is older than the store.
+
+A team store opened for the window (``open_context(connect_later=True)``) has no connection yet: the window shows
+"Connecting to the team store ..." and the same read after its first paint makes the connection (psycopg's import
+and the connection, ~100 ms, no longer hold the window back). When the server does not answer, the window says so
+and turns read-only (the store-status feature's bar), its listener keeps trying, and the rows - and the work that
+waits for them - come when it answers; no error box, no exit.
 """
 
 from __future__ import annotations
@@ -26,14 +32,19 @@ logger = logging.getLogger(__name__)
 READ_BEFORE_SHOW = 200
 
 
-def loading_text(total: int) -> str:
-    return f"Loading {total:,} configurations ..."
+def loading_text(total: int | None) -> str:
+    return "Connecting to the team store ..." if total is None else f"Loading {total:,} configurations ..."
 
 
 def first_read(window: MainWindow, tasks: TaskRunner) -> RowsLater | None:
     """The window's first read: all rows now when there are few (None), else the settings only, the table's
-    place saying that the rows are loading, and a ``RowsLater`` to start after the first paint."""
-    total = window.ctx.store.count()
+    place saying that the rows are loading, and a ``RowsLater`` to start after the first paint (a team store not
+    connected yet: nothing read now)."""
+    store = window.ctx.store
+    if store.is_team and not store.reached:
+        window.details.show_row(None, window.model.now, window.model.token_lead)  # "No configuration selected"
+        return RowsLater(window, tasks, None)
+    total = store.count()
     if total <= READ_BEFORE_SHOW:
         window.reload()
         return None
@@ -44,7 +55,8 @@ def first_read(window: MainWindow, tasks: TaskRunner) -> RowsLater | None:
 class RowsLater:
     """Reads every row on the task runner and hands it to the window (``start``; once ``done``, ``then``)."""
 
-    def __init__(self, window: MainWindow, tasks: TaskRunner, total: int) -> None:
+    def __init__(self, window: MainWindow, tasks: TaskRunner, total: int | None) -> None:
+        """``total``: how many configurations the store holds; None: a team store not connected yet."""
         self.window, self.tasks, self.total = window, tasks, total
         self.started = self.done = self.stale = False
         self._then: list[Callable[[], None]] = []
@@ -79,14 +91,44 @@ class RowsLater:
         self._stop_watching()
         # another reload or a token change since the read started: read again here, nothing older is shown
         self.window.reload(None if self.stale else rows)
+        self._connected()
         self._release()
 
+    def _connected(self) -> None:
+        if self.total is None:  # the team store answered for the first time: listen, and say what its vault is
+            self.window.db_watcher.watch()
+            self.window.hub.secrets_changed.emit()
+
     def _failed(self, exc: BaseException) -> None:
+        from desktop.store.pg_listen import is_unreachable
+
+        if self.total is None and is_unreachable(self.window.ctx.store, exc):
+            self._away(exc)
+            return
         logger.error("the configurations could not be read: %s", exc)  # a damaged file: the app's box says more
         self._stop_watching()
         self.window.reload([])
         self.window.empty_label.setText(f"The configurations could not be read.\n\n{exc}\n\nView > Reload "
                                         "(Ctrl+Shift+R) tries again.")
+        self._release()
+
+    def _away(self, exc: BaseException) -> None:
+        """The team store did not answer the window's first read: read-only until it does (the watcher's
+        ``unreachable``), its listener trying with back-off; when it answers the window reads everything
+        (``reachable`` -> ``changed``), and then the work waiting for the rows runs."""
+        logger.warning("the team store cannot be reached at start-up: %s", exc)
+        self._stop_watching()
+        self.window.empty_label.setText(f"The team store cannot be reached yet.\n\n{exc}\n\nTokendesk keeps "
+                                        "trying; the configurations appear when it answers.")
+        self.window.table_stack.setCurrentWidget(self.window.empty_label)
+        self.window.reloaded.connect(self._arrived)
+        watcher = self.window.db_watcher
+        watcher.lost(str(exc))
+        watcher.listen()
+
+    def _arrived(self) -> None:
+        self.window.reloaded.disconnect(self._arrived)
+        self._connected()
         self._release()
 
     def _stop_watching(self) -> None:

@@ -301,3 +301,77 @@ def test_refreshes_asked_while_the_store_was_away_are_asked_again():
     scheduler.forget_asked_refreshes()
     assert [e.config_id for e in scheduler.plan([(cfg, state)], due_at + timedelta(minutes=2)).refresh_due] == [1]
 
+
+
+def start_window(qapp, qtbot, url: str):
+    """The real start on a team store: ``open_context(connect_later=True)`` and ``defer_start``, as run_gui does."""
+    from desktop.services import open_context
+
+    ctx = open_context(url, connect_later=True)
+    app = Application(qapp, ctx, tasks=TaskRunner(), defer_start=True,
+                      features=window_features("desktop.ui.features.store_status"))
+    return app
+
+
+@pytest.mark.postgres
+def test_the_window_paints_before_it_connects_to_the_team_store(qapp, qtbot, own_server, monkeypatch):
+    from desktop.services import open_context
+
+    url = own_server.url(own_server.create_database())
+    other = open_context(url)
+    add(other, "Support mailbox")
+    add(other, "Billing")
+    monkeypatch.setenv("TOKENDESK_MEMBER", MEMBER)
+    app = start_window(qapp, qtbot, url)
+    window = app.window
+    waited: list[bool] = []
+    app.after_first_paint(lambda: waited.append(window.ctx.store.reached))
+    try:
+        assert not window.ctx.store.reached  # built and ready to paint without a connection
+        assert window.empty_label.text() == "Connecting to the team store ..."
+        assert "team store vault" in window.secrets_label.text()
+        app.show()
+        qtbot.waitUntil(lambda: names(window) == ["Billing", "Support mailbox"], timeout=10000)
+        assert window.ctx.store.reached
+        qtbot.waitUntil(lambda: waited == [True], timeout=5000)  # what waited for the rows ran after them
+        qtbot.waitUntil(lambda: window.db_watcher.listener is not None and window.db_watcher.listener.connected,
+                        timeout=5000)
+        add(other, "Archive")  # and it is live
+        qtbot.waitUntil(lambda: "Archive" in names(window), timeout=2000)
+    finally:
+        close_window(qapp, app)
+        other.close()
+
+
+@pytest.mark.postgres
+def test_a_team_store_away_at_start_up_opens_the_window_read_only_and_fills_it_when_back(
+        qapp, qtbot, own_server, monkeypatch, tmp_path):
+    from desktop.services import open_context
+
+    url = own_server.url(own_server.create_database())
+    other = open_context(url)
+    add(other, "Support mailbox")
+    other.close()
+    monkeypatch.setenv("TOKENDESK_MEMBER", MEMBER)
+    own_server.pause()
+    app = start_window(qapp, qtbot, url)  # no error box, no exit: the window opens
+    window, status = app.window, app.features["store_status"]
+    waited: list[bool] = []
+    app.after_first_paint(lambda: waited.append(True))
+    try:
+        app.show()
+        qtbot.waitUntil(lambda: status.bar.isVisible(), timeout=15000)
+        assert window.empty_label.text().startswith("The team store cannot be reached yet.")
+        assert "cannot be reached; nothing can be shown until it answers. Retrying" in status.bar.label.text()
+        assert window.details_title.text() == "No configuration selected"
+        assert window.table_stack.currentWidget() is window.empty_label
+        assert not window.action(MainAction.ADD).isEnabled()  # read-only
+        assert waited == []  # the work that needs the rows waits for them
+        window.grab().save(str(tmp_path / "team-away-at-start.png"))
+        own_server.resume()
+        status.retry_button.click()
+        qtbot.waitUntil(lambda: names(window) == ["Support mailbox"], timeout=15000)
+        qtbot.waitUntil(lambda: not status.bar.isVisible() and waited == [True], timeout=5000)
+        assert window.action(MainAction.ADD).isEnabled()
+    finally:
+        close_window(qapp, app)

@@ -1,4 +1,5 @@
-"""Small widgets (desktop/ui/widgets.py). The message bar paints its own coloured box (no style sheet: that brought Qt's style sheet engine into the window's
+"""Small widgets (desktop/ui/widgets.py). The message bar paints its own coloured box (no style sheet: that brought
+Qt's style sheet engine into the window's
 start): background, border and text in the bar's colours, whatever the bar's object name (the vault renames its bar;
 its style sheet had matched only the name 'MessageBar', so the vault's warning bar showed uncoloured)."""
 

@@ -63,8 +63,9 @@ class StoreStatus(QObject):
         self.label.setToolTip(tip)
         self.label.setAccessibleName(text)
         self.window.statusBar().addPermanentWidget(self.label)
-        #: when the window last read the store (local time): what the table shows while the server is away
-        self.read_at = datetime.now().astimezone()
+        #: when the window last read the store (local time): what the table shows while the server is away; None: a
+        #: team store the window has not reached yet (its start: ``ui/row_loading.py``)
+        self.read_at: datetime | None = datetime.now().astimezone() if self.store.reached else None
         self.window.reloaded.connect(self._on_reloaded)
         self.bar = MessageBar(kind="error")
         self.bar.setAccessibleName("The team store cannot be reached")
@@ -113,11 +114,11 @@ class StoreStatus(QObject):
         self._writing_actions().setEnabled(False)
         self.hub.set_read_only(True)
         where = self.label.text().removeprefix("Team store: ").split(" as ")[0]
-        read = self.read_at.strftime("%H:%M")
         when = (datetime.now() + timedelta(seconds=retry_in)).strftime("%H:%M:%S") if retry_in > 0 else "now"
-        self.bar.set_text(f"The team store {where} cannot be reached; showing what was read at {read}, read-only "
-                          f"until it is back. Retrying (next try: {when}); check the network and that the database "
-                          "server runs.")
+        shown = (f"showing what was read at {self.read_at:%H:%M}, read-only until it is back" if self.read_at
+                 else "nothing can be shown until it answers")
+        self.bar.set_text(f"The team store {where} cannot be reached; {shown}. Retrying (next try: {when}); check "
+                          "the network and that the database server runs.")
         self.bar.setToolTip(message)
         self.bar.show()
         self.label.setStyleSheet(style("error", " font-weight:600;"))
