@@ -14,6 +14,9 @@ class Hub(QObject):
     open_configuration = Signal(str, str)
     #: the scheduler says: refresh this configuration's token now (handled by the oauth feature)
     refresh_due = Signal(int)
+    #: the scheduler is about to emit ``refresh_due`` for these configurations, one after the other (the start-up's
+    #: plan: hundreds): the oauth feature reads their rows in one query instead of two per signal
+    refreshes_coming = Signal(list)
     #: an automatic refresh failed on the network (provider unreachable, time-out, 5xx): try again later
     refresh_failed = Signal(int)
     #: the secret store strategy changed (e.g. the admin allowed the local fallback)

@@ -146,6 +146,11 @@ class OAuthFeature(QObject):
         #: automatic refreshes that came due while the vault was locked; run when it opens
         self.waiting_for_vault: set[int] = set()
         self.hub.secrets_changed.connect(self._run_waiting_refreshes)
+        self.hub.refreshes_coming.connect(self._prefetch)
+        #: the rows of the refreshes the scheduler is about to ask for (``Hub.refreshes_coming``), and whether the
+        #: vault was locked when the first of them was checked (None: not asked yet)
+        self._coming: dict[int, tuple[TokenConfiguration, TokenState]] = {}
+        self._coming_locked: bool | None = None
         # the window re-reads a changed row and emits selection_changed: the details follow every token change
         self.window.selection_changed.connect(self.update_details)
 
@@ -303,10 +308,14 @@ class OAuthFeature(QObject):
         from desktop.models.grants import keeps_refresh_token
         from desktop.oauth.errors import NetworkError
 
-        cfg = self.ctx.store.get_by_id(config_id)
-        if cfg is None or not cfg.is_valid or config_id in self.busy:
+        batch = bool(self._coming)
+        pair = self._coming.pop(config_id, None)
+        if pair is None:  # one signal on its own: its row in one query
+            found = self.ctx.store.list_with_state_for([config_id])
+            pair = found[0] if found else None
+        if pair is None or not pair[0].is_valid or config_id in self.busy:
             return
-        state = self.ctx.store.get_state(config_id)
+        cfg, state = pair
         if state.reauthorization_needed:
             return  # invalid_grant: no more attempts until the admin signs in again
         if keeps_refresh_token(cfg) and not state.has_refresh_token:
@@ -316,8 +325,14 @@ class OAuthFeature(QObject):
         if recent is not None and now - recent < RECENT_RENEWAL and not self.service.is_due(state, now) \
                 and not state.has_error:
             return  # renewed a moment ago (e.g. by 'tokendesk token' in another process)
-        if getattr(self.ctx.secrets, "locked", False):  # asked last: it reads the vault's state from the store
-            # no passphrase prompt out of the blue: the refresh runs once the admin unlocks (features/vault.py)
+        # asked last: it reads the vault's state from the store - once for a batch
+        if not batch or self._coming_locked is None:
+            locked = bool(getattr(self.ctx.secrets, "locked", False))
+            if batch:
+                self._coming_locked = locked
+        else:
+            locked = self._coming_locked
+        if locked:  # no passphrase prompt out of the blue: the refresh runs once the admin unlocks (features/vault.py)
             self.waiting_for_vault.add(config_id)
             return
         self.busy.add(config_id)
@@ -335,6 +350,12 @@ class OAuthFeature(QObject):
 
         self.tasks.run(self.service.refresh_by_id, config_id, on_done=finish, on_error=failed,
                        busy_text=f"Refreshing {cfg.name} ...")
+
+    @Slot(list)
+    def _prefetch(self, config_ids: list[int]) -> None:
+        self._coming = {cfg.id: (cfg, state) for cfg, state in self.ctx.store.list_with_state_for(config_ids)
+                        if cfg.id is not None}
+        self._coming_locked = None
 
     @Slot()
     def _run_waiting_refreshes(self) -> None:
