@@ -516,3 +516,19 @@ def test_store_ids_differ_between_databases(tmp_path: Path):
     finally:
         a.close()
         b.close()
+
+
+def test_the_default_member_name_is_user_at_host(monkeypatch):
+    """``user@host`` as getpass and socket give them (worked out without importing either: the window's start)."""
+    import getpass
+    import socket
+
+    from desktop.store.repository import default_member_name
+
+    monkeypatch.delenv("TOKENDESK_MEMBER", raising=False)
+    assert default_member_name() == f"{getpass.getuser()}@{socket.gethostname()}"
+    for key in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(key, raising=False)
+    assert default_member_name() == f"{getpass.getuser()}@{socket.gethostname()}"  # from the password database
+    monkeypatch.setenv("TOKENDESK_MEMBER", " alice@helpdesk ")
+    assert default_member_name() == "alice@helpdesk"

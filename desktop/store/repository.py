@@ -31,14 +31,16 @@ def default_member_name() -> str:
     name = os.environ.get("TOKENDESK_MEMBER", "").strip()
     if name:
         return name
-    import getpass
-    import socket
+    # getpass.getuser() and socket.gethostname() without importing them (the window's start names the member)
+    user = next((os.environ[key] for key in ("LOGNAME", "USER", "LNAME", "USERNAME") if os.environ.get(key)), "")
+    if not user:
+        import pwd
 
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    return f"{user}@{socket.gethostname() or 'localhost'}"
+        try:
+            user = pwd.getpwuid(os.getuid()).pw_name
+        except KeyError:
+            user = str(os.getuid())
+    return f"{user}@{os.uname().nodename or 'localhost'}"
 
 
 class StoreError(RuntimeError):
