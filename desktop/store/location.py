@@ -53,7 +53,7 @@ def current() -> StoreChoice:
     env = os.environ.get(ENV, "").strip()
     saved = saved_choice()
     if env and env.lower() != "local":
-        from desktop.store.pg import display_url, is_store_url
+        from desktop.store.pg_url import display_url, is_store_url
 
         if not is_store_url(env):
             from desktop.store.database import DatabaseError
@@ -71,7 +71,7 @@ def current() -> StoreChoice:
 def save_choice(url: str, member: str) -> None:
     """Open the team store at ``url`` from now on (without a password: that goes to the keyring)."""
     from desktop.paths import data_dir
-    from desktop.store.pg import display_url
+    from desktop.store.pg_url import display_url
 
     path = data_dir() / CHOICE_FILE
     tmp = path.with_suffix(".tmp")
@@ -92,7 +92,7 @@ def forget_choice() -> None:
 # ---- the database password
 def save_password(url: str, password: str) -> None:
     from desktop.store.keyring_access import KeyringAccess, KeyringUnavailable, probe_keyring
-    from desktop.store.pg import display_url
+    from desktop.store.pg_url import display_url
     from desktop.store.vault_errors import NoKeyring
 
     probe = probe_keyring()
@@ -107,7 +107,7 @@ def save_password(url: str, password: str) -> None:
 
 def stored_password(url: str) -> str | None:
     """The password for ``url``: the one in the address, else the keyring's (None: libpq's own ways)."""
-    from desktop.store.pg import split_url
+    from desktop.store.pg_url import split_url
 
     shown, in_url = split_url(url)
     if in_url is not None:

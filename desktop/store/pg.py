@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from desktop.store.database import DatabaseError
+from desktop.store.pg_url import display_url, is_store_url, split_url  # noqa: F401  (importable from here)
 
 #: tables whose rows have an ``id`` the database assigns (``cursor.lastrowid`` after an INSERT)
 ID_TABLES = frozenset({"token_config", "mail_account", "web_invoker", "relay_device", "relay_log", "history"})
@@ -237,32 +238,6 @@ class PgConnection:
 
 # ---- connecting
 _LOOPBACK = ("localhost", "127.0.0.1", "::1", "")
-
-
-def is_store_url(location: object) -> bool:
-    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
-
-
-def split_url(url: str) -> tuple[str, str | None]:
-    """``url`` without its password (what may be shown and saved) and the password (None when absent)."""
-    from urllib.parse import unquote, urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url, None
-    netloc = parts.hostname or ""
-    if ":" in netloc:
-        netloc = f"[{netloc}]"
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    if parts.username:
-        netloc = f"{parts.username}@{netloc}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), unquote(parts.password)
-
-
-def display_url(url: str) -> str:
-    """``url`` as shown to the admin: never a password."""
-    return split_url(url)[0]
 
 
 def tls_options(url: str) -> dict[str, str]:

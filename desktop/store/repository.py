@@ -281,12 +281,14 @@ class Store:
 
             path = database_path()
         if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
-            from desktop.store import pg
+            from desktop.store.pg_url import split_url
 
-            shown, in_url = pg.split_url(path)
+            shown, in_url = split_url(path)
             given = password if password is not None else in_url
             if connect_later:
                 return cls(None, None, url=shown, connector=_FirstConnects(shown, given))
+            from desktop.store import pg
+
             secret = given() if callable(given) else given
 
             def connector() -> Any:
