@@ -614,3 +614,20 @@ def test_add_says_when_the_template_needs_a_client_secret_and_warns_about_the_cl
     code, out, err = run("add", "--template", "Microsoft Exchange Online", "--name", "Public",
                          "--client-id", "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9")
     assert code == 0 and "No client secret was given: add one with Edit" in out and "warning" not in err
+
+
+def test_list_and_show_import_only_their_own_command_module(tmp_path):
+    """``tokendesk list``/``show`` are run often (scripts, a team store's 10,000 configurations): their parser holds
+    only the configuration commands - no backup, usage, relay or store module, and no YAML (templates)."""
+    code = (
+        "import sys\n"
+        "from desktop.cli import main\n"
+        "code = main(['list'])\n"
+        "others = sorted(m for m in sys.modules if m.startswith('desktop.cli.') and m.endswith('_commands'))\n"
+        "print(code, others, 'yaml' in sys.modules)\n"
+    )
+    env = dict(os.environ, TOKENDESK_HOME=str(tmp_path), PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
+    env.pop("TOKENDESK_STORE", None)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=60).stdout.strip().splitlines()[-1]
+    assert out == "0 ['desktop.cli.config_commands'] False"

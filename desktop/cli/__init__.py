@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
 #: subcommands that scripts call often: only their own module is imported (see bench/bench_token.py)
-FAST_COMMANDS = {"token": "desktop.cli.oauth_commands", "check": "desktop.cli.monitor_commands"}
+FAST_COMMANDS = {"token": "desktop.cli.oauth_commands", "check": "desktop.cli.monitor_commands",
+                 "list": "desktop.cli.config_commands", "show": "desktop.cli.config_commands"}
 
 
 def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:

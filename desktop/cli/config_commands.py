@@ -34,7 +34,6 @@ from desktop.models.config import (
 )
 from desktop.models.settings import SETTINGS, spec_for
 from desktop.models.status import last_used_text, refresh_status, token_status
-from desktop.models.templates import TemplateError
 from desktop.models.token import TokenState, utcnow
 from desktop.services import ChangedMeanwhile, InUseError, ValidationFailed
 from desktop.store.repository import DuplicateNameError, NotFoundError
@@ -338,6 +337,8 @@ def _get(ctx: Any, name: str) -> TokenConfiguration:
 
 
 def cmd_add(args: argparse.Namespace, factory: ContextFactory) -> int:
+    from desktop.models.templates import TemplateError  # with its YAML: only where templates are read
+
     ctx = factory()
     try:
         template = ctx.templates.require(args.template)
