@@ -155,8 +155,9 @@ _STATE_COLUMNS = ", ".join(f"s.{f}" for f in STATE_FIELDS)
 
 
 class _FirstConnects:
-    """A team store's connector for ``Store.open(connect_later=True)``: the first connection made (on any thread)
-    asks for the password and brings the schema to this version; the later ones use that password as they are."""
+    """A team store's connector (``Store.open``): the first connection made - at the open, or with ``connect_later``
+    at the first use on any thread - asks for the password and brings the schema to this version; the later ones
+    (one per thread) use that password as they are."""
 
     def __init__(self, url: str, password: str | Callable[[], str | None] | None) -> None:
         self.url, self._password = url, password
@@ -284,17 +285,8 @@ class Store:
             from desktop.store.pg_url import split_url
 
             shown, in_url = split_url(path)
-            given = password if password is not None else in_url
-            if connect_later:
-                return cls(None, None, url=shown, connector=_FirstConnects(shown, given))
-            from desktop.store import pg
-
-            secret = given() if callable(given) else given
-
-            def connector() -> Any:
-                return pg.connect(shown, secret, migrate_schema=False)
-
-            return cls(pg.connect(shown, secret), None, url=shown, connector=connector)
+            connector = _FirstConnects(shown, password if password is not None else in_url)
+            return cls(None if connect_later else connector(), None, url=shown, connector=connector)
         conn = database.connect(path)
         return cls(conn, None if str(path) == ":memory:" else Path(path))
 

@@ -83,17 +83,14 @@ class DatabaseWatcher(QObject):
     def listen(self) -> None:
         """A team store: start the listener (once), connected or not - it connects on its own thread and retries
         with back-off, reporting ``unreachable`` and ``reachable``."""
-        if self._store.is_team and self.listener is None:
-            self._listen()
-
-    def _listen(self) -> None:
+        if not self._store.is_team or self.listener is not None:
+            return
         from desktop.store.pg_listen import ChangeListener
 
-        if self.listener is None:
-            self.listener = ChangeListener(self._store, self._notified.emit, self._state.emit)
-            app = QCoreApplication.instance()
-            if app is not None:
-                app.aboutToQuit.connect(self.stop)
+        self.listener = ChangeListener(self._store, self._notified.emit, self._state.emit)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.stop)
         self.listener.start()
 
     def stop(self) -> None:
