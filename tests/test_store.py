@@ -519,7 +519,7 @@ def test_store_ids_differ_between_databases(tmp_path: Path):
 
 
 def test_the_default_member_name_is_user_at_host(monkeypatch):
-    """``user@host`` as getpass and socket give them (worked out without importing either: the window's start)."""
+    """``user@host`` as getpass and socket give them (the host name without importing socket: the window's start)."""
     import getpass
     import socket
 
