@@ -16,7 +16,7 @@ from desktop.notify.attention import AttentionItem
 from desktop.notify.events import EventKind
 from desktop.ui.enums import MainAction
 from tests.notify.helpers import shots_dir
-from tests.support.window import window_features
+from tests.support.window import close_app, window_features
 
 MIN = timedelta(minutes=1)
 H = timedelta(hours=1)
@@ -439,14 +439,7 @@ def test_at_start_up_the_plan_waits_for_the_first_paint_and_reuses_the_windows_r
         assert titles == ["Token", "Automatic refresh", "Used by"]
         assert feature.refresh_info.text()  # the section says when the token is refreshed next
     finally:
-        feature = application.features["notify"]
-        if feature is not None:
-            feature.shutdown()
-        application.window.close_to_tray = None
-        application.window._quitting = True
-        application.window.hide()
-        application.window.deleteLater()
-        QApplication.processEvents()
+        close_app(application)
 
 
 def test_start_up_plan_in_slices_keeps_the_window_responsive_and_fresh_changes(

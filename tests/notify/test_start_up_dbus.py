@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from PySide6.QtWidgets import QApplication
-
 from desktop.app import Application
 from desktop.models.token import utcnow
 from desktop.notify.desktop_notifications import DesktopNotifications
 from desktop.ui.tasks import InlineTaskRunner
 from tests.notify.test_notify_ui import FakeDesktopNotifications
-from tests.support.window import window_features
+from tests.support.window import close_app, window_features
 
 
 def test_the_bus_is_asked_after_the_first_paint_and_the_start_up_notice_goes_out_over_it(
@@ -46,10 +44,4 @@ def test_the_bus_is_asked_after_the_first_paint_and_the_start_up_notice_goes_out
         assert "desktop notifications" in app.window.statusBar().currentMessage()
         assert "desktop notifications" in feature.bar.toolTip()
     finally:
-        if app.features["notify"] is not None:
-            app.features["notify"].shutdown()
-        app.window.close_to_tray = None
-        app.window._quitting = True
-        app.window.hide()
-        app.window.deleteLater()
-        QApplication.processEvents()
+        close_app(app)

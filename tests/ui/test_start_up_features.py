@@ -5,10 +5,9 @@ at once."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QApplication
-
 from desktop.app import AFTER_FIRST_PAINT, FEATURES, Application
 from desktop.ui.tasks import InlineTaskRunner
+from tests.support.window import close_app
 
 
 def layout(app: Application) -> dict[str, list[str]]:
@@ -22,22 +21,11 @@ def layout(app: Application) -> dict[str, list[str]]:
     return seen
 
 
-def close(app: Application) -> None:
-    notify = app.features.get("notify")
-    if notify is not None:
-        notify.shutdown()
-    app.window.close_to_tray = None
-    app.window._quitting = True
-    app.window.hide()
-    app.window.deleteLater()
-    QApplication.processEvents()
-
-
 def test_features_built_after_the_first_paint_leave_the_window_as_built_at_once(qapp, ctx, qtbot, monkeypatch):
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
     at_once = Application(qapp, ctx, tasks=InlineTaskRunner(), features=FEATURES)
     expected = layout(at_once)
-    close(at_once)
+    close_app(at_once)
 
     real = Application(qapp, ctx, tasks=InlineTaskRunner(), features=FEATURES, defer_start=True)
     try:
@@ -47,4 +35,4 @@ def test_features_built_after_the_first_paint_leave_the_window_as_built_at_once(
         qtbot.waitUntil(lambda: later <= set(real.features) and real.features["notify"] is not None, timeout=5000)
         assert layout(real) == expected
     finally:
-        close(real)
+        close_app(real)
