@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop import APP_NAME, __version__
 from desktop.paths import data_dir
@@ -27,6 +27,8 @@ from desktop.ui.tasks import TaskRunner
 from desktop.usage.guards import install_delete_guards
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMessageBox
+
     from desktop.ui.row_loading import RowsLater
 
 logger = logging.getLogger(__name__)
@@ -275,6 +277,8 @@ def _application_icon() -> None:
 def database_problem_box(parent: QWidget | None, exc: BaseException, *, starting: bool = False) -> QMessageBox:
     """What happened to the database and what to do (``StoreDamaged``'s words; selectable, so the commands
     can be copied). The caller shows it."""
+    from PySide6.QtWidgets import QMessageBox
+
     title = "Tokendesk cannot start." if starting else "Tokendesk's database is damaged."
     if starting:  # no window has painted: the application icon is not set yet
         _application_icon()

@@ -4,10 +4,12 @@ the notification bar) and the application icon (``desktop/ui/icons.py`` offers t
 from __future__ import annotations
 
 from functools import cache
-
-from PySide6.QtGui import QIcon
+from typing import TYPE_CHECKING
 
 from desktop.paths import resource
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QIcon
 
 #: status kind value ('valid', 'expiring', ...) -> icon name
 _STATUS_ICONS = {
@@ -23,6 +25,8 @@ _STATUS_ICONS = {
 
 @cache
 def icon(name: str) -> QIcon:
+    from PySide6.QtGui import QIcon  # its Python type costs ~2 ms; the first icon is drawn after the first paint
+
     path = resource("icons", f"{name}.svg")
     return QIcon(str(path)) if path.exists() else QIcon()
 

@@ -62,7 +62,8 @@ class WindowActions:
         enabled_when: EnabledWhen | None,
         shortcut_anywhere: bool,
     ) -> QAction:
-        action = QAction(text, self._window)
+        action = QAction(self._window)  # QAction(text, parent) would build QIcon's Python type (~2 ms): an overload
+        action.setText(text)
         action.setObjectName(f"action_{action_id.value}")
         if shortcut is not None:
             action.setShortcut(shortcut)

@@ -122,7 +122,8 @@ class DetailsPane(QScrollArea):
 
     def _copy_plain(self, label: QLabel) -> None:
         """Ctrl+C and the context menu's Copy take the selected text without the wrap marks."""
-        copy = QAction("&Copy", label)
+        copy = QAction(label)  # not QAction(text, parent): see ui/actions.py
+        copy.setText("&Copy")
         copy.setShortcut(QKeySequence.StandardKey.Copy)
         copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(

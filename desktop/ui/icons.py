@@ -3,9 +3,12 @@ where the table model finds them too)."""
 
 from __future__ import annotations
 
-from PySide6.QtGui import QIcon
+from typing import TYPE_CHECKING
 
 from desktop.models.icons import icon, status_icon
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QIcon
 
 __all__ = ["app_icon", "icon", "status_icon"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QToolButton, QWidget
 
 _HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
@@ -70,6 +70,8 @@ class MessageBar(QFrame):
 
     def paintEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802 - Qt API
         background, border, _text = self._colours
+        from PySide6.QtGui import QPainter  # its Python type costs ~1 ms; most starts show no bar
+
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QColor(border))
@@ -81,7 +83,8 @@ class MessageBar(QFrame):
         self.label.setText(text)
 
     def add_button(self, text: str) -> QPushButton:
-        button = QPushButton(text)
+        button = QPushButton()  # not QPushButton(text): its overload check builds QIcon's Python type (~2 ms)
+        button.setText(text)
         self._buttons.addWidget(button)
         return button
 

@@ -4,6 +4,7 @@ persisted geometry, click-through, reload on external changes, and no QtWebEngin
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -480,6 +481,41 @@ def test_building_the_window_does_not_import_qtwebengine(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.splitlines()
     assert lines[-2:] == ["[]", "True"]
+
+
+def test_the_first_paint_builds_no_python_type_it_does_not_draw(tmp_path):
+    """PySide6 builds a class's Python type, with every enum of it (~0.5-2.5 ms each), the first time the class
+    is named or an overload check meets it. The real start (``tokendesk`` to the first paint) must not build
+    those of message boxes, icons, painters or threads: none is on screen then."""
+    code = (
+        "import enum, os, sys, builtins\n"
+        "made = []\n"
+        "create = enum.EnumType._create_\n"
+        "def recording(cls, name, names, **kw):\n"
+        "    made.append(name)\n"
+        "    return create(cls, name, names, **kw)\n"
+        "enum.EnumType._create_ = recording\n"
+        "shown = builtins.print\n"
+        "def at_first_paint(*a, **k):\n"
+        "    if a and str(a[0]).startswith('SHOWN'):\n"
+        "        shown(sorted(set(made)), flush=True)\n"
+        "        os._exit(0)\n"
+        "    return shown(*a, **k)\n"
+        "builtins.print = at_first_paint\n"
+        "from desktop.cli import main\n"
+        "main([])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENDESK_")}
+    env.update(TOKENDESK_HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT),
+               TOKENDESK_EXIT_WHEN_SHOWN="1", PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                          cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    built = set(ast.literal_eval(proc.stdout.splitlines()[-1]))
+    assert {"AlignmentFlag", "ResizeMode"} <= built  # the window's own: the record works
+    not_drawn = {"StandardButton": "QMessageBox", "ThemeIcon": "QIcon", "CompositionMode": "QPainter",
+                 "QualityOfService": "QThread"}
+    assert [cls for enum_name, cls in not_drawn.items() if enum_name in built] == []
 
 
 def test_token_actions_are_off_while_another_tab_is_shown(qtbot, ctx, make_config):

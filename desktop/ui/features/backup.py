@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QMessageBox
 
 from desktop.ui.enums import MainAction, MainMenu
 from desktop.ui.features.host import FeatureHost
@@ -102,6 +101,8 @@ class BackupFeature(QObject):
     # ---- export
     @Slot()
     def on_export(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         configurations = self.app.ctx.store.list_configurations()
         if not configurations:
             QMessageBox.information(self.window, "Export", "There are no token configurations to export yet.")
@@ -141,6 +142,8 @@ class BackupFeature(QObject):
             self.window.show_status(f"{result.summary()}{encrypted} Saved to {path}.", 15000)
 
         def failed(exc: BaseException) -> None:
+            from PySide6.QtWidgets import QMessageBox
+
             QMessageBox.critical(self.window, "Export failed", f"Nothing was exported.\n\n{_plain(exc)}")
 
         busy = "Exporting and encrypting (a few seconds) ..." if passphrase is not None else "Exporting ..."
@@ -176,6 +179,8 @@ class BackupFeature(QObject):
                            busy_text=f"Reading {path.name} ...")
 
     def _read_failed(self, exc: BaseException) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         QMessageBox.critical(self.window, "Import", f"The file could not be read.\n\n{_plain(exc)}")
 
     def ask_passphrase(self, backup: EncryptedBackup, overwrite: bool = False) -> BackupPassphraseDialog:
@@ -243,6 +248,8 @@ class BackupFeature(QObject):
         source = Path(plan.parsed.source) if plan.parsed.source else None
 
         def done(summary: ImportSummary) -> None:
+            from PySide6.QtWidgets import QMessageBox
+
             self.app.hub.configurations_changed.emit()
             if source is not None:
                 self._remember_dir(source)
@@ -253,6 +260,8 @@ class BackupFeature(QObject):
             QMessageBox.information(self.window, "Import finished", summary.text())
 
         def failed(exc: BaseException) -> None:
+            from PySide6.QtWidgets import QMessageBox
+
             if isinstance(exc, PlanChanged):
                 QMessageBox.warning(self.window, "Import", str(exc))
                 self.show_preview(plan.parsed, plan.overwrite)

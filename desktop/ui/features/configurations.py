@@ -20,7 +20,6 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QMessageBox
 
 from desktop.models.config import TokenConfiguration
 from desktop.ui.enums import MainAction, MainMenu
@@ -153,6 +152,8 @@ class ConfigurationsFeature(QObject):
     # ---- delete
     @Slot()
     def on_delete(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         selected = self.window.selected_configurations()
         if not selected:
             return
@@ -185,6 +186,8 @@ class ConfigurationsFeature(QObject):
     # ---- settings
     @Slot()
     def on_settings(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         from desktop import autostart
         from desktop.ui.dialogs.settings_dialog import SettingsDialog
 

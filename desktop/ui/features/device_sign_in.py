@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QMessageBox
 
 from desktop.ui.enums import MainAction
 
@@ -55,6 +54,8 @@ class DeviceSignInFeature(QObject):
 
     @Slot()
     def on_start(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         from desktop.oauth.grant_drivers.device import device_hint
 
         cfg = self.window.current_configuration()
@@ -100,6 +101,8 @@ class DeviceSignInFeature(QObject):
             self.dialog.finish()
 
     def _failed(self, config_id: int, name: str, exc: BaseException) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         from desktop.oauth.errors import TokenError
 
         self.hub.token_changed.emit(config_id)  # the failure is on the row

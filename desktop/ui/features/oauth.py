@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -368,6 +367,8 @@ class OAuthFeature(QObject):
     def _signed_in(self, name: str, state: TokenState) -> None:
         """Say that the token is stored - and, right away, what is not as it should be (no refresh token,
         less granted than asked), which the details pane would otherwise only show to who looks."""
+        from PySide6.QtWidgets import QMessageBox
+
         self.window.show_status(f"New token stored for '{name}'.")
         cfg = self.ctx.store.get(name)
         from desktop.oauth.tokens import warnings_for
@@ -422,6 +423,8 @@ class OAuthFeature(QObject):
 
     @Slot()
     def on_revoke(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         selected = self._selected_with_token()
         revocable = [c for c in selected if c.revocation_url]
         skipped = [c for c in selected if not c.revocation_url]
@@ -441,6 +444,8 @@ class OAuthFeature(QObject):
 
     @Slot()
     def on_forget(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         selected = self._selected_with_token()
         if not selected:
             return
@@ -485,6 +490,8 @@ class OAuthFeature(QObject):
 
     # ---- messages
     def _report(self, title: str, failures: list[tuple[str, BaseException]]) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         from desktop.oauth.errors import ReauthorizationNeeded, TokenError
         from desktop.store.vault import VaultError
 

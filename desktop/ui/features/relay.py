@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from desktop.ui.enums import MainAction, MainMenu
 from desktop.ui.features.host import FeatureHost
@@ -218,6 +218,8 @@ class RelayFeature(QObject):
 
     @Slot(str)
     def remove_device(self, name: str) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         from desktop.relay.devices import DeviceNotFound, DeviceRepository
 
         answer = QMessageBox.question(self.window, "Remove relay device - Tokendesk",

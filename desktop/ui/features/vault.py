@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
-from PySide6.QtWidgets import QDialog, QMessageBox
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtWidgets import QDialog
 
 from desktop.store.vault import MODE_KEYRING, MODE_PASSPHRASE, VaultError, check_new_passphrase
 from desktop.ui.enums import MainAction, MainMenu
@@ -160,6 +160,8 @@ class VaultFeature(QObject):
     def choose_passphrase(self) -> None:
         """Protect the key with a new passphrase (made now without a vault; moved out of the keyring; or a
         changed passphrase)."""
+        from PySide6.QtWidgets import QMessageBox
+
         info = self.vault.info()
         if info.mode == MODE_KEYRING:
             confirm = QMessageBox.question(
@@ -188,6 +190,8 @@ class VaultFeature(QObject):
 
     # ---- the passphrase provider (any thread)
     def provide_passphrase(self, purpose: str) -> str | None:
+        from PySide6.QtCore import QThread
+
         if QThread.currentThread() is self.thread():
             return self._prompt(purpose)
         reply: list[str | None] = []

@@ -128,7 +128,8 @@ class _UsageView(QWidget):
         self.reload()
 
     def _button(self, text: str, tip: str, slot: Callable[[], None]) -> QPushButton:
-        button = QPushButton(text)
+        button = QPushButton()  # not QPushButton(text): see ui/widgets.py MessageBar.add_button
+        button.setText(text)
         button.setToolTip(tip)
         button.setAutoDefault(False)
         button.clicked.connect(slot)
