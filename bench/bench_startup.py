@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/bench_startup.py [--rows 10000] [--repeat 5] [--lanes offscreen,xcb]
 
-Measured in one run, from cached bytecode (as an installed copy starts), each Tokendesk start beside a bare
-PySide6 window (a QMainWindow with a QTableView) measured the same way; the starts of one round run one after
+Measured in one run, from cached bytecode (as an installed copy starts), each Tokendesk start (the installed
+``tokendesk`` command, as scripts/start.sh starts it) beside a bare PySide6 window (a QMainWindow with a QTableView) measured the same way; the starts of one round run one after
 the other (bare, empty, N rows), so the ratios compare starts that met the same machine load:
 * offscreen lane: process start -> main window shown and painted once (the app prints SHOWN);
 * xcb lane (a real X display): the bench starts its own ``Xvfb :N -noreset`` and measures process start ->
@@ -106,7 +106,7 @@ def start_once(cmd: list[str], env: dict[str, str], display: str | None = None) 
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     seen: dict[str, tuple[float, str]] = {}
     done = threading.Event()
-    last_word = "SETTLED" if "desktop" in cmd else "SHOWN"
+    last_word = "SHOWN" if "-c" in cmd else "SETTLED"  # the bare window: python -c BARE
 
     def read() -> None:
         assert proc.stdout is not None
@@ -158,16 +158,25 @@ def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
     return proc, f":{number}"
 
 
+def tokendesk_command() -> list[str]:
+    """Tokendesk as scripts/start.sh starts it: the installed ``tokendesk`` command beside this interpreter (a
+    console script: ``from desktop.cli import main``), or ``python -m desktop`` where it is not installed (runpy
+    adds ~1% to the start)."""
+    script = Path(sys.executable).parent / "tokendesk"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "desktop"]
+
+
 def run_lane(name: str, env: dict[str, str], homes: tuple[str, str], rows: int, repeat: int,
              display: str | None = None) -> list[tuple[str, float, float, float, float]]:
     """Prints the lane's figures; returns (case, median ratio, lowest and highest ratio of a round) per Tokendesk
     start for the summary."""
     py = sys.executable
     empty_home, full_home = homes
+    tokendesk = tokendesk_command()
     cases = [
         ("bare PySide6 window", [py, "-c", BARE] + (["stay"] if display else []), env),
-        ("Tokendesk, empty", [py, "-m", "desktop"], dict(env, TOKENDESK_HOME=empty_home)),
-        (f"Tokendesk, {rows} rows", [py, "-m", "desktop"], dict(env, TOKENDESK_HOME=full_home)),
+        ("Tokendesk, empty", tokendesk, dict(env, TOKENDESK_HOME=empty_home)),
+        (f"Tokendesk, {rows} rows", tokendesk, dict(env, TOKENDESK_HOME=full_home)),
     ]
     for _label, cmd, case_env in cases:  # warm-up: bytecode cache and file-system cache
         start_once(cmd, case_env, display)
