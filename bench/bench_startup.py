@@ -3,8 +3,9 @@
     .venv/bin/python bench/bench_startup.py [--rows 10000] [--repeat 5] [--lanes offscreen,xcb]
 
 Measured in one run, from cached bytecode (as an installed copy starts), each Tokendesk start (the installed
-``tokendesk`` command, as scripts/start.sh starts it) beside a bare PySide6 window (a QMainWindow with a QTableView) measured the same way; the starts of one round run one after
-the other (bare, empty, N rows), so the ratios compare starts that met the same machine load:
+``tokendesk`` command, as scripts/start.sh starts it) beside a bare PySide6 window (a QMainWindow with a
+QTableView) measured the same way; the starts of one round run one after the other (bare, empty, N rows), so
+the ratios compare starts that met the same machine load:
 * offscreen lane: process start -> main window shown and painted once (the app prints SHOWN);
 * xcb lane (a real X display): the bench starts its own ``Xvfb :N -noreset`` and measures process start ->
   ``xdotool search --onlyvisible --name '^Tokendesk'`` finds the mapped window (polled every 10 ms), as the
@@ -55,6 +56,8 @@ w.resize(1180, 640); w.show()
 def report():
     print(f"SHOWN rows=0 maxrss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:.0f} webengine=False",
           flush=True)
+    if sys.argv[1:] == ["exit"]:  # the instruction count: the work to the first paint only
+        import os; os._exit(0)
     if sys.argv[1:] != ["stay"]:
         app.quit()
 app.exec()
@@ -208,11 +211,41 @@ def run_lane(name: str, env: dict[str, str], homes: tuple[str, str], rows: int, 
     return ratios
 
 
+def count_instructions(env: dict[str, str], homes: tuple[str, str], rows: int) -> None:
+    """Instructions each start runs to its first paint, under valgrind (callgrind): the same count on every run
+    and any machine load, where the times above move by +-20% between runs on a shared machine. Each process
+    leaves right after its first paint (TOKENDESK_EXIT_WHEN_SHOWN=painted; the bare window's "exit")."""
+    if shutil.which("valgrind") is None:
+        print("\n[instructions] skipped: valgrind not installed")
+        return
+    env = dict(env, QT_QPA_PLATFORM="offscreen", TOKENDESK_EXIT_WHEN_SHOWN="painted", PYTHONHASHSEED="0")
+    tokendesk = tokendesk_command()
+    cases = [("bare PySide6 window", [sys.executable, "-c", BARE, "exit"], env),
+             ("Tokendesk, empty", tokendesk, dict(env, TOKENDESK_HOME=homes[0])),
+             (f"Tokendesk, {rows} rows", tokendesk, dict(env, TOKENDESK_HOME=homes[1]))]
+    print("\n[instructions] Instructions to the first paint (offscreen, valgrind --tool=callgrind; design <= 1.5x):")
+    bare = 0
+    for label, cmd, case_env in cases:
+        subprocess.run(cmd, env=dict(case_env, TOKENDESK_EXIT_WHEN_SHOWN="1") if cmd is tokendesk else case_env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)  # bytecode cache
+        proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd], env=case_env,
+                              capture_output=True, text=True, timeout=600)
+        counted = [line for line in proc.stderr.splitlines() if "Collected :" in line]
+        if not counted:
+            print(f"  {label:26} not counted: {proc.stderr.strip().splitlines()[-1:]}")
+            continue
+        count = int(counted[-1].rsplit(":", 1)[1])
+        bare = bare or count
+        print(f"  {label:26} {count / 1e6:7.1f} M   ratio {count / bare:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--lanes", default="offscreen,xcb", help="offscreen, xcb or both (comma-separated)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count the instructions to the first paint under valgrind (~1 minute)")
     args = parser.parse_args()
     lanes = [lane.strip() for lane in args.lanes.split(",") if lane.strip()]
 
@@ -252,6 +285,9 @@ def main() -> None:
         print("  against the bare start of its round, which met the same machine load)")
         for case, ratio, paired, low, high in ratios:
             print(f"  {case:28} {ratio:5.2f}x   paired {paired:5.2f}x   (rounds {low:.2f}-{high:.2f})")
+
+        if args.instructions:
+            count_instructions(base_env, homes, args.rows)
 
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         os.environ["TOKENDESK_HOME"] = full_home
