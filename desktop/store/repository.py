@@ -24,6 +24,18 @@ from desktop.models.config import TokenConfiguration
 from desktop.models.settings import SETTINGS, spec_for
 from desktop.models.token import TokenState
 from desktop.store import database
+from desktop.store.store_errors import (  # importable from here too, where callers have always found them
+    MAX_CONFIG_JSON_BYTES,
+    ChangedMeanwhile,
+    ConfigurationTooLarge,
+    DuplicateNameError,
+    NotFoundError,
+    StoreError,
+    check_size,
+)
+
+__all__ = ["MAX_CONFIG_JSON_BYTES", "STATE_FIELDS", "ChangedMeanwhile", "ConfigurationTooLarge", "DuplicateNameError",
+           "NotFoundError", "Store", "StoreError", "default_member_name", "from_db_time", "to_db_time", "znuny_time"]
 
 
 def default_member_name() -> str:
@@ -40,60 +52,6 @@ def default_member_name() -> str:
     # the host name as socket.gethostname() gives it, without importing socket (~4 ms: the window's start on a team
     # store names the member before its first paint)
     return f"{user}@{os.uname().nodename or 'localhost'}"
-
-
-class StoreError(RuntimeError):
-    pass
-
-
-class DuplicateNameError(StoreError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"A configuration named '{name}' already exists; choose another name.")
-        self.name = name
-
-
-class NotFoundError(StoreError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"No configuration named '{name}'. 'tokendesk list' shows the names.")
-        self.name = name
-
-
-class ChangedMeanwhile(StoreError):
-    """The configuration was saved by someone else (another window, a command, an import) since the edit loaded
-    it: nothing was written. ``changes`` says what the other save changed, in words (never a secret);
-    ``current`` is the stored version."""
-
-    def __init__(self, loaded: TokenConfiguration, current: TokenConfiguration) -> None:
-        from desktop.models.changes import describe_changes
-
-        self.loaded = loaded
-        self.current = current
-        self.changes = describe_changes(loaded, current)
-        super().__init__(f"'{loaded.name}' was changed meanwhile (in another window or by a tokendesk command); "
-                         f"your changes were not saved. Changed: {'; '.join(self.changes)}.")
-
-
-#: the most one configuration may take in the database: its Config and its other record keys as JSON
-#: (``config_json`` + ``extra_json``; a Microsoft configuration takes about 2.5 KB). Every listing reads
-#: these columns, so nothing - an import, an edit, a command - may store more.
-MAX_CONFIG_JSON_BYTES = 64 * 1024
-
-
-class ConfigurationTooLarge(StoreError):
-    def __init__(self, name: str, size: int) -> None:
-        super().__init__(
-            f"The configuration '{name}' is too large to store: {size:,} bytes of settings, at most "
-            f"{MAX_CONFIG_JSON_BYTES:,} bytes. Nothing was saved. Remove the values it does not need."
-        )
-        self.name = name
-        self.size = size
-
-
-def _check_size(name: str, config_json: str, extra_json: str) -> None:
-    """The last line of defence against a configuration that would slow every listing down."""
-    size = len(config_json) + len(extra_json)  # JSON with ensure_ascii: characters are bytes
-    if size > MAX_CONFIG_JSON_BYTES:
-        raise ConfigurationTooLarge(name, size)
 
 
 def znuny_time(dt: datetime | None = None) -> str:
@@ -398,7 +356,7 @@ class Store:
             config = {k: v for k, v in config.items() if k != "ClientSecret"}
         config_json = json.dumps(config)
         extra_json = json.dumps(cfg.extra)
-        _check_size(cfg.name, config_json, extra_json)
+        check_size(cfg.name, config_json, extra_json)
         template_name = cfg.template_name
         with self.transaction():
             try:
@@ -455,7 +413,7 @@ class Store:
             config_json = encode(config)
             extra_json = encode(cfg.extra) if cfg.extra else "{}"
             if len(config_json) + len(extra_json) > MAX_CONFIG_JSON_BYTES:
-                _check_size(cfg.name, config_json, extra_json)
+                check_size(cfg.name, config_json, extra_json)
             params.append((
                 cfg.name,
                 cfg.name.casefold(),
@@ -522,7 +480,7 @@ class Store:
             cfg.change_time = znuny_time()
             config_json = json.dumps(cfg.config)
             extra_json = json.dumps(cfg.extra)
-            _check_size(cfg.name, config_json, extra_json)
+            check_size(cfg.name, config_json, extra_json)
             try:
                 self.conn.execute(
                     "UPDATE token_config SET name = ?, name_key = ?, valid_id = ?, template_name = ?, config_json = ?, "

@@ -137,6 +137,14 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
+def test_the_window_is_a_shell_and_no_module_is_a_crowd():
+    """Issue 14's sizes: main_window.py under 450 lines, no module of desktop/ over 600."""
+    lines = {path.relative_to(ROOT).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
+             for path in DESKTOP.rglob("*.py")}
+    assert lines["desktop/ui/main_window.py"] < 450
+    assert {name: n for name, n in lines.items() if n > 600} == {}
+
+
 def test_the_model_layer_imports_nothing_of_the_widgets():
     for path in (DESKTOP / "models").glob("*.py"):
         assert not {m for m in _imports(path) if m.startswith("desktop.ui")}, path.name

@@ -22,17 +22,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
-from PySide6.QtGui import QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (
-    QDialog,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtGui import QKeySequence
 
 from desktop.models.config import BROWSER_SYSTEM, TokenConfiguration
 from desktop.models.status import format_when
@@ -47,6 +37,7 @@ from desktop.ui.widgets import escape_html, rich_text_label
 
 if TYPE_CHECKING:
     from desktop.oauth.tokens import TokenService
+    from desktop.ui.dialogs.browser_wait import BrowserWaitDialog
 
 # The token service and the OAuth errors are imported where they are used: the window's start does not need the
 # OAuth machinery (desktop.oauth.tokens, its grants, claims and errors: a few ms before the first paint).
@@ -63,61 +54,6 @@ def install(host: FeatureHost) -> OAuthFeature:
 
 #: seconds after which a copied access token is taken off the clipboard (if it is still there)
 CLIPBOARD_CLEAR_SECONDS = 45
-# ---- the system-browser waiting window
-class BrowserWaitDialog(QDialog):
-    """Shown while the system browser signs in: the address (to copy for another machine) and Cancel."""
-
-    def __init__(self, name: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(f"Sign in \u2013 {name}")
-        self.setObjectName("BrowserWaitDialog")
-        self.setModal(True)
-        layout = QVBoxLayout(self)
-        self.message = QLabel(f"Starting the sign-in for \u201c{escape_html(name)}\u201d \u2026")
-        self.message.setWordWrap(True)
-        layout.addWidget(self.message)
-        row = QHBoxLayout()
-        self.address = QLineEdit()
-        self.address.setReadOnly(True)
-        self.address.setAccessibleName("Sign-in address")
-        self.address.setToolTip("Open this address in a browser if none opened (e.g. on another machine)")
-        row.addWidget(self.address, 1)
-        self.copy_button = QPushButton("&Copy address")
-        self.copy_button.setEnabled(False)
-        self.copy_button.clicked.connect(self._copy)
-        row.addWidget(self.copy_button)
-        layout.addLayout(row)
-        progress = QProgressBar()
-        progress.setRange(0, 0)
-        progress.setMaximumHeight(10)
-        progress.setTextVisible(False)
-        layout.addWidget(progress)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop waiting; the stored token is not changed (Esc)")
-        self.cancel_button.clicked.connect(self.reject)
-        buttons.addWidget(self.cancel_button)
-        layout.addLayout(buttons)
-        self.resize(620, 170)
-
-    @Slot(str, bool)
-    def show_address(self, url: str, opened: bool) -> None:
-        self.address.setText(url)
-        self.address.setCursorPosition(0)
-        self.copy_button.setEnabled(True)
-        if opened:
-            self.message.setText("Your browser opened the sign-in page. Finish the sign-in there; this window "
-                                 "closes by itself. If no browser appeared, copy the address below into one.")
-        else:
-            self.message.setText("No browser could be started. Copy the address below into a browser on this "
-                                 "machine to sign in.")
-
-    def _copy(self) -> None:
-        QGuiApplication.clipboard().setText(self.address.text())
-        self.copy_button.setText("Copied")
-
-
 class _Relay(QObject):
     """Carries calls from the worker thread to the GUI thread."""
 
@@ -251,6 +187,8 @@ class OAuthFeature(QObject):
 
         assert cfg.id is not None
         config_id, name = cfg.id, cfg.name
+        from desktop.ui.dialogs.browser_wait import BrowserWaitDialog
+
         wait = BrowserWaitDialog(name, self.window)
         self.wait_dialog = wait
         relay = _Relay(wait)
