@@ -17,7 +17,6 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
-from PySide6.QtWidgets import QDialog
 
 from desktop.store.vault import MODE_KEYRING, MODE_PASSPHRASE, VaultError, check_new_passphrase
 from desktop.ui.enums import MainAction, MainMenu
@@ -212,7 +211,7 @@ class VaultFeature(QObject):
                                   new_check=check_new_passphrase)
         self.dialog = dialog
         try:
-            if dialog.exec() != QDialog.DialogCode.Accepted:
+            if dialog.exec() != PassphraseDialog.DialogCode.Accepted:
                 return None
             return dialog.value()
         finally:
