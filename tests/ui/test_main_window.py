@@ -459,6 +459,17 @@ def test_discover_runs_through_the_task_runner(ctx, make_app, monkeypatch):
 # ---- start-up stays lean
 
 
+def _run_offscreen(code: str, tmp_path: Path, **env_vars: str) -> list[str]:
+    """``python -c code`` in a fresh process (offscreen, its own TOKENDESK_HOME, none of this run's TOKENDESK_*
+    settings); it must succeed. Its output lines."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENDESK_")}
+    env.update(TOKENDESK_HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT), **env_vars)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                          cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout.splitlines()
+
+
 def test_building_the_window_does_not_import_qtwebengine(tmp_path):
     code = (
         "import sys\n"
@@ -473,13 +484,7 @@ def test_building_the_window_does_not_import_qtwebengine(tmp_path):
         "print(sorted(m for m in sys.modules if m.startswith('PySide6.QtWebEngine')))\n"
         "print(app.window.isVisible())\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENDESK_")}
-    env.update(TOKENDESK_HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT),
-               PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
-                          cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = proc.stdout.splitlines()
+    lines = _run_offscreen(code, tmp_path, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
     assert lines[-2:] == ["[]", "True"]
 
 
@@ -505,13 +510,9 @@ def test_the_first_paint_builds_no_python_type_it_does_not_draw(tmp_path):
         "from desktop.cli import main\n"
         "main([])\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENDESK_")}
-    env.update(TOKENDESK_HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT),
-               TOKENDESK_EXIT_WHEN_SHOWN="1", PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
-                          cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    built = set(ast.literal_eval(proc.stdout.splitlines()[-1]))
+    lines = _run_offscreen(code, tmp_path, TOKENDESK_EXIT_WHEN_SHOWN="1",
+                           PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
+    built = set(ast.literal_eval(lines[-1]))
     assert {"AlignmentFlag", "ResizeMode"} <= built  # the window's own: the record works
     not_drawn = {"StandardButton": "QMessageBox", "ThemeIcon": "QIcon", "CompositionMode": "QPainter",
                  "QualityOfService": "QThread"}
