@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from desktop.store.database import DatabaseError
-from desktop.store.pg import display_url, split_url, tls_options, translate, translate_ddl
+from desktop.store.pg import tls_options, translate, translate_ddl
+from desktop.store.pg_url import display_url, split_url
 
 
 def test_placeholders_become_psycopg_ones_but_not_inside_literals():

@@ -80,7 +80,7 @@ def _member_name(args: argparse.Namespace) -> str:
 
 
 def _password(args: argparse.Namespace) -> str | None:
-    from desktop.store.pg import split_url
+    from desktop.store.pg_url import split_url
 
     if args.password_file:
         return read_passphrase_file(args.password_file)
@@ -96,7 +96,7 @@ def _key_passphrase() -> str | None:
 
 def _setup(action: str, args: argparse.Namespace, factory: ContextFactory) -> int:
     from desktop.store import location, team
-    from desktop.store.pg import is_store_url, split_url
+    from desktop.store.pg_url import is_store_url, split_url
     from desktop.store.repository import Store
     from desktop.store.team_keys import NoKeyringForMemberKey, public_key_fingerprint
 
@@ -178,7 +178,7 @@ def _members_action(action: str, args: argparse.Namespace, factory: ContextFacto
 
 def _save_password(args: argparse.Namespace) -> int:
     from desktop.store import location
-    from desktop.store.pg import display_url
+    from desktop.store.pg_url import display_url
 
     choice = location.current()
     if not choice.is_team or choice.url is None:
@@ -210,7 +210,7 @@ def _vault(ctx: Any) -> Any:
 
 def _status(as_json: bool) -> int:
     from desktop.store.location import current
-    from desktop.store.pg import display_url
+    from desktop.store.pg_url import display_url
 
     choice = current()
     data = {"store": "team" if choice.is_team else "local", "source": choice.source,

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from desktop.store.database import DatabaseError
-from desktop.store.pg_url import display_url, is_store_url, split_url  # noqa: F401  (importable from here)
+from desktop.store.pg_url import display_url, split_url
 
 #: tables whose rows have an ``id`` the database assigns (``cursor.lastrowid`` after an INSERT)
 ID_TABLES = frozenset({"token_config", "mail_account", "web_invoker", "relay_device", "relay_log", "history"})

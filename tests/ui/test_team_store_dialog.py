@@ -180,7 +180,7 @@ def _bob_joins(tmp_path: Path, url: str) -> str:
 @pytest.mark.postgres
 def test_set_up_through_the_dialog_then_the_team_window_lists_you_with_access(
         qapp, qtbot, monkeypatch, tokendesk_home, memory_keyring, pg_url, tmp_path):
-    from desktop.store.pg import split_url
+    from desktop.store.pg_url import split_url
 
     shown, password = split_url(pg_url)
     assert password

@@ -46,7 +46,7 @@ COLUMNS = ("Member", "Key fingerprint", "Access", "Added by", "Since")
 
 def check_address(address: str) -> str:
     """'' when ``address`` is a team store's address, else what is wrong."""
-    from desktop.store.pg import is_store_url
+    from desktop.store.pg_url import is_store_url
 
     if not address.strip():
         return "Enter the team store's address: postgresql://USER@HOST[:PORT]/DATABASE."
@@ -285,7 +285,7 @@ class TeamStoreDialog(QDialog):
 
     def _move_password_out_of_address(self) -> None:
         """A password typed into the address goes into the masked field (never shown, never saved in a file)."""
-        from desktop.store.pg import is_store_url, split_url
+        from desktop.store.pg_url import is_store_url, split_url
 
         text = self.address.text().strip()
         if not is_store_url(text):
@@ -306,7 +306,7 @@ class TeamStoreDialog(QDialog):
         problem = check_address(address)
         if not problem:
             try:
-                from desktop.store.pg import split_url
+                from desktop.store.pg_url import split_url
 
                 address = split_url(address)[0]
             except ValueError as exc:

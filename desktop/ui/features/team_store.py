@@ -131,7 +131,7 @@ class TeamStoreFeature(QObject):
         """What this data directory opens at the next start, when that is not the store open now."""
         from desktop.store import location
         from desktop.store.database import DatabaseError
-        from desktop.store.pg import display_url
+        from desktop.store.pg_url import display_url
 
         try:
             choice = location.current()
