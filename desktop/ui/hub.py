@@ -26,6 +26,14 @@ class Hub(QObject):
     read_only_changed = Signal(bool)
     read_only = False
 
+    def refresh(self, config_ids: list[int]) -> None:
+        """``refresh_due`` for each configuration, in order; more than one announced first (``refreshes_coming``):
+        the scheduler's plan and the tray's Refresh all."""
+        if len(config_ids) > 1:
+            self.refreshes_coming.emit(config_ids)
+        for config_id in config_ids:
+            self.refresh_due.emit(config_id)
+
     def set_read_only(self, read_only: bool) -> None:
         if read_only != self.read_only:
             self.read_only = read_only

@@ -216,11 +216,9 @@ class NotifyController(QObject):
             self.attention_changed.emit(list(plan.attention))
         for note in plan.announcements:
             self.announced.emit(note)
-        if len(plan.refresh_due) > 1:
-            self.hub.refreshes_coming.emit([event.config_id for event in plan.refresh_due])
         for event in plan.refresh_due:
             logger.info("automatic refresh due for configuration %s", event.config_id)
-            self.hub.refresh_due.emit(event.config_id)
+        self.hub.refresh([event.config_id for event in plan.refresh_due])
         self._arm(plan.next_wake, now)
         self.planned.emit(plan)
         return plan

@@ -302,10 +302,7 @@ class NotifyFeature(QObject):
         now = utc_now()
         due = [cfg.id for cfg, state in self.ctx.store.list_with_state()
                if cfg.is_valid and cfg.id is not None and refresh_token_works(cfg, state, now)]
-        if len(due) > 1:  # as the plan does: the oauth feature reads their rows together
-            self.hub.refreshes_coming.emit(due)
-        for config_id in due:
-            self.hub.refresh_due.emit(config_id)
+        self.hub.refresh(due)  # announced together, as the plan's: the oauth feature reads their rows at once
         count = len(due)
         text = f"Refreshing {count} token{'s' if count != 1 else ''} ..." if count else (
             "No token can be refreshed: none has a working refresh token. Use Request new token."

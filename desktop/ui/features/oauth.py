@@ -263,11 +263,11 @@ class OAuthFeature(QObject):
                 and not state.has_error:
             return  # renewed a moment ago (e.g. by 'tokendesk token' in another process)
         # asked last: it reads the vault's state from the store - once for a batch
-        if not batch or self._coming_locked is None:
+        if not batch:
             locked = bool(getattr(self.ctx.secrets, "locked", False))
-            if batch:
-                self._coming_locked = locked
         else:
+            if self._coming_locked is None:
+                self._coming_locked = bool(getattr(self.ctx.secrets, "locked", False))
             locked = self._coming_locked
         if locked:  # no passphrase prompt out of the blue: the refresh runs once the admin unlocks (features/vault.py)
             self.waiting_for_vault.add(config_id)
