@@ -8,8 +8,9 @@ QTableView) measured the same way; the starts of one round run one after the oth
 the ratios compare starts that met the same machine load:
 * offscreen lane: process start -> main window shown and painted once (the app prints SHOWN);
 * xcb lane (a real X display): the bench starts its own ``Xvfb :N -noreset`` and measures process start ->
-  ``xdotool search --onlyvisible --name '^Tokendesk'`` finds the mapped window (polled every 10 ms), as the
-  admin sees it (skipped, with the reason, when Xvfb or xdotool is missing);
+  the X server reports the window titled 'Tokendesk...' mapped (bench/xmap.py: a MapNotify event on the root
+  window, received by a blocked X client: no polling competes with the start for the CPU), as the admin sees it
+  (skipped, with the reason, when Xvfb is missing);
   both for an empty store and one with N configurations (median of --repeat rounds; design: within 1.5x of the
   bare window), and until settled (the rows in the table and the work behind the first paint done). With more
   than 200 configurations the window appears saying "Loading N configurations ..." and fills its table after
@@ -38,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from xmap import MapWatcher  # noqa: E402  (bench/ is on the path: this script's folder)
+
 #: a bare PySide6 window; "stay" (the xcb lane) keeps it open until the bench ends it
 BARE = """
 import sys, resource
@@ -63,8 +66,8 @@ def report():
 app.exec()
 """
 
-#: what the xcb lane looks for, as in ../shared/PLATFORM.md (the bare window's title matches too)
-WINDOW_NAME = "^Tokendesk"
+#: what the xcb lane waits for: the title both windows start with (../shared/PLATFORM.md)
+WINDOW_NAME = "Tokendesk"
 
 
 def populate(home: Path, rows: int) -> None:
@@ -102,7 +105,7 @@ class Start:
         self.window, self.settled, self.shown_line, self.settled_line = window, settled, shown_line, settled_line
 
 
-def start_once(cmd: list[str], env: dict[str, str], display: str | None = None) -> Start:
+def start_once(cmd: list[str], env: dict[str, str], maps: MapWatcher | None = None) -> Start:
     """Start ``cmd`` and time it. Offscreen it quits by itself once settled; on a display (``TOKENDESK_EXIT_WHEN_SHOWN
     =stay``, the bare window's "stay") it stays until the window was found and the work settled, then is ended."""
     t0 = time.perf_counter()
@@ -123,20 +126,14 @@ def start_once(cmd: list[str], env: dict[str, str], display: str | None = None) 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     window = 0.0
-    if display is not None:
-        search = ["xdotool", "search", "--onlyvisible", "--name", WINDOW_NAME]
-        xenv = dict(os.environ, DISPLAY=display)
-        while proc.poll() is None and time.perf_counter() - t0 < 60:
-            found = subprocess.run(search, env=xenv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-            if found.stdout.strip():
-                window = time.perf_counter() - t0
-                break
-            time.sleep(0.01)
-        if not window:
-            raise RuntimeError(f"no mapped window '{WINDOW_NAME}' on {display} (exit code {proc.poll()})")
+    if maps is not None:
+        mapped_at = maps.wait_for(WINDOW_NAME, since=t0, timeout=60)
+        if mapped_at is None:
+            raise RuntimeError(f"no window '{WINDOW_NAME}...' mapped on {maps.display} (exit code {proc.poll()})")
+        window = mapped_at - t0
     done.wait(timeout=60)
     settled = time.perf_counter() - t0
-    if display is not None:
+    if maps is not None:
         proc.terminate()
     proc.wait(timeout=60)
     reader.join(timeout=5)
@@ -170,25 +167,25 @@ def tokendesk_command() -> list[str]:
 
 
 def run_lane(name: str, env: dict[str, str], homes: tuple[str, str], rows: int, repeat: int,
-             display: str | None = None) -> list[tuple[str, float, float, float, float]]:
+             maps: MapWatcher | None = None) -> list[tuple[str, float, float, float, float]]:
     """Prints the lane's figures; returns (case, median ratio, lowest and highest ratio of a round) per Tokendesk
     start for the summary."""
     py = sys.executable
     empty_home, full_home = homes
     tokendesk = tokendesk_command()
     cases = [
-        ("bare PySide6 window", [py, "-c", BARE] + (["stay"] if display else []), env),
+        ("bare PySide6 window", [py, "-c", BARE] + (["stay"] if maps else []), env),
         ("Tokendesk, empty", tokendesk, dict(env, TOKENDESK_HOME=empty_home)),
         (f"Tokendesk, {rows} rows", tokendesk, dict(env, TOKENDESK_HOME=full_home)),
     ]
     for _label, cmd, case_env in cases:  # warm-up: bytecode cache and file-system cache
-        start_once(cmd, case_env, display)
+        start_once(cmd, case_env, maps)
     runs: list[list[Start]] = [[] for _ in cases]
     for _round in range(repeat):  # one round = one start of each, one after the other: the same machine load
         for n, (_label, cmd, case_env) in enumerate(cases):
-            runs[n].append(start_once(cmd, case_env, display))
-    what = ("main window shown and painted once" if display is None
-            else f"main window mapped on a real X display (Xvfb {display}, xcb; found by xdotool)")
+            runs[n].append(start_once(cmd, case_env, maps))
+    what = ("main window shown and painted once" if maps is None
+            else f"main window mapped on a real X display (Xvfb {maps.display}, xcb; the X server's MapNotify)")
     print(f"[{name}] Start-up to the {what} (median of {repeat}, cached bytecode):")
     bare = statistics.median(r.window for r in runs[0])
     ratios: list[tuple[str, float, float, float, float]] = []
@@ -268,15 +265,14 @@ def main() -> None:
         if "offscreen" in lanes:
             ratios += run_lane("offscreen", dict(base_env, QT_QPA_PLATFORM="offscreen"), homes, args.rows, args.repeat)
         if "xcb" in lanes:
-            missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
-            if missing:
-                print(f"[xcb] skipped: {' and '.join(missing)} not installed (scripts/apt-packages.txt)")
+            if shutil.which("Xvfb") is None:
+                print("[xcb] skipped: Xvfb not installed (scripts/apt-packages.txt)")
             else:
                 xvfb, display = start_xvfb()
                 try:
                     env = dict(base_env, QT_QPA_PLATFORM="xcb", DISPLAY=display, TOKENDESK_EXIT_WHEN_SHOWN="stay")
                     env.pop("WAYLAND_DISPLAY", None)
-                    ratios += run_lane("xcb", env, homes, args.rows, args.repeat, display)
+                    ratios += run_lane("xcb", env, homes, args.rows, args.repeat, MapWatcher(display))
                 finally:
                     xvfb.terminate()
                     xvfb.wait(timeout=10)
