@@ -87,7 +87,9 @@ class Application:
         self.window = MainWindow(ctx, self.hub, self.tasks, first_read=self._first_read if defer_start else None)
         #: work that waits for the window's first paint (opening the vault, planning): see after_first_paint
         self._after_paint: list[Callable[[], None]] | None = []
-        self.window.first_painted.connect(self._run_after_paint)
+        # a 0 ms timer: after the first frame has gone to the screen. Run from the paint itself, the rows' read
+        # (a thread holding the GIL) started before the frame was flushed and held it back
+        self.window.first_painted.connect(lambda: QTimer.singleShot(0, self._run_after_paint))
         self.features: dict[str, object] = {}
         later = [name for name in features if defer_start and name in AFTER_FIRST_PAINT]
         for name in features:

@@ -50,11 +50,20 @@ def names(app: Application) -> list[str]:
     return [app.window.model.row_at(r).config.name for r in range(app.window.model.rowCount())]
 
 
-def test_a_large_store_shows_the_window_loading_then_fills_the_table(start, make_config, monkeypatch, qtbot,
+def test_a_large_store_shows_the_window_loading_then_fills_the_table(start, ctx, make_config, monkeypatch, qtbot,
                                                                       tmp_path):
     monkeypatch.setattr(row_loading, "READ_BEFORE_SHOW", 3)
     for i in range(5):
         make_config(f"Mailbox {i}")
+    release = threading.Event()
+    original = ctx.store.list_with_state
+
+    def held_read():  # the read after the first paint waits until the loading state is looked at
+        if threading.current_thread() is not threading.main_thread():
+            release.wait(5)
+        return original()
+
+    monkeypatch.setattr(ctx.store, "list_with_state", held_read)
     app = start()
     window = app.window
     seen: list[int] = []
@@ -69,10 +78,12 @@ def test_a_large_store_shows_the_window_loading_then_fills_the_table(start, make
     window.search.clear()
     window.resize(1000, 420)
     shots = shots_dir(tmp_path)
-    window.grab()  # the first paint: the read starts, with its progress in the status bar
-    assert window.busy_label.text() == "Loading 5 configurations ..."
+    window.grab()  # the first paint: right after it (once the frame is out) the read starts, its progress shown
+    assert window.busy_label.text() == ""
+    qtbot.waitUntil(lambda: window.busy_label.text() == "Loading 5 configurations ...", timeout=2000)
     QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)  # the status bar's layout, not the read's result
     window.grab().save(str(shots / "start-up-loading.png"))
+    release.set()
 
     app.show()
     qtbot.waitUntil(lambda: bool(seen), timeout=5000)
