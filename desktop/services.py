@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -240,7 +239,7 @@ class ConfigurationService:
                 forget_tokens(self.store, self.secrets, cfg.id)
             if stored is not None:
                 history.rename(self.store, cfg.id, stored.name, saved.name)
-                after = replace(saved, has_client_secret=stored.has_client_secret if has_secret is None else has_secret)
+                after = saved.replace(has_client_secret=stored.has_client_secret if has_secret is None else has_secret)
                 history.record(self.store, cfg.id, saved.name, history.EDIT,
                                history.edit_detail(stored, after, tokens_forgotten=bool(moves)))
         if has_secret is not None:

@@ -14,11 +14,11 @@ mode, redirect URI override, refresh-token lifetime, client authentication metho
 
 from __future__ import annotations
 
-import copy
 import json
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+from desktop.models.record import Record
 
 # ---- ValidID (Znuny)
 VALID = 1
@@ -117,28 +117,50 @@ def _flag(value: Any, default: bool = False) -> bool:
     return bool(value)
 
 
-@dataclass
-class TokenConfiguration:
+class TokenConfiguration(Record):
     """One provider application registration (a Znuny "token configuration")."""
 
     name: str
-    config: dict[str, Any] = field(default_factory=dict)
-    valid_id: int = VALID
-    id: int | None = None
-    create_time: str | None = None
-    change_time: str | None = None
-    create_by: int | None = None
-    change_by: int | None = None
+    config: dict[str, Any]
+    valid_id: int
+    id: int | None
+    create_time: str | None
+    change_time: str | None
+    create_by: int | None
+    change_by: int | None
     #: top-level record keys other than Name/Config/ValidID/Create*/Change* (kept for export)
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any]
     #: whether the secret store holds a client secret for it (stored configurations only)
-    has_client_secret: bool = False
+    has_client_secret: bool
     #: the stored revisions this object was read at (schema 7; each save of the row / of its client secret counts
     #: one up): an edit saves over them only (``Store.update(expected=...)``); not part of equality
-    revision: int = field(default=0, compare=False)
-    secret_revision: int = field(default=0, compare=False)
+    revision: int
+    secret_revision: int
+
+    _fields = ("name", "config", "valid_id", "id", "create_time", "change_time", "create_by", "change_by", "extra",
+               "has_client_secret", "revision", "secret_revision")
+    _compared = _fields[:-2]
+
+    def __init__(self, name: str, config: dict[str, Any] | None = None, valid_id: int = VALID, id: int | None = None,  # noqa: A002
+                 create_time: str | None = None, change_time: str | None = None, create_by: int | None = None,
+                 change_by: int | None = None, extra: dict[str, Any] | None = None, has_client_secret: bool = False,
+                 revision: int = 0, secret_revision: int = 0) -> None:
+        self.name = name
+        self.config = {} if config is None else config
+        self.valid_id = valid_id
+        self.id = id
+        self.create_time = create_time
+        self.change_time = change_time
+        self.create_by = create_by
+        self.change_by = change_by
+        self.extra = {} if extra is None else extra
+        self.has_client_secret = has_client_secret
+        self.revision = revision
+        self.secret_revision = secret_revision
 
     def copy(self) -> TokenConfiguration:
+        import copy  # not at the top: only an edit copies, and the window's start does without it
+
         return copy.deepcopy(self)
 
     @classmethod
@@ -451,6 +473,6 @@ def parse_day(text: str) -> date | None:
         return None
 
 
-# ``config`` is a dataclass field for construction, equality and repr, backed by a lazily parsed
-# JSON text when loaded from the store (see ``TokenConfiguration.from_stored``).
+# ``config`` is a field for construction, equality and repr, backed by a lazily parsed JSON text when loaded
+# from the store (see ``TokenConfiguration.from_stored``).
 TokenConfiguration.config = property(_get_config, _set_config)  # type: ignore[assignment, method-assign]

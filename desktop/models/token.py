@@ -7,33 +7,61 @@ All datetimes are timezone-aware UTC.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+from desktop.models.record import Record
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
-class TokenState:
+class TokenState(Record):
     config_id: int
-    has_access_token: bool = False
-    has_refresh_token: bool = False
-    token_expires_at: datetime | None = None
-    refresh_token_expires_at: datetime | None = None
-    error_message: str | None = None
-    error_description: str | None = None
-    error_code: str | None = None
-    last_requested_at: datetime | None = None
-    last_refreshed_at: datetime | None = None
-    last_used_at: datetime | None = None
+    has_access_token: bool
+    has_refresh_token: bool
+    token_expires_at: datetime | None
+    refresh_token_expires_at: datetime | None
+    error_message: str | None
+    error_description: str | None
+    error_code: str | None
+    last_requested_at: datetime | None
+    last_refreshed_at: datetime | None
+    last_used_at: datetime | None
     #: the program that last asked for the token (its executable, e.g. /usr/bin/msmtp; '' when unknown)
-    last_used_by: str = ""
+    last_used_by: str
     #: set by invalid_grant: automatic refresh stops until the admin requests a new token
-    reauthorization_needed: bool = False
+    reauthorization_needed: bool
     #: what the token is for, for display (desktop.oauth.claims.token_info: account, granted scope, audience)
-    token_info: dict[str, str] = field(default_factory=dict)
+    token_info: dict[str, str]
+
+    _fields = _compared = (
+        "config_id", "has_access_token", "has_refresh_token", "token_expires_at", "refresh_token_expires_at",
+        "error_message", "error_description", "error_code", "last_requested_at", "last_refreshed_at", "last_used_at",
+        "last_used_by", "reauthorization_needed", "token_info",
+    )
+
+    def __init__(self, config_id: int, has_access_token: bool = False, has_refresh_token: bool = False,
+                 token_expires_at: datetime | None = None, refresh_token_expires_at: datetime | None = None,
+                 error_message: str | None = None, error_description: str | None = None,
+                 error_code: str | None = None, last_requested_at: datetime | None = None,
+                 last_refreshed_at: datetime | None = None, last_used_at: datetime | None = None,
+                 last_used_by: str = "", reauthorization_needed: bool = False,
+                 token_info: dict[str, str] | None = None) -> None:
+        self.config_id = config_id
+        self.has_access_token = has_access_token
+        self.has_refresh_token = has_refresh_token
+        self.token_expires_at = token_expires_at
+        self.refresh_token_expires_at = refresh_token_expires_at
+        self.error_message = error_message
+        self.error_description = error_description
+        self.error_code = error_code
+        self.last_requested_at = last_requested_at
+        self.last_refreshed_at = last_refreshed_at
+        self.last_used_at = last_used_at
+        self.last_used_by = last_used_by
+        self.reauthorization_needed = reauthorization_needed
+        self.token_info = {} if token_info is None else token_info
 
     @property
     def account(self) -> str:

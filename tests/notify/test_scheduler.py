@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from desktop.models.token import TokenState
@@ -316,7 +315,7 @@ def test_refresh_coalescing_waits_at_most_half_the_lead_time():
 
 def failed_refresh(state: TokenState) -> TokenState:
     """The state after an automatic refresh failed on the network: same token, an error stored."""
-    return replace(state, error_message="The token endpoint could not be reached")
+    return state.replace(error_message="The token endpoint could not be reached")
 
 
 def test_a_refresh_that_failed_on_the_network_is_asked_again_with_growing_pauses():
@@ -368,7 +367,7 @@ def test_no_retry_once_a_sign_in_is_needed_or_the_refresh_token_is_dead():
     scheduler = Scheduler(MemoryLog())
     due_at = T0 + H - 5 * MIN
     scheduler.plan([(cfg, fresh_token(at=T0))], due_at)
-    rejected = replace(failed_refresh(fresh_token(at=T0)), reauthorization_needed=True)
+    rejected = failed_refresh(fresh_token(at=T0)).replace(reauthorization_needed=True)
     assert scheduler.refresh_failed(cfg, rejected, due_at) is None
     assert scheduler.next_wake(due_at) is None or scheduler.next_wake(due_at) > due_at + D
 
@@ -390,8 +389,8 @@ def test_automatic_refresh_text_says_when_or_why_not():
     assert text(cfg, fresh_token(at=T0), now=T0 + 58 * MIN) == "due now"
     retry_text = text(cfg, failed_refresh(fresh_token(at=T0)), now=T0 + 56 * MIN, retry=T0 + 57 * MIN)
     assert retry_text.startswith("the last attempt failed; next attempt ") and "(in 1 min)" in retry_text
-    assert text(cfg, replace(fresh_token(at=T0), reauthorization_needed=True)).startswith("stopped: ")
+    assert text(cfg, fresh_token(at=T0).replace(reauthorization_needed=True)).startswith("stopped: ")
     assert text(cfg, fresh_token(at=T0, refresh=False)).startswith("not possible: no refresh token")
-    assert text(cfg, replace(fresh_token(at=T0), token_expires_at=None)) == "not needed: the provider gave no expiry"
+    assert text(cfg, fresh_token(at=T0).replace(token_expires_at=None)) == "not needed: the provider gave no expiry"
     assert text(config(template=CC), None) == "after the first token is requested"
     assert text(config(valid_id=2), fresh_token(at=T0)) == "off: the configuration is not valid"

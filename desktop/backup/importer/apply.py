@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from desktop.backup.importer.plan import Action, ImportPlan, plan_import
@@ -125,7 +125,7 @@ def apply_import(ctx: Any, plan: ImportPlan) -> ImportSummary:
                 elif planned.action is Action.OVERWRITE:
                     assert planned.existing_id is not None
                     drop = planned.drops_client_secret
-                    saved = store.update(replace(cfg, id=planned.existing_id),
+                    saved = store.update(cfg.replace(id=planned.existing_id),
                                          has_client_secret=True if secret else False if drop else None)
                     if secret:
                         secrets.set_for(planned.existing_id, CLIENT_SECRET, secret)
