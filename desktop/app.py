@@ -335,9 +335,10 @@ def _report_start_up(app: Application) -> None:
     import resource
 
     def line(word: str) -> str:
-        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         webengine = "PySide6.QtWebEngineWidgets" in sys.modules
-        return f"{word} rows={app.window.model.rowCount()} maxrss_mb={rss_mb:.0f} webengine={webengine}"
+        return (f"{word} rows={app.window.model.rowCount()} maxrss_mb={usage.ru_maxrss / 1024:.0f} "
+                f"webengine={webengine} cpu_ms={(usage.ru_utime + usage.ru_stime) * 1000:.0f}")
 
     done = []
 
