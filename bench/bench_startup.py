@@ -17,6 +17,8 @@ the ratios compare starts that met the same machine load:
   the first paint (desktop/ui/row_loading.py: SHOWN says rows=0, SETTLED rows=N);
 * a summary block at the end: the four ratios (offscreen and xcb, empty and N rows): the ratio of the medians and
   the median of the rounds' own ratios (paired: a round's starts met the same load), with each one's range;
+* with --instructions, the instructions each start runs to its first paint (valgrind; the same count on every run),
+  in each lane;
 * loading N rows into the table model (store read + model reset; design: < 0.5 s);
 * sorting by each column and filtering (design: < 100 ms);
 * peak memory (max RSS) of each start-up.
@@ -221,33 +223,51 @@ def run_lane(name: str, env: dict[str, str], homes: tuple[str, str], rows: int, 
     return ratios
 
 
-def count_instructions(env: dict[str, str], homes: tuple[str, str], rows: int) -> None:
+def count_instructions(env: dict[str, str], homes: tuple[str, str], rows: int, lanes: list[str]) -> None:
     """Instructions each start runs to its first paint, under valgrind (callgrind): the same count on every run
     and any machine load, where the times above move by +-20% between runs on a shared machine. Each process
-    leaves right after its first paint (TOKENDESK_EXIT_WHEN_SHOWN=painted; the bare window's "exit")."""
+    leaves right after its first paint (TOKENDESK_EXIT_WHEN_SHOWN=painted; the bare window's "exit"). The xcb lane
+    counts against an Xvfb of its own (the first paint comes after the map there)."""
     if shutil.which("valgrind") is None:
         print("\n[instructions] skipped: valgrind not installed")
         return
-    env = dict(env, QT_QPA_PLATFORM="offscreen", TOKENDESK_EXIT_WHEN_SHOWN="painted", PYTHONHASHSEED="0")
+    env = dict(env, TOKENDESK_EXIT_WHEN_SHOWN="painted", PYTHONHASHSEED="0")
     tokendesk = tokendesk_command()
-    cases = [("bare PySide6 window", [sys.executable, "-c", BARE, "exit"], env),
-             ("Tokendesk, empty", tokendesk, dict(env, TOKENDESK_HOME=homes[0])),
-             (f"Tokendesk, {rows} rows", tokendesk, dict(env, TOKENDESK_HOME=homes[1]))]
-    print("\n[instructions] Instructions to the first paint (offscreen, valgrind --tool=callgrind; design <= 1.5x):")
-    bare = None
-    for label, cmd, case_env in cases:
-        subprocess.run(cmd, env=case_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)  # bytecode
-        proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd], env=case_env,
-                              capture_output=True, text=True, timeout=600)
-        counted = [line for line in proc.stderr.splitlines() if "Collected :" in line]
-        if not counted:
-            print(f"  {label:26} not counted: {proc.stderr.strip().splitlines()[-1:]}")
-            continue
-        count = int(counted[-1].rsplit(":", 1)[1])
-        if cmd[-1] == "exit":
-            bare = count
-        ratio = f"ratio {count / bare:.2f}x" if bare else "no ratio: the bare window was not counted"
-        print(f"  {label:26} {count / 1e6:7.1f} M   {ratio}")
+    for lane in lanes:
+        xvfb = None
+        if lane == "xcb":
+            if shutil.which("Xvfb") is None:
+                print("\n[instructions, xcb] skipped: Xvfb not installed")
+                continue
+            xvfb, display = start_xvfb()
+            lane_env = dict(env, QT_QPA_PLATFORM="xcb", DISPLAY=display)
+            lane_env.pop("WAYLAND_DISPLAY", None)
+        else:
+            lane_env = dict(env, QT_QPA_PLATFORM="offscreen")
+        cases = [("bare PySide6 window", [sys.executable, "-c", BARE, "exit"], lane_env),
+                 ("Tokendesk, empty", tokendesk, dict(lane_env, TOKENDESK_HOME=homes[0])),
+                 (f"Tokendesk, {rows} rows", tokendesk, dict(lane_env, TOKENDESK_HOME=homes[1]))]
+        print(f"\n[instructions, {lane}] Instructions to the first paint (valgrind --tool=callgrind; design <= 1.5x):")
+        bare = None
+        try:
+            for label, cmd, case_env in cases:
+                subprocess.run(cmd, env=case_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               timeout=120)  # bytecode
+                proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
+                                      env=case_env, capture_output=True, text=True, timeout=600)
+                counted = [line for line in proc.stderr.splitlines() if "Collected :" in line]
+                if not counted:
+                    print(f"  {label:26} not counted: {proc.stderr.strip().splitlines()[-1:]}")
+                    continue
+                count = int(counted[-1].rsplit(":", 1)[1])
+                if cmd[-1] == "exit":
+                    bare = count
+                ratio = f"ratio {count / bare:.2f}x" if bare else "no ratio: the bare window was not counted"
+                print(f"  {label:26} {count / 1e6:7.1f} M   {ratio}")
+        finally:
+            if xvfb is not None:
+                xvfb.terminate()
+                xvfb.wait(timeout=10)
 
 
 def main() -> None:
@@ -256,7 +276,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--lanes", default="offscreen,xcb", help="offscreen, xcb or both (comma-separated)")
     parser.add_argument("--instructions", action="store_true",
-                        help="also count the instructions to the first paint under valgrind (~1 minute)")
+                        help="also count the instructions to the first paint under valgrind (~1 minute a lane)")
     args = parser.parse_args()
     lanes = [lane.strip() for lane in args.lanes.split(",") if lane.strip()]
 
@@ -297,7 +317,7 @@ def main() -> None:
             print(f"  {case:28} {ratio:5.2f}x   paired {paired:5.2f}x   (rounds {low:.2f}-{high:.2f})")
 
         if args.instructions:
-            count_instructions(base_env, homes, args.rows)
+            count_instructions(base_env, homes, args.rows, lanes)
 
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         os.environ["TOKENDESK_HOME"] = full_home
