@@ -14,11 +14,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop import APP_NAME, __version__
 from desktop.paths import data_dir
+from desktop.qtns import AA_SHARE_OPENGL_CONTEXTS, Qt
 from desktop.services import Context, open_context
 from desktop.store.database import damage_from
 from desktop.ui.hub import Hub
@@ -57,12 +58,34 @@ AFTER_FIRST_PAINT = frozenset({"desktop.ui.features.alerts", "desktop.ui.feature
                                "desktop.ui.features.help"})
 
 
+#: ``QCoreApplication::setAttribute(Qt::ApplicationAttribute, bool)`` in Qt's library (the Itanium C++ ABI: Linux)
+_SET_ATTRIBUTE = "_ZN16QCoreApplication12setAttributeEN2Qt20ApplicationAttributeEb"
+
+
 def prepare_qt() -> None:
     """Process-wide Qt settings that must precede the QApplication."""
-    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+    _share_opengl_contexts()
     if os.geteuid() == 0 and "QTWEBENGINE_DISABLE_SANDBOX" not in os.environ:
         # Chromium refuses to start as root with its sandbox; only then is it turned off
         os.environ["QTWEBENGINE_DISABLE_SANDBOX"] = "1"
+
+
+def _share_opengl_contexts() -> None:
+    """``AA_ShareOpenGLContexts``, which QtWebEngine needs set before the QApplication (the login dialog imports it on
+    first use), set in Qt's library directly: through PySide6 its ``Qt`` enum would build the whole ``Qt``
+    namespace before the first paint (desktop/qtns.py; ctypes costs a tenth of that). Where the function is not
+    found under that name (another C++ ABI), through PySide6."""
+    try:
+        import ctypes
+
+        from PySide6 import QtCore
+
+        set_attribute = ctypes.CDLL(QtCore.__file__)[_SET_ATTRIBUTE]
+    except (OSError, AttributeError):
+        QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+        return
+    set_attribute.argtypes, set_attribute.restype = [ctypes.c_int, ctypes.c_bool], None
+    set_attribute(AA_SHARE_OPENGL_CONTEXTS, True)
 
 
 class Application:
@@ -89,7 +112,13 @@ class Application:
         self._after_paint: list[Callable[[], None]] | None = []
         # a 0 ms timer: after the first frame has gone to the screen. Run from the paint itself, the rows' read
         # (a thread holding the GIL) started before the frame was flushed and held it back
+        # first the header and the sorting as they are after the first paint (the table as the timer's context: not
+        # run once the window is gone), then the rest
+        self.window.first_painted.connect(
+            lambda: QTimer.singleShot(0, self.window.table, self.window.table.after_first_paint))
         self.window.first_painted.connect(lambda: QTimer.singleShot(0, self._run_after_paint))
+        if not defer_start:  # nothing waits for a paint: the header and the sorting as they are after it
+            self.window.table.after_first_paint()
         self.features: dict[str, object] = {}
         later = [name for name in features if defer_start and name in AFTER_FIRST_PAINT]
         for name in features:
@@ -99,7 +128,13 @@ class Application:
             self.after_first_paint(lambda: [self._install(name) for name in later])
         from desktop.ui.keyboard import order_focus
 
-        order_focus(self.window)  # Tab top to bottom, the bars' buttons included; the table has the focus
+        # Tab top to bottom, the bars' buttons included; the table has the focus. The real start orders it after
+        # the first paint: reading the focus policies builds PySide6's Qt namespace (desktop/qtns.py)
+        self.window.table.setFocus()
+        if defer_start:
+            self.after_first_paint(lambda: order_focus(self.window))
+        else:
+            order_focus(self.window)
 
     def _install(self, name: str) -> None:
         try:

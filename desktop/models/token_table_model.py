@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Signal
 from PySide6.QtGui import QBrush
 
 from desktop.models.config import TokenConfiguration
@@ -20,16 +20,17 @@ from desktop.models.icons import status_icon
 from desktop.models.status import StatusText, refresh_status, token_status
 from desktop.models.token import TokenState, utcnow
 from desktop.models.tones import tone_color
+from desktop.qtns import DECORATION_ROLE, DISPLAY_ROLE, FOREGROUND_ROLE, TOOLTIP_ROLE, USER_ROLE, Qt
 
 COL_NAME, COL_TEMPLATE, COL_TOKEN, COL_REFRESH, COL_VALIDITY, COL_ACCOUNT = range(6)
 HEADERS = ("Name", "Template", "Token status", "Refresh-token status", "Validity", "Signed in as")
 
 #: the TokenConfiguration of a row
-ConfigRole = Qt.ItemDataRole.UserRole + 1
+ConfigRole = USER_ROLE + 1
 #: the TokenState of a row
-StateRole = Qt.ItemDataRole.UserRole + 2
+StateRole = USER_ROLE + 2
 #: the status kind value ('valid', 'expired', ...) of the token or refresh-token column
-StatusKindRole = Qt.ItemDataRole.UserRole + 3
+StatusKindRole = USER_ROLE + 3
 
 #: status kind -> tone (desktop/models/tones.py: readable on light and dark themes)
 _STATUS_TONES = {
@@ -163,7 +164,7 @@ class TokenTableModel(QAbstractTableModel):
         self._rows: list[TokenRow] = []
         self._filter = ""
         self._sort_column = COL_NAME
-        self._sort_order = Qt.SortOrder.AscendingOrder
+        self._descending = False
         self._now = utcnow()
         #: access tokens count as "expiring" inside this lead (the refresh.lead_time_seconds setting)
         self.token_lead = timedelta(minutes=5)
@@ -226,7 +227,7 @@ class TokenTableModel(QAbstractTableModel):
     def _apply_filter_and_sort(self) -> None:
         words = self._filter.split()
         rows = [r for r in self._all if all(w in r.search_text for w in words)] if words else list(self._all)
-        rows.sort(key=self._sort_key(self._sort_column), reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
+        rows.sort(key=self._sort_key(self._sort_column), reverse=self._descending)
         self._rows = rows
 
     @staticmethod
@@ -241,11 +242,22 @@ class TokenTableModel(QAbstractTableModel):
             return lambda r: (not r.state.account, r.state.account.casefold(), r.config.name.casefold())
         return lambda r: (*_status_sort_key(r.state, column), r.config.name.casefold())
 
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+    @property
+    def sort_state(self) -> tuple[int, bool]:
+        """(column, descending): how the rows are sorted."""
+        return self._sort_column, self._descending
+
+    def set_sort_state(self, column: int, descending: bool) -> None:
+        """How the next ``set_rows`` sorts, before any view sorts: the first frame's order (ui.ini) without the
+        view's ``sortByColumn``, whose ``Qt.SortOrder`` would build PySide6's ``Qt`` namespace (desktop/qtns.py)."""
+        if 0 <= column < len(HEADERS):
+            self._sort_column, self._descending = column, descending
+
+    def sort(self, column: int, order: Qt.SortOrder | None = None) -> None:  # the view's sortByColumn
         self.layoutAboutToBeChanged.emit()
         old_persistent = self.persistentIndexList()
         old_rows = [(self._rows[i.row()], i.column()) for i in old_persistent]
-        self._sort_column, self._sort_order = column, order
+        self._sort_column, self._descending = column, order == Qt.SortOrder.DescendingOrder
         self._apply_filter_and_sort()
         position = {id(row): n for n, row in enumerate(self._rows)}
         new_indexes = [self.index(position[id(row)], col) for row, col in old_rows]
@@ -283,22 +295,22 @@ class TokenTableModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(HEADERS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = DISPLAY_ROLE) -> Any:
         if (
             orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
+            and role == DISPLAY_ROLE
             and 0 <= section < len(HEADERS)
         ):
             return HEADERS[section]
         return None
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = DISPLAY_ROLE) -> Any:
         if not index.isValid():
             return None
         row = self._rows[index.row()]
         col = index.column()
         cfg = row.config
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == DISPLAY_ROLE:
             if col == COL_NAME:
                 return cfg.name
             if col == COL_TEMPLATE:
@@ -309,9 +321,9 @@ class TokenTableModel(QAbstractTableModel):
             if col == COL_ACCOUNT:
                 return row.state.account
             return row.status(col, self._now, self.token_lead).text
-        if role == Qt.ItemDataRole.DecorationRole and col in (COL_TOKEN, COL_REFRESH):
+        if role == DECORATION_ROLE and col in (COL_TOKEN, COL_REFRESH):
             return status_icon(row.status(col, self._now, self.token_lead).kind.value)
-        if role == Qt.ItemDataRole.ForegroundRole:
+        if role == FOREGROUND_ROLE:
             if not cfg.is_valid:
                 return QBrush(tone_color("disabled"))
             if col in (COL_TOKEN, COL_REFRESH):
@@ -320,7 +332,7 @@ class TokenTableModel(QAbstractTableModel):
             if col == COL_VALIDITY and (soon := client_secret_soon(cfg, self._now)):
                 return QBrush(tone_color(soon[1]))
             return None
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == TOOLTIP_ROLE:
             if col == COL_NAME and not cfg.has_client_secret:
                 return f"{cfg.name}: client secret missing (Edit to add it, if the provider requires one)"
             if col in (COL_TOKEN, COL_REFRESH):

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QSizePolicy, QToolBar, QWidget
 
 from desktop.models.token_table_model import SelectedRow
+from desktop.qtns import TOOL_BUTTON_TEXT_ONLY
 from desktop.ui.enums import MainAction, MainMenu
 
 #: a predicate over the selected rows: is the action enabled?
@@ -39,8 +39,8 @@ class WindowActions:
         self.toolbar = QToolBar("Main toolbar")
         self.toolbar.setObjectName("mainToolbar")
         self.toolbar.setMovable(False)
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        self.toolbar.setProperty("toolButtonStyle", TOOL_BUTTON_TEXT_ONLY)  # an int, not Qt's enum: desktop/qtns.py
+        window.addToolBar(self.toolbar)  # at the top
         # the search box sits at the right end of the toolbar; actions are inserted before the spacer
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
@@ -66,7 +66,9 @@ class WindowActions:
         action.setText(text)
         action.setObjectName(f"action_{action_id.value}")
         if shortcut is not None:
-            action.setShortcut(shortcut)
+            # setShortcuts: setShortcut's overload check builds Qt's namespace (desktop/qtns.py), and so does
+            # QKeySequence(a QKeySequence)
+            action.setShortcuts([shortcut if isinstance(shortcut, QKeySequence) else QKeySequence(shortcut)])
         if tip:
             action.setToolTip(tip)
             action.setStatusTip(tip)

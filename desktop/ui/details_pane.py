@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QFont, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QGroupBox, QLabel, QScrollArea, QVBoxLayout, QWidget
 
@@ -18,6 +17,7 @@ from desktop.models.config import ENDPOINT_LABELS
 from desktop.models.status import format_when, last_used_text
 from desktop.models.token_table_model import COL_REFRESH, COL_TOKEN, SelectedRow, row_status
 from desktop.models.tones import tone
+from desktop.qtns import ACTIONS_CONTEXT_MENU, SCROLL_BAR_ALWAYS_OFF, WIDGET_SHORTCUT
 from desktop.ui.widgets import escape_html, rich_text_label
 
 #: a word (no space) longer than this may not fit the pane: it gets places to wrap (zero-width spaces)
@@ -75,7 +75,7 @@ class DetailsPane(QScrollArea):
         self.setWidgetResizable(True)
         self.setMinimumWidth(260)
         # long values wrap (``breakable``): never a sideways scroll bar hiding the end of a value
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setProperty("horizontalScrollBarPolicy", SCROLL_BAR_ALWAYS_OFF)  # ints: desktop/qtns.py
         #: the configuration shown: another one starts at the top of the pane (its name)
         self._shown_id: int | None = None
         details = QWidget()
@@ -124,12 +124,12 @@ class DetailsPane(QScrollArea):
         """Ctrl+C and the context menu's Copy take the selected text without the wrap marks."""
         copy = QAction(label)  # not QAction(text, parent): see ui/actions.py
         copy.setText("&Copy")
-        copy.setShortcut(QKeySequence.StandardKey.Copy)
-        copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        copy.setShortcuts([QKeySequence(QKeySequence.StandardKey.Copy)])  # setShortcut's overloads build Qt
+        copy.setProperty("shortcutContext", WIDGET_SHORTCUT)
         copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(
             label.selectedText().replace(ZERO_WIDTH_SPACE, "")))
         label.addAction(copy)
-        label.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        label.setProperty("contextMenuPolicy", ACTIONS_CONTEXT_MENU)
 
     def show_row(self, row: SelectedRow | None, now: datetime, token_lead: timedelta) -> None:
         shown_id = row.config.id if row is not None else None

@@ -8,8 +8,9 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
+
+from desktop.qtns import Qt
 
 if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, QSettings, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -35,6 +35,7 @@ from desktop.models.config import TokenConfiguration
 from desktop.models.token import TokenState
 from desktop.models.token_table_model import Selection, TokenTableModel
 from desktop.models.tones import tone_color
+from desktop.qtns import ALIGN_CENTER, WIDGET_SHORTCUT, Qt
 from desktop.ui.actions import EnabledWhen, WindowActions
 from desktop.ui.db_watcher import DatabaseWatcher
 from desktop.ui.details_pane import DetailsPane
@@ -107,12 +108,12 @@ class MainWindow(DropTarget, QMainWindow):  # DropTarget: drop_handler (ui/drops
         self.tabs.setDocumentMode(True)
         outer.addWidget(self.tabs, 1)
 
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = QSplitter()  # horizontal (QSplitter(Qt.Orientation) would build Qt: desktop/qtns.py)
         table_host = QWidget()
         self.table_stack = QStackedLayout(table_host)
         self.table = TokenTableView(self.model)
         self.empty_label = QLabel()
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setProperty("alignment", ALIGN_CENTER)
         self.empty_label.setWordWrap(True)
         self.empty_label.setMargin(30)
         font = self.empty_label.font()
@@ -164,11 +165,10 @@ class MainWindow(DropTarget, QMainWindow):  # DropTarget: drop_handler (ui/drops
 
     def _connect(self) -> None:
         self.model.rows_changed.connect(self._update_empty_state)
-        self.model.modelReset.connect(self._restore_selection)
+        self.table.model_reset.connect(self._restore_selection)
         self.table.doubleClicked.connect(lambda _i: self.row_activated.emit())
-        for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            QShortcut(QKeySequence(key), self.table, activated=self.row_activated.emit,
-                      context=Qt.ShortcutContext.WidgetShortcut)
+        for key in ("Return", "Enter"):  # owned by the table; in it only
+            QShortcut(key, self.table, activated=self.row_activated.emit).setProperty("context", WIDGET_SHORTCUT)
         self.table.customContextMenuRequested.connect(self._on_context_menu)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.tabs.currentChanged.connect(self._on_tab_changed)
@@ -194,15 +194,15 @@ class MainWindow(DropTarget, QMainWindow):  # DropTarget: drop_handler (ui/drops
     def _restore_state(self) -> None:
         s = self.ui_settings()
         for value, restore in ((s.value("window/geometry"), self.restoreGeometry),
-                               (s.value("table/header"), self.table.horizontalHeader().restoreState),
                                (s.value("window/splitter"), self.splitter.restoreState)):
             if isinstance(value, QByteArray):
                 restore(value)
+        self.table.restore_state(s)
 
     def save_state(self) -> None:
         s = self.ui_settings()
         s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("table/header", self.table.horizontalHeader().saveState())
+        self.table.save_state(s)
         s.setValue("window/splitter", self.splitter.saveState())
         s.sync()
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QToolButton, QWidget
+
+from desktop.qtns import ALIGN_TOP_LEFT, RICH_TEXT, SELECTABLE_BY_MOUSE
 
 _HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
 _HTML_ESCAPES_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
@@ -32,9 +34,9 @@ def rich_text_label(object_name: str) -> QLabel:
     label = QLabel()
     label.setObjectName(object_name)
     label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.RichText)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    label.setProperty("textFormat", RICH_TEXT)  # ints, not Qt's enums, on the start path: desktop/qtns.py
+    label.setProperty("textInteractionFlags", SELECTABLE_BY_MOUSE)
+    label.setProperty("alignment", ALIGN_TOP_LEFT)
     return label
 
 
@@ -56,7 +58,7 @@ class MessageBar(QFrame):
         layout.setContentsMargins(10, 6, 6, 6)
         self.label = QLabel(text)
         self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setProperty("textInteractionFlags", SELECTABLE_BY_MOUSE)
         layout.addWidget(self.label, 1)
         self._buttons = QHBoxLayout()
         layout.addLayout(self._buttons)

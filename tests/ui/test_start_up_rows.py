@@ -14,6 +14,7 @@ from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 
 from desktop.app import Application
+from desktop.models.token_table_model import COL_NAME, COL_TEMPLATE, HEADERS
 from desktop.ui import row_loading
 from desktop.ui.enums import MainAction
 from desktop.ui.tasks import TaskRunner
@@ -140,3 +141,47 @@ def test_view_reload_reads_the_store_again(start, make_config):
     make_config("Archive")
     app.hub.configurations_changed.emit()
     assert names(app) == ["Archive", "Billing", "Support"]
+
+
+def test_the_header_and_the_sorting_take_the_model_after_the_first_paint(start, make_config, qtbot):
+    """Until the first paint the header reads its labels from a model of its own and the view does not sort (either
+    would build PySide6's Qt namespace: desktop/qtns.py); the rows come sorted by the model. After it the header
+    reads the table's model, keeps its sizes, and a click on it sorts."""
+    from PySide6.QtCore import Qt
+
+    for name in ("Charlie", "alpha", "Bravo"):
+        make_config(name)
+    app = start()
+    window = app.window
+    header = window.table.horizontalHeader()
+    assert header.model() is not window.model and not window.table.isSortingEnabled()
+    assert [header.model().headerData(c, Qt.Orientation.Horizontal) for c in range(header.count())] == list(HEADERS)
+    assert names(app) == ["alpha", "Bravo", "Charlie"]  # by name, as the model sorts
+    header.resizeSection(COL_TEMPLATE, 222)
+    app.show()
+    qtbot.waitUntil(lambda: header.model() is window.model, timeout=3000)
+    assert window.table.isSortingEnabled() and header.isSortIndicatorShown()
+    assert (header.sortIndicatorSection(), header.sortIndicatorOrder()) == (COL_NAME, Qt.SortOrder.AscendingOrder)
+    assert header.sectionSize(COL_TEMPLATE) == 222  # kept through the change of model
+    window.table.sortByColumn(COL_NAME, Qt.SortOrder.DescendingOrder)
+    assert names(app) == ["Charlie", "Bravo", "alpha"]
+    window.table.selectRow(0)
+    assert header.selectionModel() is window.table.selectionModel()  # the header follows the selection again
+
+
+def test_the_sort_order_comes_back_with_the_first_rows(start, make_config, qtbot):
+    """ui.ini keeps the sort with the header: the next start's first rows come in that order, before any paint."""
+    from PySide6.QtCore import Qt
+
+    for name in ("Charlie", "alpha", "Bravo"):
+        make_config(name)
+    first = start()
+    first.show()
+    qtbot.waitUntil(lambda: first.window.table.isSortingEnabled(), timeout=3000)
+    first.window.table.sortByColumn(COL_NAME, Qt.SortOrder.DescendingOrder)
+    first.window.save_state()
+    assert first.window.ui_settings().value("table/sort") == f"{COL_NAME} descending"
+    second = start()
+    assert names(second) == ["Charlie", "Bravo", "alpha"]  # read, sorted, not painted yet
+    header = second.window.table.horizontalHeader()
+    assert (header.sortIndicatorSection(), header.sortIndicatorOrder()) == (COL_NAME, Qt.SortOrder.DescendingOrder)

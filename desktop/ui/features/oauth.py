@@ -21,7 +21,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QKeySequence
 
 from desktop.models.config import BROWSER_SYSTEM, TokenConfiguration
@@ -29,6 +29,7 @@ from desktop.models.status import format_when
 from desktop.models.token import TokenState, utcnow
 from desktop.models.token_table_model import SelectedRow, Selection
 from desktop.models.tones import tone
+from desktop.qtns import Qt
 from desktop.ui.clipboard import copy_secret_to_clipboard
 from desktop.ui.details_pane import breakable
 from desktop.ui.enums import MainAction
@@ -103,7 +104,7 @@ class OAuthFeature(QObject):
             "Sign in with the provider and store a new token for the selected configuration (Ctrl+R)",
             enabled_when=lambda rows: len(rows) == 1)
         self.refresh_action = w.add_action(
-            MainAction.REFRESH, "Re&fresh", self.on_refresh, QKeySequence(Qt.Key.Key_F5),
+            MainAction.REFRESH, "Re&fresh", self.on_refresh, QKeySequence("F5"),
             "Renew the selected tokens now with their refresh tokens (F5); a configuration without one needs Request "
             "new token", enabled_when=can_refresh)
         self.revoke_action = w.add_action(

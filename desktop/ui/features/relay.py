@@ -18,7 +18,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -58,7 +58,7 @@ class RelayFeature(QObject):
         self._redraw.setSingleShot(True)
         self._redraw.setInterval(300)
         self._redraw.timeout.connect(self.refresh)
-        self.relay_changed.connect(self._redraw.start, Qt.ConnectionType.QueuedConnection)
+        self.relay_changed.connect(self._redraw.start)  # the relay's threads: queued to the timer's (GUI) thread
         self.window.reloaded.connect(self._schedule)
         self.window.add_action(MainAction.SHOW_RELAY, "&Relay", lambda _checked=False: self.window.show_tab(self.tab),
                                QKeySequence("Ctrl+4"), menu=MainMenu.VIEW, toolbar=False, context_menu=False)

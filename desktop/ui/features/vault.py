@@ -14,9 +14,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop.store.vault import MODE_KEYRING, MODE_PASSPHRASE, VaultError, check_new_passphrase
 from desktop.ui.enums import MainAction, MainMenu
@@ -47,7 +48,8 @@ class VaultFeature(QObject):
         self.no_keyring_reason = ""  # the probe's answer when no vault exists yet
         self.dialog: Any = None
         self.vault.passphrase_provider = self.provide_passphrase
-        self._ask_from_worker.connect(self._answer_worker, Qt.ConnectionType.BlockingQueuedConnection)
+        self._asking = threading.Lock()  # connects _ask_from_worker at its first use: see provide_passphrase
+        self._ask_connected = False
 
         self.bar = MessageBar(kind="warning")
         self.bar.setObjectName("secretBar")
@@ -193,6 +195,12 @@ class VaultFeature(QObject):
 
         if QThread.currentThread() is self.thread():
             return self._prompt(purpose)
+        with self._asking:  # connected here, not at start: Qt.ConnectionType builds Qt's namespace (desktop/qtns.py)
+            if not self._ask_connected:
+                from PySide6.QtCore import Qt
+
+                self._ask_from_worker.connect(self._answer_worker, Qt.ConnectionType.BlockingQueuedConnection)
+                self._ask_connected = True
         reply: list[str | None] = []
         self._ask_from_worker.emit(purpose, reply)
         return reply[0] if reply else None

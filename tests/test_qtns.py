@@ -1,0 +1,79 @@
+"""desktop/qtns.py: the ints the first frame sets stand for the Qt values they name, and ``Qt`` from there is
+PySide6's own namespace once read."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QScrollArea, QToolBar, QWidget
+
+from desktop import qtns
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_each_int_is_the_qt_value_it_names():
+    assert (qtns.DISPLAY_ROLE, qtns.DECORATION_ROLE, qtns.TOOLTIP_ROLE, qtns.FOREGROUND_ROLE, qtns.USER_ROLE) == (
+        Qt.ItemDataRole.DisplayRole.value, Qt.ItemDataRole.DecorationRole.value, Qt.ItemDataRole.ToolTipRole.value,
+        Qt.ItemDataRole.ForegroundRole.value, Qt.ItemDataRole.UserRole.value)
+    assert qtns.ALIGN_CENTER == Qt.AlignmentFlag.AlignCenter.value
+    assert qtns.ALIGN_TOP_LEFT == (Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft).value
+    assert qtns.RICH_TEXT == Qt.TextFormat.RichText.value
+    assert qtns.SELECTABLE_BY_MOUSE == Qt.TextInteractionFlag.TextSelectableByMouse.value
+    assert qtns.SCROLL_BAR_ALWAYS_OFF == Qt.ScrollBarPolicy.ScrollBarAlwaysOff.value
+    assert qtns.WIDGET_SHORTCUT == Qt.ShortcutContext.WidgetShortcut.value
+    assert (qtns.ACTIONS_CONTEXT_MENU, qtns.CUSTOM_CONTEXT_MENU) == (
+        Qt.ContextMenuPolicy.ActionsContextMenu.value, Qt.ContextMenuPolicy.CustomContextMenu.value)
+    assert (qtns.NO_FOCUS, qtns.TAB_FOCUS) == (Qt.FocusPolicy.NoFocus.value, Qt.FocusPolicy.TabFocus.value)
+    assert qtns.TOOL_BUTTON_TEXT_ONLY == Qt.ToolButtonStyle.ToolButtonTextOnly.value
+    assert qtns.AA_SHARE_OPENGL_CONTEXTS == Qt.ApplicationAttribute.AA_ShareOpenGLContexts.value
+
+
+def test_a_property_set_as_an_int_reads_back_as_the_enum(qapp):
+    label = QLabel()
+    label.setProperty("alignment", qtns.ALIGN_CENTER)
+    label.setProperty("textFormat", qtns.RICH_TEXT)
+    label.setProperty("textInteractionFlags", qtns.SELECTABLE_BY_MOUSE)
+    assert label.alignment() == Qt.AlignmentFlag.AlignCenter
+    assert label.textFormat() == Qt.TextFormat.RichText
+    assert label.textInteractionFlags() == Qt.TextInteractionFlag.TextSelectableByMouse
+    area, bar, widget = QScrollArea(), QToolBar(), QWidget()
+    area.setProperty("horizontalScrollBarPolicy", qtns.SCROLL_BAR_ALWAYS_OFF)
+    bar.setProperty("toolButtonStyle", qtns.TOOL_BUTTON_TEXT_ONLY)
+    widget.setProperty("focusPolicy", qtns.TAB_FOCUS)
+    widget.setProperty("contextMenuPolicy", qtns.CUSTOM_CONTEXT_MENU)
+    assert area.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+    assert bar.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextOnly
+    assert widget.focusPolicy() == Qt.FocusPolicy.TabFocus
+    assert widget.contextMenuPolicy() == Qt.ContextMenuPolicy.CustomContextMenu
+
+
+def test_qt_from_here_is_pysides_namespace_once_read():
+    assert qtns.Qt.AlignmentFlag is Qt.AlignmentFlag
+    assert qtns.Qt.SortOrder.DescendingOrder is Qt.SortOrder.DescendingOrder
+
+
+def test_prepare_qt_shares_opengl_contexts_without_building_the_namespace():
+    """QtWebEngine needs AA_ShareOpenGLContexts before the QApplication; prepare_qt sets it in Qt's library."""
+    code = (
+        "import enum\n"
+        "made = []\n"
+        "create = enum.EnumType._create_\n"
+        "def recording(cls, name, names, **kw):\n"
+        "    made.append(name)\n"
+        "    return create(cls, name, names, **kw)\n"
+        "enum.EnumType._create_ = recording\n"
+        "from desktop.app import prepare_qt\n"
+        "prepare_qt()\n"
+        "print('GlobalColor' in made)\n"
+        "from PySide6.QtCore import QCoreApplication, Qt\n"
+        "print(QCoreApplication.testAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts))\n"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["False", "True"]  # set, and the Qt namespace not built for it
