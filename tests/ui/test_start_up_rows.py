@@ -185,3 +185,28 @@ def test_the_sort_order_comes_back_with_the_first_rows(start, make_config, qtbot
     assert names(second) == ["Charlie", "Bravo", "alpha"]  # read, sorted, not painted yet
     header = second.window.table.horizontalHeader()
     assert (header.sortIndicatorSection(), header.sortIndicatorOrder()) == (COL_NAME, Qt.SortOrder.DescendingOrder)
+
+
+def test_the_real_start_orders_the_tab_chain_after_the_first_paint(start, make_config, qtbot):
+    """Reading the widgets' focus policies builds Qt's namespace, so the real start orders Tab after the first
+    paint; the table has the focus from the start."""
+    from PySide6.QtCore import Qt
+
+    from desktop.ui.keyboard import focus_chain
+
+    make_config("Support")
+    app = start()
+    window = app.window
+    app.show()
+    qtbot.waitUntil(lambda: window.tabs.focusPolicy() == Qt.FocusPolicy.NoFocus, timeout=3000)
+    assert window.focusWidget() is window.table
+    chain = focus_chain(window)
+    assert chain[0] is window.search and chain[-3:] == [window.tabs.tabBar(), window.table, window.details]
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+    window.table.setFocus()
+    qtbot.keyClick(window.table, Qt.Key.Key_Tab)
+    assert window.focusWidget() is window.details
+    qtbot.keyClick(window.details, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(window.table, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    assert window.focusWidget() is window.tabs.tabBar()  # not the tab widget: order_focus ran
