@@ -110,10 +110,10 @@ class Application:
         self.window = MainWindow(ctx, self.hub, self.tasks, first_read=self._first_read if defer_start else None)
         #: work that waits for the window's first paint (opening the vault, planning): see after_first_paint
         self._after_paint: list[Callable[[], None]] | None = []
-        # a 0 ms timer: after the first frame has gone to the screen. Run from the paint itself, the rows' read
-        # (a thread holding the GIL) started before the frame was flushed and held it back
-        # first the header and the sorting as they are after the first paint (the table as the timer's context: not
-        # run once the window is gone), then the rest
+        # 0 ms timers: after the first frame has gone to the screen (run from the paint itself, the rows' read - a
+        # thread holding the GIL - started before the frame was flushed and held it back). First the header and the
+        # sorting as they are after the first paint (the table as the timer's context: not run once the window is
+        # gone), then the rest
         self.window.first_painted.connect(
             lambda: QTimer.singleShot(0, self.window.table, self.window.table.after_first_paint))
         self.window.first_painted.connect(lambda: QTimer.singleShot(0, self._run_after_paint))

@@ -10,6 +10,7 @@ arrow kept) and turns the view's sorting on. The first frame looks the same: not
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QSettings, Signal, Slot
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
 from desktop.models.config import TokenConfiguration
@@ -46,8 +47,6 @@ class TokenTableView(QTableView):
         header.hide()  # a header shown while the model is set asks it for its labels and sizes: see the docstring
         self.setModel(model)
         model.modelReset.connect(self.model_reset)
-        from PySide6.QtGui import QStandardItemModel
-
         self._labels: QStandardItemModel | None = QStandardItemModel(0, len(HEADERS), self)
         self._labels.setHorizontalHeaderLabels(list(HEADERS))
         header.setModel(self._labels)
@@ -87,9 +86,9 @@ class TokenTableView(QTableView):
     def after_first_paint(self) -> None:
         """The header reads the table's model from now on (sizes, hidden columns, order and sort arrow kept), and
         the view sorts: by the arrow where ui.ini had one, else by the model's order."""
-        header = self.horizontalHeader()
         if self._labels is None:
             return
+        header = self.horizontalHeader()
         state = header.saveState()
         arrow = header.isSortIndicatorShown()
         header.setModel(self._model)
