@@ -43,7 +43,6 @@ def test_emit_and_disconnect_keep_bool_reference_counts():
     assert sys.getrefcount(True) >= true_before
     assert sys.getrefcount(False) >= false_before
     assert receiver.values == list(range(5000))  # the wrapped emit still delivers
-    assert len(pyside_fixes._owed) < pyside_fixes.PAY_BACK_AT  # given back in batches, not held without end
 
 
 def test_install_is_idempotent_and_reports_what_it_patched():

@@ -15,49 +15,19 @@ import; ``tests/conftest.py`` too).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import sys
-import threading
 from collections.abc import Callable
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
-#: the bool references PySide6 dropped, held here (the list owns one reference to each item: the one
-#: PySide6 should have kept) until ``_pay_back`` gives them back for good
-_owed: list[bool] = []
-#: paid back in batches of this many: ``ctypes`` (~10M instructions to import) stays off the start path
-PAY_BACK_AT = 256
-_paying = threading.Lock()
+_incref = ctypes.pythonapi.Py_IncRef
+_incref.argtypes = [ctypes.py_object]
+_incref.restype = None
 
 _installed: dict[str, bool] = {}
-
-
-def _owe(value: bool, count: int = 1) -> None:
-    """Hold ``count`` references to ``value`` that PySide6 dropped. ``list.append`` is atomic, so emits from
-    worker threads may owe at the same time."""
-    for _ in range(count):
-        _owed.append(value)
-    if len(_owed) >= PAY_BACK_AT:
-        _pay_back()
-
-
-def _pay_back() -> None:
-    """Give the owed references back for good (``Py_IncRef``), then let go of the list's: the first ``n`` items
-    only, since other threads may append meanwhile (at the end)."""
-    if not _paying.acquire(blocking=False):
-        return  # another thread is paying
-    try:
-        import ctypes
-
-        incref = ctypes.pythonapi.Py_IncRef
-        incref.argtypes, incref.restype = [ctypes.py_object], None
-        n = len(_owed)
-        for value in _owed[:n]:
-            incref(value)
-        del _owed[:n]
-    finally:
-        _paying.release()
 
 
 def _lost_bool_references(call: Callable[[], Any], rounds: int = 32) -> bool:
@@ -68,8 +38,10 @@ def _lost_bool_references(call: Callable[[], Any], rounds: int = 32) -> bool:
         call()
     lost_true = true_before - sys.getrefcount(True)
     lost_false = false_before - sys.getrefcount(False)
-    _owe(True, max(0, lost_true))
-    _owe(False, max(0, lost_false))
+    for _ in range(max(0, lost_true)):
+        _incref(True)
+    for _ in range(max(0, lost_false)):
+        _incref(False)
     return lost_true + lost_false >= rounds * 3 // 4
 
 
@@ -77,7 +49,7 @@ def _giving_back_bool_references(method: Callable[..., Any]) -> Callable[..., An
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         result = method(self, *args, **kwargs)
         if result is True or result is False:
-            _owe(result)  # one reference too many is harmless; one too few aborts the interpreter
+            _incref(result)  # one reference too many is harmless; one too few aborts the interpreter
         return result
 
     wrapper.__name__ = getattr(method, "__name__", "wrapper")
