@@ -51,6 +51,4 @@ SCROLL_BAR_ALWAYS_OFF = 1  # Qt.ScrollBarPolicy.ScrollBarAlwaysOff ("horizontalS
 WIDGET_SHORTCUT = 0  # Qt.ShortcutContext.WidgetShortcut ("shortcutContext" of an action, "context" of a QShortcut)
 ACTIONS_CONTEXT_MENU = 2  # Qt.ContextMenuPolicy.ActionsContextMenu ("contextMenuPolicy")
 CUSTOM_CONTEXT_MENU = 3  # Qt.ContextMenuPolicy.CustomContextMenu ("contextMenuPolicy")
-NO_FOCUS = 0  # Qt.FocusPolicy.NoFocus ("focusPolicy")
-TAB_FOCUS = 1  # Qt.FocusPolicy.TabFocus ("focusPolicy")
 TOOL_BUTTON_TEXT_ONLY = 1  # Qt.ToolButtonStyle.ToolButtonTextOnly ("toolButtonStyle")

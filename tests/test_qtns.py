@@ -28,28 +28,26 @@ def test_each_int_is_the_qt_value_it_names():
     assert qtns.WIDGET_SHORTCUT == Qt.ShortcutContext.WidgetShortcut.value
     assert (qtns.ACTIONS_CONTEXT_MENU, qtns.CUSTOM_CONTEXT_MENU) == (
         Qt.ContextMenuPolicy.ActionsContextMenu.value, Qt.ContextMenuPolicy.CustomContextMenu.value)
-    assert (qtns.NO_FOCUS, qtns.TAB_FOCUS) == (Qt.FocusPolicy.NoFocus.value, Qt.FocusPolicy.TabFocus.value)
     assert qtns.TOOL_BUTTON_TEXT_ONLY == Qt.ToolButtonStyle.ToolButtonTextOnly.value
     assert qtns.AA_SHARE_OPENGL_CONTEXTS == Qt.ApplicationAttribute.AA_ShareOpenGLContexts.value
 
 
 def test_a_property_set_as_an_int_reads_back_as_the_enum(qapp):
-    label = QLabel()
-    label.setProperty("alignment", qtns.ALIGN_CENTER)
-    label.setProperty("textFormat", qtns.RICH_TEXT)
-    label.setProperty("textInteractionFlags", qtns.SELECTABLE_BY_MOUSE)
-    assert label.alignment() == Qt.AlignmentFlag.AlignCenter
-    assert label.textFormat() == Qt.TextFormat.RichText
-    assert label.textInteractionFlags() == Qt.TextInteractionFlag.TextSelectableByMouse
-    area, bar, widget = QScrollArea(), QToolBar(), QWidget()
-    area.setProperty("horizontalScrollBarPolicy", qtns.SCROLL_BAR_ALWAYS_OFF)
-    bar.setProperty("toolButtonStyle", qtns.TOOL_BUTTON_TEXT_ONLY)
-    widget.setProperty("focusPolicy", qtns.TAB_FOCUS)
-    widget.setProperty("contextMenuPolicy", qtns.CUSTOM_CONTEXT_MENU)
-    assert area.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
-    assert bar.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextOnly
-    assert widget.focusPolicy() == Qt.FocusPolicy.TabFocus
-    assert widget.contextMenuPolicy() == Qt.ContextMenuPolicy.CustomContextMenu
+    label, area, bar, widget = QLabel(), QScrollArea(), QToolBar(), QWidget()
+    for target, name, value, read, expected in (
+        (label, "alignment", qtns.ALIGN_CENTER, label.alignment, Qt.AlignmentFlag.AlignCenter),
+        (label, "textFormat", qtns.RICH_TEXT, label.textFormat, Qt.TextFormat.RichText),
+        (label, "textInteractionFlags", qtns.SELECTABLE_BY_MOUSE, label.textInteractionFlags,
+         Qt.TextInteractionFlag.TextSelectableByMouse),
+        (area, "horizontalScrollBarPolicy", qtns.SCROLL_BAR_ALWAYS_OFF, area.horizontalScrollBarPolicy,
+         Qt.ScrollBarPolicy.ScrollBarAlwaysOff),
+        (bar, "toolButtonStyle", qtns.TOOL_BUTTON_TEXT_ONLY, bar.toolButtonStyle,
+         Qt.ToolButtonStyle.ToolButtonTextOnly),
+        (widget, "contextMenuPolicy", qtns.CUSTOM_CONTEXT_MENU, widget.contextMenuPolicy,
+         Qt.ContextMenuPolicy.CustomContextMenu),
+    ):
+        assert target.setProperty(name, value), name
+        assert read() == expected, name
 
 
 def test_qt_from_here_is_pysides_namespace_once_read():
