@@ -3,17 +3,11 @@ PySide6's own namespace once read."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QScrollArea, QToolBar, QWidget
 
 from desktop import qtns
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.fresh_process import RECORD_ENUMS, run_offscreen
 
 
 def test_each_int_is_the_qt_value_it_names():
@@ -55,23 +49,13 @@ def test_qt_from_here_is_pysides_namespace_once_read():
     assert qtns.Qt.SortOrder.DescendingOrder is Qt.SortOrder.DescendingOrder
 
 
-def test_prepare_qt_shares_opengl_contexts_without_building_the_namespace():
+def test_prepare_qt_shares_opengl_contexts_without_building_the_namespace(tmp_path):
     """QtWebEngine needs AA_ShareOpenGLContexts before the QApplication; prepare_qt sets it in Qt's library."""
-    code = (
-        "import enum\n"
-        "made = []\n"
-        "create = enum.EnumType._create_\n"
-        "def recording(cls, name, names, **kw):\n"
-        "    made.append(name)\n"
-        "    return create(cls, name, names, **kw)\n"
-        "enum.EnumType._create_ = recording\n"
+    code = RECORD_ENUMS + (
         "from desktop.app import prepare_qt\n"
         "prepare_qt()\n"
         "print('GlobalColor' in made)\n"
         "from PySide6.QtCore import QCoreApplication, Qt\n"
         "print(QCoreApplication.testAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts))\n"
     )
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.split() == ["False", "True"]  # set, and the Qt namespace not built for it
+    assert run_offscreen(code, tmp_path) == ["False", "True"]  # set, and the Qt namespace not built for it

@@ -24,6 +24,7 @@ from desktop.ui.dialogs.template_picker import TemplatePicker
 from desktop.ui.dialogs.token_dialog import TokenDialog
 from desktop.ui.enums import MainAction
 from desktop.ui.tasks import InlineTaskRunner
+from tests.support.fresh_process import RECORD_ENUMS, run_offscreen
 from tests.support.window import window_features
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -459,17 +460,6 @@ def test_discover_runs_through_the_task_runner(ctx, make_app, monkeypatch):
 # ---- start-up stays lean
 
 
-def _run_offscreen(code: str, tmp_path: Path, **env_vars: str) -> list[str]:
-    """``python -c code`` in a fresh process (offscreen, its own TOKENDESK_HOME, none of this run's TOKENDESK_*
-    settings); it must succeed. Its output lines."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENDESK_")}
-    env.update(TOKENDESK_HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT), **env_vars)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
-                          cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout.splitlines()
-
-
 def test_building_the_window_does_not_import_qtwebengine(tmp_path):
     code = (
         "import sys\n"
@@ -484,7 +474,7 @@ def test_building_the_window_does_not_import_qtwebengine(tmp_path):
         "print(sorted(m for m in sys.modules if m.startswith('PySide6.QtWebEngine')))\n"
         "print(app.window.isVisible())\n"
     )
-    lines = _run_offscreen(code, tmp_path, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    lines = run_offscreen(code, tmp_path, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
     assert lines[-2:] == ["[]", "True"]
 
 
@@ -494,21 +484,15 @@ def test_the_first_paint_builds_no_python_type_it_does_not_draw(tmp_path):
     configurations) must not build those of message boxes, icons, painters or threads: none is on screen then;
     nor PySide6's ``Qt`` namespace (94 enums, ~110M instructions: desktop/qtns.py). Nor does it import modules the
     first paint does without (``dataclasses`` with ``copy``: ~13M instructions)."""
-    _run_offscreen(
+    run_offscreen(
         "from desktop.services import open_context\n"
         "ctx = open_context()\n"
         "for name in ('Billing', 'Sales', 'Support'):\n"
         "    cfg = ctx.templates.require('Google Mail').new_configuration(name)\n"
         "    cfg.client_id = 'abc'\n"
         "    ctx.configurations.add(cfg, None)\n", tmp_path, PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
-    code = (
-        "import enum, os, sys, builtins\n"
-        "made = []\n"
-        "create = enum.EnumType._create_\n"
-        "def recording(cls, name, names, **kw):\n"
-        "    made.append(name)\n"
-        "    return create(cls, name, names, **kw)\n"
-        "enum.EnumType._create_ = recording\n"
+    code = RECORD_ENUMS + (
+        "import os, sys, builtins\n"
         "shown = builtins.print\n"
         "def at_first_paint(*a, **k):\n"
         "    if a and str(a[0]).startswith('SHOWN'):\n"
@@ -521,7 +505,7 @@ def test_the_first_paint_builds_no_python_type_it_does_not_draw(tmp_path):
         "from desktop.cli import main\n"
         "main([])\n"
     )
-    lines = _run_offscreen(code, tmp_path, TOKENDESK_EXIT_WHEN_SHOWN="1",
+    lines = run_offscreen(code, tmp_path, TOKENDESK_EXIT_WHEN_SHOWN="1",
                            PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
     assert lines[-3] == "rows=3"  # the table is on screen at the first paint
     built = set(ast.literal_eval(lines[-2]))
