@@ -175,18 +175,28 @@ def tokendesk_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "desktop"]
 
 
+def round_cases(env: dict[str, str], homes: tuple[str, str], rows: int, bare_mode: list[str]
+                ) -> list[tuple[str, list[str], dict[str, str]]]:
+    """The starts of one round, (label, command, environment): the bare window (``bare_mode``: "stay" on a display,
+    "exit" for the instruction count, nothing offscreen), Tokendesk with an empty store and with ``rows``."""
+    tokendesk = tokendesk_command()
+    return [("bare PySide6 window", [sys.executable, "-c", BARE, *bare_mode], env),
+            ("Tokendesk, empty", tokendesk, dict(env, TOKENDESK_HOME=homes[0])),
+            (f"Tokendesk, {rows} rows", tokendesk, dict(env, TOKENDESK_HOME=homes[1]))]
+
+
+def xcb_env(env: dict[str, str], display: str) -> dict[str, str]:
+    """``env`` on the X display ``display`` (the xcb platform; no Wayland)."""
+    env = dict(env, QT_QPA_PLATFORM="xcb", DISPLAY=display)
+    env.pop("WAYLAND_DISPLAY", None)
+    return env
+
+
 def run_lane(name: str, env: dict[str, str], homes: tuple[str, str], rows: int, repeat: int,
              maps: MapWatcher | None = None) -> list[tuple[str, float, float, float, float]]:
     """Prints the lane's figures; returns (case, median ratio, lowest and highest ratio of a round) per Tokendesk
     start for the summary."""
-    py = sys.executable
-    empty_home, full_home = homes
-    tokendesk = tokendesk_command()
-    cases = [
-        ("bare PySide6 window", [py, "-c", BARE] + (["stay"] if maps else []), env),
-        ("Tokendesk, empty", tokendesk, dict(env, TOKENDESK_HOME=empty_home)),
-        (f"Tokendesk, {rows} rows", tokendesk, dict(env, TOKENDESK_HOME=full_home)),
-    ]
+    cases = round_cases(env, homes, rows, ["stay"] if maps else [])
     for _label, cmd, case_env in cases:  # warm-up: bytecode cache and file-system cache
         start_once(cmd, case_env, maps)
     runs: list[list[Start]] = [[] for _ in cases]
@@ -232,7 +242,6 @@ def count_instructions(env: dict[str, str], homes: tuple[str, str], rows: int, l
         print("\n[instructions] skipped: valgrind not installed")
         return
     env = dict(env, TOKENDESK_EXIT_WHEN_SHOWN="painted", PYTHONHASHSEED="0")
-    tokendesk = tokendesk_command()
     for lane in lanes:
         xvfb = None
         if lane == "xcb":
@@ -240,13 +249,10 @@ def count_instructions(env: dict[str, str], homes: tuple[str, str], rows: int, l
                 print("\n[instructions, xcb] skipped: Xvfb not installed")
                 continue
             xvfb, display = start_xvfb()
-            lane_env = dict(env, QT_QPA_PLATFORM="xcb", DISPLAY=display)
-            lane_env.pop("WAYLAND_DISPLAY", None)
+            lane_env = xcb_env(env, display)
         else:
             lane_env = dict(env, QT_QPA_PLATFORM="offscreen")
-        cases = [("bare PySide6 window", [sys.executable, "-c", BARE, "exit"], lane_env),
-                 ("Tokendesk, empty", tokendesk, dict(lane_env, TOKENDESK_HOME=homes[0])),
-                 (f"Tokendesk, {rows} rows", tokendesk, dict(lane_env, TOKENDESK_HOME=homes[1]))]
+        cases = round_cases(lane_env, homes, rows, ["exit"])
         print(f"\n[instructions, {lane}] Instructions to the first paint (valgrind --tool=callgrind; design <= 1.5x):")
         bare = None
         try:
@@ -303,8 +309,7 @@ def main() -> None:
             else:
                 xvfb, display = start_xvfb()
                 try:
-                    env = dict(base_env, QT_QPA_PLATFORM="xcb", DISPLAY=display, TOKENDESK_EXIT_WHEN_SHOWN="stay")
-                    env.pop("WAYLAND_DISPLAY", None)
+                    env = xcb_env(dict(base_env, TOKENDESK_EXIT_WHEN_SHOWN="stay"), display)
                     ratios += run_lane("xcb", env, homes, args.rows, args.repeat, MapWatcher(display))
                 finally:
                     xvfb.terminate()
